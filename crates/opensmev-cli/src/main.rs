@@ -1,0 +1,2 @@
+//! The opensmev binary.
+fn main() {}

@@ -1,0 +1,991 @@
+//! A hardened, namespace-aware XML reader over a UTF-8 buffer, and a light element index.
+//!
+//! Everything in this crate reads XML through [`Walker`], a thin layer over `quick-xml` that
+//! * refuses DTDs (so no entity expansion, no external entities, no network), undefined entities,
+//!   unbound prefixes, duplicate attributes, misnested tags and characters that XML 1.0 forbids;
+//! * enforces [`Limits`] (document size, depth, attributes per element, attribute value size);
+//! * normalises line ends in text and attribute values as an XML 1.0 parser must, and resolves
+//!   character and predefined entity references;
+//! * reports byte offsets, so callers can re-read any element's byte range later.
+//!
+//! [`Document`] is one pass of the walker over a whole document that records, for every element,
+//! its byte range, name, namespace declarations and `Id`. Signature work then re-reads only the
+//! element it needs (the signed element, `SignedInfo`) with a walker seeded with the namespace
+//! declarations in scope there. No DOM is ever built, so a multi-megabyte element costs one
+//! streaming pass per operation.
+
+use std::borrow::Cow;
+use std::rc::Rc;
+
+use quick_xml::events::{BytesStart, Event};
+
+/// The XML namespace (`xml:` prefix), bound implicitly.
+pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace of namespace declarations.
+pub const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// Resource limits applied while reading untrusted XML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted document, in bytes.
+    pub max_document_bytes: usize,
+    /// Deepest accepted element nesting.
+    pub max_depth: usize,
+    /// Most attributes (including namespace declarations) on one element.
+    pub max_attributes: usize,
+    /// Largest accepted attribute value, in bytes.
+    pub max_attribute_bytes: usize,
+    /// Most elements in one document.
+    pub max_elements: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_document_bytes: 128 * 1024 * 1024,
+            max_depth: 256,
+            max_attributes: 256,
+            max_attribute_bytes: 1024 * 1024,
+            max_elements: 10_000_000,
+        }
+    }
+}
+
+/// Why a buffer is not acceptable XML.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XmlErrorKind {
+    /// Not well-formed (the text says what).
+    #[error("not well-formed XML: {0}")]
+    Syntax(String),
+    /// The buffer is not UTF-8, or declares another encoding.
+    #[error("only UTF-8 is accepted: {0}")]
+    Encoding(String),
+    /// A document type declaration was present.
+    #[error("DTDs are not allowed (no DOCTYPE, no entity declarations)")]
+    DtdForbidden,
+    /// A reference to an entity other than the five predefined ones.
+    #[error("undefined entity reference &{0};")]
+    UndefinedEntity(String),
+    /// A prefix that no declaration binds.
+    #[error("unbound namespace prefix '{0}'")]
+    UnboundPrefix(String),
+    /// The same attribute twice on one element.
+    #[error("duplicate attribute '{0}'")]
+    DuplicateAttribute(String),
+    /// A character XML 1.0 does not allow.
+    #[error("character U+{0:04X} is not allowed in XML 1.0")]
+    ForbiddenCharacter(u32),
+    /// A limit of [`Limits`] was exceeded.
+    #[error("limit exceeded: {what} (limit {limit})")]
+    LimitExceeded {
+        /// Which limit.
+        what: &'static str,
+        /// Its value.
+        limit: usize,
+    },
+    /// Element content where only one root element is allowed.
+    #[error("the document must have exactly one root element")]
+    NotOneRoot,
+}
+
+/// An [`XmlErrorKind`] with the byte offset where it was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind} (at byte {offset})")]
+pub struct XmlError {
+    /// What is wrong.
+    pub kind: XmlErrorKind,
+    /// Byte offset into the input (of the whole document, also for sub-range reads).
+    pub offset: usize,
+}
+
+impl XmlError {
+    pub(crate) fn new(kind: XmlErrorKind, offset: usize) -> Self {
+        XmlError { kind, offset }
+    }
+
+    /// One-based line and column (in characters) of the error in `text`.
+    pub fn line_column(&self, text: &str) -> (usize, usize) {
+        let upto = &text[..floor_char_boundary(text, self.offset.min(text.len()))];
+        let line = upto.bytes().filter(|b| *b == b'\n').count() + 1;
+        let column = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    while i > 0 && !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Checks the encoding of `bytes` and returns them as text (a UTF-8 BOM is skipped).
+pub fn decode_utf8(bytes: &[u8]) -> Result<&str, XmlError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    std::str::from_utf8(bytes).map_err(|e| {
+        XmlError::new(
+            XmlErrorKind::Encoding(format!("invalid UTF-8 sequence: {e}")),
+            e.valid_up_to(),
+        )
+    })
+}
+
+/// A namespace binding in scope: prefix (empty for the default namespace) → URI (empty = none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NsBinding {
+    /// The prefix, `""` for the default namespace.
+    pub prefix: Rc<str>,
+    /// The URI, `""` to undeclare the default namespace.
+    pub uri: Rc<str>,
+}
+
+/// One attribute of a start tag, resolved.
+#[derive(Debug, Clone)]
+pub struct Attr<'a> {
+    /// The prefix as written (`""` when none).
+    pub prefix: &'a str,
+    /// The local name.
+    pub local: &'a str,
+    /// The namespace URI (`None` for unprefixed attributes).
+    pub ns: Option<Rc<str>>,
+    /// The normalised value.
+    pub value: Cow<'a, str>,
+}
+
+/// A start tag, resolved.
+#[derive(Debug, Clone)]
+pub struct StartTag<'a> {
+    /// Byte offset of `<`.
+    pub offset: usize,
+    /// The prefix as written (`""` when none).
+    pub prefix: &'a str,
+    /// The local name.
+    pub local: &'a str,
+    /// The namespace URI (`None` when the element is in no namespace).
+    pub ns: Option<Rc<str>>,
+    /// Ordinary attributes (namespace declarations excluded), in document order.
+    pub attrs: Vec<Attr<'a>>,
+    /// Namespace declarations made on this element, in document order.
+    pub decls: Vec<NsBinding>,
+    /// Whether it was written as `<a/>`.
+    pub empty: bool,
+}
+
+/// What the walker reports.
+#[derive(Debug)]
+pub enum Item<'a> {
+    /// A start tag (for `<a/>` an [`Item::End`] follows at once).
+    Start(StartTag<'a>),
+    /// The end of the innermost open element; `offset` is just past its end tag.
+    End {
+        /// Byte offset just past the end tag.
+        offset: usize,
+    },
+    /// A piece of character data (text, a resolved reference or a CDATA section), decoded.
+    /// Adjacent pieces belong to the same text node.
+    Text(Cow<'a, str>),
+    /// A character or predefined entity reference, resolved (reported apart from text so that
+    /// consumers imitating non-coalescing StAX parsers can see it).
+    Reference(char),
+    /// A processing instruction (target and data).
+    Pi(&'a str),
+    /// A comment (its content).
+    Comment(&'a str),
+}
+
+/// A namespace-aware, hardened pull reader over a byte range of a UTF-8 document.
+pub struct Walker<'a> {
+    reader: quick_xml::Reader<&'a [u8]>,
+    text: &'a str,
+    base: usize,
+    limits: Limits,
+    scope: Vec<NsBinding>,
+    /// For each open element: scope length before its declarations.
+    open: Vec<usize>,
+    pending_end: Option<usize>,
+    seen_root: bool,
+    fragment: bool,
+    done: bool,
+}
+
+impl std::fmt::Debug for Walker<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Walker").field("base", &self.base).field("depth", &self.open.len()).finish()
+    }
+}
+
+impl<'a> Walker<'a> {
+    /// Reads a whole document.
+    pub fn document(text: &'a str, limits: Limits) -> Result<Self, XmlError> {
+        if text.len() > limits.max_document_bytes {
+            return Err(XmlError::new(
+                XmlErrorKind::LimitExceeded {
+                    what: "document size in bytes",
+                    limit: limits.max_document_bytes,
+                },
+                limits.max_document_bytes,
+            ));
+        }
+        Ok(Self::new(text, 0, text.len(), Vec::new(), limits, false))
+    }
+
+    /// Reads one element that occupies `range` of `text`, with `scope` the namespace bindings in
+    /// effect at its parent. The range must have been validated by an earlier whole-document read.
+    pub fn element(
+        text: &'a str,
+        range: std::ops::Range<usize>,
+        scope: Vec<NsBinding>,
+        limits: Limits,
+    ) -> Self {
+        Self::new(text, range.start, range.end, scope, limits, true)
+    }
+
+    fn new(
+        text: &'a str,
+        start: usize,
+        end: usize,
+        scope: Vec<NsBinding>,
+        limits: Limits,
+        fragment: bool,
+    ) -> Self {
+        let mut reader = quick_xml::Reader::from_str(&text[start..end]);
+        let config = reader.config_mut();
+        config.check_end_names = true;
+        config.check_comments = true;
+        config.expand_empty_elements = false;
+        config.trim_text(false);
+        Walker {
+            reader,
+            text,
+            base: start,
+            limits,
+            scope,
+            open: Vec::new(),
+            pending_end: None,
+            seen_root: false,
+            fragment,
+            done: false,
+        }
+    }
+
+    /// The namespace bindings currently in scope (innermost last).
+    pub fn scope(&self) -> &[NsBinding] {
+        &self.scope
+    }
+
+    /// Current element depth (1 inside the root element).
+    pub fn depth(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Looks a prefix up in the current scope (`""` = default namespace). `None` = unbound or
+    /// (for the default namespace) no namespace.
+    pub fn lookup(&self, prefix: &str) -> Option<Rc<str>> {
+        lookup(&self.scope, prefix)
+    }
+
+    fn err(&self, kind: XmlErrorKind, local: usize) -> XmlError {
+        XmlError::new(kind, self.base + local)
+    }
+
+    /// The next item, or `None` at the end of the document (or of the element range).
+    pub fn next_item(&mut self) -> Result<Option<Item<'a>>, XmlError> {
+        if let Some(offset) = self.pending_end.take() {
+            return Ok(Some(self.close(offset)));
+        }
+        if self.done {
+            return Ok(None);
+        }
+        loop {
+            let before = self.reader.buffer_position() as usize;
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => {
+                    let at = self.reader.error_position() as usize;
+                    return Err(self.err(XmlErrorKind::Syntax(e.to_string()), at));
+                }
+            };
+            let after = self.reader.buffer_position() as usize;
+            let depth = self.open.len();
+            match event {
+                Event::Start(start) => {
+                    let tag = self.start(&start, before, false)?;
+                    return Ok(Some(Item::Start(tag)));
+                }
+                Event::Empty(start) => {
+                    let tag = self.start(&start, before, true)?;
+                    self.pending_end = Some(self.base + after);
+                    return Ok(Some(Item::Start(tag)));
+                }
+                Event::End(_) => {
+                    if depth == 0 {
+                        return Err(self.err(XmlErrorKind::Syntax("unexpected end tag".into()), before));
+                    }
+                    return Ok(Some(self.close(self.base + after)));
+                }
+                Event::Text(text) => {
+                    let raw = text.xml10_content();
+                    let raw = match raw {
+                        Cow::Borrowed(_) => Cow::Borrowed(self.slice(before, after)),
+                        Cow::Owned(s) => Cow::Owned(s),
+                    };
+                    check_chars(&raw).map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    if depth == 0 {
+                        if raw.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                            continue;
+                        }
+                        return Err(self.err(XmlErrorKind::NotOneRoot, before));
+                    }
+                    if raw.is_empty() {
+                        continue;
+                    }
+                    return Ok(Some(Item::Text(raw)));
+                }
+                Event::GeneralRef(reference) => {
+                    if depth == 0 {
+                        return Err(self.err(XmlErrorKind::NotOneRoot, before));
+                    }
+                    let c = match reference.resolve_char_ref() {
+                        Ok(Some(c)) => {
+                            check_chars(c.encode_utf8(&mut [0; 4]))
+                                .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                            c
+                        }
+                        Ok(None) => match &*reference {
+                            "amp" => '&',
+                            "lt" => '<',
+                            "gt" => '>',
+                            "apos" => '\'',
+                            "quot" => '"',
+                            other => {
+                                return Err(
+                                    self.err(XmlErrorKind::UndefinedEntity(other.to_owned()), before)
+                                );
+                            }
+                        },
+                        Err(e) => return Err(self.err(XmlErrorKind::Syntax(e.to_string()), before)),
+                    };
+                    return Ok(Some(Item::Reference(c)));
+                }
+                Event::CData(cdata) => {
+                    if depth == 0 {
+                        return Err(self.err(XmlErrorKind::NotOneRoot, before));
+                    }
+                    let content = cdata.xml10_content();
+                    check_chars(&content).map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    let content = match content {
+                        Cow::Borrowed(_) => Cow::Borrowed(self.slice(before + 9, after - 3)),
+                        Cow::Owned(s) => Cow::Owned(s),
+                    };
+                    return Ok(Some(Item::Text(content)));
+                }
+                Event::Comment(_) => {
+                    return Ok(Some(Item::Comment(self.slice(before + 4, after - 3))));
+                }
+                Event::PI(_) => {
+                    return Ok(Some(Item::Pi(self.slice(before + 2, after - 2))));
+                }
+                Event::Decl(decl) => {
+                    if self.fragment || before != 0 {
+                        return Err(self.err(
+                            XmlErrorKind::Syntax("XML declaration not at the start".into()),
+                            before,
+                        ));
+                    }
+                    if let Some(Ok(encoding)) = decl.encoding() {
+                        let encoding = encoding.to_ascii_lowercase();
+                        if encoding != "utf-8" && encoding != "utf8" {
+                            return Err(self.err(
+                                XmlErrorKind::Encoding(format!("declared encoding {encoding}")),
+                                before,
+                            ));
+                        }
+                    }
+                }
+                Event::DocType(_) => return Err(self.err(XmlErrorKind::DtdForbidden, before)),
+                Event::Eof => {
+                    if depth != 0 {
+                        return Err(self.err(
+                            XmlErrorKind::Syntax("unexpected end of input: unclosed element".into()),
+                            after,
+                        ));
+                    }
+                    if !self.seen_root {
+                        return Err(self.err(XmlErrorKind::NotOneRoot, after));
+                    }
+                    self.done = true;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    fn slice(&self, from: usize, to: usize) -> &'a str {
+        // quick-xml reports positions on the borrowed input, which is our text: always on char
+        // boundaries because markup delimiters are ASCII.
+        &self.text[self.base + from..self.base + to]
+    }
+
+    fn close(&mut self, offset: usize) -> Item<'a> {
+        if let Some(len) = self.open.pop() {
+            self.scope.truncate(len);
+        }
+        if self.open.is_empty() && self.fragment {
+            self.done = true;
+        }
+        Item::End { offset }
+    }
+
+    fn start(&mut self, start: &BytesStart<'a>, before: usize, empty: bool) -> Result<StartTag<'a>, XmlError> {
+        if self.open.is_empty() {
+            if self.seen_root {
+                return Err(self.err(XmlErrorKind::NotOneRoot, before));
+            }
+            self.seen_root = true;
+        }
+        if self.open.len() >= self.limits.max_depth {
+            return Err(self.err(
+                XmlErrorKind::LimitExceeded { what: "element depth", limit: self.limits.max_depth },
+                before,
+            ));
+        }
+        // The tag text: `<` name attributes (`/`)? `>`; quick-xml hands us the inside.
+        let inner = self.slice(before + 1, before + 1 + start.len());
+        let name_len = start.name().as_ref().len();
+        let qname = &inner[..name_len];
+        let (prefix, local) = split_qname(qname).map_err(|k| self.err(k, before))?;
+
+        let scope_len = self.scope.len();
+        let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
+        let mut decls = Vec::new();
+        let mut count = 0usize;
+        let mut attributes = start.attributes();
+        attributes.with_checks(true);
+        for attr in attributes {
+            let attr = attr.map_err(|e| {
+                let kind = match e {
+                    quick_xml::events::attributes::AttrError::Duplicated(..) => {
+                        XmlErrorKind::DuplicateAttribute(String::new())
+                    }
+                    other => XmlErrorKind::Syntax(other.to_string()),
+                };
+                self.err(kind, before)
+            })?;
+            count += 1;
+            if count > self.limits.max_attributes {
+                return Err(self.err(
+                    XmlErrorKind::LimitExceeded {
+                        what: "attributes per element",
+                        limit: self.limits.max_attributes,
+                    },
+                    before,
+                ));
+            }
+            if attr.value.len() > self.limits.max_attribute_bytes {
+                return Err(self.err(
+                    XmlErrorKind::LimitExceeded {
+                        what: "attribute value size in bytes",
+                        limit: self.limits.max_attribute_bytes,
+                    },
+                    before,
+                ));
+            }
+            let key = key_str(inner, attr.key.as_ref()).ok_or_else(|| {
+                self.err(XmlErrorKind::Syntax("attribute name outside its tag".into()), before)
+            })?;
+            let value = match normalize_attribute(&attr.value).map_err(|k| self.err(k, before))? {
+                Cow::Borrowed(v) => match key_str(inner, v) {
+                    Some(v) => Cow::Borrowed(v),
+                    None => Cow::Owned(v.to_owned()),
+                },
+                Cow::Owned(v) => Cow::Owned(v),
+            };
+            if key == "xmlns" {
+                decls.push(NsBinding { prefix: Rc::from(""), uri: Rc::from(&*value) });
+            } else if let Some(p) = key.strip_prefix("xmlns:") {
+                if value.is_empty() {
+                    return Err(self.err(
+                        XmlErrorKind::Syntax(format!("prefix '{p}' cannot be undeclared in XML 1.0")),
+                        before,
+                    ));
+                }
+                if p == "xmlns" || (p == "xml" && &*value != XML_NS) || (p != "xml" && &*value == XML_NS) {
+                    return Err(self.err(
+                        XmlErrorKind::Syntax(format!("reserved prefix or namespace misused: xmlns:{p}")),
+                        before,
+                    ));
+                }
+                decls.push(NsBinding { prefix: Rc::from(p), uri: Rc::from(&*value) });
+            } else {
+                let (p, l) = split_qname(key).map_err(|k| self.err(k, before))?;
+                raw_attrs.push((p, l, value));
+            }
+        }
+        self.scope.extend(decls.iter().cloned());
+        self.open.push(scope_len);
+
+        let ns = self.resolve(prefix, true).map_err(|k| self.err(k, before))?;
+        let mut attrs = Vec::with_capacity(raw_attrs.len());
+        for (p, l, value) in raw_attrs {
+            let ns = if p.is_empty() { None } else { self.resolve(p, false).map_err(|k| self.err(k, before))? };
+            if attrs.iter().any(|a: &Attr<'_>| a.local == l && a.ns == ns) {
+                return Err(self.err(XmlErrorKind::DuplicateAttribute(l.to_owned()), before));
+            }
+            attrs.push(Attr { prefix: p, local: l, ns, value });
+        }
+        Ok(StartTag { offset: self.base + before, prefix, local, ns, attrs, decls, empty })
+    }
+
+    fn resolve(&self, prefix: &str, element: bool) -> Result<Option<Rc<str>>, XmlErrorKind> {
+        if prefix == "xml" {
+            return Ok(Some(Rc::from(XML_NS)));
+        }
+        match lookup(&self.scope, prefix) {
+            Some(uri) if uri.is_empty() => Ok(None),
+            Some(uri) => Ok(Some(uri)),
+            None if prefix.is_empty() => {
+                debug_assert!(element);
+                Ok(None)
+            }
+            None => Err(XmlErrorKind::UnboundPrefix(prefix.to_owned())),
+        }
+    }
+}
+
+pub(crate) fn lookup(scope: &[NsBinding], prefix: &str) -> Option<Rc<str>> {
+    scope.iter().rev().find(|b| &*b.prefix == prefix).map(|b| b.uri.clone())
+}
+
+fn key_str<'a>(inner: &'a str, key: &str) -> Option<&'a str> {
+    // quick-xml's slice reader hands out attribute names borrowed from the input, i.e. from
+    // `inner`; recover the `&str` with the input's lifetime.
+    let start = (key.as_ptr() as usize).checked_sub(inner.as_ptr() as usize)?;
+    inner.get(start..start.checked_add(key.len())?)
+}
+
+fn split_qname(qname: &str) -> Result<(&str, &str), XmlErrorKind> {
+    let (prefix, local) = match qname.split_once(':') {
+        Some((p, l)) => (p, l),
+        None => ("", qname),
+    };
+    if local.is_empty() || local.contains(':') || (qname.contains(':') && prefix.is_empty()) {
+        return Err(XmlErrorKind::Syntax(format!("invalid qualified name '{qname}'")));
+    }
+    if !is_name(local) || (!prefix.is_empty() && !is_name(prefix)) {
+        return Err(XmlErrorKind::Syntax(format!("invalid name '{qname}'")));
+    }
+    Ok((prefix, local))
+}
+
+fn is_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else { return false };
+    let start = |c: char| c.is_alphabetic() || c == '_' || (c as u32 >= 0xC0 && !c.is_whitespace());
+    start(first)
+        && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.' || c == '\u{B7}' || c.is_numeric())
+}
+
+/// Returns the first character XML 1.0 does not allow, if any.
+fn check_chars(text: &str) -> Result<(), u32> {
+    for c in text.chars() {
+        let u = c as u32;
+        let ok = matches!(u, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+        if !ok {
+            return Err(u);
+        }
+    }
+    Ok(())
+}
+
+/// Attribute-value normalisation of XML 1.0 §3.3.3 for CDATA attributes: literal TAB, CR, LF
+/// (CR LF counting as one) become spaces; character and predefined references are resolved.
+fn normalize_attribute(raw: &str) -> Result<Cow<'_, str>, XmlErrorKind> {
+    if !raw.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r' | b'<')) {
+        check_chars(raw).map_err(XmlErrorKind::ForbiddenCharacter)?;
+        return Ok(Cow::Borrowed(raw));
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(i) = rest.find(['&', '\t', '\n', '\r', '<']) {
+        out.push_str(&rest[..i]);
+        let c = rest.as_bytes()[i];
+        rest = &rest[i + 1..];
+        match c {
+            b'\r' => {
+                out.push(' ');
+                if let Some(r) = rest.strip_prefix('\n') {
+                    rest = r;
+                }
+            }
+            b'\t' | b'\n' => out.push(' '),
+            b'<' => return Err(XmlErrorKind::Syntax("'<' is not allowed in an attribute value".into())),
+            _ => {
+                let end = rest
+                    .find(';')
+                    .ok_or_else(|| XmlErrorKind::Syntax("unterminated reference in attribute value".into()))?;
+                let name = &rest[..end];
+                rest = &rest[end + 1..];
+                out.push(resolve_reference(name)?);
+            }
+        }
+    }
+    out.push_str(rest);
+    check_chars(&out).map_err(XmlErrorKind::ForbiddenCharacter)?;
+    Ok(Cow::Owned(out))
+}
+
+fn resolve_reference(name: &str) -> Result<char, XmlErrorKind> {
+    let code = if let Some(hex) = name.strip_prefix("#x") {
+        u32::from_str_radix(hex, 16).ok()
+    } else if let Some(dec) = name.strip_prefix('#') {
+        dec.parse::<u32>().ok()
+    } else {
+        return match name {
+            "amp" => Ok('&'),
+            "lt" => Ok('<'),
+            "gt" => Ok('>'),
+            "apos" => Ok('\''),
+            "quot" => Ok('"'),
+            other => Err(XmlErrorKind::UndefinedEntity(other.to_owned())),
+        };
+    };
+    let c = code
+        .and_then(char::from_u32)
+        .ok_or_else(|| XmlErrorKind::Syntax(format!("invalid character reference &{name};")))?;
+    check_chars(c.encode_utf8(&mut [0; 4])).map_err(XmlErrorKind::ForbiddenCharacter)?;
+    Ok(c)
+}
+
+/// Index of an element inside a [`Document`].
+pub type ElementId = usize;
+
+#[derive(Debug, Clone)]
+struct ElementData {
+    start: usize,
+    end: usize,
+    parent: Option<ElementId>,
+    subtree_end: ElementId,
+    prefix: Rc<str>,
+    local: Rc<str>,
+    ns: Option<Rc<str>>,
+    decls: Vec<NsBinding>,
+    id: Option<Rc<str>>,
+}
+
+/// The WS-Security utility namespace, whose `wsu:Id` is also accepted as an element id.
+pub const WSU_NS: &str =
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd";
+
+/// A validated document with an index of its elements (no DOM).
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    text: &'a str,
+    limits: Limits,
+    elements: Vec<ElementData>,
+}
+
+impl<'a> Document<'a> {
+    /// Reads and checks a whole document from UTF-8 bytes.
+    pub fn parse(bytes: &'a [u8], limits: Limits) -> Result<Self, XmlError> {
+        if bytes.len() > limits.max_document_bytes {
+            return Err(XmlError::new(
+                XmlErrorKind::LimitExceeded {
+                    what: "document size in bytes",
+                    limit: limits.max_document_bytes,
+                },
+                limits.max_document_bytes,
+            ));
+        }
+        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let text = decode_utf8(bytes).map_err(|e| XmlError::new(e.kind, e.offset + bom))?;
+        Self::parse_str(text, limits)
+    }
+
+    /// Reads and checks a whole document.
+    pub fn parse_str(text: &'a str, limits: Limits) -> Result<Self, XmlError> {
+        let mut walker = Walker::document(text, limits)?;
+        let mut elements: Vec<ElementData> = Vec::new();
+        let mut stack: Vec<ElementId> = Vec::new();
+        while let Some(item) = walker.next_item()? {
+            match item {
+                Item::Start(tag) => {
+                    if elements.len() >= limits.max_elements {
+                        return Err(XmlError::new(
+                            XmlErrorKind::LimitExceeded { what: "number of elements", limit: limits.max_elements },
+                            tag.offset,
+                        ));
+                    }
+                    let id = tag
+                        .attrs
+                        .iter()
+                        .find(|a| {
+                            (a.ns.is_none() && a.local == "Id")
+                                || (a.ns.as_deref() == Some(WSU_NS) && a.local == "Id")
+                        })
+                        .map(|a| Rc::from(&*a.value));
+                    let index = elements.len();
+                    elements.push(ElementData {
+                        start: tag.offset,
+                        end: 0,
+                        parent: stack.last().copied(),
+                        subtree_end: 0,
+                        prefix: Rc::from(tag.prefix),
+                        local: Rc::from(tag.local),
+                        ns: tag.ns,
+                        decls: tag.decls,
+                        id,
+                    });
+                    stack.push(index);
+                }
+                Item::End { offset } => {
+                    if let Some(index) = stack.pop() {
+                        elements[index].end = offset;
+                        elements[index].subtree_end = elements.len();
+                    }
+                }
+                Item::Text(_) | Item::Reference(_) | Item::Pi(_) | Item::Comment(_) => {}
+            }
+        }
+        Ok(Document { text, limits, elements })
+    }
+
+    /// The document text.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The limits it was read with.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The root element.
+    pub fn root(&self) -> Element<'_, 'a> {
+        Element { doc: self, id: 0 }
+    }
+
+    /// An element by index.
+    pub fn element(&self, id: ElementId) -> Element<'_, 'a> {
+        Element { doc: self, id }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.elements.len()
+    }
+
+    /// Never true for a parsed document (it has a root); present for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.elements.is_empty()
+    }
+
+    /// All elements in document order.
+    pub fn elements(&self) -> impl Iterator<Item = Element<'_, 'a>> + '_ {
+        (0..self.elements.len()).map(move |id| Element { doc: self, id })
+    }
+
+    /// All elements whose `Id` (or `wsu:Id`) equals `id`.
+    pub fn find_by_id<'s>(&'s self, id: &'s str) -> impl Iterator<Item = Element<'s, 'a>> + 's {
+        self.elements().filter(move |e| e.id_attr() == Some(id))
+    }
+
+    /// All elements with this namespace and local name, in document order.
+    pub fn find<'s>(&'s self, ns: &'s str, local: &'s str) -> impl Iterator<Item = Element<'s, 'a>> + 's {
+        self.elements().filter(move |e| e.is(ns, local))
+    }
+}
+
+/// A handle to one element of a [`Document`].
+#[derive(Clone, Copy)]
+pub struct Element<'d, 'a> {
+    doc: &'d Document<'a>,
+    id: ElementId,
+}
+
+impl std::fmt::Debug for Element<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Element({} #{})", self.qname(), self.id)
+    }
+}
+
+impl PartialEq for Element<'_, '_> {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.doc, other.doc) && self.id == other.id
+    }
+}
+
+impl<'d, 'a> Element<'d, 'a> {
+    fn data(&self) -> &'d ElementData {
+        &self.doc.elements[self.id]
+    }
+
+    /// Its index in the document.
+    pub fn index(&self) -> ElementId {
+        self.id
+    }
+
+    /// The document.
+    pub fn document(&self) -> &'d Document<'a> {
+        self.doc
+    }
+
+    /// Local name.
+    pub fn local_name(&self) -> &'d str {
+        &self.data().local
+    }
+
+    /// Prefix as written (`""` when none).
+    pub fn prefix(&self) -> &'d str {
+        &self.data().prefix
+    }
+
+    /// The qualified name as written.
+    pub fn qname(&self) -> String {
+        let d = self.data();
+        if d.prefix.is_empty() { d.local.to_string() } else { format!("{}:{}", d.prefix, d.local) }
+    }
+
+    /// Namespace URI, if any.
+    pub fn namespace(&self) -> Option<&'d str> {
+        self.data().ns.as_deref()
+    }
+
+    /// Whether the element has this namespace and local name.
+    pub fn is(&self, ns: &str, local: &str) -> bool {
+        let d = self.data();
+        &*d.local == local && d.ns.as_deref().unwrap_or("") == ns
+    }
+
+    /// Its `Id` (or `wsu:Id`) attribute.
+    pub fn id_attr(&self) -> Option<&'d str> {
+        self.data().id.as_deref()
+    }
+
+    /// Byte range of the element in the document text (start tag to end tag inclusive).
+    pub fn range(&self) -> std::ops::Range<usize> {
+        let d = self.data();
+        d.start..d.end
+    }
+
+    /// The element's source text.
+    pub fn source(&self) -> &'a str {
+        &self.doc.text[self.range()]
+    }
+
+    /// Parent element.
+    pub fn parent(&self) -> Option<Element<'d, 'a>> {
+        self.data().parent.map(|id| Element { doc: self.doc, id })
+    }
+
+    /// Ancestors, nearest first.
+    pub fn ancestors(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+        let doc = self.doc;
+        std::iter::successors(self.parent(), move |e| e.data().parent.map(|id| Element { doc, id }))
+    }
+
+    /// Whether `other` is this element or inside it.
+    pub fn contains(&self, other: &Element<'_, '_>) -> bool {
+        other.id >= self.id && other.id < self.data().subtree_end
+    }
+
+    /// Child elements.
+    pub fn children(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+        let doc = self.doc;
+        let end = self.data().subtree_end;
+        let mut next = self.id + 1;
+        std::iter::from_fn(move || {
+            if next >= end {
+                return None;
+            }
+            let e = Element { doc, id: next };
+            next = doc.elements[next].subtree_end;
+            Some(e)
+        })
+    }
+
+    /// Descendant elements in document order.
+    pub fn descendants(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+        let doc = self.doc;
+        (self.id + 1..self.data().subtree_end).map(move |id| Element { doc, id })
+    }
+
+    /// The first child with this namespace and local name.
+    pub fn child(&self, ns: &str, local: &str) -> Option<Element<'d, 'a>> {
+        self.children().find(|c| c.is(ns, local))
+    }
+
+    /// Following siblings, in document order.
+    pub fn following_siblings(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
+        let doc = self.doc;
+        let parent_end = self.data().parent.map_or(self.id + 1, |p| doc.elements[p].subtree_end);
+        let mut next = self.data().subtree_end;
+        std::iter::from_fn(move || {
+            if next >= parent_end {
+                return None;
+            }
+            let e = Element { doc, id: next };
+            next = doc.elements[next].subtree_end;
+            Some(e)
+        })
+    }
+
+    /// The namespace bindings in scope at this element's parent (what a re-read of this element
+    /// must start with).
+    pub fn inherited_scope(&self) -> Vec<NsBinding> {
+        let mut chain: Vec<Element<'d, 'a>> = self.ancestors().collect();
+        chain.reverse();
+        chain.into_iter().flat_map(|e| e.data().decls.iter().cloned()).collect()
+    }
+
+    /// The namespace declarations made on this element itself.
+    pub fn declarations(&self) -> &'d [NsBinding] {
+        &self.data().decls
+    }
+
+    /// A walker over this element.
+    pub fn walker(&self) -> Walker<'a> {
+        Walker::element(self.doc.text, self.range(), self.inherited_scope(), self.doc.limits)
+    }
+
+    /// The start tag, resolved.
+    pub fn start_tag(&self) -> StartTag<'a> {
+        let mut walker = self.walker();
+        match walker.next_item() {
+            Ok(Some(Item::Start(tag))) => tag,
+            // The range was validated when the document was read.
+            other => unreachable!("element range does not start with a start tag: {other:?}"),
+        }
+    }
+
+    /// An attribute value by namespace (`None` = unqualified) and local name.
+    pub fn attribute(&self, ns: Option<&str>, local: &str) -> Option<String> {
+        self.start_tag()
+            .attrs
+            .into_iter()
+            .find(|a| a.local == local && a.ns.as_deref() == ns)
+            .map(|a| a.value.into_owned())
+    }
+
+    /// The concatenated character data of the element and its descendants.
+    pub fn text_content(&self) -> String {
+        let mut walker = self.walker();
+        let mut out = String::new();
+        while let Ok(Some(item)) = walker.next_item() {
+            match item {
+                Item::Text(t) => out.push_str(&t),
+                Item::Reference(c) => out.push(c),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// A readable path like `/Envelope/Body/SendRequestRequest`.
+    pub fn path(&self) -> String {
+        let mut names: Vec<&str> = self.ancestors().map(|e| e.local_name()).collect();
+        names.reverse();
+        names.push(self.local_name());
+        format!("/{}", names.join("/"))
+    }
+}
