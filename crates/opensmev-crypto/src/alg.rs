@@ -48,7 +48,9 @@ impl DigestAlgorithm {
                 DigestAlgorithm::Gost3411_2012_512
             }
             "http://www.w3.org/2001/04/xmldsig-more#gostr3411"
-            | "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr3411" => DigestAlgorithm::Gost3411_94,
+            | "urn:ietf:params:xml:ns:cpxmlsec:algorithms:gostr3411" => {
+                DigestAlgorithm::Gost3411_94
+            }
             "http://www.w3.org/2001/04/xmlenc#sha256" => DigestAlgorithm::Sha256,
             _ => return None,
         })

@@ -525,7 +525,13 @@ mod tests {
             let spaced: String = enc
                 .chars()
                 .enumerate()
-                .flat_map(|(i, c)| if i % 5 == 0 { vec!['\n', ' ', c] } else { vec![c] })
+                .flat_map(|(i, c)| {
+                    if i % 5 == 0 {
+                        vec!['\n', ' ', c]
+                    } else {
+                        vec![c]
+                    }
+                })
                 .collect();
             assert_eq!(decode_base64(&spaced).as_deref(), Some(&data[..]));
         }
@@ -549,7 +555,10 @@ mod tests {
     #[test]
     fn short_names() {
         assert_eq!(oid_for_short_name("cn"), Some("2.5.4.3"));
-        assert_eq!(oid_for_short_name("emailAddress"), Some("1.2.840.113549.1.9.1"));
+        assert_eq!(
+            oid_for_short_name("emailAddress"),
+            Some("1.2.840.113549.1.9.1")
+        );
         assert_eq!(short_name_for_oid("1.2.643.100.1"), Some("OGRN"));
         assert_eq!(short_name_for_oid("1.2.3"), None);
     }

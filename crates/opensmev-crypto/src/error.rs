@@ -19,7 +19,9 @@ pub enum CryptoError {
     #[error("unsupported algorithm: {0}")]
     UnsupportedAlgorithm(String),
     /// The certificate's key cannot be used with the requested signature algorithm.
-    #[error("the certificate key is {found:?} but the signature algorithm {expected:?} needs another key type")]
+    #[error(
+        "the certificate key is {found:?} but the signature algorithm {expected:?} needs another key type"
+    )]
     KeyAlgorithmMismatch {
         /// The algorithm named by the signature.
         expected: SignatureAlgorithm,

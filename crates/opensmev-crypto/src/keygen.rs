@@ -214,7 +214,9 @@ fn parse_subject(subject: &str) -> Result<Vec<SubjectPart>, CryptoError> {
     for raw in raw_parts {
         let raw = raw.trim();
         if raw.is_empty() {
-            return Err(keygen_err(format!("empty component in subject {subject:?}")));
+            return Err(keygen_err(format!(
+                "empty component in subject {subject:?}"
+            )));
         }
         let (key, value) = raw
             .split_once('=')

@@ -88,7 +88,11 @@ pub trait CryptoProvider: Send + Sync + Debug {
 
     /// Loads a PEM private key (PKCS#8, unencrypted) and pairs it with `cert`.
     /// Fails with [`CryptoError::KeyCertificateMismatch`] when the key does not belong to `cert`.
-    fn load_signer(&self, key_pem: &[u8], cert: Certificate) -> Result<Box<dyn Signer>, CryptoError>;
+    fn load_signer(
+        &self,
+        key_pem: &[u8],
+        cert: Certificate,
+    ) -> Result<Box<dyn Signer>, CryptoError>;
 
     /// Verifies a detached CMS/PKCS#7 `SignedData` (DER, or PEM `-----BEGIN CMS/PKCS7-----`) over
     /// `data`. The signer certificate must be inside the structure. Certificate chains are not

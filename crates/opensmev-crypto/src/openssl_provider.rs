@@ -82,8 +82,10 @@ pub(crate) mod ffi {
             no_name: c_int,
         ) -> c_int;
         pub(crate) fn OPENSSL_sk_num(st: *const openssl_sys::OPENSSL_STACK) -> c_int;
-        pub(crate) fn OPENSSL_sk_value(st: *const openssl_sys::OPENSSL_STACK, i: c_int)
-        -> *mut c_void;
+        pub(crate) fn OPENSSL_sk_value(
+            st: *const openssl_sys::OPENSSL_STACK,
+            i: c_int,
+        ) -> *mut c_void;
     }
 }
 
@@ -542,7 +544,8 @@ pub(crate) fn pkey_ctx_ctrl_str<T>(
     name: &str,
     value: &str,
 ) -> Result<(), CryptoError> {
-    let name_c = CString::new(name).map_err(|_| CryptoError::KeyGeneration("NUL in name".into()))?;
+    let name_c =
+        CString::new(name).map_err(|_| CryptoError::KeyGeneration("NUL in name".into()))?;
     let value_c =
         CString::new(value).map_err(|_| CryptoError::KeyGeneration("NUL in value".into()))?;
     // SAFETY: `ctx` is a valid EVP_PKEY_CTX for the duration of the call; both strings are

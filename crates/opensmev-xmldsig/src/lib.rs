@@ -14,3 +14,4 @@
 pub mod xml;
 pub mod transform;
 pub mod c14n;
+pub mod dsig;

@@ -19,12 +19,24 @@
 //! * an element in no namespace is treated as the reference does: it is given a generated prefix
 //!   bound to the empty URI (`<ns2:a xmlns:ns2="">`). Such output is not namespace-well-formed, but
 //!   it is what the reference hashes (it cannot process such elements any other way);
-//! * text splitting: the reference reads the exclusive-C14N output with the JDK's non-coalescing
-//!   StAX parser, which reports each entity reference (`&amp;`, `&lt;`, `&gt;`, `&#xD;`) as a
-//!   character event of its own, and drops blank events one by one. So within a text node, runs
-//!   between the characters `&`, `<`, `>`, CR are checked for blankness separately
-//!   ([`TextSplitting::JdkStax`], the default). [`TextSplitting::Coalesced`] treats each text node
-//!   as one piece instead; the two differ only for blank runs next to those characters.
+//! * the two Java XML stacks the reference runs on differ in a few corners, so there are two
+//!   [`Flavor`]s (they give identical bytes for ordinary data):
+//!   - [`Flavor::Woodstox`] (the default): the reference on Woodstox, as inside Apache CXF
+//!     applications (the official client, SMEV itself). MR 3.5.0.27 "step 9" describes exactly
+//!     this writer: a text node is one piece; text escapes `&`, `<`, CR (`&#xd;`), U+007F–U+009F
+//!     (`&#x..;`) and `>` only at the start of a write segment or after `]` (texts of 12 or more
+//!     UTF-16 units are written in 512-unit chunks, and a segment restarts after each escape);
+//!     attribute values escape `&`, `<`, `"`, TAB, LF, CR (`&#x9;`, `&#xa;`, `&#xd;`). Woodstox
+//!     refuses elements in no namespace and attributes in the `xml:` namespace (the reference
+//!     then fails).
+//!   - [`Flavor::Jdk`]: the reference on the JDK's built-in StAX. Its non-coalescing reader
+//!     reports each entity reference of the C14N text (`&amp;`, `&lt;`, `&gt;`, `&#xD;`) as a
+//!     piece of its own, and blank pieces are dropped one by one; text escapes `&`, `<`, `>`;
+//!     attribute values escape `&`, `<`, `>`, `"` (TAB, LF, CR raw). An element in no namespace
+//!     gets a generated prefix bound to the empty URI (`<ns2:a xmlns:ns2="">`), an `xml:`
+//!     attribute a generated prefix for the XML namespace.
+//!
+//! Evidence and test vectors: `tests/data/transform/README.md`.
 //!
 //! Input is an element of a [`Document`](crate::xml::Document) (equivalently: the exclusive
 //! canonical form of that element, which has the same information set), so the exclusive
@@ -38,14 +50,32 @@ use crate::xml::{Element, Item, Limits, Walker, XmlError};
 /// The transform algorithm URI.
 pub const SMEV_TRANSFORM_URI: &str = "urn://smev-gov-ru/xmldsig/transform";
 
-/// How text nodes are split before blank pieces are dropped (see the module docs).
+/// Which Java XML stack's behaviour to reproduce (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TextSplitting {
-    /// As the reference implementation on the JDK does (the default).
+pub enum Flavor {
+    /// Woodstox, as in MR 3.5.0.27 step 9 (the default).
     #[default]
-    JdkStax,
-    /// One piece per text node.
-    Coalesced,
+    Woodstox,
+    /// The JDK's built-in StAX.
+    Jdk,
+}
+
+impl Flavor {
+    /// The other flavor.
+    pub fn other(self) -> Flavor {
+        match self {
+            Flavor::Woodstox => Flavor::Jdk,
+            Flavor::Jdk => Flavor::Woodstox,
+        }
+    }
+
+    /// A short name for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Woodstox => "Woodstox (MR 3.5.0.27)",
+            Flavor::Jdk => "JDK StAX",
+        }
+    }
 }
 
 /// Errors of the transform.
@@ -57,6 +87,9 @@ pub enum TransformError {
     /// Writing the output failed.
     #[error("writing transform output: {0}")]
     Io(#[from] std::io::Error),
+    /// The reference implementation on this flavor's XML stack cannot process the input.
+    #[error("{0}")]
+    Unsupported(String),
 }
 
 /// Applies the SMEV transform to `element` (its whole subtree), writing to `out`.
@@ -65,18 +98,18 @@ pub enum TransformError {
 pub fn transform_element(
     element: &Element<'_, '_>,
     skip: Option<std::ops::Range<usize>>,
-    splitting: TextSplitting,
+    flavor: Flavor,
     out: &mut dyn Write,
 ) -> Result<(), TransformError> {
-    run(element.walker(), skip, splitting, out)
+    run(element.walker(), skip, flavor, out)
 }
 
 /// Applies the SMEV transform to a whole document given as UTF-8 bytes (its root element).
-pub fn transform_document(input: &[u8], limits: Limits, splitting: TextSplitting) -> Result<Vec<u8>, TransformError> {
+pub fn transform_document(input: &[u8], limits: Limits, flavor: Flavor) -> Result<Vec<u8>, TransformError> {
     let text = crate::xml::decode_utf8(input)?;
     let walker = Walker::document(text, limits)?;
     let mut out = Vec::with_capacity(input.len());
-    run(walker, None, splitting, &mut out)?;
+    run(walker, None, flavor, &mut out)?;
     Ok(out)
 }
 
@@ -90,7 +123,7 @@ struct Frame<'a> {
 fn run<'a>(
     mut walker: Walker<'a>,
     skip: Option<std::ops::Range<usize>>,
-    splitting: TextSplitting,
+    flavor: Flavor,
     out: &mut dyn Write,
 ) -> Result<(), TransformError> {
     let mut out = std::io::BufWriter::with_capacity(16 * 1024, out);
@@ -117,8 +150,22 @@ fn run<'a>(
                     skipping = 1;
                     continue;
                 }
-                flush_text(&mut text, splitting, &mut out)?;
+                flush_text(&mut text, flavor, &mut out)?;
                 let bindings_start = bindings.len();
+                if flavor == Flavor::Woodstox {
+                    if tag.ns.is_none() {
+                        return Err(TransformError::Unsupported(format!(
+                            "element <{}> has no namespace; the reference transform on Woodstox cannot process it",
+                            tag.local
+                        )));
+                    }
+                    if let Some(a) = tag.attrs.iter().find(|a| a.ns.as_deref() == Some(crate::xml::XML_NS)) {
+                        return Err(TransformError::Unsupported(format!(
+                            "attribute xml:{} cannot be processed by the reference transform on Woodstox",
+                            a.local
+                        )));
+                    }
+                }
                 let uri = tag.ns.clone().unwrap_or_else(|| empty_uri.clone());
                 let mut declare: Vec<usize> = Vec::new();
                 let prefix = find_or_bind(&mut bindings, &uri, &mut counter, &mut declare);
@@ -147,7 +194,7 @@ fn run<'a>(
                     out.write_all(b" xmlns:")?;
                     out.write_all(p.as_bytes())?;
                     out.write_all(b"=\"")?;
-                    write_escaped(&mut out, u, true)?;
+                    write_attr(&mut out, u, flavor)?;
                     out.write_all(b"\"")?;
                 }
                 for ((_, local, value), p) in attrs.iter().zip(&attr_prefixes) {
@@ -158,14 +205,14 @@ fn run<'a>(
                     }
                     out.write_all(local.as_bytes())?;
                     out.write_all(b"=\"")?;
-                    write_escaped(&mut out, value, true)?;
+                    write_attr(&mut out, value, flavor)?;
                     out.write_all(b"\"")?;
                 }
                 out.write_all(b">")?;
                 frames.push(Frame { prefix, local: tag.local, bindings_start });
             }
             Item::End { .. } => {
-                flush_text(&mut text, splitting, &mut out)?;
+                flush_text(&mut text, flavor, &mut out)?;
                 if let Some(frame) = frames.pop() {
                     out.write_all(b"</")?;
                     out.write_all(frame.prefix.as_bytes())?;
@@ -180,7 +227,7 @@ fn run<'a>(
             // Comments vanish in exclusive C14N (without comments), so the text around them is
             // one node; a processing instruction survives C14N and splits the text.
             Item::Comment(_) => {}
-            Item::Pi(_) => flush_text(&mut text, splitting, &mut out)?,
+            Item::Pi(_) => flush_text(&mut text, flavor, &mut out)?,
         }
     }
     out.flush()?;
@@ -209,33 +256,35 @@ fn is_blank(text: &str) -> bool {
     text.chars().all(|c| c <= ' ')
 }
 
-/// Writes the pending text node, dropping blank pieces (see [`TextSplitting`]).
-fn flush_text(text: &mut String, splitting: TextSplitting, out: &mut dyn Write) -> std::io::Result<()> {
+/// Writes the pending text node, dropping blank pieces.
+fn flush_text(text: &mut String, flavor: Flavor, out: &mut dyn Write) -> std::io::Result<()> {
     if text.is_empty() {
         return Ok(());
     }
-    match splitting {
-        TextSplitting::Coalesced => {
+    match flavor {
+        Flavor::Woodstox => {
             if !is_blank(text) {
-                write_escaped(out, text, false)?;
+                write_text_woodstox(out, text)?;
             }
         }
-        TextSplitting::JdkStax => {
+        Flavor::Jdk => {
+            // Pieces as the JDK reader reports them on C14N output: runs between the characters
+            // C14N writes as references, and each such character alone.
             let mut rest = text.as_str();
             while !rest.is_empty() {
                 let cut = rest.find(['&', '<', '>', '\r']).unwrap_or(rest.len());
                 let (run, tail) = rest.split_at(cut);
                 if !run.is_empty() && !is_blank(run) {
-                    write_escaped(out, run, false)?;
+                    write_text_jdk(out, run)?;
                 }
-                if let Some(special) = tail.chars().next() {
-                    // `&`, `<`, `>` are not blank; a lone CR is, and is dropped.
-                    if special != '\r' {
-                        write_escaped(out, &tail[..1], false)?;
+                match tail.as_bytes().first() {
+                    // A lone CR is blank and dropped; `&`, `<`, `>` are kept.
+                    Some(b'\r') => rest = &tail[1..],
+                    Some(_) => {
+                        write_text_jdk(out, &tail[..1])?;
+                        rest = &tail[1..];
                     }
-                    rest = &tail[1..];
-                } else {
-                    rest = tail;
+                    None => rest = tail,
                 }
             }
         }
@@ -244,21 +293,87 @@ fn flush_text(text: &mut String, splitting: TextSplitting, out: &mut dyn Write) 
     Ok(())
 }
 
-/// Escapes as the JDK `XMLStreamWriter` does: `&`, `<`, `>` always, `"` in attribute values.
-fn write_escaped(out: &mut dyn Write, text: &str, attribute: bool) -> std::io::Result<()> {
-    let bytes = text.as_bytes();
-    let mut from = 0;
-    for (i, b) in bytes.iter().enumerate() {
-        let replacement: &[u8] = match b {
-            b'&' => b"&amp;",
-            b'<' => b"&lt;",
-            b'>' => b"&gt;",
-            b'"' if attribute => b"&quot;",
-            _ => continue,
-        };
-        out.write_all(&bytes[from..i])?;
-        out.write_all(replacement)?;
-        from = i + 1;
+fn write_text_jdk(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    write_replacing(out, text, |c, _| match c {
+        '&' => Some(Escape::Named("&amp;")),
+        '<' => Some(Escape::Named("&lt;")),
+        '>' => Some(Escape::Named("&gt;")),
+        _ => None,
+    })
+}
+
+fn write_attr(out: &mut dyn Write, text: &str, flavor: Flavor) -> std::io::Result<()> {
+    match flavor {
+        Flavor::Jdk => write_replacing(out, text, |c, _| match c {
+            '&' => Some(Escape::Named("&amp;")),
+            '<' => Some(Escape::Named("&lt;")),
+            '>' => Some(Escape::Named("&gt;")),
+            '"' => Some(Escape::Named("&quot;")),
+            _ => None,
+        }),
+        Flavor::Woodstox => write_replacing(out, text, |c, _| match c {
+            '&' => Some(Escape::Named("&amp;")),
+            '<' => Some(Escape::Named("&lt;")),
+            '"' => Some(Escape::Named("&quot;")),
+            '\t' | '\n' | '\r' => Some(Escape::Hex),
+            _ => None,
+        }),
     }
-    out.write_all(&bytes[from..])
+}
+
+/// Woodstox `BaseStreamWriter.writeCharacters(String)` + `BufferingXmlWriter`: texts shorter than
+/// 12 UTF-16 units take the `String` path (`>` escaped only at index 0 or after `]`); longer ones
+/// are copied in 512-unit chunks to the `char[]` path, where a write segment restarts at each
+/// chunk and after each escaped character, and `>` is escaped at a segment start or after `]`.
+fn write_text_woodstox(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
+    let long = text.encode_utf16().nth(11).is_some();
+    let mut pos: usize = 0; // UTF-16 offset of the current character
+    let mut segment_start = true;
+    let mut prev: Option<char> = None;
+    write_replacing(out, text, |c, _| {
+        let at_chunk_start = long && pos % 512 == 0;
+        if at_chunk_start {
+            segment_start = true;
+        }
+        let escape = match c {
+            '&' => Some(Escape::Named("&amp;")),
+            '<' => Some(Escape::Named("&lt;")),
+            '>' => {
+                let first = if long { segment_start } else { pos == 0 };
+                (first || prev == Some(']')).then_some(Escape::Named("&gt;"))
+            }
+            '\r' | '\u{7f}'..='\u{9f}' => Some(Escape::Hex),
+            _ => None,
+        };
+        segment_start = escape.is_some();
+        pos += c.len_utf16();
+        prev = Some(c);
+        escape
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Escape {
+    Named(&'static str),
+    /// `&#x..;` with lower-case hex digits, as Woodstox writes.
+    Hex,
+}
+
+fn write_replacing(
+    out: &mut dyn Write,
+    text: &str,
+    mut escape: impl FnMut(char, usize) -> Option<Escape>,
+) -> std::io::Result<()> {
+    let mut from = 0;
+    for (i, c) in text.char_indices() {
+        if let Some(e) = escape(c, i) {
+            out.write_all(&text.as_bytes()[from..i])?;
+            match e {
+                Escape::Named(s) => out.write_all(s.as_bytes())?,
+                Escape::Hex => write!(out, "&#x{:x};", c as u32)?,
+            }
+            from = i + c.len_utf8();
+        }
+    }
+    out.write_all(&text.as_bytes()[from..])
 }
