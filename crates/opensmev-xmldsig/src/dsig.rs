@@ -246,8 +246,11 @@ pub struct VerifyOptions {
     pub require_smev_profile: bool,
     /// Keep the transformed bytes of every reference and the canonical `SignedInfo`.
     pub capture: bool,
-    /// Text flavor of the SMEV transform.
+    /// The SMEV transform flavor to compute first.
     pub flavor: Flavor,
+    /// When the digest does not match, also try the other flavor (the two differ only in rare
+    /// corners, and real signers use both); the report says which one matched.
+    pub accept_other_flavor: bool,
 }
 
 impl VerifyOptions {
@@ -259,6 +262,7 @@ impl VerifyOptions {
             require_smev_profile: true,
             capture: false,
             flavor: Flavor::default(),
+            accept_other_flavor: true,
         }
     }
 }
@@ -282,6 +286,8 @@ pub struct ReferenceReport {
     pub transformed: Option<Vec<u8>>,
     /// Why it could not be processed, if so.
     pub error: Option<String>,
+    /// The SMEV transform flavor of the computed digest (the matching one, if any matched).
+    pub flavor: Option<Flavor>,
 }
 
 impl ReferenceReport {
@@ -551,6 +557,7 @@ fn check_reference(
         computed_digest: None,
         transformed: None,
         error: None,
+        flavor: None,
     };
     let mut fail = |report: &mut ReferenceReport, category: FaultCategory, message: String| {
         report.error = Some(message.clone());
@@ -617,29 +624,43 @@ fn check_reference(
         fail(&mut report, FaultCategory::SignatureIsInvalid, message);
         return report;
     };
-    let hasher = match provider.hasher(digest) {
-        Ok(h) => h,
-        Err(e) => {
+    let has_smev = uris.contains(&SMEV_TRANSFORM_URI);
+    let attempt = |flavor: Flavor| -> Result<(Vec<u8>, Option<Vec<u8>>), (FaultCategory, String)> {
+        let hasher = provider.hasher(digest).map_err(|e| {
             let category = if matches!(e, CryptoError::GostEngineUnavailable { .. }) {
                 FaultCategory::Internal
             } else {
                 FaultCategory::SignatureIsInvalid
             };
-            fail(&mut report, category, e.to_string());
+            (category, e.to_string())
+        })?;
+        let mut sink = DigestSink { hasher, capture: options.capture.then(Vec::new) };
+        apply_transforms(&target, Some(signature), &reference.transforms, flavor, &mut sink)
+            .map_err(|m| (FaultCategory::SignatureIsInvalid, m))?;
+        let capture = sink.capture.take();
+        let value = sink.hasher.finish().map_err(|e| (FaultCategory::Internal, e.to_string()))?;
+        Ok((value, capture))
+    };
+    let mut outcome = attempt(options.flavor);
+    report.flavor = Some(options.flavor);
+    let matched = matches!(&outcome, Ok((d, _)) if *d == reference.digest_value);
+    if !matched && has_smev && options.accept_other_flavor {
+        let other = options.flavor.other();
+        if let Ok((d, capture)) = attempt(other)
+            && d == reference.digest_value
+        {
+            outcome = Ok((d, capture));
+            report.flavor = Some(other);
+        }
+    }
+    match outcome {
+        Err((category, message)) => {
+            fail(&mut report, category, message);
             return report;
         }
-    };
-    let mut sink = DigestSink { hasher, capture: options.capture.then(Vec::new) };
-    if let Err(message) = apply_transforms(&target, signature, &reference.transforms, options.flavor, &mut sink) {
-        fail(&mut report, FaultCategory::SignatureIsInvalid, message);
-        return report;
-    }
-    report.transformed = sink.capture.take();
-    match sink.hasher.finish() {
-        Ok(value) => report.computed_digest = Some(value),
-        Err(e) => {
-            fail(&mut report, FaultCategory::Internal, e.to_string());
-            return report;
+        Ok((value, capture)) => {
+            report.computed_digest = Some(value);
+            report.transformed = capture;
         }
     }
     if !report.digest_ok() {
@@ -684,7 +705,7 @@ impl Write for DigestSink {
 /// pass (the SMEV transform only reads the information set, which C14N preserves).
 pub fn apply_transforms(
     target: &Element<'_, '_>,
-    signature: &Element<'_, '_>,
+    signature: Option<&Element<'_, '_>>,
     transforms: &[TransformSpec],
     flavor: Flavor,
     out: &mut dyn Write,
@@ -694,7 +715,9 @@ pub fn apply_transforms(
     if let Some(first) = rest.first()
         && first.uri == ENVELOPED_SIGNATURE_URI
     {
-        if target.contains(signature) {
+        if let Some(signature) = signature
+            && target.contains(signature)
+        {
             skip = Some(signature.range());
         }
         rest = &rest[1..];
@@ -773,7 +796,8 @@ pub struct SignOptions {
     pub digest: Option<DigestAlgorithm>,
     /// Put the enveloped-signature transform first (some clients do; SMEV does not need it).
     pub enveloped_transform: bool,
-    /// Text flavor of the SMEV transform.
+    /// The SMEV transform flavor (when the content cannot be transformed in it, e.g. an element
+    /// in no namespace under Woodstox, the other flavor is used).
     pub flavor: Flavor,
 }
 
@@ -810,10 +834,12 @@ pub fn create_signature(
     }
     transforms.push(TransformSpec { uri: EXC_C14N_URI.into(), inclusive_prefixes: Vec::new() });
     transforms.push(TransformSpec { uri: SMEV_TRANSFORM_URI.into(), inclusive_prefixes: Vec::new() });
+    // The signature does not exist yet, so the enveloped-signature transform removes nothing.
     let mut sink = DigestSink { hasher: provider.hasher(digest)?, capture: None };
-    // A signature that does not exist yet cannot be inside the target: pass the target itself
-    // as the "signature" so that nothing is skipped.
-    apply_transforms(target, target, &transforms, options.flavor, &mut sink).map_err(SignError::Other)?;
+    if apply_transforms(target, None, &transforms, options.flavor, &mut sink).is_err() {
+        sink = DigestSink { hasher: provider.hasher(digest)?, capture: None };
+        apply_transforms(target, None, &transforms, options.flavor.other(), &mut sink).map_err(SignError::Other)?;
+    }
     let digest_value = sink.hasher.finish()?;
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
 
