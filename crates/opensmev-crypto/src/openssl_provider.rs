@@ -518,6 +518,9 @@ impl CryptoProvider for OpenSslProvider {
             is_gost_key(signer.key_algorithm()) || digest.is_some_and(DigestAlgorithm::is_gost);
         if needs_gost {
             gost_engine_status()?;
+            // Certificates decoded before the engine was loaded keep an undecodable GOST public
+            // key: decode the structure again now that the engine knows the key type.
+            content = parse_cms(cms)?;
         }
         content
             .verify(

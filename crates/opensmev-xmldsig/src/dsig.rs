@@ -537,6 +537,7 @@ pub fn verify_signature(
 }
 
 fn fmt_time(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
     t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
@@ -572,7 +573,7 @@ fn check_reference(
         fail(&mut report, FaultCategory::IncorrectSignatureTarget, message);
         return report;
     };
-    let targets: Vec<Element<'_, '_>> = doc.find_by_id(id).collect();
+    let targets: Vec<Element<'_, '_>> = doc.find_by_id(id);
     let target = match targets.as_slice() {
         [one] => *one,
         [] => {
@@ -822,7 +823,7 @@ pub fn create_signature(
     let id = target
         .id_attr()
         .ok_or_else(|| SignError::Target(format!("{} has no Id attribute to reference", target.path())))?;
-    let duplicates = target.document().find_by_id(id).count();
+    let duplicates = target.document().find_by_id(id).len();
     if duplicates != 1 {
         return Err(SignError::Target(format!("Id=\"{id}\" is used by {duplicates} elements")));
     }
@@ -915,7 +916,7 @@ pub fn sign_document(
 ) -> Result<Vec<u8>, SignError> {
     let doc = Document::parse(input, Limits::default())?;
     let text = doc.text();
-    let targets: Vec<Element<'_, '_>> = doc.find_by_id(id).collect();
+    let targets: Vec<Element<'_, '_>> = doc.find_by_id(id);
     let target = match targets.as_slice() {
         [one] => *one,
         [] => return Err(SignError::Target(format!("no element has Id=\"{id}\""))),

@@ -785,9 +785,10 @@ impl<'a> Document<'a> {
         (0..self.elements.len()).map(move |id| Element { doc: self, id })
     }
 
-    /// All elements whose `Id` (or `wsu:Id`) equals `id`.
-    pub fn find_by_id<'s>(&'s self, id: &'s str) -> impl Iterator<Item = Element<'s, 'a>> + 's {
-        self.elements().filter(move |e| e.id_attr() == Some(id))
+    /// All elements whose `Id` (or `wsu:Id`) equals `id` (more than one means the document is
+    /// ambiguous for a signature reference).
+    pub fn find_by_id(&self, id: &str) -> Vec<Element<'_, 'a>> {
+        self.elements().filter(|e| e.id_attr() == Some(id)).collect()
     }
 
     /// All elements with this namespace and local name, in document order.

@@ -351,7 +351,7 @@ fn enveloped_signature_inside_its_target_verifies() {
     let text = send_request("x");
     let options = SignOptions { enveloped_transform: true, ..SignOptions::default() };
     let doc = Document::parse(text.as_bytes(), Limits::default()).unwrap();
-    let target = doc.find_by_id("SIGNED_BY_CONSUMER").next().unwrap();
+    let target = doc.find_by_id("SIGNED_BY_CONSUMER")[0];
     let signature =
         opensmev_xmldsig::dsig::create_signature(&target, signer.as_ref(), &OpenSslProvider::new(), &options).unwrap();
     let insert_at = text.find("</tns:SenderProvidedRequestData>").unwrap();
