@@ -23,19 +23,25 @@ impl Lang {
     /// A short description of a signature fault category.
     pub(crate) fn category(self, category: FaultCategory) -> &'static str {
         match (self, category) {
-            (Lang::Ru, FaultCategory::PoorSOAPEnvelopeFormat) => "неверная структура подписи или конверта",
+            (Lang::Ru, FaultCategory::PoorSOAPEnvelopeFormat) => {
+                "неверная структура подписи или конверта"
+            }
             (Lang::Ru, FaultCategory::NoSignatureFound) => "подпись не найдена",
             (Lang::Ru, FaultCategory::IncorrectSignatureTarget) => "подписан не тот элемент",
             (Lang::Ru, FaultCategory::SignatureIsInvalid) => "подпись недействительна",
             (Lang::Ru, FaultCategory::CertificateIsNotFound) => "сертификат не найден",
-            (Lang::Ru, FaultCategory::CertificateIsExpired) => "сертификат недействителен на дату проверки",
+            (Lang::Ru, FaultCategory::CertificateIsExpired) => {
+                "сертификат недействителен на дату проверки"
+            }
             (Lang::Ru, FaultCategory::Internal) => "проверка невозможна (внутренняя ошибка)",
             (Lang::En, FaultCategory::PoorSOAPEnvelopeFormat) => "malformed signature or envelope",
             (Lang::En, FaultCategory::NoSignatureFound) => "no signature found",
             (Lang::En, FaultCategory::IncorrectSignatureTarget) => "the wrong element is signed",
             (Lang::En, FaultCategory::SignatureIsInvalid) => "the signature is invalid",
             (Lang::En, FaultCategory::CertificateIsNotFound) => "no certificate",
-            (Lang::En, FaultCategory::CertificateIsExpired) => "the certificate is not valid at the checked time",
+            (Lang::En, FaultCategory::CertificateIsExpired) => {
+                "the certificate is not valid at the checked time"
+            }
             (Lang::En, FaultCategory::Internal) => "cannot be checked (internal error)",
         }
     }

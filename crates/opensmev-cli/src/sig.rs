@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 use base64::Engine as _;
 use clap::{Args, Subcommand, ValueEnum};
 use opensmev_crypto::{
-    Certificate, CryptoProvider, OpenSslProvider, SignatureAlgorithm, TestIdentityParams, generate_test_identity,
+    Certificate, CryptoProvider, OpenSslProvider, SignatureAlgorithm, TestIdentityParams,
+    generate_test_identity,
 };
 use opensmev_xmldsig::c14n;
 use opensmev_xmldsig::dsig::{self, Placement, SignOptions, SignatureReport, VerifyOptions};
@@ -208,7 +209,8 @@ pub(crate) fn run(command: SigCommand, lang: Lang) -> anyhow::Result<ExitCode> {
         SigCommand::CmsSign(args) => {
             let signer = load_signer(&provider, &args.key, &args.cert)?;
             let signature = signer.sign_cms_detached(&read(&args.file)?)?;
-            std::fs::write(&args.out, signature).with_context(|| format!("writing {}", args.out.display()))?;
+            std::fs::write(&args.out, signature)
+                .with_context(|| format!("writing {}", args.out.display()))?;
             Ok(ExitCode::SUCCESS)
         }
         SigCommand::CmsVerify(args) => {
@@ -217,15 +219,32 @@ pub(crate) fn run(command: SigCommand, lang: Lang) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             match provider.cms_verify_detached(&signature, &data) {
                 Ok(found) => {
-                    writeln!(out, "{}", lang.pick("Подпись CMS действительна.", "The CMS signature is valid."))?;
+                    writeln!(
+                        out,
+                        "{}",
+                        lang.pick("Подпись CMS действительна.", "The CMS signature is valid.")
+                    )?;
                     if let Some(digest) = found.digest {
                         writeln!(out, "{}: {}", lang.pick("Хеш", "Digest"), digest.name())?;
                     }
-                    print_certificate(&mut out, &found.signer, OffsetDateTime::now_utc(), lang, "")?;
+                    print_certificate(
+                        &mut out,
+                        &found.signer,
+                        OffsetDateTime::now_utc(),
+                        lang,
+                        "",
+                    )?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(error) => {
-                    writeln!(out, "{}: {error}", lang.pick("Подпись CMS недействительна", "The CMS signature is invalid"))?;
+                    writeln!(
+                        out,
+                        "{}: {error}",
+                        lang.pick(
+                            "Подпись CMS недействительна",
+                            "The CMS signature is invalid"
+                        )
+                    )?;
                     Ok(ExitCode::from(1))
                 }
             }
@@ -281,12 +300,17 @@ fn load_signer(
 ) -> anyhow::Result<Box<dyn opensmev_crypto::Signer>> {
     let certificate = load_certificate(cert)?;
     let key_pem = read(key)?;
-    provider.load_signer(&key_pem, certificate).with_context(|| format!("loading the key {}", key.display()))
+    provider
+        .load_signer(&key_pem, certificate)
+        .with_context(|| format!("loading the key {}", key.display()))
 }
 
 fn parse_alg(name: &str) -> anyhow::Result<SignatureAlgorithm> {
     SignatureAlgorithm::from_cli_name(name).with_context(|| {
-        let known: Vec<&str> = SignatureAlgorithm::ALL.iter().map(|a| a.cli_name()).collect();
+        let known: Vec<&str> = SignatureAlgorithm::ALL
+            .iter()
+            .map(|a| a.cli_name())
+            .collect();
         format!("unknown algorithm '{name}' (known: {})", known.join(", "))
     })
 }
@@ -296,21 +320,42 @@ fn sign(args: SignArgs, provider: &OpenSslProvider) -> anyhow::Result<ExitCode> 
     if let Some(name) = &args.alg {
         let wanted = parse_alg(name)?;
         if wanted != signer.algorithm() {
-            bail!("the key is for {}, not {}", signer.algorithm().cli_name(), wanted.cli_name());
+            bail!(
+                "the key is for {}, not {}",
+                signer.algorithm().cli_name(),
+                wanted.cli_name()
+            );
         }
     }
     let input = read(&args.file)?;
-    let options = SignOptions { enveloped_transform: args.enveloped, flavor: args.flavor.into(), ..SignOptions::default() };
+    let options = SignOptions {
+        enveloped_transform: args.enveloped,
+        flavor: args.flavor.into(),
+        ..SignOptions::default()
+    };
     let output = if args.out_signature {
         let doc = parse(&input)?;
         let target = select(&doc, Some(&args.id))?;
         dsig::create_signature(&target, signer.as_ref(), provider, &options)?.into_bytes()
     } else {
-        let placement = if args.after_element { Placement::AfterTarget } else { Placement::Smev };
-        dsig::sign_document(&input, &args.id, signer.as_ref(), provider, placement, &options)?
+        let placement = if args.after_element {
+            Placement::AfterTarget
+        } else {
+            Placement::Smev
+        };
+        dsig::sign_document(
+            &input,
+            &args.id,
+            signer.as_ref(),
+            provider,
+            placement,
+            &options,
+        )?
     };
     match &args.out {
-        Some(path) => std::fs::write(path, &output).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, &output).with_context(|| format!("writing {}", path.display()))?
+        }
         None => write_stdout(&output)?,
     }
     Ok(ExitCode::SUCCESS)
@@ -325,7 +370,8 @@ fn keygen(args: KeygenArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         ..TestIdentityParams::new(alg, args.subject.clone())
     };
     let identity = generate_test_identity(&params)?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
     let key_path = args.out.join("key.pem");
     let cert_path = args.out.join("cert.pem");
     write_private(&key_path, identity.key_pem.as_bytes())?;
@@ -333,7 +379,12 @@ fn keygen(args: KeygenArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("writing {}", cert_path.display()))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: {}", lang.pick("Ключ", "Key"), key_path.display())?;
-    writeln!(out, "{}: {}", lang.pick("Сертификат", "Certificate"), cert_path.display())?;
+    writeln!(
+        out,
+        "{}: {}",
+        lang.pick("Сертификат", "Certificate"),
+        cert_path.display()
+    )?;
     print_certificate(&mut out, &identity.certificate, now, lang, "")?;
     Ok(ExitCode::SUCCESS)
 }
@@ -363,8 +414,18 @@ fn print_certificate(
     lang: Lang,
     indent: &str,
 ) -> anyhow::Result<()> {
-    writeln!(out, "{indent}{}: {}", lang.pick("Владелец", "Subject"), cert.subject())?;
-    writeln!(out, "{indent}{}: {}", lang.pick("Издатель", "Issuer"), cert.issuer())?;
+    writeln!(
+        out,
+        "{indent}{}: {}",
+        lang.pick("Владелец", "Subject"),
+        cert.subject()
+    )?;
+    writeln!(
+        out,
+        "{indent}{}: {}",
+        lang.pick("Издатель", "Issuer"),
+        cert.issuer()
+    )?;
     let state = if cert.is_valid_at(at) {
         lang.pick("действителен", "valid")
     } else if at < cert.not_before() {
@@ -381,11 +442,30 @@ fn print_certificate(
         lang.pick("на", "at"),
         rfc3339(at)
     )?;
-    writeln!(out, "{indent}{}: {}", lang.pick("Ключ", "Key"), cert.key_algorithm().name())?;
-    writeln!(out, "{indent}{}: {}", lang.pick("Серийный номер", "Serial"), cert.serial_hex())?;
-    writeln!(out, "{indent}{}: {}", lang.pick("Отпечаток SHA-1", "SHA-1 thumbprint"), cert.thumbprint_sha1())?;
+    writeln!(
+        out,
+        "{indent}{}: {}",
+        lang.pick("Ключ", "Key"),
+        cert.key_algorithm().name()
+    )?;
+    writeln!(
+        out,
+        "{indent}{}: {}",
+        lang.pick("Серийный номер", "Serial"),
+        cert.serial_hex()
+    )?;
+    writeln!(
+        out,
+        "{indent}{}: {}",
+        lang.pick("Отпечаток SHA-1", "SHA-1 thumbprint"),
+        cert.thumbprint_sha1()
+    )?;
     let subject = cert.subject();
-    for (label, value) in [("OGRN", subject.ogrn()), ("INN", subject.inn()), ("SNILS", subject.snils())] {
+    for (label, value) in [
+        ("OGRN", subject.ogrn()),
+        ("INN", subject.inn()),
+        ("SNILS", subject.snils()),
+    ] {
         if let Some(value) = value {
             writeln!(out, "{indent}{label}: {value}")?;
         }
@@ -397,7 +477,8 @@ fn verify(args: VerifyArgs, provider: &OpenSslProvider, lang: Lang) -> anyhow::R
     let bytes = read(&args.file)?;
     let doc = parse(&bytes)?;
     let at = match &args.at {
-        Some(text) => OffsetDateTime::parse(text, &Rfc3339).with_context(|| format!("--at {text}: not RFC 3339"))?,
+        Some(text) => OffsetDateTime::parse(text, &Rfc3339)
+            .with_context(|| format!("--at {text}: not RFC 3339"))?,
         None => OffsetDateTime::now_utc(),
     };
     let options = VerifyOptions {
@@ -431,7 +512,11 @@ fn verify(args: VerifyArgs, provider: &OpenSslProvider, lang: Lang) -> anyhow::R
         lang.pick("Действительных подписей", "Valid signatures"),
         reports.len()
     )?;
-    Ok(if valid == reports.len() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if valid == reports.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn ok_text(lang: Lang, ok: Option<bool>) -> &'static str {
@@ -451,28 +536,66 @@ fn print_report(
     lang: Lang,
 ) -> anyhow::Result<()> {
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
-    writeln!(out, "{} {n}: {}", lang.pick("Подпись", "Signature"), report.signature_path)?;
+    writeln!(
+        out,
+        "{} {n}: {}",
+        lang.pick("Подпись", "Signature"),
+        report.signature_path
+    )?;
     for reference in &report.references {
         let target = match reference.target {
             Some(id) => {
                 let element = doc.element(id);
-                format!("{} (Id=\"{}\")", element.path(), element.id_attr().unwrap_or_default())
+                format!(
+                    "{} (Id=\"{}\")",
+                    element.path(),
+                    element.id_attr().unwrap_or_default()
+                )
             }
-            None => format!("{} {}", reference.uri.as_deref().unwrap_or("?"), lang.pick("(не найден)", "(not found)")),
+            None => format!(
+                "{} {}",
+                reference.uri.as_deref().unwrap_or("?"),
+                lang.pick("(не найден)", "(not found)")
+            ),
         };
-        writeln!(out, "  {}: {target}", lang.pick("Подписанный элемент", "Signed element"))?;
-        writeln!(out, "  {}: {}", lang.pick("Преобразования", "Transforms"), reference.transforms.join(", "))?;
+        writeln!(
+            out,
+            "  {}: {target}",
+            lang.pick("Подписанный элемент", "Signed element")
+        )?;
+        writeln!(
+            out,
+            "  {}: {}",
+            lang.pick("Преобразования", "Transforms"),
+            reference.transforms.join(", ")
+        )?;
         writeln!(
             out,
             "  {} ({}): {}",
             lang.pick("Хеш", "Digest"),
             reference.digest_method,
-            ok_text(lang, reference.computed_digest.as_ref().map(|_| reference.digest_ok()))
+            ok_text(
+                lang,
+                reference
+                    .computed_digest
+                    .as_ref()
+                    .map(|_| reference.digest_ok())
+            )
         )?;
         if !reference.digest_ok() {
-            writeln!(out, "    {}: {}", lang.pick("в подписи", "expected"), b64(&reference.expected_digest))?;
+            writeln!(
+                out,
+                "    {}: {}",
+                lang.pick("в подписи", "expected"),
+                b64(&reference.expected_digest)
+            )?;
             if let Some(computed) = &reference.computed_digest {
-                writeln!(out, "    {}: {}", lang.pick("вычислено", "computed"), b64(computed))?;
+                writeln!(
+                    out,
+                    "    {}: {}",
+                    lang.pick("вычислено", "computed"),
+                    b64(computed)
+                )?;
             }
         } else if let Some(flavor) = reference.flavor
             && flavor != options.flavor
@@ -485,7 +608,11 @@ fn print_report(
             )?;
         }
         if let Some(bytes) = &reference.transformed {
-            writeln!(out, "    {}:", lang.pick("хешированные байты", "hashed bytes"))?;
+            writeln!(
+                out,
+                "    {}:",
+                lang.pick("хешированные байты", "hashed bytes")
+            )?;
             writeln!(out, "{}", String::from_utf8_lossy(bytes))?;
         }
     }
@@ -499,13 +626,27 @@ fn print_report(
         writeln!(out, "  {}:", lang.pick("Сертификат", "Certificate"))?;
         print_certificate(out, cert, options.at, lang, "    ")?;
     }
-    writeln!(out, "  {} (SignatureValue): {}", lang.pick("Подпись", "Signature"), ok_text(lang, report.signature_ok))?;
+    writeln!(
+        out,
+        "  {} (SignatureValue): {}",
+        lang.pick("Подпись", "Signature"),
+        ok_text(lang, report.signature_ok)
+    )?;
     if let Some(canonical) = &report.canonical_signed_info {
-        writeln!(out, "    {}:", lang.pick("каноническая форма SignedInfo", "canonical SignedInfo"))?;
+        writeln!(
+            out,
+            "    {}:",
+            lang.pick("каноническая форма SignedInfo", "canonical SignedInfo")
+        )?;
         writeln!(out, "{}", String::from_utf8_lossy(canonical))?;
     }
     match &report.failure {
-        None => writeln!(out, "  {}: {}", lang.pick("Итог", "Result"), lang.pick("ДЕЙСТВИТЕЛЬНА", "VALID"))?,
+        None => writeln!(
+            out,
+            "  {}: {}",
+            lang.pick("Итог", "Result"),
+            lang.pick("ДЕЙСТВИТЕЛЬНА", "VALID")
+        )?,
         Some(failure) => {
             writeln!(
                 out,
@@ -515,7 +656,12 @@ fn print_report(
                 failure.category,
                 lang.category(failure.category)
             )?;
-            writeln!(out, "  {}: {}", lang.pick("Причина", "Reason"), failure.message)?;
+            writeln!(
+                out,
+                "  {}: {}",
+                lang.pick("Причина", "Reason"),
+                failure.message
+            )?;
         }
     }
     writeln!(out)?;

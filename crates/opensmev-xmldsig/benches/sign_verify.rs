@@ -20,10 +20,13 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{
+    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
+};
 use opensmev_crypto::{
-    CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams, generate_test_identity,
+    CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
+    generate_test_identity,
 };
 use opensmev_xmldsig::c14n;
 use opensmev_xmldsig::dsig::{self, Placement, SignOptions, VerifyOptions};
@@ -34,11 +37,31 @@ const TYPES_12: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/
 const BASIC_12: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2";
 const SIGNED_ID: &str = "SIGNED_BY_CONSUMER";
 
-const ALGORITHMS: [(SignatureAlgorithm, &str); 2] =
-    [(SignatureAlgorithm::Gost2012_256, "gost2012_256"), (SignatureAlgorithm::EcdsaP256Sha256, "ecdsa_p256")];
+const ALGORITHMS: [(SignatureAlgorithm, &str); 2] = [
+    (SignatureAlgorithm::Gost2012_256, "gost2012_256"),
+    (SignatureAlgorithm::EcdsaP256Sha256, "ecdsa_p256"),
+];
 
-const SURNAMES: [&str; 8] = ["Иванов", "Петрова", "Сидоренко", "Кузнецов", "Смирнова", "Попов", "Васильева", "Фёдоров"];
-const NAMES: [&str; 8] = ["Иван", "Мария", "Алексей", "Ольга", "Дмитрий", "Наталья", "Сергей", "Анна"];
+const SURNAMES: [&str; 8] = [
+    "Иванов",
+    "Петрова",
+    "Сидоренко",
+    "Кузнецов",
+    "Смирнова",
+    "Попов",
+    "Васильева",
+    "Фёдоров",
+];
+const NAMES: [&str; 8] = [
+    "Иван",
+    "Мария",
+    "Алексей",
+    "Ольга",
+    "Дмитрий",
+    "Наталья",
+    "Сергей",
+    "Анна",
+];
 const STREETS: [&str; 6] = [
     "ул. Тверская",
     "пр-т Мира",
@@ -47,8 +70,20 @@ const STREETS: [&str; 6] = [
     "ул. Карла Маркса",
     "пер. Столярный",
 ];
-const CITIES: [&str; 5] = ["г. Москва", "г. Санкт-Петербург", "г. Казань", "г. Новосибирск", "г. Екатеринбург"];
-const MAKES: [&str; 5] = ["ЛАДА ВЕСТА", "КАМАЗ 65115", "ГАЗ ГАЗель NEXT", "УАЗ Патриот", "Škoda Octavia"];
+const CITIES: [&str; 5] = [
+    "г. Москва",
+    "г. Санкт-Петербург",
+    "г. Казань",
+    "г. Новосибирск",
+    "г. Екатеринбург",
+];
+const MAKES: [&str; 5] = [
+    "ЛАДА ВЕСТА",
+    "КАМАЗ 65115",
+    "ГАЗ ГАЗель NEXT",
+    "УАЗ Патриот",
+    "Škoda Octavia",
+];
 
 /// One business record: a vehicle registration with its owner, as in a ГИБДД-style request.
 fn record(i: usize) -> String {
@@ -135,23 +170,42 @@ struct Prepared {
 }
 
 fn signer_for(alg: SignatureAlgorithm) -> Box<dyn Signer> {
-    let identity =
-        generate_test_identity(&TestIdentityParams::new(alg, "CN=Информационная система потребителя, O=Тест"))
-            .expect("test identity");
-    OpenSslProvider::new().load_signer(identity.key_pem.as_bytes(), identity.certificate).expect("signer")
+    let identity = generate_test_identity(&TestIdentityParams::new(
+        alg,
+        "CN=Информационная система потребителя, O=Тест",
+    ))
+    .expect("test identity");
+    OpenSslProvider::new()
+        .load_signer(identity.key_pem.as_bytes(), identity.certificate)
+        .expect("signer")
 }
 
 fn sign(input: &[u8], signer: &dyn Signer) -> Vec<u8> {
-    dsig::sign_document(input, SIGNED_ID, signer, &OpenSslProvider::new(), Placement::Smev, &SignOptions::default())
-        .expect("sign_document")
+    dsig::sign_document(
+        input,
+        SIGNED_ID,
+        signer,
+        &OpenSslProvider::new(),
+        Placement::Smev,
+        &SignOptions::default(),
+    )
+    .expect("sign_document")
 }
 
 /// `Document::parse` + `verify_wrapped` with the expected target, as the bus verifies a message.
 fn verify(signed: &[u8], provider: &dyn CryptoProvider, options: &VerifyOptions) -> bool {
     let doc = Document::parse(signed, Limits::default()).expect("parse");
-    let target = doc.find(TYPES_12, "SenderProvidedRequestData").next().expect("target");
-    let wrapper = doc.find(TYPES_12, "CallerInformationSystemSignature").next();
-    let options = VerifyOptions { expected_target: Some(target.index()), ..options.clone() };
+    let target = doc
+        .find(TYPES_12, "SenderProvidedRequestData")
+        .next()
+        .expect("target");
+    let wrapper = doc
+        .find(TYPES_12, "CallerInformationSystemSignature")
+        .next();
+    let options = VerifyOptions {
+        expected_target: Some(target.index()),
+        ..options.clone()
+    };
     dsig::verify_wrapped(wrapper.as_ref(), provider, &options).is_valid()
 }
 
@@ -159,9 +213,30 @@ fn prepare(size: usize, signer: &dyn Signer) -> Prepared {
     let unsigned = send_request(size).into_bytes();
     let signed = sign(&unsigned, signer);
     let doc = Document::parse(&signed, Limits::default()).expect("parse");
-    let element_len = doc.find(TYPES_12, "SenderProvidedRequestData").next().expect("target").range().len();
-    assert!(verify(&signed, &OpenSslProvider::new(), &VerifyOptions::now()), "the prepared signature must verify");
-    Prepared { unsigned, signed, element_len }
+    let element_len = doc
+        .find(TYPES_12, "SenderProvidedRequestData")
+        .next()
+        .expect("target")
+        .range()
+        .len();
+    assert!(
+        verify(&signed, &OpenSslProvider::new(), &VerifyOptions::now()),
+        "the prepared signature must verify"
+    );
+    Prepared {
+        unsigned,
+        signed,
+        element_len,
+    }
+}
+
+/// The crypto-only baseline input: a real canonical `SignedInfo` and its `SignatureValue`.
+struct RawInput<'s> {
+    alg: SignatureAlgorithm,
+    alg_name: &'static str,
+    signer: &'s dyn Signer,
+    canonical: Vec<u8>,
+    value: Vec<u8>,
 }
 
 const SIZES: [(usize, &str); 2] = [(2 * 1024, "2KiB"), (1024 * 1024, "1MiB")];
@@ -180,8 +255,9 @@ fn configure(group: &mut BenchmarkGroup<'_, WallTime>, large: bool) {
 fn benches(c: &mut Criterion) {
     let provider = OpenSslProvider::new();
     let verify_options = VerifyOptions::now();
-    let signers: Vec<Box<dyn Signer>> = ALGORITHMS.iter().map(|(alg, _)| signer_for(*alg)).collect();
-    let mut raw_inputs: Vec<(SignatureAlgorithm, &str, &dyn Signer, Vec<u8>, Vec<u8>)> = Vec::new();
+    let signers: Vec<Box<dyn Signer>> =
+        ALGORITHMS.iter().map(|(alg, _)| signer_for(*alg)).collect();
+    let mut raw_inputs: Vec<RawInput<'_>> = Vec::new();
 
     for ((alg, alg_name), signer) in ALGORITHMS.into_iter().zip(&signers) {
         for (size, size_name) in SIZES {
@@ -197,46 +273,87 @@ fn benches(c: &mut Criterion) {
             let mut group = c.benchmark_group(format!("sign/{alg_name}"));
             configure(&mut group, large);
             group.throughput(Throughput::Bytes(prepared.element_len as u64));
-            group.bench_function(size_name, |b| b.iter(|| sign(black_box(&prepared.unsigned), signer.as_ref())));
+            group.bench_function(size_name, |b| {
+                b.iter(|| sign(black_box(&prepared.unsigned), signer.as_ref()))
+            });
             group.finish();
 
             let mut group = c.benchmark_group(format!("verify/{alg_name}"));
             configure(&mut group, large);
             group.throughput(Throughput::Bytes(prepared.element_len as u64));
             group.bench_function(size_name, |b| {
-                b.iter(|| assert!(verify(black_box(&prepared.signed), &provider, &verify_options)))
+                b.iter(|| {
+                    assert!(verify(
+                        black_box(&prepared.signed),
+                        &provider,
+                        &verify_options
+                    ))
+                })
             });
             group.finish();
 
             if size == SIZES[0].0 {
                 // The real canonical SignedInfo and signature value of this message.
                 let doc = Document::parse(&prepared.signed, Limits::default()).expect("parse");
-                let options = VerifyOptions { capture: true, ..VerifyOptions::now() };
+                let options = VerifyOptions {
+                    capture: true,
+                    ..VerifyOptions::now()
+                };
                 let report = dsig::verify_all(&doc, &provider, &options).remove(0);
                 let canonical = report.canonical_signed_info.expect("captured SignedInfo");
-                let sig = doc.find(dsig::DSIG_NS, "Signature").next().expect("signature");
-                let value = dsig::parse_signature(&sig).expect("parse_signature").signature_value;
-                eprintln!("[{alg_name}] canonical SignedInfo {} bytes, SignatureValue {} bytes", canonical.len(), value.len());
-                raw_inputs.push((alg, alg_name, signer.as_ref(), canonical, value));
+                let sig = doc
+                    .find(dsig::DSIG_NS, "Signature")
+                    .next()
+                    .expect("signature");
+                let value = dsig::parse_signature(&sig)
+                    .expect("parse_signature")
+                    .signature_value;
+                eprintln!(
+                    "[{alg_name}] canonical SignedInfo {} bytes, SignatureValue {} bytes",
+                    canonical.len(),
+                    value.len()
+                );
+                raw_inputs.push(RawInput {
+                    alg,
+                    alg_name,
+                    signer: signer.as_ref(),
+                    canonical,
+                    value,
+                });
             }
         }
     }
 
-    for (alg, alg_name, signer, canonical, value) in &raw_inputs {
+    for RawInput {
+        alg,
+        alg_name,
+        signer,
+        canonical,
+        value,
+    } in &raw_inputs
+    {
         let cert = signer.certificate().clone();
-        provider.verify(&cert, *alg, canonical, value).expect("raw verify");
+        provider
+            .verify(&cert, *alg, canonical, value)
+            .expect("raw verify");
         let mut group = c.benchmark_group("raw_verify");
         configure(&mut group, false);
         group.throughput(Throughput::Elements(1));
         group.bench_function(*alg_name, |b| {
-            b.iter(|| provider.verify(&cert, *alg, black_box(canonical), black_box(value)).expect("valid"))
+            b.iter(|| {
+                provider
+                    .verify(&cert, *alg, black_box(canonical), black_box(value))
+                    .expect("valid")
+            })
         });
         group.finish();
 
         let mut group = c.benchmark_group("raw_sign");
         configure(&mut group, false);
         group.throughput(Throughput::Elements(1));
-        group.bench_function(*alg_name, |b| b.iter(|| signer.sign(black_box(canonical)).expect("sign")));
+        group.bench_function(*alg_name, |b| {
+            b.iter(|| signer.sign(black_box(canonical)).expect("sign"))
+        });
         group.finish();
     }
 
@@ -246,14 +363,21 @@ fn benches(c: &mut Criterion) {
         let prepared = prepare(size, signer.as_ref());
         let large = size > 64 * 1024;
         let doc = Document::parse(&prepared.signed, Limits::default()).expect("parse");
-        let target = doc.find(TYPES_12, "SenderProvidedRequestData").next().expect("target");
+        let target = doc
+            .find(TYPES_12, "SenderProvidedRequestData")
+            .next()
+            .expect("target");
         let bytes = target.range().len() as u64;
 
         let mut group = c.benchmark_group("parse");
         configure(&mut group, large);
         group.throughput(Throughput::Bytes(prepared.signed.len() as u64));
         group.bench_function(size_name, |b| {
-            b.iter(|| Document::parse(black_box(&prepared.signed), Limits::default()).expect("parse").len())
+            b.iter(|| {
+                Document::parse(black_box(&prepared.signed), Limits::default())
+                    .expect("parse")
+                    .len()
+            })
         });
         group.finish();
 
@@ -261,7 +385,10 @@ fn benches(c: &mut Criterion) {
         configure(&mut group, large);
         group.throughput(Throughput::Bytes(bytes));
         group.bench_function(size_name, |b| {
-            b.iter(|| transform::transform_element(&target, None, Flavor::Woodstox, &mut std::io::sink()).expect("transform"))
+            b.iter(|| {
+                transform::transform_element(&target, None, Flavor::Woodstox, &mut std::io::sink())
+                    .expect("transform")
+            })
         });
         group.finish();
 
@@ -269,19 +396,32 @@ fn benches(c: &mut Criterion) {
         configure(&mut group, large);
         group.throughput(Throughput::Bytes(bytes));
         group.bench_function(size_name, |b| {
-            b.iter(|| c14n::canonicalize_element(&target, None, &[], &mut std::io::sink()).expect("c14n"))
+            b.iter(|| {
+                c14n::canonicalize_element(&target, None, &[], &mut std::io::sink()).expect("c14n")
+            })
         });
         group.finish();
 
         let mut transformed = Vec::new();
-        transform::transform_element(&target, None, Flavor::Woodstox, &mut transformed).expect("transform");
+        transform::transform_element(&target, None, Flavor::Woodstox, &mut transformed)
+            .expect("transform");
         let mut group = c.benchmark_group(format!("digest/{size_name}"));
         configure(&mut group, large);
         group.throughput(Throughput::Bytes(transformed.len() as u64));
-        for (digest, name) in
-            [(opensmev_crypto::DigestAlgorithm::Gost3411_2012_256, "streebog256"), (opensmev_crypto::DigestAlgorithm::Sha256, "sha256")]
-        {
-            group.bench_function(name, |b| b.iter(|| provider.digest(digest, black_box(&transformed)).expect("digest")));
+        for (digest, name) in [
+            (
+                opensmev_crypto::DigestAlgorithm::Gost3411_2012_256,
+                "streebog256",
+            ),
+            (opensmev_crypto::DigestAlgorithm::Sha256, "sha256"),
+        ] {
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    provider
+                        .digest(digest, black_box(&transformed))
+                        .expect("digest")
+                })
+            });
         }
         group.finish();
     }

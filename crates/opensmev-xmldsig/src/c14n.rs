@@ -40,7 +40,10 @@ pub fn canonicalize_element(
 }
 
 /// Canonicalizes `element` into a vector.
-pub fn canonicalize_to_vec(element: &Element<'_, '_>, inclusive_prefixes: &[String]) -> Result<Vec<u8>, C14nError> {
+pub fn canonicalize_to_vec(
+    element: &Element<'_, '_>,
+    inclusive_prefixes: &[String],
+) -> Result<Vec<u8>, C14nError> {
     let mut out = Vec::with_capacity(element.range().len());
     canonicalize_element(element, None, inclusive_prefixes, &mut out)?;
     Ok(out)
@@ -114,14 +117,22 @@ fn run<'a>(
                         continue;
                     }
                     let uri: Rc<str> = walker.lookup(p).unwrap_or_else(|| Rc::from(""));
-                    let current = rendered.iter().rev().find(|r| &*r.prefix == p).map(|r| r.uri.clone());
+                    let current = rendered
+                        .iter()
+                        .rev()
+                        .find(|r| &*r.prefix == p)
+                        .map(|r| r.uri.clone());
                     let needed = match &current {
                         Some(c) => *c != uri,
                         // Nothing rendered yet: an empty default needs no declaration.
                         None => !uri.is_empty(),
                     };
                     if needed {
-                        rendered.push(Rendered { prefix: Rc::from(p), uri: uri.clone(), depth });
+                        rendered.push(Rendered {
+                            prefix: Rc::from(p),
+                            uri: uri.clone(),
+                            depth,
+                        });
                         decls.push((p, uri));
                     }
                 }
@@ -174,7 +185,10 @@ fn run<'a>(
                 // `pi` is "target data" as written; C14N writes target, one space, data.
                 let pi = pi.trim_end_matches(['?']);
                 let (target, data) = match pi.find([' ', '\t', '\n', '\r']) {
-                    Some(i) => (&pi[..i], pi[i..].trim_start_matches([' ', '\t', '\n', '\r'])),
+                    Some(i) => (
+                        &pi[..i],
+                        pi[i..].trim_start_matches([' ', '\t', '\n', '\r']),
+                    ),
                     None => (pi, ""),
                 };
                 out.write_all(b"<?")?;

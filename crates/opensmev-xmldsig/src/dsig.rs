@@ -15,11 +15,13 @@ use std::io::Write;
 use std::ops::Range;
 
 use base64::Engine as _;
-use opensmev_crypto::{Certificate, CryptoError, CryptoProvider, DigestAlgorithm, Hasher, SignatureAlgorithm, Signer};
+use opensmev_crypto::{
+    Certificate, CryptoError, CryptoProvider, DigestAlgorithm, Hasher, SignatureAlgorithm, Signer,
+};
 use time::OffsetDateTime;
 
 use crate::c14n::{self, EXC_C14N_URI, EXC_C14N_WITH_COMMENTS_URI};
-use crate::transform::{self, SMEV_TRANSFORM_URI, Flavor};
+use crate::transform::{self, Flavor, SMEV_TRANSFORM_URI};
 use crate::xml::{Document, Element, ElementId, Limits};
 
 /// The XMLDSig namespace.
@@ -158,7 +160,10 @@ pub fn parse_signature(signature: &Element<'_, '_>) -> Result<ParsedSignature, S
                 }
             }
         } else if !rest.is(DSIG_NS, "Object") {
-            return Err(format!("unexpected element {} in ds:Signature", rest.qname()));
+            return Err(format!(
+                "unexpected element {} in ds:Signature",
+                rest.qname()
+            ));
         }
     }
     let signature_value = decode_base64(&signature_value.text_content(), "SignatureValue")?;
@@ -168,17 +173,24 @@ pub fn parse_signature(signature: &Element<'_, '_>) -> Result<ParsedSignature, S
         .first()
         .filter(|e| e.is(DSIG_NS, "CanonicalizationMethod"))
         .ok_or("ds:SignedInfo must start with ds:CanonicalizationMethod")?;
-    let c14n_method = c14n.attribute(None, "Algorithm").ok_or("CanonicalizationMethod has no Algorithm")?;
+    let c14n_method = c14n
+        .attribute(None, "Algorithm")
+        .ok_or("CanonicalizationMethod has no Algorithm")?;
     let c14n_inclusive_prefixes = inclusive_prefixes(c14n);
     let method = si
         .get(1)
         .filter(|e| e.is(DSIG_NS, "SignatureMethod"))
         .ok_or("ds:CanonicalizationMethod must be followed by ds:SignatureMethod")?;
-    let signature_method = method.attribute(None, "Algorithm").ok_or("SignatureMethod has no Algorithm")?;
+    let signature_method = method
+        .attribute(None, "Algorithm")
+        .ok_or("SignatureMethod has no Algorithm")?;
     let mut references = Vec::new();
     for reference in &si[2..] {
         if !reference.is(DSIG_NS, "Reference") {
-            return Err(format!("unexpected element {} in ds:SignedInfo", reference.qname()));
+            return Err(format!(
+                "unexpected element {} in ds:SignedInfo",
+                reference.qname()
+            ));
         }
         references.push(parse_reference(reference)?);
     }
@@ -215,15 +227,27 @@ fn parse_reference(reference: &Element<'_, '_>) -> Result<ParsedReference, Strin
                 if !t.is(DSIG_NS, "Transform") {
                     return Err(format!("unexpected element {} in ds:Transforms", t.qname()));
                 }
-                let uri = t.attribute(None, "Algorithm").ok_or("Transform has no Algorithm")?;
-                transforms.push(TransformSpec { uri, inclusive_prefixes: inclusive_prefixes(&t) });
+                let uri = t
+                    .attribute(None, "Algorithm")
+                    .ok_or("Transform has no Algorithm")?;
+                transforms.push(TransformSpec {
+                    uri,
+                    inclusive_prefixes: inclusive_prefixes(&t),
+                });
             }
         } else if child.is(DSIG_NS, "DigestMethod") {
-            digest_method = Some(child.attribute(None, "Algorithm").ok_or("DigestMethod has no Algorithm")?);
+            digest_method = Some(
+                child
+                    .attribute(None, "Algorithm")
+                    .ok_or("DigestMethod has no Algorithm")?,
+            );
         } else if child.is(DSIG_NS, "DigestValue") {
             digest_value = Some(decode_base64(&child.text_content(), "DigestValue")?);
         } else {
-            return Err(format!("unexpected element {} in ds:Reference", child.qname()));
+            return Err(format!(
+                "unexpected element {} in ds:Reference",
+                child.qname()
+            ));
         }
     }
     Ok(ParsedReference {
@@ -362,7 +386,10 @@ struct Problems(Vec<Failure>);
 
 impl Problems {
     fn add(&mut self, category: FaultCategory, message: impl Into<String>) {
-        self.0.push(Failure { category, message: message.into() });
+        self.0.push(Failure {
+            category,
+            message: message.into(),
+        });
     }
 
     /// The failure to report: by SMEV's order of checks.
@@ -382,8 +409,14 @@ impl Problems {
 }
 
 /// Verifies every `ds:Signature` in the document.
-pub fn verify_all(doc: &Document<'_>, provider: &dyn CryptoProvider, options: &VerifyOptions) -> Vec<SignatureReport> {
-    doc.find(DSIG_NS, "Signature").map(|sig| verify_signature(&sig, provider, options)).collect()
+pub fn verify_all(
+    doc: &Document<'_>,
+    provider: &dyn CryptoProvider,
+    options: &VerifyOptions,
+) -> Vec<SignatureReport> {
+    doc.find(DSIG_NS, "Signature")
+        .map(|sig| verify_signature(&sig, provider, options))
+        .collect()
 }
 
 /// Verifies the signature inside a SMEV signature wrapper element (e.g.
@@ -401,7 +434,10 @@ pub fn verify_wrapped(
         });
         return report;
     };
-    let signatures: Vec<Element<'_, '_>> = wrapper.children().filter(|e| e.is(DSIG_NS, "Signature")).collect();
+    let signatures: Vec<Element<'_, '_>> = wrapper
+        .children()
+        .filter(|e| e.is(DSIG_NS, "Signature"))
+        .collect();
     match signatures.as_slice() {
         [one] => verify_signature(one, provider, options),
         [] => {
@@ -416,7 +452,11 @@ pub fn verify_wrapped(
             let mut report = SignatureReport::empty(wrapper.path(), None);
             report.failure = Some(Failure {
                 category: FaultCategory::PoorSOAPEnvelopeFormat,
-                message: format!("{} contains {} ds:Signature elements, one is allowed", wrapper.path(), more.len()),
+                message: format!(
+                    "{} contains {} ds:Signature elements, one is allowed",
+                    wrapper.path(),
+                    more.len()
+                ),
             });
             report
         }
@@ -435,7 +475,10 @@ pub fn verify_signature(
     let parsed = match parse_signature(signature) {
         Ok(parsed) => parsed,
         Err(message) => {
-            problems.add(FaultCategory::PoorSOAPEnvelopeFormat, format!("malformed ds:Signature: {message}"));
+            problems.add(
+                FaultCategory::PoorSOAPEnvelopeFormat,
+                format!("malformed ds:Signature: {message}"),
+            );
             report.failure = problems.first();
             return report;
         }
@@ -445,7 +488,10 @@ pub fn verify_signature(
     if report.algorithm.is_none() {
         problems.add(
             FaultCategory::SignatureIsInvalid,
-            format!("unsupported SignatureMethod algorithm '{}'", parsed.signature_method),
+            format!(
+                "unsupported SignatureMethod algorithm '{}'",
+                parsed.signature_method
+            ),
         );
     }
     if parsed.c14n_method != EXC_C14N_URI && parsed.c14n_method != EXC_C14N_WITH_COMMENTS_URI {
@@ -460,10 +506,16 @@ pub fn verify_signature(
 
     // The certificate.
     match parsed.certificates.first() {
-        None => problems.add(FaultCategory::CertificateIsNotFound, "KeyInfo carries no X509Certificate"),
+        None => problems.add(
+            FaultCategory::CertificateIsNotFound,
+            "KeyInfo carries no X509Certificate",
+        ),
         Some(text) => match Certificate::from_base64(text) {
             Ok(cert) => report.certificate = Some(cert),
-            Err(e) => problems.add(FaultCategory::CertificateIsNotFound, format!("X509Certificate cannot be read: {e}")),
+            Err(e) => problems.add(
+                FaultCategory::CertificateIsNotFound,
+                format!("X509Certificate cannot be read: {e}"),
+            ),
         },
     }
 
@@ -471,7 +523,10 @@ pub fn verify_signature(
     if options.require_smev_profile && parsed.references.len() != 1 {
         problems.add(
             FaultCategory::IncorrectSignatureTarget,
-            format!("the SMEV profile needs exactly one ds:Reference, found {}", parsed.references.len()),
+            format!(
+                "the SMEV profile needs exactly one ds:Reference, found {}",
+                parsed.references.len()
+            ),
         );
     }
     for reference in &parsed.references {
@@ -482,8 +537,16 @@ pub fn verify_signature(
     // The signature value over SignedInfo.
     let signed_info = doc.element(parsed.signed_info);
     let mut canonical = Vec::with_capacity(signed_info.range().len());
-    match c14n::canonicalize_element(&signed_info, None, &parsed.c14n_inclusive_prefixes, &mut canonical) {
-        Err(e) => problems.add(FaultCategory::PoorSOAPEnvelopeFormat, format!("SignedInfo cannot be canonicalized: {e}")),
+    match c14n::canonicalize_element(
+        &signed_info,
+        None,
+        &parsed.c14n_inclusive_prefixes,
+        &mut canonical,
+    ) {
+        Err(e) => problems.add(
+            FaultCategory::PoorSOAPEnvelopeFormat,
+            format!("SignedInfo cannot be canonicalized: {e}"),
+        ),
         Ok(()) => {
             if let (Some(alg), Some(cert)) = (report.algorithm, &report.certificate) {
                 match provider.verify(cert, alg, &canonical, &parsed.signature_value) {
@@ -505,7 +568,10 @@ pub fn verify_signature(
                     }
                     Err(e) => {
                         report.signature_ok = Some(false);
-                        problems.add(FaultCategory::SignatureIsInvalid, format!("SignatureValue cannot be checked: {e}"));
+                        problems.add(
+                            FaultCategory::SignatureIsInvalid,
+                            format!("SignatureValue cannot be checked: {e}"),
+                        );
                     }
                 }
             }
@@ -538,7 +604,8 @@ pub fn verify_signature(
 
 fn fmt_time(t: OffsetDateTime) -> String {
     let t = t.replace_nanosecond(0).unwrap_or(t);
-    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
 }
 
 fn check_reference(
@@ -570,14 +637,22 @@ fn check_reference(
             "Reference URI {:?} is not a same-document reference to an element Id (\"#Id\")",
             reference.uri.as_deref().unwrap_or("(absent)")
         );
-        fail(&mut report, FaultCategory::IncorrectSignatureTarget, message);
+        fail(
+            &mut report,
+            FaultCategory::IncorrectSignatureTarget,
+            message,
+        );
         return report;
     };
     let targets: Vec<Element<'_, '_>> = doc.find_by_id(id);
     let target = match targets.as_slice() {
         [one] => *one,
         [] => {
-            fail(&mut report, FaultCategory::IncorrectSignatureTarget, format!("no element has Id=\"{id}\""));
+            fail(
+                &mut report,
+                FaultCategory::IncorrectSignatureTarget,
+                format!("no element has Id=\"{id}\""),
+            );
             return report;
         }
         many => {
@@ -587,7 +662,11 @@ fn check_reference(
                 many.len(),
                 paths.join(", ")
             );
-            fail(&mut report, FaultCategory::IncorrectSignatureTarget, message);
+            fail(
+                &mut report,
+                FaultCategory::IncorrectSignatureTarget,
+                message,
+            );
             return report;
         }
     };
@@ -601,15 +680,24 @@ fn check_reference(
             target.path(),
             expected.path()
         );
-        fail(&mut report, FaultCategory::IncorrectSignatureTarget, message);
+        fail(
+            &mut report,
+            FaultCategory::IncorrectSignatureTarget,
+            message,
+        );
     }
 
     // Transforms.
-    let uris: Vec<&str> = reference.transforms.iter().map(|t| t.uri.as_str()).collect();
+    let uris: Vec<&str> = reference
+        .transforms
+        .iter()
+        .map(|t| t.uri.as_str())
+        .collect();
     if options.require_smev_profile {
         let ok = matches!(
             uris.as_slice(),
-            [EXC_C14N_URI, SMEV_TRANSFORM_URI] | [ENVELOPED_SIGNATURE_URI, EXC_C14N_URI, SMEV_TRANSFORM_URI]
+            [EXC_C14N_URI, SMEV_TRANSFORM_URI]
+                | [ENVELOPED_SIGNATURE_URI, EXC_C14N_URI, SMEV_TRANSFORM_URI]
         );
         if !ok {
             let message = format!(
@@ -621,12 +709,15 @@ fn check_reference(
         }
     }
     let Some(digest) = DigestAlgorithm::from_uri(&reference.digest_method) else {
-        let message = format!("unsupported DigestMethod algorithm '{}'", reference.digest_method);
+        let message = format!(
+            "unsupported DigestMethod algorithm '{}'",
+            reference.digest_method
+        );
         fail(&mut report, FaultCategory::SignatureIsInvalid, message);
         return report;
     };
     let has_smev = uris.contains(&SMEV_TRANSFORM_URI);
-    let attempt = |flavor: Flavor| -> Result<(Vec<u8>, Option<Vec<u8>>), (FaultCategory, String)> {
+    let attempt = |flavor: Flavor| -> Result<Attempt, (FaultCategory, String)> {
         let hasher = provider.hasher(digest).map_err(|e| {
             let category = if matches!(e, CryptoError::GostEngineUnavailable { .. }) {
                 FaultCategory::Internal
@@ -635,11 +726,23 @@ fn check_reference(
             };
             (category, e.to_string())
         })?;
-        let mut sink = DigestSink { hasher, capture: options.capture.then(Vec::new) };
-        apply_transforms(&target, Some(signature), &reference.transforms, flavor, &mut sink)
-            .map_err(|m| (FaultCategory::SignatureIsInvalid, m))?;
+        let mut sink = DigestSink {
+            hasher,
+            capture: options.capture.then(Vec::new),
+        };
+        apply_transforms(
+            &target,
+            Some(signature),
+            &reference.transforms,
+            flavor,
+            &mut sink,
+        )
+        .map_err(|m| (FaultCategory::SignatureIsInvalid, m))?;
         let capture = sink.capture.take();
-        let value = sink.hasher.finish().map_err(|e| (FaultCategory::Internal, e.to_string()))?;
+        let value = sink
+            .hasher
+            .finish()
+            .map_err(|e| (FaultCategory::Internal, e.to_string()))?;
         Ok((value, capture))
     };
     let mut outcome = attempt(options.flavor);
@@ -679,6 +782,9 @@ fn check_reference(
     }
     report
 }
+
+/// A computed digest and, when capturing, the hashed bytes.
+type Attempt = (Vec<u8>, Option<Vec<u8>>);
 
 struct DigestSink {
     hasher: Box<dyn Hasher>,
@@ -791,7 +897,7 @@ pub enum SignError {
 }
 
 /// How to sign.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SignOptions {
     /// The reference digest; default: the signature algorithm's digest.
     pub digest: Option<DigestAlgorithm>,
@@ -802,14 +908,11 @@ pub struct SignOptions {
     pub flavor: Flavor,
 }
 
-impl Default for SignOptions {
-    fn default() -> Self {
-        SignOptions { digest: None, enveloped_transform: false, flavor: Flavor::default() }
-    }
-}
-
 fn escape_attr(value: &str) -> String {
-    value.replace('&', "&amp;").replace('<', "&lt;").replace('"', "&quot;")
+    value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('"', "&quot;")
 }
 
 /// Builds a detached `ds:Signature` (declaring its own `ds` prefix) over `target`, which must
@@ -820,26 +923,47 @@ pub fn create_signature(
     provider: &dyn CryptoProvider,
     options: &SignOptions,
 ) -> Result<String, SignError> {
-    let id = target
-        .id_attr()
-        .ok_or_else(|| SignError::Target(format!("{} has no Id attribute to reference", target.path())))?;
+    let id = target.id_attr().ok_or_else(|| {
+        SignError::Target(format!(
+            "{} has no Id attribute to reference",
+            target.path()
+        ))
+    })?;
     let duplicates = target.document().find_by_id(id).len();
     if duplicates != 1 {
-        return Err(SignError::Target(format!("Id=\"{id}\" is used by {duplicates} elements")));
+        return Err(SignError::Target(format!(
+            "Id=\"{id}\" is used by {duplicates} elements"
+        )));
     }
     let algorithm = signer.algorithm();
     let digest = options.digest.unwrap_or(algorithm.digest());
     let mut transforms = Vec::new();
     if options.enveloped_transform {
-        transforms.push(TransformSpec { uri: ENVELOPED_SIGNATURE_URI.into(), inclusive_prefixes: Vec::new() });
+        transforms.push(TransformSpec {
+            uri: ENVELOPED_SIGNATURE_URI.into(),
+            inclusive_prefixes: Vec::new(),
+        });
     }
-    transforms.push(TransformSpec { uri: EXC_C14N_URI.into(), inclusive_prefixes: Vec::new() });
-    transforms.push(TransformSpec { uri: SMEV_TRANSFORM_URI.into(), inclusive_prefixes: Vec::new() });
+    transforms.push(TransformSpec {
+        uri: EXC_C14N_URI.into(),
+        inclusive_prefixes: Vec::new(),
+    });
+    transforms.push(TransformSpec {
+        uri: SMEV_TRANSFORM_URI.into(),
+        inclusive_prefixes: Vec::new(),
+    });
     // The signature does not exist yet, so the enveloped-signature transform removes nothing.
-    let mut sink = DigestSink { hasher: provider.hasher(digest)?, capture: None };
+    let mut sink = DigestSink {
+        hasher: provider.hasher(digest)?,
+        capture: None,
+    };
     if apply_transforms(target, None, &transforms, options.flavor, &mut sink).is_err() {
-        sink = DigestSink { hasher: provider.hasher(digest)?, capture: None };
-        apply_transforms(target, None, &transforms, options.flavor.other(), &mut sink).map_err(SignError::Other)?;
+        sink = DigestSink {
+            hasher: provider.hasher(digest)?,
+            capture: None,
+        };
+        apply_transforms(target, None, &transforms, options.flavor.other(), &mut sink)
+            .map_err(SignError::Other)?;
     }
     let digest_value = sink.hasher.finish()?;
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
@@ -865,7 +989,8 @@ pub fn create_signature(
         .root()
         .child(DSIG_NS, "SignedInfo")
         .ok_or_else(|| SignError::Other("internal: SignedInfo missing".into()))?;
-    let canonical = c14n::canonicalize_to_vec(&si, &[]).map_err(|e| SignError::Other(e.to_string()))?;
+    let canonical =
+        c14n::canonicalize_to_vec(&si, &[]).map_err(|e| SignError::Other(e.to_string()))?;
     let value = signer.sign(&canonical)?;
     Ok(format!(
         "<ds:Signature xmlns:ds=\"{DSIG_NS}\">{signed_info}<ds:SignatureValue>{}</ds:SignatureValue>\
@@ -894,7 +1019,10 @@ fn smev_wrapper(target: &Element<'_, '_>) -> Option<(&'static str, bool)> {
         return Some(("PersonalSignature", true));
     }
     Some(match target.local_name() {
-        "SenderProvidedRequestData" | "SenderProvidedResponseData" | "MessageTypeSelector" | "AckTargetMessage"
+        "SenderProvidedRequestData"
+        | "SenderProvidedResponseData"
+        | "MessageTypeSelector"
+        | "AckTargetMessage"
         | "Timestamp" => ("CallerInformationSystemSignature", false),
         "MessageMetadata" | "Request" | "Response" | "Cancel" | "AsyncProcessingStatusData" => {
             ("SMEVSignature", false)
@@ -920,32 +1048,44 @@ pub fn sign_document(
     let target = match targets.as_slice() {
         [one] => *one,
         [] => return Err(SignError::Target(format!("no element has Id=\"{id}\""))),
-        many => return Err(SignError::Target(format!("Id=\"{id}\" is used by {} elements", many.len()))),
+        many => {
+            return Err(SignError::Target(format!(
+                "Id=\"{id}\" is used by {} elements",
+                many.len()
+            )));
+        }
     };
     let signature = create_signature(&target, signer, provider, options)?;
 
     let (position, insertion) = match (placement, smev_wrapper(&target)) {
         (Placement::Smev, Some((wrapper, personal))) => {
             // The wrapper's parent: the target's parent, or its grandparent for a personal signature.
-            let anchor = if personal { target.parent() } else { Some(target) };
+            let anchor = if personal {
+                target.parent()
+            } else {
+                Some(target)
+            };
             let anchor = anchor.ok_or_else(|| SignError::Other("target has no parent".into()))?;
-            let container = anchor
-                .parent()
-                .ok_or_else(|| SignError::Other(format!("{} has no parent to hold {wrapper}", anchor.path())))?;
+            let container = anchor.parent().ok_or_else(|| {
+                SignError::Other(format!("{} has no parent to hold {wrapper}", anchor.path()))
+            })?;
             let ns = container.namespace().unwrap_or("");
             let existing = anchor.following_siblings().find(|e| e.is(ns, wrapper));
             match existing {
                 Some(w) => {
                     if w.children().any(|c| c.is(DSIG_NS, "Signature")) {
-                        return Err(SignError::Other(format!("{} already holds a signature", w.path())));
+                        return Err(SignError::Other(format!(
+                            "{} already holds a signature",
+                            w.path()
+                        )));
                     }
                     if !only_whitespace_text(&w) {
                         return Err(SignError::Other(format!("{} is not empty", w.path())));
                     }
                     let source = w.source();
-                    if source.ends_with("/>") {
+                    if let Some(open) = source.strip_suffix("/>") {
                         let start = w.range().start;
-                        let open = source[..source.len() - 2].trim_end();
+                        let open = open.trim_end();
                         let replacement = format!("{open}>{signature}</{}>", w.qname());
                         let mut out = String::with_capacity(text.len() + replacement.len());
                         out.push_str(&text[..start]);
@@ -953,12 +1093,19 @@ pub fn sign_document(
                         out.push_str(&text[w.range().end..]);
                         return Ok(out.into_bytes());
                     }
-                    let end_tag = source.rfind("</").map(|i| w.range().start + i).unwrap_or(w.range().end);
+                    let end_tag = source
+                        .rfind("</")
+                        .map(|i| w.range().start + i)
+                        .unwrap_or(w.range().end);
                     (end_tag, signature)
                 }
                 None => {
                     let prefix = container.prefix();
-                    let qname = if prefix.is_empty() { wrapper.to_string() } else { format!("{prefix}:{wrapper}") };
+                    let qname = if prefix.is_empty() {
+                        wrapper.to_string()
+                    } else {
+                        format!("{prefix}:{wrapper}")
+                    };
                     let element = format!("<{qname}>{signature}</{qname}>");
                     let position = if personal {
                         anchor.range().end
@@ -970,7 +1117,10 @@ pub fn sign_document(
                             .map(|e| e.range().start)
                             .unwrap_or_else(|| {
                                 let source = container.source();
-                                source.rfind("</").map(|i| container.range().start + i).unwrap_or(container.range().end)
+                                source
+                                    .rfind("</")
+                                    .map(|i| container.range().start + i)
+                                    .unwrap_or(container.range().end)
                             })
                     };
                     (position, element)

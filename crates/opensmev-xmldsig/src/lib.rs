@@ -11,7 +11,7 @@
 //! Architecture invariant: pure and synchronous; crypto only through
 //! `opensmev_crypto::CryptoProvider`; no tokio, HTTP or SQL.
 
-pub mod xml;
-pub mod transform;
 pub mod c14n;
 pub mod dsig;
+pub mod transform;
+pub mod xml;

@@ -105,7 +105,11 @@ pub fn transform_element(
 }
 
 /// Applies the SMEV transform to a whole document given as UTF-8 bytes (its root element).
-pub fn transform_document(input: &[u8], limits: Limits, flavor: Flavor) -> Result<Vec<u8>, TransformError> {
+pub fn transform_document(
+    input: &[u8],
+    limits: Limits,
+    flavor: Flavor,
+) -> Result<Vec<u8>, TransformError> {
     let text = crate::xml::decode_utf8(input)?;
     let walker = Walker::document(text, limits)?;
     let mut out = Vec::with_capacity(input.len());
@@ -159,7 +163,11 @@ fn run<'a>(
                             tag.local
                         )));
                     }
-                    if let Some(a) = tag.attrs.iter().find(|a| a.ns.as_deref() == Some(crate::xml::XML_NS)) {
+                    if let Some(a) = tag
+                        .attrs
+                        .iter()
+                        .find(|a| a.ns.as_deref() == Some(crate::xml::XML_NS))
+                    {
                         return Err(TransformError::Unsupported(format!(
                             "attribute xml:{} cannot be processed by the reference transform on Woodstox",
                             a.local
@@ -170,8 +178,11 @@ fn run<'a>(
                 let mut declare: Vec<usize> = Vec::new();
                 let prefix = find_or_bind(&mut bindings, &uri, &mut counter, &mut declare);
 
-                let mut attrs: Vec<(Option<Rc<str>>, &str, &str)> =
-                    tag.attrs.iter().map(|a| (a.ns.clone(), a.local, &*a.value)).collect();
+                let mut attrs: Vec<(Option<Rc<str>>, &str, &str)> = tag
+                    .attrs
+                    .iter()
+                    .map(|a| (a.ns.clone(), a.local, &*a.value))
+                    .collect();
                 attrs.sort_by(|x, y| match (&x.0, &y.0) {
                     (None, None) => x.1.cmp(y.1),
                     (Some(xn), Some(yn)) => xn.cmp(yn).then_with(|| x.1.cmp(y.1)),
@@ -181,7 +192,8 @@ fn run<'a>(
                 let mut attr_prefixes: Vec<Option<Rc<str>>> = Vec::with_capacity(attrs.len());
                 for (ns, _, _) in &attrs {
                     attr_prefixes.push(
-                        ns.as_ref().map(|ns| find_or_bind(&mut bindings, ns, &mut counter, &mut declare)),
+                        ns.as_ref()
+                            .map(|ns| find_or_bind(&mut bindings, ns, &mut counter, &mut declare)),
                     );
                 }
 
@@ -209,7 +221,11 @@ fn run<'a>(
                     out.write_all(b"\"")?;
                 }
                 out.write_all(b">")?;
-                frames.push(Frame { prefix, local: tag.local, bindings_start });
+                frames.push(Frame {
+                    prefix,
+                    local: tag.local,
+                    bindings_start,
+                });
             }
             Item::End { .. } => {
                 flush_text(&mut text, flavor, &mut out)?;
@@ -331,7 +347,7 @@ fn write_text_woodstox(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
     let mut segment_start = true;
     let mut prev: Option<char> = None;
     write_replacing(out, text, |c, _| {
-        let at_chunk_start = long && pos % 512 == 0;
+        let at_chunk_start = long && pos.is_multiple_of(512);
         if at_chunk_start {
             segment_start = true;
         }

@@ -211,7 +211,10 @@ pub struct Walker<'a> {
 
 impl std::fmt::Debug for Walker<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Walker").field("base", &self.base).field("depth", &self.open.len()).finish()
+        f.debug_struct("Walker")
+            .field("base", &self.base)
+            .field("depth", &self.open.len())
+            .finish()
     }
 }
 
@@ -320,7 +323,9 @@ impl<'a> Walker<'a> {
                 }
                 Event::End(_) => {
                     if depth == 0 {
-                        return Err(self.err(XmlErrorKind::Syntax("unexpected end tag".into()), before));
+                        return Err(
+                            self.err(XmlErrorKind::Syntax("unexpected end tag".into()), before)
+                        );
                     }
                     return Ok(Some(self.close(self.base + after)));
                 }
@@ -330,9 +335,13 @@ impl<'a> Walker<'a> {
                         Cow::Borrowed(_) => Cow::Borrowed(self.slice(before, after)),
                         Cow::Owned(s) => Cow::Owned(s),
                     };
-                    check_chars(&raw).map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    check_chars(&raw)
+                        .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
                     if depth == 0 {
-                        if raw.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r')) {
+                        if raw
+                            .bytes()
+                            .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+                        {
                             continue;
                         }
                         return Err(self.err(XmlErrorKind::NotOneRoot, before));
@@ -348,8 +357,9 @@ impl<'a> Walker<'a> {
                     }
                     let c = match reference.resolve_char_ref() {
                         Ok(Some(c)) => {
-                            check_chars(c.encode_utf8(&mut [0; 4]))
-                                .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                            check_chars(c.encode_utf8(&mut [0; 4])).map_err(|c| {
+                                self.err(XmlErrorKind::ForbiddenCharacter(c), before)
+                            })?;
                             c
                         }
                         Ok(None) => match &*reference {
@@ -359,9 +369,8 @@ impl<'a> Walker<'a> {
                             "apos" => '\'',
                             "quot" => '"',
                             other => {
-                                return Err(
-                                    self.err(XmlErrorKind::UndefinedEntity(other.to_owned()), before)
-                                );
+                                return Err(self
+                                    .err(XmlErrorKind::UndefinedEntity(other.to_owned()), before));
                             }
                         },
                         Err(e) => return Err(self.err(XmlErrorKind::Syntax(e.to_string()), before)),
@@ -373,7 +382,8 @@ impl<'a> Walker<'a> {
                         return Err(self.err(XmlErrorKind::NotOneRoot, before));
                     }
                     let content = cdata.xml10_content();
-                    check_chars(&content).map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    check_chars(&content)
+                        .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
                     let content = match content {
                         Cow::Borrowed(_) => Cow::Borrowed(self.slice(before + 9, after - 3)),
                         Cow::Owned(s) => Cow::Owned(s),
@@ -407,7 +417,9 @@ impl<'a> Walker<'a> {
                 Event::Eof => {
                     if depth != 0 {
                         return Err(self.err(
-                            XmlErrorKind::Syntax("unexpected end of input: unclosed element".into()),
+                            XmlErrorKind::Syntax(
+                                "unexpected end of input: unclosed element".into(),
+                            ),
                             after,
                         ));
                     }
@@ -437,7 +449,12 @@ impl<'a> Walker<'a> {
         Item::End { offset }
     }
 
-    fn start(&mut self, start: &BytesStart<'a>, before: usize, empty: bool) -> Result<StartTag<'a>, XmlError> {
+    fn start(
+        &mut self,
+        start: &BytesStart<'a>,
+        before: usize,
+        empty: bool,
+    ) -> Result<StartTag<'a>, XmlError> {
         if self.open.is_empty() {
             if self.seen_root {
                 return Err(self.err(XmlErrorKind::NotOneRoot, before));
@@ -446,7 +463,10 @@ impl<'a> Walker<'a> {
         }
         if self.open.len() >= self.limits.max_depth {
             return Err(self.err(
-                XmlErrorKind::LimitExceeded { what: "element depth", limit: self.limits.max_depth },
+                XmlErrorKind::LimitExceeded {
+                    what: "element depth",
+                    limit: self.limits.max_depth,
+                },
                 before,
             ));
         }
@@ -492,7 +512,10 @@ impl<'a> Walker<'a> {
                 ));
             }
             let key = key_str(inner, attr.key.as_ref()).ok_or_else(|| {
-                self.err(XmlErrorKind::Syntax("attribute name outside its tag".into()), before)
+                self.err(
+                    XmlErrorKind::Syntax("attribute name outside its tag".into()),
+                    before,
+                )
             })?;
             let value = match normalize_attribute(&attr.value).map_err(|k| self.err(k, before))? {
                 Cow::Borrowed(v) => match key_str(inner, v) {
@@ -502,21 +525,34 @@ impl<'a> Walker<'a> {
                 Cow::Owned(v) => Cow::Owned(v),
             };
             if key == "xmlns" {
-                decls.push(NsBinding { prefix: Rc::from(""), uri: Rc::from(&*value) });
+                decls.push(NsBinding {
+                    prefix: Rc::from(""),
+                    uri: Rc::from(&*value),
+                });
             } else if let Some(p) = key.strip_prefix("xmlns:") {
                 if value.is_empty() {
                     return Err(self.err(
-                        XmlErrorKind::Syntax(format!("prefix '{p}' cannot be undeclared in XML 1.0")),
+                        XmlErrorKind::Syntax(format!(
+                            "prefix '{p}' cannot be undeclared in XML 1.0"
+                        )),
                         before,
                     ));
                 }
-                if p == "xmlns" || (p == "xml" && &*value != XML_NS) || (p != "xml" && &*value == XML_NS) {
+                if p == "xmlns"
+                    || (p == "xml" && &*value != XML_NS)
+                    || (p != "xml" && &*value == XML_NS)
+                {
                     return Err(self.err(
-                        XmlErrorKind::Syntax(format!("reserved prefix or namespace misused: xmlns:{p}")),
+                        XmlErrorKind::Syntax(format!(
+                            "reserved prefix or namespace misused: xmlns:{p}"
+                        )),
                         before,
                     ));
                 }
-                decls.push(NsBinding { prefix: Rc::from(p), uri: Rc::from(&*value) });
+                decls.push(NsBinding {
+                    prefix: Rc::from(p),
+                    uri: Rc::from(&*value),
+                });
             } else {
                 let (p, l) = split_qname(key).map_err(|k| self.err(k, before))?;
                 raw_attrs.push((p, l, value));
@@ -525,16 +561,35 @@ impl<'a> Walker<'a> {
         self.scope.extend(decls.iter().cloned());
         self.open.push(scope_len);
 
-        let ns = self.resolve(prefix, true).map_err(|k| self.err(k, before))?;
+        let ns = self
+            .resolve(prefix, true)
+            .map_err(|k| self.err(k, before))?;
         let mut attrs = Vec::with_capacity(raw_attrs.len());
         for (p, l, value) in raw_attrs {
-            let ns = if p.is_empty() { None } else { self.resolve(p, false).map_err(|k| self.err(k, before))? };
+            let ns = if p.is_empty() {
+                None
+            } else {
+                self.resolve(p, false).map_err(|k| self.err(k, before))?
+            };
             if attrs.iter().any(|a: &Attr<'_>| a.local == l && a.ns == ns) {
                 return Err(self.err(XmlErrorKind::DuplicateAttribute(l.to_owned()), before));
             }
-            attrs.push(Attr { prefix: p, local: l, ns, value });
+            attrs.push(Attr {
+                prefix: p,
+                local: l,
+                ns,
+                value,
+            });
         }
-        Ok(StartTag { offset: self.base + before, prefix, local, ns, attrs, decls, empty })
+        Ok(StartTag {
+            offset: self.base + before,
+            prefix,
+            local,
+            ns,
+            attrs,
+            decls,
+            empty,
+        })
     }
 
     fn resolve(&self, prefix: &str, element: bool) -> Result<Option<Rc<str>>, XmlErrorKind> {
@@ -554,7 +609,11 @@ impl<'a> Walker<'a> {
 }
 
 pub(crate) fn lookup(scope: &[NsBinding], prefix: &str) -> Option<Rc<str>> {
-    scope.iter().rev().find(|b| &*b.prefix == prefix).map(|b| b.uri.clone())
+    scope
+        .iter()
+        .rev()
+        .find(|b| &*b.prefix == prefix)
+        .map(|b| b.uri.clone())
 }
 
 fn key_str<'a>(inner: &'a str, key: &str) -> Option<&'a str> {
@@ -570,7 +629,9 @@ fn split_qname(qname: &str) -> Result<(&str, &str), XmlErrorKind> {
         None => ("", qname),
     };
     if local.is_empty() || local.contains(':') || (qname.contains(':') && prefix.is_empty()) {
-        return Err(XmlErrorKind::Syntax(format!("invalid qualified name '{qname}'")));
+        return Err(XmlErrorKind::Syntax(format!(
+            "invalid qualified name '{qname}'"
+        )));
     }
     if !is_name(local) || (!prefix.is_empty() && !is_name(prefix)) {
         return Err(XmlErrorKind::Syntax(format!("invalid name '{qname}'")));
@@ -580,17 +641,27 @@ fn split_qname(qname: &str) -> Result<(&str, &str), XmlErrorKind> {
 
 fn is_name(name: &str) -> bool {
     let mut chars = name.chars();
-    let Some(first) = chars.next() else { return false };
+    let Some(first) = chars.next() else {
+        return false;
+    };
     let start = |c: char| c.is_alphabetic() || c == '_' || (c as u32 >= 0xC0 && !c.is_whitespace());
     start(first)
-        && chars.all(|c| start(c) || c.is_ascii_digit() || c == '-' || c == '.' || c == '\u{B7}' || c.is_numeric())
+        && chars.all(|c| {
+            start(c)
+                || c.is_ascii_digit()
+                || c == '-'
+                || c == '.'
+                || c == '\u{B7}'
+                || c.is_numeric()
+        })
 }
 
 /// Returns the first character XML 1.0 does not allow, if any.
 fn check_chars(text: &str) -> Result<(), u32> {
     for c in text.chars() {
         let u = c as u32;
-        let ok = matches!(u, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
+        let ok =
+            matches!(u, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
         if !ok {
             return Err(u);
         }
@@ -601,7 +672,10 @@ fn check_chars(text: &str) -> Result<(), u32> {
 /// Attribute-value normalisation of XML 1.0 §3.3.3 for CDATA attributes: literal TAB, CR, LF
 /// (CR LF counting as one) become spaces; character and predefined references are resolved.
 fn normalize_attribute(raw: &str) -> Result<Cow<'_, str>, XmlErrorKind> {
-    if !raw.bytes().any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r' | b'<')) {
+    if !raw
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r' | b'<'))
+    {
         check_chars(raw).map_err(XmlErrorKind::ForbiddenCharacter)?;
         return Ok(Cow::Borrowed(raw));
     }
@@ -619,11 +693,15 @@ fn normalize_attribute(raw: &str) -> Result<Cow<'_, str>, XmlErrorKind> {
                 }
             }
             b'\t' | b'\n' => out.push(' '),
-            b'<' => return Err(XmlErrorKind::Syntax("'<' is not allowed in an attribute value".into())),
+            b'<' => {
+                return Err(XmlErrorKind::Syntax(
+                    "'<' is not allowed in an attribute value".into(),
+                ));
+            }
             _ => {
-                let end = rest
-                    .find(';')
-                    .ok_or_else(|| XmlErrorKind::Syntax("unterminated reference in attribute value".into()))?;
+                let end = rest.find(';').ok_or_else(|| {
+                    XmlErrorKind::Syntax("unterminated reference in attribute value".into())
+                })?;
                 let name = &rest[..end];
                 rest = &rest[end + 1..];
                 out.push(resolve_reference(name)?);
@@ -697,7 +775,11 @@ impl<'a> Document<'a> {
                 limits.max_document_bytes,
             ));
         }
-        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+        let bom = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
         let text = decode_utf8(bytes).map_err(|e| XmlError::new(e.kind, e.offset + bom))?;
         Self::parse_str(text, limits)
     }
@@ -712,7 +794,10 @@ impl<'a> Document<'a> {
                 Item::Start(tag) => {
                     if elements.len() >= limits.max_elements {
                         return Err(XmlError::new(
-                            XmlErrorKind::LimitExceeded { what: "number of elements", limit: limits.max_elements },
+                            XmlErrorKind::LimitExceeded {
+                                what: "number of elements",
+                                limit: limits.max_elements,
+                            },
                             tag.offset,
                         ));
                     }
@@ -720,8 +805,7 @@ impl<'a> Document<'a> {
                         .attrs
                         .iter()
                         .find(|a| {
-                            (a.ns.is_none() && a.local == "Id")
-                                || (a.ns.as_deref() == Some(WSU_NS) && a.local == "Id")
+                            a.local == "Id" && (a.ns.is_none() || a.ns.as_deref() == Some(WSU_NS))
                         })
                         .map(|a| Rc::from(&*a.value));
                     let index = elements.len();
@@ -747,7 +831,11 @@ impl<'a> Document<'a> {
                 Item::Text(_) | Item::Reference(_) | Item::Pi(_) | Item::Comment(_) => {}
             }
         }
-        Ok(Document { text, limits, elements })
+        Ok(Document {
+            text,
+            limits,
+            elements,
+        })
     }
 
     /// The document text.
@@ -788,11 +876,17 @@ impl<'a> Document<'a> {
     /// All elements whose `Id` (or `wsu:Id`) equals `id` (more than one means the document is
     /// ambiguous for a signature reference).
     pub fn find_by_id(&self, id: &str) -> Vec<Element<'_, 'a>> {
-        self.elements().filter(|e| e.id_attr() == Some(id)).collect()
+        self.elements()
+            .filter(|e| e.id_attr() == Some(id))
+            .collect()
     }
 
     /// All elements with this namespace and local name, in document order.
-    pub fn find<'s>(&'s self, ns: &'s str, local: &'s str) -> impl Iterator<Item = Element<'s, 'a>> + 's {
+    pub fn find<'s>(
+        &'s self,
+        ns: &'s str,
+        local: &'s str,
+    ) -> impl Iterator<Item = Element<'s, 'a>> + 's {
         self.elements().filter(move |e| e.is(ns, local))
     }
 }
@@ -844,7 +938,11 @@ impl<'d, 'a> Element<'d, 'a> {
     /// The qualified name as written.
     pub fn qname(&self) -> String {
         let d = self.data();
-        if d.prefix.is_empty() { d.local.to_string() } else { format!("{}:{}", d.prefix, d.local) }
+        if d.prefix.is_empty() {
+            d.local.to_string()
+        } else {
+            format!("{}:{}", d.prefix, d.local)
+        }
     }
 
     /// Namespace URI, if any.
@@ -882,7 +980,9 @@ impl<'d, 'a> Element<'d, 'a> {
     /// Ancestors, nearest first.
     pub fn ancestors(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
         let doc = self.doc;
-        std::iter::successors(self.parent(), move |e| e.data().parent.map(|id| Element { doc, id }))
+        std::iter::successors(self.parent(), move |e| {
+            e.data().parent.map(|id| Element { doc, id })
+        })
     }
 
     /// Whether `other` is this element or inside it.
@@ -919,7 +1019,10 @@ impl<'d, 'a> Element<'d, 'a> {
     /// Following siblings, in document order.
     pub fn following_siblings(&self) -> impl Iterator<Item = Element<'d, 'a>> + 'd {
         let doc = self.doc;
-        let parent_end = self.data().parent.map_or(self.id + 1, |p| doc.elements[p].subtree_end);
+        let parent_end = self
+            .data()
+            .parent
+            .map_or(self.id + 1, |p| doc.elements[p].subtree_end);
         let mut next = self.data().subtree_end;
         std::iter::from_fn(move || {
             if next >= parent_end {
@@ -936,7 +1039,10 @@ impl<'d, 'a> Element<'d, 'a> {
     pub fn inherited_scope(&self) -> Vec<NsBinding> {
         let mut chain: Vec<Element<'d, 'a>> = self.ancestors().collect();
         chain.reverse();
-        chain.into_iter().flat_map(|e| e.data().decls.iter().cloned()).collect()
+        chain
+            .into_iter()
+            .flat_map(|e| e.data().decls.iter().cloned())
+            .collect()
     }
 
     /// The namespace declarations made on this element itself.
@@ -946,7 +1052,12 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// A walker over this element.
     pub fn walker(&self) -> Walker<'a> {
-        Walker::element(self.doc.text, self.range(), self.inherited_scope(), self.doc.limits)
+        Walker::element(
+            self.doc.text,
+            self.range(),
+            self.inherited_scope(),
+            self.doc.limits,
+        )
     }
 
     /// The start tag, resolved.

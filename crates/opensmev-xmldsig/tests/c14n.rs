@@ -15,7 +15,11 @@ fn check_file(path: &std::path::Path, inclusive: &[String]) -> usize {
     let bytes = std::fs::read(path).unwrap();
     let doc = Document::parse(&bytes, Limits::default()).unwrap();
     let parser = libxml::parser::Parser::default();
-    let options = libxml::parser::ParserOptions { recover: false, no_net: true, ..Default::default() };
+    let options = libxml::parser::ParserOptions {
+        recover: false,
+        no_net: true,
+        ..Default::default()
+    };
     let xdoc = parser
         .parse_string_with_options(std::str::from_utf8(&bytes).unwrap(), options)
         .unwrap();
@@ -31,7 +35,13 @@ fn check_file(path: &std::path::Path, inclusive: &[String]) -> usize {
                 inclusive_ns_prefixes: inclusive.to_vec(),
             })
             .unwrap();
-        assert_eq!(ours, theirs, "{} element {}", path.display(), element.path());
+        assert_eq!(
+            ours,
+            theirs,
+            "{} element {}",
+            path.display(),
+            element.path()
+        );
     }
     doc.len()
 }
@@ -44,7 +54,12 @@ fn data_dir() -> std::path::PathBuf {
 fn every_element_of_every_sample_matches_libxml2() {
     let mut files = 0;
     let mut elements = 0;
-    for dir in ["samples/mr-example-1.1", "samples/smev3sharp-1.2", "samples/smevka-1.1", "c14n"] {
+    for dir in [
+        "samples/mr-example-1.1",
+        "samples/smev3sharp-1.2",
+        "samples/smevka-1.1",
+        "c14n",
+    ] {
         for entry in std::fs::read_dir(data_dir().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "xml") {

@@ -5,7 +5,9 @@ use opensmev_xmldsig::xml::Limits;
 use std::path::{Path, PathBuf};
 
 fn dir(sub: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(sub)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(sub)
 }
 
 /// (name, input, expected output) for every `NAME.in.xml` in a folder.
@@ -30,10 +32,19 @@ fn run(input: &[u8], flavor: Flavor) -> Result<String, TransformError> {
 
 #[test]
 fn mr_example_vector_is_byte_identical() {
-    let input = std::fs::read(dir("samples/mr-example-1.1/transform-input.SenderProvidedRequestData.xml")).unwrap();
-    let expected = std::fs::read(dir("samples/mr-example-1.1/transform-output.SenderProvidedRequestData.xml")).unwrap();
+    let input = std::fs::read(dir(
+        "samples/mr-example-1.1/transform-input.SenderProvidedRequestData.xml",
+    ))
+    .unwrap();
+    let expected = std::fs::read(dir(
+        "samples/mr-example-1.1/transform-output.SenderProvidedRequestData.xml",
+    ))
+    .unwrap();
     for flavor in [Flavor::Woodstox, Flavor::Jdk] {
-        assert_eq!(run(&input, flavor).unwrap(), String::from_utf8(expected.clone()).unwrap());
+        assert_eq!(
+            run(&input, flavor).unwrap(),
+            String::from_utf8(expected.clone()).unwrap()
+        );
     }
 }
 
@@ -44,7 +55,11 @@ fn public_vectors_pass_in_both_flavors() {
     for (name, input, expected) in vectors {
         for flavor in [Flavor::Woodstox, Flavor::Jdk] {
             let out = run(&input, flavor).unwrap_or_else(|e| panic!("{name} ({flavor:?}): {e}"));
-            assert_eq!(out, String::from_utf8_lossy(&expected), "{name} ({flavor:?})");
+            assert_eq!(
+                out,
+                String::from_utf8_lossy(&expected),
+                "{name} ({flavor:?})"
+            );
         }
     }
 }
@@ -56,19 +71,42 @@ fn public_vectors_pass_in_both_flavors() {
 /// are literal characters, so the JDK reader does not split there (`charrefs-whitespace`).
 fn probes(sub: &str) -> Vec<(String, Vec<u8>, Vec<u8>)> {
     const RAW_ONLY: [&str; 3] = ["cdata", "comment-pi-split-text", "charrefs-whitespace"];
-    vectors(sub).into_iter().filter(|(name, ..)| !RAW_ONLY.contains(&name.as_str())).collect()
+    vectors(sub)
+        .into_iter()
+        .filter(|(name, ..)| !RAW_ONLY.contains(&name.as_str()))
+        .collect()
 }
 
 #[test]
 fn raw_only_probes_behave_as_after_c14n() {
     let cases: [(&str, Flavor, &str); 4] = [
-        ("<a xmlns=\"urn:a\">cr&#13;lf&#10;tab&#9;x</a>", Flavor::Jdk, "<ns1:a xmlns:ns1=\"urn:a\">crlf\ntab\tx</ns1:a>"),
-        ("<a xmlns=\"urn:a\">cr&#13;lf&#10;tab&#9;x</a>", Flavor::Woodstox, "<ns1:a xmlns:ns1=\"urn:a\">cr&#xd;lf\ntab\tx</ns1:a>"),
-        ("<a xmlns=\"urn:a\">  <!-- c -->  x  <?pi z?>  </a>", Flavor::Woodstox, "<ns1:a xmlns:ns1=\"urn:a\">    x  </ns1:a>"),
-        ("<a xmlns=\"urn:a\">t1<![CDATA[c < & > ]]>t2</a>", Flavor::Woodstox, "<ns1:a xmlns:ns1=\"urn:a\">t1c &lt; &amp; > t2</ns1:a>"),
+        (
+            "<a xmlns=\"urn:a\">cr&#13;lf&#10;tab&#9;x</a>",
+            Flavor::Jdk,
+            "<ns1:a xmlns:ns1=\"urn:a\">crlf\ntab\tx</ns1:a>",
+        ),
+        (
+            "<a xmlns=\"urn:a\">cr&#13;lf&#10;tab&#9;x</a>",
+            Flavor::Woodstox,
+            "<ns1:a xmlns:ns1=\"urn:a\">cr&#xd;lf\ntab\tx</ns1:a>",
+        ),
+        (
+            "<a xmlns=\"urn:a\">  <!-- c -->  x  <?pi z?>  </a>",
+            Flavor::Woodstox,
+            "<ns1:a xmlns:ns1=\"urn:a\">    x  </ns1:a>",
+        ),
+        (
+            "<a xmlns=\"urn:a\">t1<![CDATA[c < & > ]]>t2</a>",
+            Flavor::Woodstox,
+            "<ns1:a xmlns:ns1=\"urn:a\">t1c &lt; &amp; > t2</ns1:a>",
+        ),
     ];
     for (input, flavor, expected) in cases {
-        assert_eq!(run(input.as_bytes(), flavor).unwrap(), expected, "{input} ({flavor:?})");
+        assert_eq!(
+            run(input.as_bytes(), flavor).unwrap(),
+            expected,
+            "{input} ({flavor:?})"
+        );
     }
 }
 
@@ -90,8 +128,18 @@ fn woodstox_flavor_matches_woodstox_probes() {
 
 #[test]
 fn woodstox_flavor_refuses_what_woodstox_refuses() {
-    for input in ["<root attr=\"v\">test</root>", "<a:r xmlns:a=\"urn:a\"><y>1</y></a:r>", "<a:r xmlns:a=\"urn:a\" xml:lang=\"ru\"/>"] {
-        assert!(matches!(run(input.as_bytes(), Flavor::Woodstox), Err(TransformError::Unsupported(_))), "{input}");
+    for input in [
+        "<root attr=\"v\">test</root>",
+        "<a:r xmlns:a=\"urn:a\"><y>1</y></a:r>",
+        "<a:r xmlns:a=\"urn:a\" xml:lang=\"ru\"/>",
+    ] {
+        assert!(
+            matches!(
+                run(input.as_bytes(), Flavor::Woodstox),
+                Err(TransformError::Unsupported(_))
+            ),
+            "{input}"
+        );
         assert!(run(input.as_bytes(), Flavor::Jdk).is_ok(), "{input}");
     }
 }
@@ -103,7 +151,11 @@ fn disagreeing_vectors_still_disagree() {
     for (name, input, expected) in vectors("transform/DISAGREEING") {
         for flavor in [Flavor::Woodstox, Flavor::Jdk] {
             if let Ok(out) = run(&input, flavor) {
-                assert_ne!(out, String::from_utf8_lossy(&expected), "{name} ({flavor:?})");
+                assert_ne!(
+                    out,
+                    String::from_utf8_lossy(&expected),
+                    "{name} ({flavor:?})"
+                );
             }
         }
     }
