@@ -1,0 +1,383 @@
+//! The storage contract of OpenSMEV.
+//!
+//! [`Store`] is shaped by what the bus needs, not by any database: every method is one atomic
+//! state change (or one consistent read) of the queue model below, so an embedded SQLite backend
+//! with a single writer thread and a PostgreSQL backend with `FOR UPDATE SKIP LOCKED` leasing under
+//! several stateless nodes implement it equally well.
+//!
+//! # Queue model
+//!
+//! * A message ([`NewMessage`]) is a request (queued for its provider) or a response (queued for
+//!   its consumer). It is identified by the sender's `MessageID`, which is unique bus-wide:
+//!   [`Store::enqueue`] of a known id changes nothing and reports [`Enqueued::Duplicate`] (a
+//!   client retrying after a lost HTTP answer never creates a second message).
+//! * Each message has one delivery per recipient ([`Delivery`]; one today, several for broadcast
+//!   later) with a state: queued → leased (delivered, waiting for `Ack`) → acked. A lease that runs
+//!   out makes the message available again (redelivery); [`Store::lease_next`] takes the best
+//!   available message of a queue (highest priority, then oldest) and leases it atomically, so two
+//!   pollers never get the same message while its lease runs.
+//! * Every state change appends a [`JournalEvent`] with its time, in the same transaction.
+//! * Status notifications ([`StatusNotice`]) for the senders (what `GetStatus` returns) are
+//!   written in the same transaction as the change that causes them.
+//! * The registry is stored as versioned documents; every saved version is kept.
+//!
+//! Durability: a method returns `Ok` only after its change is durable (committed and synced).
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+
+use std::fmt::Debug;
+
+use opensmev_types::{
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName, SchemaVersion,
+};
+use time::{Duration, OffsetDateTime};
+
+/// An attachment carried inline with a message (MTOM / base64).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// `AttachmentContent/@Id` = `AttachmentHeader/contentId`.
+    pub content_id: String,
+    /// `AttachmentHeader/MimeType`.
+    pub mime_type: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
+/// A message as accepted by the bus, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The sender's `MessageID` (also `MessageMetadata/MessageId`).
+    pub id: MessageId,
+    /// Request or response.
+    pub kind: MessageKind,
+    /// The sender's mnemonic.
+    pub sender: Mnemonic,
+    /// The recipient's mnemonic.
+    pub recipient: Mnemonic,
+    /// The business root element: the message type.
+    pub message_type: QName,
+    /// The registered kind of information (ВС) id, e.g. `VS00179v002-PFR001`.
+    pub vs_id: String,
+    /// The schema version the sender used.
+    pub version: SchemaVersion,
+    /// Delivery priority.
+    pub priority: Priority,
+    /// Poll or push.
+    pub delivery_mode: DeliveryMode,
+    /// `TestMessage` was present.
+    pub test_message: bool,
+    /// The sender's `NodeID`.
+    pub node_id: Option<String>,
+    /// For responses: only polls from this node of the consumer get it (the request's `NodeID`).
+    pub target_node_id: Option<String>,
+    /// `EOL`: not delivered after this time.
+    pub eol: Option<OffsetDateTime>,
+    /// `TransactionCode`.
+    pub transaction_code: Option<String>,
+    /// `ReferenceMessageID`.
+    pub reference_message_id: Option<MessageId>,
+    /// For responses: the request's id.
+    pub original_message_id: Option<MessageId>,
+    /// For requests: the opaque `ReplyTo` the provider copies into `To`.
+    pub reply_to: Option<String>,
+    /// `MessageMetadata/SendingTimestamp` (acceptance time).
+    pub sent_at: OffsetDateTime,
+    /// The `SenderProvidedRequestData` / `SenderProvidedResponseData` element as the sender
+    /// signed it, as a standalone XML fragment (inherited namespace declarations added).
+    pub sender_data: String,
+    /// The sender's `ds:Signature` (ЭП-ОВ), standalone, passed through unchanged.
+    pub sender_signature: Option<String>,
+    /// Inline attachments.
+    pub attachments: Vec<Attachment>,
+}
+
+/// The state of a delivery to one recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Waiting in the queue.
+    Queued,
+    /// Handed out; waiting for `Ack` until the lease ends.
+    Leased,
+    /// Acknowledged.
+    Acked,
+    /// Its `EOL` passed before it was acknowledged.
+    Expired,
+}
+
+impl DeliveryState {
+    /// A stable name for storage.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeliveryState::Queued => "queued",
+            DeliveryState::Leased => "leased",
+            DeliveryState::Acked => "acked",
+            DeliveryState::Expired => "expired",
+        }
+    }
+
+    /// Parses [`DeliveryState::code`].
+    pub fn from_code(code: &str) -> Option<DeliveryState> {
+        [DeliveryState::Queued, DeliveryState::Leased, DeliveryState::Acked, DeliveryState::Expired]
+            .into_iter()
+            .find(|s| s.code() == code)
+    }
+}
+
+/// A stored message with its delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    /// Store-assigned sequence number (arrival order).
+    pub seq: i64,
+    /// The message.
+    pub message: NewMessage,
+    /// The delivery state (to [`NewMessage::recipient`]).
+    pub state: DeliveryState,
+    /// How many times it was handed out.
+    pub delivery_count: u32,
+    /// When the current lease ends.
+    pub lease_until: Option<OffsetDateTime>,
+    /// First hand-out.
+    pub first_delivered_at: Option<OffsetDateTime>,
+    /// Acknowledgement time.
+    pub acked_at: Option<OffsetDateTime>,
+    /// `AckTargetMessage/@accepted`.
+    pub accepted: Option<bool>,
+    /// The current interaction status.
+    pub status: InteractionStatus,
+}
+
+/// The result of [`Store::enqueue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored durably.
+    Accepted {
+        /// The sequence number.
+        seq: i64,
+    },
+    /// A message with this id exists already; nothing changed.
+    Duplicate {
+        /// Who sent the existing one.
+        sender: Mnemonic,
+        /// When it was accepted.
+        sent_at: OffsetDateTime,
+    },
+    /// The recipient's queue holds `quota` unacknowledged messages already; nothing changed.
+    QueueFull {
+        /// The queue's depth.
+        depth: u64,
+    },
+}
+
+/// What [`Store::lease_next`] looks for.
+#[derive(Debug, Clone)]
+pub struct LeaseRequest {
+    /// The polling recipient.
+    pub recipient: Mnemonic,
+    /// Its request queue or its response queue.
+    pub kind: MessageKind,
+    /// Only this message type (`MessageTypeSelector`), or any.
+    pub message_type: Option<QName>,
+    /// The poller's `NodeID`: messages bound to another node are skipped.
+    pub node_id: Option<String>,
+    /// How long the lease lasts.
+    pub lease: Duration,
+    /// Now.
+    pub now: OffsetDateTime,
+}
+
+/// The result of [`Store::ack`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The delivery is now acknowledged.
+    Acked,
+    /// No delivered, unacknowledged message with that id for that recipient.
+    NotFound,
+}
+
+/// A status notification for a sender (what `GetStatus` delivers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusNotice {
+    /// Store-assigned id.
+    pub seq: i64,
+    /// Whom it is for (the sender of the original message).
+    pub recipient: Mnemonic,
+    /// The message it is about.
+    pub original_message_id: MessageId,
+    /// The status.
+    pub status: InteractionStatus,
+    /// Details (`StatusDetails`, up to 500 characters).
+    pub details: Option<String>,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// One entry of a message's journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEvent {
+    /// When.
+    pub at: OffsetDateTime,
+    /// What.
+    pub kind: JournalKind,
+    /// Free text (who, why).
+    pub detail: Option<String>,
+}
+
+/// The kinds of journal events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JournalKind {
+    /// Accepted and stored.
+    Accepted,
+    /// Handed out to the recipient (first time).
+    Delivered,
+    /// Handed out again after a lease ran out.
+    Redelivered,
+    /// Acknowledged with `accepted=true`.
+    Acked,
+    /// Acknowledged with `accepted=false`.
+    Refused,
+    /// Its `EOL` passed undelivered.
+    Expired,
+    /// A response to it was accepted.
+    Answered,
+    /// Its interaction status changed.
+    StatusChanged,
+}
+
+impl JournalKind {
+    /// A stable name for storage.
+    pub fn code(self) -> &'static str {
+        match self {
+            JournalKind::Accepted => "accepted",
+            JournalKind::Delivered => "delivered",
+            JournalKind::Redelivered => "redelivered",
+            JournalKind::Acked => "acked",
+            JournalKind::Refused => "refused",
+            JournalKind::Expired => "expired",
+            JournalKind::Answered => "answered",
+            JournalKind::StatusChanged => "status",
+        }
+    }
+
+    /// Parses [`JournalKind::code`].
+    pub fn from_code(code: &str) -> Option<JournalKind> {
+        [
+            JournalKind::Accepted,
+            JournalKind::Delivered,
+            JournalKind::Redelivered,
+            JournalKind::Acked,
+            JournalKind::Refused,
+            JournalKind::Expired,
+            JournalKind::Answered,
+            JournalKind::StatusChanged,
+        ]
+        .into_iter()
+        .find(|k| k.code() == code)
+    }
+}
+
+/// Pending messages of one queue and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// Requests or responses.
+    pub kind: MessageKind,
+    /// The message type.
+    pub message_type: QName,
+    /// Queued or leased, not yet acknowledged.
+    pub pending: u64,
+}
+
+/// A stored registry document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryDocument {
+    /// Increments with every save, from 1.
+    pub version: u64,
+    /// The document (TOML text).
+    pub text: String,
+    /// When it was saved.
+    pub saved_at: OffsetDateTime,
+}
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The registry changed since the version the caller started from.
+    #[error("the registry was changed concurrently (now at version {current})")]
+    RegistryConflict {
+        /// The current version.
+        current: u64,
+    },
+    /// Stored data that cannot be read back (corruption or a newer schema).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The backend is shutting down or its worker is gone.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything the database reported.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// The bus's storage.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + Debug {
+    /// Stores a new message and its queued delivery, a [`JournalKind::Accepted`] event, and — for a
+    /// response — a [`JournalKind::Answered`] event on the request. Refuses a known id
+    /// ([`Enqueued::Duplicate`]) and a full recipient queue (`quota` pending messages of that
+    /// recipient and kind: [`Enqueued::QueueFull`]).
+    async fn enqueue(&self, message: NewMessage, status: InteractionStatus, quota: u64) -> Result<Enqueued, StoreError>;
+
+    /// Leases the best available message of a queue: queued, or leased with the lease run out;
+    /// not expired by `EOL` (such ones are marked [`DeliveryState::Expired`] on the way, with a
+    /// journal event and a `cancelled` status notice for the sender); matching the type filter and
+    /// the node. Order: priority (high first), then `seq`. Records `Delivered` or `Redelivered`.
+    async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// Acknowledges a delivered (leased, even if the lease ran out), unacknowledged message of
+    /// `recipient`. Records `Acked`/`Refused`, sets the status to `status`, and adds a status
+    /// notice for the message's sender when `notice` is given.
+    async fn ack(
+        &self,
+        recipient: &Mnemonic,
+        id: &MessageId,
+        accepted: bool,
+        status: InteractionStatus,
+        notice: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<AckOutcome, StoreError>;
+
+    /// A message by id.
+    async fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// Sets a message's interaction status (journaled), optionally notifying its sender.
+    async fn set_status(
+        &self,
+        id: &MessageId,
+        status: InteractionStatus,
+        notice: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Takes the oldest status notice for `recipient` (delivered once: it is removed).
+    async fn take_status_notice(&self, recipient: &Mnemonic) -> Result<Option<StatusNotice>, StoreError>;
+
+    /// Pending (queued or leased) messages per queue and type for a recipient.
+    async fn queue_depths(&self, recipient: &Mnemonic) -> Result<Vec<QueueDepth>, StoreError>;
+
+    /// A message's journal, oldest first.
+    async fn journal(&self, id: &MessageId) -> Result<Vec<JournalEvent>, StoreError>;
+
+    /// The newest registry document.
+    async fn registry(&self) -> Result<Option<RegistryDocument>, StoreError>;
+
+    /// Saves a new registry version. `expected` is the version the change was based on (`None` =
+    /// there must be none yet, or the caller does not care when `force`).
+    async fn save_registry(
+        &self,
+        text: String,
+        expected: Option<u64>,
+        force: bool,
+        now: OffsetDateTime,
+    ) -> Result<RegistryDocument, StoreError>;
+}
