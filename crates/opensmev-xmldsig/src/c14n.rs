@@ -16,7 +16,7 @@
 //! Differentially tested against libxml2's `xmlC14NExecute` (see `tests/c14n.rs`).
 
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::xml::{Element, Item, Walker, XmlError};
 
@@ -61,8 +61,8 @@ pub enum C14nError {
 }
 
 struct Rendered {
-    prefix: Rc<str>,
-    uri: Rc<str>,
+    prefix: Arc<str>,
+    uri: Arc<str>,
     depth: usize,
 }
 
@@ -111,12 +111,12 @@ fn run<'a>(
                 }
                 prefixes.sort_unstable();
                 prefixes.dedup();
-                let mut decls: Vec<(&str, Rc<str>)> = Vec::new();
+                let mut decls: Vec<(&str, Arc<str>)> = Vec::new();
                 for p in prefixes {
                     if p == "xml" {
                         continue;
                     }
-                    let uri: Rc<str> = walker.lookup(p).unwrap_or_else(|| Rc::from(""));
+                    let uri: Arc<str> = walker.lookup(p).unwrap_or_else(|| Arc::from(""));
                     let current = rendered
                         .iter()
                         .rev()
@@ -129,7 +129,7 @@ fn run<'a>(
                     };
                     if needed {
                         rendered.push(Rendered {
-                            prefix: Rc::from(p),
+                            prefix: Arc::from(p),
                             uri: uri.clone(),
                             depth,
                         });

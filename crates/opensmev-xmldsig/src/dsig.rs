@@ -908,12 +908,6 @@ pub struct SignOptions {
     pub flavor: Flavor,
 }
 
-fn escape_attr(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('"', "&quot;")
-}
 
 /// Builds a detached `ds:Signature` (declaring its own `ds` prefix) over `target`, which must
 /// carry an `Id`.
@@ -978,7 +972,7 @@ pub fn create_signature(
          <ds:Reference URI=\"#{}\"><ds:Transforms>{transforms_xml}</ds:Transforms>\
          <ds:DigestMethod Algorithm=\"{}\"/><ds:DigestValue>{}</ds:DigestValue></ds:Reference></ds:SignedInfo>",
         algorithm.uri(),
-        escape_attr(id),
+        crate::xml::escape_attribute(id),
         digest.uri(),
         b64(&digest_value)
     );

@@ -43,7 +43,7 @@
 //! C14N step that precedes this transform in SMEV signatures needs no separate pass.
 
 use std::io::Write;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::xml::{Element, Item, Limits, Walker, XmlError};
 
@@ -118,7 +118,7 @@ pub fn transform_document(
 }
 
 struct Frame<'a> {
-    prefix: Rc<str>,
+    prefix: Arc<str>,
     local: &'a str,
     /// Index into `bindings` where this element's own bindings start.
     bindings_start: usize,
@@ -132,12 +132,12 @@ fn run<'a>(
 ) -> Result<(), TransformError> {
     let mut out = std::io::BufWriter::with_capacity(16 * 1024, out);
     // Bindings made in the output by open elements: (generated prefix, URI).
-    let mut bindings: Vec<(Rc<str>, Rc<str>)> = Vec::new();
+    let mut bindings: Vec<(Arc<str>, Arc<str>)> = Vec::new();
     let mut frames: Vec<Frame<'a>> = Vec::new();
     let mut counter: u64 = 1;
     let mut text = String::new();
     let mut skipping: usize = 0;
-    let empty_uri: Rc<str> = Rc::from("");
+    let empty_uri: Arc<str> = Arc::from("");
 
     while let Some(item) = walker.next_item()? {
         if skipping > 0 {
@@ -178,7 +178,7 @@ fn run<'a>(
                 let mut declare: Vec<usize> = Vec::new();
                 let prefix = find_or_bind(&mut bindings, &uri, &mut counter, &mut declare);
 
-                let mut attrs: Vec<(Option<Rc<str>>, &str, &str)> = tag
+                let mut attrs: Vec<(Option<Arc<str>>, &str, &str)> = tag
                     .attrs
                     .iter()
                     .map(|a| (a.ns.clone(), a.local, &*a.value))
@@ -189,7 +189,7 @@ fn run<'a>(
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                 });
-                let mut attr_prefixes: Vec<Option<Rc<str>>> = Vec::with_capacity(attrs.len());
+                let mut attr_prefixes: Vec<Option<Arc<str>>> = Vec::with_capacity(attrs.len());
                 for (ns, _, _) in &attrs {
                     attr_prefixes.push(
                         ns.as_ref()
@@ -253,15 +253,15 @@ fn run<'a>(
 /// Finds the prefix bound to `uri` by an open element of the output, or binds a new `nsN`
 /// (recording the binding's index in `declare`, so the caller writes its declaration).
 fn find_or_bind(
-    bindings: &mut Vec<(Rc<str>, Rc<str>)>,
-    uri: &Rc<str>,
+    bindings: &mut Vec<(Arc<str>, Arc<str>)>,
+    uri: &Arc<str>,
     counter: &mut u64,
     declare: &mut Vec<usize>,
-) -> Rc<str> {
+) -> Arc<str> {
     if let Some((prefix, _)) = bindings.iter().find(|(_, u)| u == uri) {
         return prefix.clone();
     }
-    let prefix: Rc<str> = Rc::from(format!("ns{counter}"));
+    let prefix: Arc<str> = Arc::from(format!("ns{counter}"));
     *counter += 1;
     declare.push(bindings.len());
     bindings.push((prefix.clone(), uri.clone()));

@@ -15,7 +15,7 @@
 //! streaming pass per operation.
 
 use std::borrow::Cow;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
 
@@ -135,9 +135,9 @@ pub fn decode_utf8(bytes: &[u8]) -> Result<&str, XmlError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NsBinding {
     /// The prefix, `""` for the default namespace.
-    pub prefix: Rc<str>,
+    pub prefix: Arc<str>,
     /// The URI, `""` to undeclare the default namespace.
-    pub uri: Rc<str>,
+    pub uri: Arc<str>,
 }
 
 /// One attribute of a start tag, resolved.
@@ -148,7 +148,7 @@ pub struct Attr<'a> {
     /// The local name.
     pub local: &'a str,
     /// The namespace URI (`None` for unprefixed attributes).
-    pub ns: Option<Rc<str>>,
+    pub ns: Option<Arc<str>>,
     /// The normalised value.
     pub value: Cow<'a, str>,
 }
@@ -163,7 +163,7 @@ pub struct StartTag<'a> {
     /// The local name.
     pub local: &'a str,
     /// The namespace URI (`None` when the element is in no namespace).
-    pub ns: Option<Rc<str>>,
+    pub ns: Option<Arc<str>>,
     /// Ordinary attributes (namespace declarations excluded), in document order.
     pub attrs: Vec<Attr<'a>>,
     /// Namespace declarations made on this element, in document order.
@@ -284,7 +284,7 @@ impl<'a> Walker<'a> {
 
     /// Looks a prefix up in the current scope (`""` = default namespace). `None` = unbound or
     /// (for the default namespace) no namespace.
-    pub fn lookup(&self, prefix: &str) -> Option<Rc<str>> {
+    pub fn lookup(&self, prefix: &str) -> Option<Arc<str>> {
         lookup(&self.scope, prefix)
     }
 
@@ -526,8 +526,8 @@ impl<'a> Walker<'a> {
             };
             if key == "xmlns" {
                 decls.push(NsBinding {
-                    prefix: Rc::from(""),
-                    uri: Rc::from(&*value),
+                    prefix: Arc::from(""),
+                    uri: Arc::from(&*value),
                 });
             } else if let Some(p) = key.strip_prefix("xmlns:") {
                 if value.is_empty() {
@@ -550,8 +550,8 @@ impl<'a> Walker<'a> {
                     ));
                 }
                 decls.push(NsBinding {
-                    prefix: Rc::from(p),
-                    uri: Rc::from(&*value),
+                    prefix: Arc::from(p),
+                    uri: Arc::from(&*value),
                 });
             } else {
                 let (p, l) = split_qname(key).map_err(|k| self.err(k, before))?;
@@ -592,9 +592,9 @@ impl<'a> Walker<'a> {
         })
     }
 
-    fn resolve(&self, prefix: &str, element: bool) -> Result<Option<Rc<str>>, XmlErrorKind> {
+    fn resolve(&self, prefix: &str, element: bool) -> Result<Option<Arc<str>>, XmlErrorKind> {
         if prefix == "xml" {
-            return Ok(Some(Rc::from(XML_NS)));
+            return Ok(Some(Arc::from(XML_NS)));
         }
         match lookup(&self.scope, prefix) {
             Some(uri) if uri.is_empty() => Ok(None),
@@ -608,7 +608,39 @@ impl<'a> Walker<'a> {
     }
 }
 
-pub(crate) fn lookup(scope: &[NsBinding], prefix: &str) -> Option<Rc<str>> {
+/// Escapes a value for a double-quoted attribute.
+pub fn escape_attribute(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#x9;"),
+            '\n' => out.push_str("&#xA;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escapes character data.
+pub fn escape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#xD;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(crate) fn lookup(scope: &[NsBinding], prefix: &str) -> Option<Arc<str>> {
     scope
         .iter()
         .rev()
@@ -744,11 +776,11 @@ struct ElementData {
     end: usize,
     parent: Option<ElementId>,
     subtree_end: ElementId,
-    prefix: Rc<str>,
-    local: Rc<str>,
-    ns: Option<Rc<str>>,
+    prefix: Arc<str>,
+    local: Arc<str>,
+    ns: Option<Arc<str>>,
     decls: Vec<NsBinding>,
-    id: Option<Rc<str>>,
+    id: Option<Arc<str>>,
 }
 
 /// The WS-Security utility namespace, whose `wsu:Id` is also accepted as an element id.
@@ -807,15 +839,15 @@ impl<'a> Document<'a> {
                         .find(|a| {
                             a.local == "Id" && (a.ns.is_none() || a.ns.as_deref() == Some(WSU_NS))
                         })
-                        .map(|a| Rc::from(&*a.value));
+                        .map(|a| Arc::from(&*a.value));
                     let index = elements.len();
                     elements.push(ElementData {
                         start: tag.offset,
                         end: 0,
                         parent: stack.last().copied(),
                         subtree_end: 0,
-                        prefix: Rc::from(tag.prefix),
-                        local: Rc::from(tag.local),
+                        prefix: Arc::from(tag.prefix),
+                        local: Arc::from(tag.local),
                         ns: tag.ns,
                         decls: tag.decls,
                         id,
@@ -1090,6 +1122,44 @@ impl<'d, 'a> Element<'d, 'a> {
                 _ => {}
             }
         }
+        out
+    }
+
+    /// The element's exact source with the namespace declarations it inherits (and does not
+    /// re-declare itself) added to its start tag: a standalone fragment with the same information
+    /// set, so exclusive C14N, the SMEV transform and therefore signature digests are unchanged.
+    pub fn standalone(&self) -> String {
+        let source = self.source();
+        let own = self.declarations();
+        let mut inherited: Vec<NsBinding> = Vec::new();
+        for binding in self.inherited_scope().into_iter().rev() {
+            if !inherited.iter().any(|b| b.prefix == binding.prefix) {
+                inherited.push(binding);
+            }
+        }
+        let mut extra = String::new();
+        for binding in inherited.iter().rev() {
+            if own.iter().any(|b| b.prefix == binding.prefix) || &*binding.prefix == "xml" {
+                continue;
+            }
+            if binding.prefix.is_empty() {
+                if binding.uri.is_empty() {
+                    continue;
+                }
+                extra.push_str(" xmlns=\"");
+            } else {
+                extra.push_str(" xmlns:");
+                extra.push_str(&binding.prefix);
+                extra.push_str("=\"");
+            }
+            extra.push_str(&escape_attribute(&binding.uri));
+            extra.push('"');
+        }
+        let name_end = 1 + self.qname().len();
+        let mut out = String::with_capacity(source.len() + extra.len());
+        out.push_str(&source[..name_end]);
+        out.push_str(&extra);
+        out.push_str(&source[name_end..]);
         out
     }
 
