@@ -9,9 +9,12 @@
 //!   of the wrapper with the expected target (what the bus does per message);
 //! * `raw_verify/<alg>` and `raw_sign/<alg>`: `CryptoProvider::verify` and `Signer::sign` alone
 //!   over the real canonical `SignedInfo` of the 2 KiB message (about 700 bytes), i.e. the
-//!   crypto baseline the XML side is compared with;
+//!   crypto baseline the XML side is compared with (`raw_verify` reuses one `Certificate`, whose
+//!   OpenSSL `X509` is then decoded once; `raw_verify_fresh_cert` decodes the certificate per
+//!   call, as verifying a message that carries its certificate does);
 //! * `smev_transform/<size>`, `exc_c14n/<size>`: the transform and the canonicalization alone
-//!   over the already-indexed signed element (streaming into a sink), and `parse/<size>`
+//!   over the already-indexed signed element (streaming into a sink), `signature_structure/*`
+//!   (`parse_signature`, C14N of `SignedInfo`), and `parse/<size>`
 //!   (`Document::parse` of the signed message) and `digest/<alg>/<size>` (the reference digest
 //!   over the transformed bytes), so the end-to-end numbers can be decomposed.
 //!
@@ -25,7 +28,7 @@ use criterion::{
     BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
 use opensmev_crypto::{
-    CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
+    Certificate, CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
     generate_test_identity,
 };
 use opensmev_xmldsig::c14n;
@@ -348,6 +351,22 @@ fn benches(c: &mut Criterion) {
         });
         group.finish();
 
+        // The same, but with the certificate decoded as a message's `X509Certificate` is: every
+        // verification of a message starts from a fresh `Certificate` (no warm OpenSSL `X509`).
+        let der = cert.der().to_vec();
+        let mut group = c.benchmark_group("raw_verify_fresh_cert");
+        configure(&mut group, false);
+        group.throughput(Throughput::Elements(1));
+        group.bench_function(*alg_name, |b| {
+            b.iter(|| {
+                let cert = Certificate::from_der(black_box(&der)).expect("certificate");
+                provider
+                    .verify(&cert, *alg, black_box(canonical), black_box(value))
+                    .expect("valid")
+            })
+        });
+        group.finish();
+
         let mut group = c.benchmark_group("raw_sign");
         configure(&mut group, false);
         group.throughput(Throughput::Elements(1));
@@ -401,6 +420,28 @@ fn benches(c: &mut Criterion) {
             })
         });
         group.finish();
+
+        if !large {
+            // The signature structure and the canonical SignedInfo, as verification reads them.
+            let sig = doc
+                .find(dsig::DSIG_NS, "Signature")
+                .next()
+                .expect("signature");
+            let signed_info = doc.element(
+                dsig::parse_signature(&sig)
+                    .expect("parse_signature")
+                    .signed_info,
+            );
+            let mut group = c.benchmark_group("signature_structure");
+            configure(&mut group, false);
+            group.bench_function("parse_signature", |b| {
+                b.iter(|| dsig::parse_signature(black_box(&sig)).expect("parse_signature"))
+            });
+            group.bench_function("signed_info_c14n", |b| {
+                b.iter(|| c14n::canonicalize_to_vec(black_box(&signed_info), &[]).expect("c14n"))
+            });
+            group.finish();
+        }
 
         let mut transformed = Vec::new();
         transform::transform_element(&target, None, Flavor::Woodstox, &mut transformed)

@@ -182,8 +182,9 @@ fn run<'a>(
             Item::Reference(c) => write_text(&mut out, c.encode_utf8(&mut [0; 4]))?,
             Item::Comment(_) => {}
             Item::Pi(pi) => {
-                // `pi` is "target data" as written; C14N writes target, one space, data.
-                let pi = pi.trim_end_matches(['?']);
+                // `pi` is "target data" as written (without `<?` and `?>`); C14N writes the
+                // target, one space, and the data.
+                let pi: &str = &pi;
                 let (target, data) = match pi.find([' ', '\t', '\n', '\r']) {
                     Some(i) => (
                         &pi[..i],

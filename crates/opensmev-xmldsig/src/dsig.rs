@@ -908,7 +908,6 @@ pub struct SignOptions {
     pub flavor: Flavor,
 }
 
-
 /// Builds a detached `ds:Signature` (declaring its own `ds` prefix) over `target`, which must
 /// carry an `Id`.
 pub fn create_signature(

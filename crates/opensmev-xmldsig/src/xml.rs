@@ -189,7 +189,7 @@ pub enum Item<'a> {
     /// consumers imitating non-coalescing StAX parsers can see it).
     Reference(char),
     /// A processing instruction (target and data).
-    Pi(&'a str),
+    Pi(Cow<'a, str>),
     /// A comment (its content).
     Comment(&'a str),
 }
@@ -228,6 +228,12 @@ impl<'a> Walker<'a> {
                     limit: limits.max_document_bytes,
                 },
                 limits.max_document_bytes,
+            ));
+        }
+        if text.starts_with('\u{FEFF}') {
+            return Err(XmlError::new(
+                XmlErrorKind::Encoding("a byte order mark inside the document".into()),
+                0,
             ));
         }
         Ok(Self::new(text, 0, text.len(), Vec::new(), limits, false))
@@ -394,12 +400,26 @@ impl<'a> Walker<'a> {
                     return Ok(Some(Item::Comment(self.slice(before + 4, after - 3))));
                 }
                 Event::PI(_) => {
-                    return Ok(Some(Item::Pi(self.slice(before + 2, after - 2))));
+                    let raw = self.slice(before + 2, after - 2);
+                    check_chars(raw)
+                        .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    let pi = if raw.contains('\r') {
+                        Cow::Owned(raw.replace("\r\n", "\n").replace('\r', "\n"))
+                    } else {
+                        Cow::Borrowed(raw)
+                    };
+                    return Ok(Some(Item::Pi(pi)));
                 }
                 Event::Decl(decl) => {
                     if self.fragment || before != 0 {
                         return Err(self.err(
                             XmlErrorKind::Syntax("XML declaration not at the start".into()),
+                            before,
+                        ));
+                    }
+                    if decl.version().is_ok_and(|v| &*v != "1.0") {
+                        return Err(self.err(
+                            XmlErrorKind::Syntax("only XML 1.0 documents are accepted".into()),
                             before,
                         ));
                     }
@@ -485,8 +505,14 @@ impl<'a> Walker<'a> {
         for attr in attributes {
             let attr = attr.map_err(|e| {
                 let kind = match e {
-                    quick_xml::events::attributes::AttrError::Duplicated(..) => {
-                        XmlErrorKind::DuplicateAttribute(String::new())
+                    quick_xml::events::attributes::AttrError::Duplicated(at, _) => {
+                        let name = inner
+                            .get(at..)
+                            .unwrap_or("")
+                            .split(['=', ' ', '\t', '\n', '\r'])
+                            .next()
+                            .unwrap_or("");
+                        XmlErrorKind::DuplicateAttribute(name.to_owned())
                     }
                     other => XmlErrorKind::Syntax(other.to_string()),
                 };

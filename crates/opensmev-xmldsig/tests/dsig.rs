@@ -601,10 +601,23 @@ fn standalone_fragments_keep_signatures_valid() {
     // envelope: the signature must still verify there.
     let signed = signed_gost();
     let doc = Document::parse(signed.as_bytes(), Limits::default()).unwrap();
-    let data = doc.find(TYPES_12, "SenderProvidedRequestData").next().unwrap().standalone();
-    let signature = doc.find("http://www.w3.org/2000/09/xmldsig#", "Signature").next().unwrap().standalone();
-    assert!(data.starts_with("<tns:SenderProvidedRequestData xmlns:"), "{data}");
-    assert!(data.contains(" xmlns:tns=\"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2\""));
+    let data = doc
+        .find(TYPES_12, "SenderProvidedRequestData")
+        .next()
+        .unwrap()
+        .standalone();
+    let signature = doc
+        .find("http://www.w3.org/2000/09/xmldsig#", "Signature")
+        .next()
+        .unwrap()
+        .standalone();
+    assert!(
+        data.starts_with("<tns:SenderProvidedRequestData xmlns:"),
+        "{data}"
+    );
+    assert!(data.contains(
+        " xmlns:tns=\"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2\""
+    ));
     let moved = format!(
         "<x:Other xmlns:x=\"urn:x\" xmlns=\"urn:default\" xmlns:tns=\"urn:confusing\"><x:Wrap>{data}</x:Wrap><x:Sig>{signature}</x:Sig></x:Other>"
     );

@@ -29,6 +29,11 @@ const UNUSED_URI: &str = "urn:unused";
 const ELEMENT_NAMES: [&str; 7] = ["Root", "a", "b", "Элемент", "item-1", "x.y", "_z"];
 const ATTR_NAMES: [&str; 6] = ["Id", "a", "b", "имя", "x-y", "c.d"];
 const XML_ATTR_NAMES: [&str; 3] = ["lang", "space", "x"];
+/// The generators once stayed away from the triggers of the bugs the `regression_*` tests pin
+/// (PI data ending in `?`, CR LF in PI data, a second BOM); those are fixed, so the properties
+/// generate them again.
+const AVOID_KNOWN_BUGS: bool = false;
+
 const PI_TARGETS: [&str; 3] = ["pi", "x-y", "цель"];
 /// PI data; a LF may be written CR LF, which the reader must normalize.
 const PI_DATA: [&str; 7] = ["", "data", "a  b", "a?", "?", "x\ny", "ж>"];
@@ -83,6 +88,23 @@ impl Elem {
             || self.child_elems().any(Elem::woodstox_refuses)
     }
 
+    /// The tree without processing instructions (the texts around them merged).
+    fn without_pis(&self) -> Elem {
+        let children = self
+            .children
+            .iter()
+            .filter_map(|c| match c {
+                Node::Elem(e) => Some(Node::Elem(e.without_pis())),
+                Node::Text(t) => Some(Node::Text(t.clone())),
+                Node::Pi(..) => None,
+            })
+            .collect();
+        Elem {
+            children: merge_texts(children),
+            ..self.clone()
+        }
+    }
+
     /// The tree with TAB, LF, CR (CR LF as one) in attribute values replaced by a space: what an
     /// XML parser reads back from those characters written raw.
     fn with_attr_whitespace_normalized(&self) -> Elem {
@@ -125,6 +147,12 @@ const NAMESPACED: Gen = Gen {
     attr_ws: true,
 };
 
+/// Half [`FULL`], half [`NAMESPACED`] trees: most full trees of some size hold something the
+/// Woodstox flavor refuses.
+fn mixed_tree() -> BoxedStrategy<Elem> {
+    prop_oneof![tree(FULL), tree(NAMESPACED)].boxed()
+}
+
 fn text_char(ws: bool, cr: bool) -> BoxedStrategy<char> {
     let mut blanks = vec![' ', ' '];
     if ws {
@@ -164,7 +192,7 @@ fn attr_value(g: Gen) -> BoxedStrategy<String> {
 
 fn attrs(g: Gen) -> BoxedStrategy<Vec<Attr>> {
     let ns = if g.xml_attrs {
-        prop_oneof![3 => Just(AttrNs::None), 3 => (0..URIS.len()).prop_map(AttrNs::Uri), 1 => Just(AttrNs::Xml)]
+        prop_oneof![6 => Just(AttrNs::None), 6 => (0..URIS.len()).prop_map(AttrNs::Uri), 1 => Just(AttrNs::Xml)]
             .boxed()
     } else {
         prop_oneof![Just(AttrNs::None), (0..URIS.len()).prop_map(AttrNs::Uri)].boxed()
@@ -196,7 +224,7 @@ type Head = (Option<usize>, &'static str, Vec<Attr>);
 
 fn head(g: Gen) -> BoxedStrategy<Head> {
     let ns = if g.no_ns {
-        prop_oneof![5 => (0..URIS.len()).prop_map(Some), 1 => Just(None)].boxed()
+        prop_oneof![12 => (0..URIS.len()).prop_map(Some), 1 => Just(None)].boxed()
     } else {
         (0..URIS.len()).prop_map(Some).boxed()
     };
@@ -215,6 +243,13 @@ fn merge_texts(children: Vec<Node>) -> Vec<Node> {
     out
 }
 
+fn pi_data() -> Vec<&'static str> {
+    PI_DATA
+        .into_iter()
+        .filter(|d| !(AVOID_KNOWN_BUGS && d.ends_with('?')))
+        .collect()
+}
+
 /// Trees of depth ≤ 5 with ≤ 6 children per element.
 fn tree(g: Gen) -> BoxedStrategy<Elem> {
     let leaf = (head(g), prop::option::of(text())).prop_map(|((ns, local, attrs), text)| Elem {
@@ -223,11 +258,11 @@ fn tree(g: Gen) -> BoxedStrategy<Elem> {
         attrs,
         children: text.into_iter().map(Node::Text).collect(),
     });
-    leaf.prop_recursive(4, 48, 6, move |inner| {
+    leaf.prop_recursive(4, 96, 4, move |inner| {
         let child = prop_oneof![
             8 => inner.prop_map(Node::Elem),
             4 => text().prop_map(Node::Text),
-            1 => (prop::sample::select(PI_TARGETS.to_vec()), prop::sample::select(PI_DATA.to_vec()))
+            1 => (prop::sample::select(PI_TARGETS.to_vec()), prop::sample::select(pi_data()))
                 .prop_map(|(t, d)| Node::Pi(t, d)),
         ];
         (head(g), prop::collection::vec(child, 0..=6)).prop_map(|((ns, local, attrs), children)| {
@@ -578,7 +613,7 @@ impl Writer {
             let ws = self.ws();
             self.out.push_str(ws);
             for c in data.chars() {
-                let s = if c == '\n' && self.maybe(2) {
+                let s = if c == '\n' && !AVOID_KNOWN_BUGS && self.maybe(2) {
                     "\r\n".to_owned()
                 } else {
                     c.to_string()
@@ -829,7 +864,8 @@ fn scan_tags(out: &str) -> Vec<Tag> {
     tags
 }
 
-/// The shape every transform output has, checked on its text.
+/// The shape every transform output has, checked on its text. (`/>` could occur in text or an
+/// attribute value, where Woodstox leaves `>` raw, but the generated data has no `/`.)
 fn check_output_shape(out: &str) {
     assert!(!out.contains("/>"), "empty-element tag in {out}");
     assert!(
@@ -959,10 +995,16 @@ fn libxml_elements(node: &libxml::tree::Node, out: &mut Vec<libxml::tree::Node>)
 }
 
 /// 256 cases, and no regression files written next to the sources.
+/// (`PROPTEST_CASES` overrides the number, for longer local runs.)
 fn config() -> ProptestConfig {
+    let cases = if std::env::var_os("PROPTEST_CASES").is_some() {
+        ProptestConfig::default().cases
+    } else {
+        256
+    };
     ProptestConfig {
         failure_persistence: None,
-        ..ProptestConfig::with_cases(256)
+        ..ProptestConfig::with_cases(cases)
     }
 }
 
@@ -998,7 +1040,7 @@ proptest! {
     /// Namespace-equivalent serializations give byte-identical transform output, in both flavors;
     /// Woodstox refuses exactly the trees with an element in no namespace or an `xml:` attribute.
     #[test]
-    fn transform_ignores_equivalent_rewriting(tree in tree(FULL), seeds in any::<[u64; 4]>()) {
+    fn transform_ignores_equivalent_rewriting(tree in mixed_tree(), seeds in any::<[u64; 4]>()) {
         let plain = serialize(&tree, seeds[0], None);
         let docs = [serialize(&tree, seeds[0], Some(seeds[1])), serialize(&tree, seeds[2], Some(seeds[3]))];
         for flavor in [Flavor::Woodstox, Flavor::Jdk] {
@@ -1015,9 +1057,17 @@ proptest! {
         }
     }
 
-    /// The Woodstox output reads back and is a fixed point.
+    /// The Woodstox output reads back and is a fixed point, for input without processing
+    /// instructions.
+    ///
+    /// A PI splits a text node (it survives the C14N the reference reads), and Woodstox escapes
+    /// `>` at the start of each write: `<a>x<?p?>></a>` gives `<ns1:a ...>x&gt;</ns1:a>`, whose
+    /// second pass gives `x>`. That is the reference's behaviour, not a bug of the port.
     #[test]
-    fn woodstox_transform_is_idempotent(tree in tree(NAMESPACED), seeds in any::<[u64; 2]>()) {
+    fn woodstox_transform_is_idempotent(
+        tree in tree(NAMESPACED).prop_map(|t| t.without_pis()),
+        seeds in any::<[u64; 2]>(),
+    ) {
         let input = serialize(&tree, seeds[0], Some(seeds[1]));
         let once = smev(&input, Flavor::Woodstox).expect("namespaced input");
         let twice = smev(once.as_bytes(), Flavor::Woodstox).expect("namespaced output");
@@ -1056,7 +1106,7 @@ proptest! {
     /// No `<a/>`, no declaration, prefixes `ns1..nsK` in order of first appearance, reuse of
     /// bindings of open ancestors only, sorted attributes.
     #[test]
-    fn transform_output_shape(tree in tree(FULL), seeds in any::<[u64; 2]>()) {
+    fn transform_output_shape(tree in mixed_tree(), seeds in any::<[u64; 2]>()) {
         let input = serialize(&tree, seeds[0], Some(seeds[1]));
         for flavor in [Flavor::Woodstox, Flavor::Jdk] {
             let Some(out) = smev(&input, flavor) else { continue };
@@ -1074,6 +1124,30 @@ proptest! {
         for c in c14n_all(&input) {
             let again = c14n_all(c.as_bytes());
             prop_assert_eq!(&again[0], &c, "input: {}", show(&input));
+        }
+    }
+
+    /// In SMEV signatures the transform reads the exclusive C14N of the signed element; working on
+    /// the element itself must give the same bytes (or the same refusal), for every element.
+    #[test]
+    fn transform_of_element_equals_transform_of_its_c14n(tree in mixed_tree(), seeds in any::<[u64; 2]>()) {
+        let input = serialize(&tree, seeds[0], Some(seeds[1]));
+        let doc = parse(&input);
+        for element in doc.elements() {
+            let c = canonicalize_to_vec(&element, &[]).expect("c14n");
+            for flavor in [Flavor::Woodstox, Flavor::Jdk] {
+                let mut out = Vec::new();
+                let direct = match transform_element(&element, None, flavor, &mut out) {
+                    Ok(()) => Some(show(&out)),
+                    Err(TransformError::Unsupported(_)) => None,
+                    Err(e) => panic!("transform_element: {e}"),
+                };
+                prop_assert_eq!(
+                    &direct,
+                    &smev(&c, flavor),
+                    "{:?} {}\nc14n:  {}\ninput: {}", flavor, element.path(), show(&c), show(&input)
+                );
+            }
         }
     }
 
@@ -1125,6 +1199,15 @@ proptest! {
 
 /// Parses `bytes` and, if that works, runs everything that reads a document over every element.
 fn exercise(bytes: &[u8], limits: Limits) {
+    if AVOID_KNOWN_BUGS
+        && bytes
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(bytes)
+            .starts_with(b"\xEF\xBB\xBF")
+    {
+        // known_bug_second_bom_panics
+        return;
+    }
     let Ok(doc) = Document::parse(bytes, limits) else {
         let _ = transform_document(bytes, limits, Flavor::Jdk);
         return;
@@ -1190,7 +1273,7 @@ enum Mutation {
 }
 
 /// Markup fragments that make mutations reach deeper than random bytes would.
-const TOKENS: [&str; 24] = [
+const TOKENS: [&str; 28] = [
     "<",
     ">",
     "/>",
@@ -1215,10 +1298,25 @@ const TOKENS: [&str; 24] = [
     "-->",
     "<?xml version=\"1.0\"?>",
     "<!DOCTYPE a>",
+    "xmlns:=\"urn:x\"",
+    "<?pi a??>",
+    "\r\n",
+    "\u{feff}",
 ];
 
-fn mutation() -> impl Strategy<Value = Mutation> {
-    let insert = prop_oneof![
+/// What may come before a document's first byte (the serializer writes at most one BOM).
+const PROLOG_TOKENS: [&str; 7] = [
+    "\u{feff}",
+    "\u{feff}",
+    "<?xml version=\"1.0\"?>",
+    "\n",
+    "<!---->",
+    "<?pi?>",
+    "<r/>",
+];
+
+fn insertion() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
         prop::collection::vec(any::<u8>(), 1..4),
         prop::sample::select(TOKENS.to_vec()).prop_map(|t| t.as_bytes().to_vec()),
         prop::sample::select(vec![
@@ -1231,11 +1329,16 @@ fn mutation() -> impl Strategy<Value = Mutation> {
             ":"
         ])
         .prop_map(|t| t.as_bytes().to_vec()),
-    ];
+    ]
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         3 => (any::<usize>(), 1..=255u8).prop_map(|(i, x)| Mutation::Flip(i, x)),
         1 => any::<usize>().prop_map(Mutation::Truncate),
-        3 => (any::<usize>(), insert).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        3 => (any::<usize>(), insertion()).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        // At the very start, where the BOM and the XML declaration go.
+        1 => insertion().prop_map(|b| Mutation::Insert(0, b)),
         2 => (any::<usize>(), 1usize..8).prop_map(|(i, n)| Mutation::Delete(i, n)),
     ]
 }
@@ -1302,9 +1405,69 @@ proptest! {
         tree in tree(FULL),
         seeds in any::<[u64; 2]>(),
         mutations in prop::collection::vec(mutation(), 1..4),
+        prolog in prop::collection::vec(prop::sample::select(PROLOG_TOKENS.to_vec()), 0..4),
         limits in limits(),
     ) {
-        let bytes = mutate(serialize(&tree, seeds[0], Some(seeds[1])), &mutations);
+        let mut bytes = prolog.concat().into_bytes();
+        bytes.extend(mutate(serialize(&tree, seeds[0], Some(seeds[1])), &mutations));
         exercise(&bytes, limits);
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Regressions: minimal cases of bugs these properties found (fixed)
+// ------------------------------------------------------------------------------------------------
+
+/// `c14n.rs` strips every trailing `?` of a PI (`trim_end_matches(['?'])`), but the walker's PI
+/// slice already excludes the closing `?>`: the data `a?` of `<?pi a??>` loses its `?`.
+/// libxml2 (and the C14N spec) write `<?pi a??>`. Found by `c14n_matches_libxml2`.
+#[test]
+fn regression_c14n_drops_trailing_question_mark_of_pi_data() {
+    let doc = parse(b"<a><?pi a??></a>");
+    assert_eq!(
+        show(&canonicalize_to_vec(&doc.root(), &[]).unwrap()),
+        "<a><?pi a??></a>"
+    );
+}
+
+/// Line ends are normalized before parsing (XML 1.0 §2.11), also inside processing instructions,
+/// but the walker reports PI data raw, so C14N writes a CR that a conforming parser never
+/// reports. Found by `c14n_ignores_layout`.
+#[test]
+fn regression_pi_data_line_ends_are_not_normalized() {
+    let doc = parse(b"<a><?pi x\r\ny?></a>");
+    assert_eq!(
+        show(&canonicalize_to_vec(&doc.root(), &[]).unwrap()),
+        "<a><?pi x\ny?></a>"
+    );
+}
+
+/// `Document::parse` (and `transform_document`) skip one BOM; if the text still starts with
+/// U+FEFF, quick-xml silently skips it too, but the offset the walker takes before the first
+/// event does not move with it, so `Walker::slice` cuts inside the character ("byte index 1 is
+/// not a char boundary") for a start tag, a PI or text right after it. A U+FEFF before the root
+/// element is not well-formed, so this must be an error.
+/// `Document::parse_str` panics the same way on a single BOM. Found by
+/// `mutated_documents_never_panic`.
+#[test]
+fn regression_second_bom_panics() {
+    let input = "\u{feff}\u{feff}<a/>".as_bytes();
+    let parsed = std::panic::catch_unwind(|| Document::parse(input, Limits::default()).is_err());
+    assert_eq!(
+        parsed.ok(),
+        Some(true),
+        "Document::parse must return an error, not panic"
+    );
+    let transformed = std::panic::catch_unwind(|| {
+        transform_document(input, Limits::default(), Flavor::Jdk).is_err()
+    });
+    assert_eq!(
+        transformed.ok(),
+        Some(true),
+        "transform_document must return an error, not panic"
+    );
+    let from_str = std::panic::catch_unwind(|| {
+        let _ = Document::parse_str("\u{feff}<a/>", Limits::default());
+    });
+    assert!(from_str.is_ok(), "Document::parse_str must not panic");
 }
