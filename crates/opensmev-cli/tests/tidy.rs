@@ -4,7 +4,10 @@
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -12,7 +15,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            if name != "target" && !name.starts_with('.') && name != "corpus" && name != "artifacts" {
+            if name != "target" && !name.starts_with('.') && name != "corpus" && name != "artifacts"
+            {
                 rust_files(&path, out);
             }
         } else if name.ends_with(".rs") {
@@ -33,19 +37,50 @@ fn every_rust_file_starts_with_a_module_doc() {
     assert!(files.len() > 10);
     let missing: Vec<String> = files
         .iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap().trim_start().starts_with("//!"))
+        .filter(|f| {
+            !std::fs::read_to_string(f)
+                .unwrap()
+                .trim_start()
+                .starts_with("//!")
+        })
         .map(|f| f.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading //! doc: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading //! doc: {missing:#?}"
+    );
 }
 
 #[test]
 fn pure_crates_do_not_depend_on_runtime_http_or_sql() {
-    const FORBIDDEN: [&str; 8] = ["tokio", "axum", "hyper", "reqwest", "rusqlite", "tokio-postgres", "sqlx", "tower"];
-    for krate in ["opensmev-crypto", "opensmev-xmldsig", "opensmev-types", "opensmev-wire", "opensmev-schema"] {
+    const FORBIDDEN: [&str; 8] = [
+        "tokio",
+        "axum",
+        "hyper",
+        "reqwest",
+        "rusqlite",
+        "tokio-postgres",
+        "sqlx",
+        "tower",
+    ];
+    for krate in [
+        "opensmev-crypto",
+        "opensmev-xmldsig",
+        "opensmev-types",
+        "opensmev-wire",
+        "opensmev-schema",
+    ] {
         let manifest = root().join("crates").join(krate).join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else { continue };
-        let deps = text.split("[dependencies]").nth(1).unwrap_or("").split("\n[").next().unwrap_or("");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let deps = text
+            .split("[dependencies]")
+            .nth(1)
+            .unwrap_or("")
+            .split("\n[")
+            .next()
+            .unwrap_or("");
         for line in deps.lines() {
             let name = line.split(['=', '.', ' ']).next().unwrap_or("").trim();
             assert!(!FORBIDDEN.contains(&name), "{krate} depends on {name}");

@@ -29,7 +29,8 @@ pub mod conformance;
 use std::fmt::Debug;
 
 use opensmev_types::{
-    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName, SchemaVersion,
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
+    SchemaVersion,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -118,9 +119,14 @@ impl DeliveryState {
 
     /// Parses [`DeliveryState::code`].
     pub fn from_code(code: &str) -> Option<DeliveryState> {
-        [DeliveryState::Queued, DeliveryState::Leased, DeliveryState::Acked, DeliveryState::Expired]
-            .into_iter()
-            .find(|s| s.code() == code)
+        [
+            DeliveryState::Queued,
+            DeliveryState::Leased,
+            DeliveryState::Acked,
+            DeliveryState::Expired,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
     }
 }
 
@@ -326,7 +332,12 @@ pub trait Store: Send + Sync + Debug {
     /// response — a [`JournalKind::Answered`] event on the request. Refuses a known id
     /// ([`Enqueued::Duplicate`]) and a full recipient queue (`quota` pending messages of that
     /// recipient and kind: [`Enqueued::QueueFull`]).
-    async fn enqueue(&self, message: NewMessage, status: InteractionStatus, quota: u64) -> Result<Enqueued, StoreError>;
+    async fn enqueue(
+        &self,
+        message: NewMessage,
+        status: InteractionStatus,
+        quota: u64,
+    ) -> Result<Enqueued, StoreError>;
 
     /// Leases the best available message of a queue: queued, or leased with the lease run out;
     /// not expired by `EOL` (such ones are marked [`DeliveryState::Expired`] on the way, with a
@@ -360,7 +371,10 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<bool, StoreError>;
 
     /// Takes the oldest status notice for `recipient` (delivered once: it is removed).
-    async fn take_status_notice(&self, recipient: &Mnemonic) -> Result<Option<StatusNotice>, StoreError>;
+    async fn take_status_notice(
+        &self,
+        recipient: &Mnemonic,
+    ) -> Result<Option<StatusNotice>, StoreError>;
 
     /// Pending (queued or leased) messages per queue and type for a recipient.
     async fn queue_depths(&self, recipient: &Mnemonic) -> Result<Vec<QueueDepth>, StoreError>;

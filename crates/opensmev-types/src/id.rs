@@ -31,7 +31,11 @@ impl MessageId {
             return Err(MessageIdError::Syntax);
         }
         for (i, b) in bytes.iter().enumerate() {
-            let ok = if matches!(i, 8 | 13 | 18 | 23) { *b == b'-' } else { matches!(b, b'0'..=b'9' | b'a'..=b'f') };
+            let ok = if matches!(i, 8 | 13 | 18 | 23) {
+                *b == b'-'
+            } else {
+                matches!(b, b'0'..=b'9' | b'a'..=b'f')
+            };
             if !ok {
                 return Err(MessageIdError::Syntax);
             }
@@ -56,7 +60,9 @@ impl MessageId {
         let time_hi = ((ticks >> 48) & 0x0FFF) as u16 | 0x1000;
         let clock = (clock_seq & 0x3FFF) | 0x8000;
         let node_hex: String = node.iter().map(|b| format!("{b:02x}")).collect();
-        MessageId(format!("{time_low:08x}-{time_mid:04x}-{time_hi:04x}-{clock:04x}-{node_hex}"))
+        MessageId(format!(
+            "{time_low:08x}-{time_mid:04x}-{time_hi:04x}-{clock:04x}-{node_hex}"
+        ))
     }
 
     /// The text form.
@@ -68,14 +74,17 @@ impl MessageId {
     pub fn timestamp(&self) -> OffsetDateTime {
         let b = self.0.as_bytes();
         let field = |range: std::ops::Range<usize>| {
-            b[range].iter().fold(0u64, |acc, c| (acc << 4) | u64::from(hex(*c)))
+            b[range]
+                .iter()
+                .fold(0u64, |acc, c| (acc << 4) | u64::from(hex(*c)))
         };
         let time_low = field(0..8);
         let time_mid = field(9..13);
         let time_hi = field(15..18); // skip the version nibble at 14
         let ticks = (time_hi << 48) | (time_mid << 32) | time_low;
         let unix_100ns = ticks as i128 - UUID_EPOCH_OFFSET as i128;
-        OffsetDateTime::from_unix_timestamp_nanos(unix_100ns * 100).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(unix_100ns * 100)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -108,11 +117,23 @@ mod tests {
 
     #[test]
     fn bad_ids_are_refused_with_a_reason() {
-        assert_eq!(MessageId::parse("DB0486D0-3C08-11E5-95E2-D4C9EFF07B77"), Err(MessageIdError::Syntax));
-        assert_eq!(MessageId::parse("db0486d0-3c08-41e5-95e2-d4c9eff07b77"), Err(MessageIdError::Version(4)));
-        assert_eq!(MessageId::parse("db0486d0-3c08-11e5-c5e2-d4c9eff07b77"), Err(MessageIdError::Variant));
+        assert_eq!(
+            MessageId::parse("DB0486D0-3C08-11E5-95E2-D4C9EFF07B77"),
+            Err(MessageIdError::Syntax)
+        );
+        assert_eq!(
+            MessageId::parse("db0486d0-3c08-41e5-95e2-d4c9eff07b77"),
+            Err(MessageIdError::Version(4))
+        );
+        assert_eq!(
+            MessageId::parse("db0486d0-3c08-11e5-c5e2-d4c9eff07b77"),
+            Err(MessageIdError::Variant)
+        );
         assert_eq!(MessageId::parse("db0486d0"), Err(MessageIdError::Syntax));
-        assert_eq!(MessageId::parse("db0486d0-3c08-11e5-95e2-d4c9eff07b7g"), Err(MessageIdError::Syntax));
+        assert_eq!(
+            MessageId::parse("db0486d0-3c08-11e5-95e2-d4c9eff07b7g"),
+            Err(MessageIdError::Syntax)
+        );
     }
 
     #[test]

@@ -9,5 +9,6 @@ mod model;
 
 pub use id::{MessageId, MessageIdError};
 pub use model::{
-    DeliveryMode, InteractionStatus, Mnemonic, MnemonicError, MessageKind, Priority, QName, SchemaVersion,
+    DeliveryMode, InteractionStatus, MessageKind, Mnemonic, MnemonicError, Priority, QName,
+    SchemaVersion,
 };

@@ -15,7 +15,11 @@ impl Mnemonic {
         let ok = !text.is_empty()
             && text.chars().count() <= 50
             && !text.chars().any(|c| c.is_whitespace() || c.is_control());
-        if ok { Ok(Mnemonic(text.to_owned())) } else { Err(MnemonicError(text.to_owned())) }
+        if ok {
+            Ok(Mnemonic(text.to_owned()))
+        } else {
+            Err(MnemonicError(text.to_owned()))
+        }
     }
 
     /// The text.
@@ -42,7 +46,10 @@ pub struct QName {
 impl QName {
     /// Builds a QName.
     pub fn new(ns: impl Into<String>, local: impl Into<String>) -> QName {
-        QName { ns: ns.into(), local: local.into() }
+        QName {
+            ns: ns.into(),
+            local: local.into(),
+        }
     }
 }
 
@@ -65,7 +72,11 @@ pub enum SchemaVersion {
 
 impl SchemaVersion {
     /// All versions.
-    pub const ALL: [SchemaVersion; 3] = [SchemaVersion::V1_1, SchemaVersion::V1_2, SchemaVersion::V1_3];
+    pub const ALL: [SchemaVersion; 3] = [
+        SchemaVersion::V1_1,
+        SchemaVersion::V1_2,
+        SchemaVersion::V1_3,
+    ];
 
     /// `"1.1"`, `"1.2"`, `"1.3"`.
     pub fn as_str(self) -> &'static str {
@@ -84,27 +95,45 @@ impl SchemaVersion {
     /// The `types` namespace.
     pub fn types_ns(self) -> &'static str {
         match self {
-            SchemaVersion::V1_1 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.1",
-            SchemaVersion::V1_2 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2",
-            SchemaVersion::V1_3 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.3",
+            SchemaVersion::V1_1 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.1"
+            }
+            SchemaVersion::V1_2 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2"
+            }
+            SchemaVersion::V1_3 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.3"
+            }
         }
     }
 
     /// The `basic` namespace.
     pub fn basic_ns(self) -> &'static str {
         match self {
-            SchemaVersion::V1_1 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.1",
-            SchemaVersion::V1_2 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2",
-            SchemaVersion::V1_3 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.3",
+            SchemaVersion::V1_1 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.1"
+            }
+            SchemaVersion::V1_2 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2"
+            }
+            SchemaVersion::V1_3 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.3"
+            }
         }
     }
 
     /// The `faults` namespace.
     pub fn faults_ns(self) -> &'static str {
         match self {
-            SchemaVersion::V1_1 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/1.1",
-            SchemaVersion::V1_2 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/1.2",
-            SchemaVersion::V1_3 => "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/1.3",
+            SchemaVersion::V1_1 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/1.1"
+            }
+            SchemaVersion::V1_2 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/1.2"
+            }
+            SchemaVersion::V1_3 => {
+                "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/faults/1.3"
+            }
         }
     }
 
@@ -119,7 +148,9 @@ impl SchemaVersion {
 
     /// The version whose `types` or `basic` namespace this is.
     pub fn of_namespace(ns: &str) -> Option<SchemaVersion> {
-        Self::ALL.into_iter().find(|v| v.types_ns() == ns || v.basic_ns() == ns || v.faults_ns() == ns)
+        Self::ALL
+            .into_iter()
+            .find(|v| v.types_ns() == ns || v.basic_ns() == ns || v.faults_ns() == ns)
     }
 }
 
@@ -254,10 +285,22 @@ mod tests {
     #[test]
     fn every_status_has_a_value_in_every_version() {
         let v11 = [
-            "doesNotExist", "requestIsQueued", "requestIsAcceptedBySmev", "requestIsRejectedBySmev",
-            "underProcessing", "responseIsAcceptedBySmev", "cancelled", "responseIsDelivered",
+            "doesNotExist",
+            "requestIsQueued",
+            "requestIsAcceptedBySmev",
+            "requestIsRejectedBySmev",
+            "underProcessing",
+            "responseIsAcceptedBySmev",
+            "cancelled",
+            "responseIsDelivered",
         ];
-        for code in ["doesNotExist", "requestIsQueued", "messageIsDelivered", "responseIsQueued", "responseIsProcessed"] {
+        for code in [
+            "doesNotExist",
+            "requestIsQueued",
+            "messageIsDelivered",
+            "responseIsQueued",
+            "responseIsProcessed",
+        ] {
             let status = InteractionStatus::from_code(code).unwrap();
             assert!(v11.contains(&status.as_str(SchemaVersion::V1_1)), "{code}");
             assert_eq!(InteractionStatus::from_code(status.code()), Some(status));

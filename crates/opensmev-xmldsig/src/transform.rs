@@ -183,9 +183,11 @@ fn run<'a>(
                     .iter()
                     .map(|a| (a.ns.clone(), a.local, &*a.value))
                     .collect();
+                // Java's `String.compareTo` order: UTF-16 code units.
+                let java = |a: &str, b: &str| a.encode_utf16().cmp(b.encode_utf16());
                 attrs.sort_by(|x, y| match (&x.0, &y.0) {
-                    (None, None) => x.1.cmp(y.1),
-                    (Some(xn), Some(yn)) => xn.cmp(yn).then_with(|| x.1.cmp(y.1)),
+                    (None, None) => java(x.1, y.1),
+                    (Some(xn), Some(yn)) => java(xn, yn).then_with(|| java(x.1, y.1)),
                     (Some(_), None) => std::cmp::Ordering::Less,
                     (None, Some(_)) => std::cmp::Ordering::Greater,
                 });

@@ -1,0 +1,848 @@
+//! [`Bus`]: the service functions, and the inputs the transports decode into.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use base64::Engine as _;
+use opensmev_crypto::{CryptoProvider, Signer};
+use opensmev_store::{
+    AckOutcome, Attachment, Enqueued, LeaseRequest, NewMessage, QueueDepth, StatusNotice, Store,
+    StoredMessage,
+};
+use opensmev_types::{
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
+    SchemaVersion,
+};
+use opensmev_xmldsig::dsig::{self, FaultCategory, VerifyOptions};
+use opensmev_xmldsig::xml::{Document, Element, ElementId};
+use time::{Duration, OffsetDateTime};
+
+use crate::error::{BusError, ContentIssue};
+use crate::registry::{InformationSystem, Kind, KindStatus, Registry, SignaturePolicy};
+
+/// A source of the current time (a manual one in tests).
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc()
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// Starts at `at`.
+    pub fn new(at: OffsetDateTime) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+
+    /// Moves forward.
+    pub fn advance(&self, by: Duration) {
+        if let Ok(mut now) = self.0.lock() {
+            *now += by;
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        self.0
+            .lock()
+            .map(|t| *t)
+            .unwrap_or_else(|e| *e.into_inner())
+    }
+}
+
+/// Settings of the bus logic.
+#[derive(Debug, Clone)]
+pub struct BusConfig {
+    /// How long a delivered message waits for `Ack` before it is delivered again.
+    pub lease: Duration,
+    /// `MessageID`s made longer ago than this are `StaleMessageId` (SMEV: about 48 hours).
+    pub stale_message_id: Duration,
+    /// `MessageID`s from further in the future than this are refused as stale too (clock skew).
+    pub future_message_id: Duration,
+    /// Largest accepted total of inline attachments per message, in bytes.
+    pub max_attachments_bytes: u64,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        BusConfig {
+            lease: Duration::minutes(5),
+            stale_message_id: Duration::hours(48),
+            future_message_id: Duration::minutes(15),
+            max_attachments_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// A signed part of a call: the document, the signed element, its signature wrapper.
+#[derive(Debug, Clone, Copy)]
+pub struct Signed<'d, 'a> {
+    /// The whole decoded document.
+    pub doc: &'d Document<'a>,
+    /// The element the caller's signature must cover.
+    pub target: ElementId,
+    /// `CallerInformationSystemSignature`, if present.
+    pub wrapper: Option<ElementId>,
+    /// The schema version of the call.
+    pub version: SchemaVersion,
+    /// A mnemonic the transport vouches for (only honoured for IS whose signature policy is
+    /// optional and only when the call is unsigned).
+    pub claimed: Option<&'d Mnemonic>,
+}
+
+/// Inline attachments as found in a call.
+#[derive(Debug, Clone, Default)]
+pub struct AttachmentsInput {
+    /// `AttachmentHeaderList`: (contentId, MimeType).
+    pub headers: Vec<(String, String)>,
+    /// `AttachmentContentList`: (Id, bytes).
+    pub contents: Vec<(String, Vec<u8>)>,
+    /// How many `RefAttachmentHeader`s (file-store attachments) there were.
+    pub file_store_references: usize,
+}
+
+/// `SendRequest`, decoded.
+#[derive(Debug, Clone)]
+pub struct SendRequestInput<'d, 'a> {
+    /// The signed `SenderProvidedRequestData`.
+    pub signed: Signed<'d, 'a>,
+    /// `MessageID` as written.
+    pub message_id: String,
+    /// `ReferenceMessageID`.
+    pub reference_message_id: Option<String>,
+    /// `TransactionCode`.
+    pub transaction_code: Option<String>,
+    /// `NodeID`.
+    pub node_id: Option<String>,
+    /// `EOL`.
+    pub eol: Option<OffsetDateTime>,
+    /// `TestMessage` present.
+    pub test_message: bool,
+    /// The business root element (child of `MessagePrimaryContent`).
+    pub content: ElementId,
+    /// Attachments.
+    pub attachments: AttachmentsInput,
+}
+
+/// What a response carries.
+#[derive(Debug, Clone, Copy)]
+pub enum ResponseBody {
+    /// A business answer: its root element.
+    Business(ElementId),
+    /// `RequestRejected` (no business content).
+    Rejected,
+    /// `RequestStatus` (an intermediate status, no business content).
+    Status,
+}
+
+/// `SendResponse`, decoded.
+#[derive(Debug, Clone)]
+pub struct SendResponseInput<'d, 'a> {
+    /// The signed `SenderProvidedResponseData`.
+    pub signed: Signed<'d, 'a>,
+    /// `MessageID` as written.
+    pub message_id: String,
+    /// `To`.
+    pub to: String,
+    /// The content.
+    pub body: ResponseBody,
+    /// Attachments.
+    pub attachments: AttachmentsInput,
+}
+
+/// `GetRequest` / `GetResponse`, decoded.
+#[derive(Debug, Clone)]
+pub struct PollInput<'d, 'a> {
+    /// The signed `MessageTypeSelector`.
+    pub signed: Signed<'d, 'a>,
+    /// The selected type, when the selector names one.
+    pub message_type: Option<QName>,
+    /// `NodeID` of the selector.
+    pub node_id: Option<String>,
+}
+
+/// `Ack`, decoded.
+#[derive(Debug, Clone)]
+pub struct AckInput<'d, 'a> {
+    /// The signed `AckTargetMessage`.
+    pub signed: Signed<'d, 'a>,
+    /// The acknowledged message id.
+    pub message_id: String,
+    /// `@accepted` (absent = true).
+    pub accepted: bool,
+}
+
+/// `GetStatus` / `GetIncomingQueueStatistics`, decoded.
+#[derive(Debug, Clone)]
+pub struct StatusInput<'d, 'a> {
+    /// The signed `Timestamp`.
+    pub signed: Signed<'d, 'a>,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The information system.
+    pub system: Arc<InformationSystem>,
+    /// Whether it proved itself by a signature (false for unsigned test calls).
+    pub signed: bool,
+}
+
+/// A message the bus accepted.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    /// The stored message.
+    pub message: NewMessage,
+    /// Its status after acceptance.
+    pub status: InteractionStatus,
+    /// The kind of information.
+    pub kind: Arc<Kind>,
+    /// The sender.
+    pub sender: Arc<InformationSystem>,
+    /// The recipient.
+    pub recipient: Arc<InformationSystem>,
+}
+
+/// The opaque `ReplyTo` the bus gives providers: it names the request; `To` must copy it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyToken(pub MessageId);
+
+impl ReplyToken {
+    const PREFIX: &'static str = "opensmev:1:";
+
+    /// The text sent as `ReplyTo`.
+    pub fn encode(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(format!("{}{}", Self::PREFIX, self.0))
+    }
+
+    /// Reads a `To` value.
+    pub fn decode(text: &str) -> Option<ReplyToken> {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .ok()?;
+        let text = String::from_utf8(bytes).ok()?;
+        MessageId::parse(text.strip_prefix(Self::PREFIX)?)
+            .ok()
+            .map(ReplyToken)
+    }
+}
+
+/// The bus.
+#[derive(Debug)]
+pub struct Bus {
+    store: Arc<dyn Store>,
+    registry: RwLock<Arc<Registry>>,
+    crypto: Arc<dyn CryptoProvider>,
+    signer: Arc<dyn Signer>,
+    config: BusConfig,
+    clock: Arc<dyn Clock>,
+}
+
+fn issue(text: impl Into<String>) -> BusError {
+    BusError::InvalidContent(vec![ContentIssue {
+        text: text.into(),
+        position: None,
+    }])
+}
+
+impl Bus {
+    /// A bus over a store. The registry starts empty: call [`Bus::reload_registry`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        crypto: Arc<dyn CryptoProvider>,
+        signer: Arc<dyn Signer>,
+        config: BusConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Bus {
+        Bus {
+            store,
+            registry: RwLock::new(Arc::new(Registry::empty())),
+            crypto,
+            signer,
+            config,
+            clock,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The crypto provider.
+    pub fn crypto(&self) -> &dyn CryptoProvider {
+        self.crypto.as_ref()
+    }
+
+    /// The bus's own signing key (ЭП-СМЭВ).
+    pub fn signer(&self) -> &dyn Signer {
+        self.signer.as_ref()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BusConfig {
+        &self.config
+    }
+
+    /// Now, by the bus's clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// The registry in force.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
+    }
+
+    /// Loads the newest registry version from the store if it is newer than the one in force.
+    /// Returns whether it changed. A stored document that no longer checks out is an error and
+    /// leaves the registry in force unchanged.
+    pub async fn reload_registry(&self) -> Result<bool, BusError> {
+        let Some(doc) = self.store.registry().await? else {
+            return Ok(false);
+        };
+        if doc.version == self.registry().version() {
+            return Ok(false);
+        }
+        let registry = Registry::from_toml(&doc.text, doc.version)
+            .map_err(|e| BusError::Internal(e.to_string()))?;
+        if let Ok(mut current) = self.registry.write() {
+            *current = Arc::new(registry);
+        }
+        Ok(true)
+    }
+
+    /// Checks a registry document and stores it as the newest version, then puts it in force.
+    pub async fn import_registry(&self, text: &str) -> Result<u64, BusError> {
+        Registry::from_toml(text, 0).map_err(|e| issue(e.to_string()))?;
+        let doc = self
+            .store
+            .save_registry(text.to_owned(), None, true, self.now())
+            .await?;
+        self.reload_registry().await?;
+        Ok(doc.version)
+    }
+
+    /// Identifies and authenticates the caller of a signed call.
+    pub fn authenticate(
+        &self,
+        signed: &Signed<'_, '_>,
+        registry: &Registry,
+    ) -> Result<Caller, BusError> {
+        let doc = signed.doc;
+        let Some(wrapper) = signed.wrapper.map(|w| doc.element(w)) else {
+            // Unsigned: only a test IS with an optional signature policy, named by the transport.
+            if let Some(mnemonic) = signed.claimed
+                && let Some(system) = registry.system(mnemonic)
+                && system.signature == SignaturePolicy::Optional
+            {
+                return Ok(Caller {
+                    system: system.clone(),
+                    signed: false,
+                });
+            }
+            return Err(BusError::Signature {
+                category: FaultCategory::NoSignatureFound,
+                message: "the call carries no CallerInformationSystemSignature (ЭП-ОВ)".into(),
+            });
+        };
+        let options = VerifyOptions {
+            at: self.now(),
+            expected_target: Some(signed.target),
+            ..VerifyOptions::now()
+        };
+        let report = dsig::verify_wrapped(Some(&wrapper), self.crypto.as_ref(), &options);
+        // Identity first: an unknown certificate is SenderIsNotRegistered whatever else is wrong.
+        let system = match &report.certificate {
+            Some(cert) => match registry.system_by_certificate(cert) {
+                Some(system) => system.clone(),
+                None => {
+                    return Err(BusError::SenderIsNotRegistered(format!(
+                        "certificate {} ({}) is not registered for any information system",
+                        cert.thumbprint_sha1(),
+                        cert.subject()
+                    )));
+                }
+            },
+            None => {
+                let failure = report.failure.unwrap_or_else(|| dsig::Failure {
+                    category: FaultCategory::CertificateIsNotFound,
+                    message: "no certificate".into(),
+                });
+                return Err(BusError::Signature {
+                    category: failure.category,
+                    message: failure.message,
+                });
+            }
+        };
+        if let Some(failure) = report.failure {
+            return Err(match failure.category {
+                FaultCategory::Internal => BusError::Internal(failure.message),
+                category => BusError::Signature {
+                    category,
+                    message: failure.message,
+                },
+            });
+        }
+        Ok(Caller {
+            system,
+            signed: true,
+        })
+    }
+
+    fn check_message_id(&self, text: &str) -> Result<MessageId, BusError> {
+        let id = MessageId::parse(text).map_err(|e| BusError::InvalidMessageIdFormat {
+            id: text.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let made = id.timestamp();
+        let now = self.now();
+        if made < now - self.config.stale_message_id || made > now + self.config.future_message_id {
+            return Err(BusError::StaleMessageId {
+                id: text.to_owned(),
+                made: made.to_string(),
+            });
+        }
+        Ok(id)
+    }
+
+    fn check_attachments(&self, input: &AttachmentsInput) -> Result<Vec<Attachment>, BusError> {
+        let mut headers: Vec<&(String, String)> = input.headers.iter().collect();
+        headers.sort();
+        let mut contents: Vec<&(String, Vec<u8>)> = input.contents.iter().collect();
+        contents.sort_by(|a, b| a.0.cmp(&b.0));
+        let header_ids: Vec<&str> = headers.iter().map(|h| h.0.as_str()).collect();
+        let content_ids: Vec<&str> = contents.iter().map(|c| c.0.as_str()).collect();
+        if header_ids != content_ids {
+            return Err(BusError::AttachmentContentMiscoordination(format!(
+                "headers name [{}], contents carry [{}]",
+                header_ids.join(", "),
+                content_ids.join(", ")
+            )));
+        }
+        if header_ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(BusError::AttachmentContentMiscoordination(
+                "a contentId is used twice".into(),
+            ));
+        }
+        if input.file_store_references > 0 {
+            return Err(issue(
+                "file-store attachments (RefAttachmentHeaderList) are not supported by this bus yet",
+            ));
+        }
+        let real: u64 = contents.iter().map(|c| c.1.len() as u64).sum();
+        if real > self.config.max_attachments_bytes {
+            return Err(BusError::AttachmentSizeLimitExceeded {
+                permitted: self.config.max_attachments_bytes,
+                real,
+            });
+        }
+        Ok(headers
+            .iter()
+            .zip(contents)
+            .map(|(h, c)| Attachment {
+                content_id: h.0.clone(),
+                mime_type: h.1.clone(),
+                data: c.1.clone(),
+            })
+            .collect())
+    }
+
+    fn validate_content(kind: &Kind, content: &Element<'_, '_>) -> Result<(), BusError> {
+        let Some(schema) = &kind.schema else {
+            return Ok(());
+        };
+        schema.validate(&content.standalone()).map_err(|issues| {
+            BusError::InvalidContent(
+                issues
+                    .into_iter()
+                    .map(|i| ContentIssue {
+                        text: format!("{} (line {}, column {})", i.message, i.line, i.column),
+                        position: Some(i64::from(i.line)),
+                    })
+                    .collect(),
+            )
+        })
+    }
+
+    fn root_of(element: &Element<'_, '_>) -> QName {
+        QName::new(element.namespace().unwrap_or(""), element.local_name())
+    }
+
+    fn opt_id(text: &Option<String>) -> Result<Option<MessageId>, BusError> {
+        text.as_deref()
+            .map(|t| {
+                MessageId::parse(t).map_err(|e| BusError::InvalidMessageIdFormat {
+                    id: t.to_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .transpose()
+    }
+
+    async fn enqueue(
+        &self,
+        message: NewMessage,
+        status: InteractionStatus,
+        recipient: &InformationSystem,
+    ) -> Result<(), BusError> {
+        let destination = format!("{}/{}", recipient.mnemonic, message.kind.as_str());
+        let id = message.id.to_string();
+        match self
+            .store
+            .enqueue(message, status, recipient.queue_quota)
+            .await?
+        {
+            Enqueued::Accepted { .. } => Ok(()),
+            Enqueued::Duplicate { .. } => Err(BusError::MessageIsAlreadySent(id)),
+            Enqueued::QueueFull { depth } => {
+                Err(BusError::DestinationOverflow { destination, depth })
+            }
+        }
+    }
+
+    /// `SendRequest`: a consumer's request, checked, stored and queued for the provider.
+    pub async fn send_request(
+        &self,
+        input: SendRequestInput<'_, '_>,
+    ) -> Result<Accepted, BusError> {
+        let registry = self.registry();
+        let caller = self.authenticate(&input.signed, &registry)?;
+        let id = self.check_message_id(&input.message_id)?;
+        let doc = input.signed.doc;
+        let content = doc.element(input.content);
+        let root = Self::root_of(&content);
+        let Some(kind) = registry.kind_by_request_root(&root).cloned() else {
+            return Err(BusError::BusinessDataTypeIsNotSupported(root));
+        };
+        let now = self.now();
+        if kind.entry.status == KindStatus::Retired {
+            return Err(BusError::BusinessDataTypeIsNotSupported(root));
+        }
+        if let Some(eol) = input.eol
+            && eol <= now
+        {
+            return Err(BusError::EndOfLifeReached(eol.to_string()));
+        }
+        if registry
+            .grant(&caller.system.mnemonic, &kind.entry.id, now)
+            .is_none()
+        {
+            return Err(BusError::AccessDenied(format!(
+                "{} holds no grant in force for {} ({})",
+                caller.system.mnemonic, kind.entry.id, kind.entry.title
+            )));
+        }
+        let recipient = registry
+            .system(&kind.provider)
+            .cloned()
+            .ok_or_else(|| BusError::RecipientIsNotFound(kind.provider.to_string()))?;
+        Self::validate_content(&kind, &content)?;
+        let attachments = self.check_attachments(&input.attachments)?;
+        let data = doc.element(input.signed.target);
+        let signature = input
+            .signed
+            .wrapper
+            .and_then(|w| {
+                doc.element(w)
+                    .children()
+                    .find(|c| c.is(dsig::DSIG_NS, "Signature"))
+            })
+            .map(|s| s.standalone());
+        let message = NewMessage {
+            id: id.clone(),
+            kind: MessageKind::Request,
+            sender: caller.system.mnemonic.clone(),
+            recipient: recipient.mnemonic.clone(),
+            message_type: root,
+            vs_id: kind.entry.id.clone(),
+            version: input.signed.version,
+            priority: Priority::default(),
+            delivery_mode: DeliveryMode::Poll,
+            test_message: input.test_message,
+            node_id: input.node_id.clone(),
+            target_node_id: None,
+            eol: input.eol,
+            transaction_code: input.transaction_code.clone(),
+            reference_message_id: Self::opt_id(&input.reference_message_id)?.or(Some(id.clone())),
+            original_message_id: None,
+            reply_to: Some(ReplyToken(id).encode()),
+            sent_at: now,
+            sender_data: data.standalone(),
+            sender_signature: signature,
+            attachments,
+        };
+        let status = InteractionStatus::RequestIsQueued;
+        self.enqueue(message.clone(), status, &recipient).await?;
+        Ok(Accepted {
+            message,
+            status,
+            kind,
+            sender: caller.system,
+            recipient,
+        })
+    }
+
+    /// `SendResponse`: a provider's answer to a request it received, routed back by `To`.
+    pub async fn send_response(
+        &self,
+        input: SendResponseInput<'_, '_>,
+    ) -> Result<Accepted, BusError> {
+        let registry = self.registry();
+        let caller = self.authenticate(&input.signed, &registry)?;
+        let id = self.check_message_id(&input.message_id)?;
+        let token = ReplyToken::decode(&input.to).ok_or_else(|| {
+            BusError::RecipientIsNotFound("To is not a ReplyTo issued by this bus".into())
+        })?;
+        let request = self
+            .store
+            .message(&token.0)
+            .await?
+            .filter(|r| {
+                r.message.kind == MessageKind::Request
+                    && r.message.recipient == caller.system.mnemonic
+            })
+            .ok_or_else(|| {
+                BusError::RecipientIsNotFound(format!(
+                    "no request {} addressed to {}",
+                    token.0, caller.system.mnemonic
+                ))
+            })?;
+        let kind = registry
+            .kind(&request.message.vs_id)
+            .cloned()
+            .ok_or_else(|| {
+                BusError::RecipientIsNotFound(format!(
+                    "kind {} is no longer registered",
+                    request.message.vs_id
+                ))
+            })?;
+        let doc = input.signed.doc;
+        let message_type = match input.body {
+            ResponseBody::Business(root) => {
+                let content = doc.element(root);
+                let root = Self::root_of(&content);
+                if !kind.responses.contains(&root) {
+                    if registry.kind_by_request_root(&root).is_some() {
+                        return Err(BusError::IncorrectResponseContentType(root));
+                    }
+                    return Err(BusError::BusinessDataTypeIsNotSupported(root));
+                }
+                Self::validate_content(&kind, &content)?;
+                root
+            }
+            // Rejections and statuses carry no business root; they are typed by the request.
+            ResponseBody::Rejected | ResponseBody::Status => request.message.message_type.clone(),
+        };
+        let consumer = registry
+            .system(&request.message.sender)
+            .cloned()
+            .ok_or_else(|| {
+                BusError::RecipientIsNotFound(format!(
+                    "consumer {} is no longer registered",
+                    request.message.sender
+                ))
+            })?;
+        let attachments = self.check_attachments(&input.attachments)?;
+        let now = self.now();
+        let data = doc.element(input.signed.target);
+        let signature = input
+            .signed
+            .wrapper
+            .and_then(|w| {
+                doc.element(w)
+                    .children()
+                    .find(|c| c.is(dsig::DSIG_NS, "Signature"))
+            })
+            .map(|s| s.standalone());
+        let message = NewMessage {
+            id,
+            kind: MessageKind::Response,
+            sender: caller.system.mnemonic.clone(),
+            recipient: consumer.mnemonic.clone(),
+            message_type,
+            vs_id: kind.entry.id.clone(),
+            version: input.signed.version,
+            priority: request.message.priority,
+            delivery_mode: DeliveryMode::Poll,
+            test_message: request.message.test_message,
+            node_id: None,
+            target_node_id: request.message.node_id.clone(),
+            eol: None,
+            transaction_code: request.message.transaction_code.clone(),
+            reference_message_id: request.message.reference_message_id.clone(),
+            original_message_id: Some(request.message.id.clone()),
+            reply_to: None,
+            sent_at: now,
+            sender_data: data.standalone(),
+            sender_signature: signature,
+            attachments,
+        };
+        let status = InteractionStatus::ResponseIsAcceptedBySmev;
+        self.enqueue(message.clone(), status, &consumer).await?;
+        let request_status = match input.body {
+            ResponseBody::Status => InteractionStatus::UnderProcessing,
+            ResponseBody::Rejected => InteractionStatus::RequestIsProcessed,
+            ResponseBody::Business(_) => InteractionStatus::ResponseIsQueued,
+        };
+        self.store
+            .set_status(&request.message.id, request_status, None, now)
+            .await?;
+        Ok(Accepted {
+            message,
+            status,
+            kind,
+            sender: caller.system,
+            recipient: consumer,
+        })
+    }
+
+    fn check_selector(
+        &self,
+        registry: &Registry,
+        caller: &Caller,
+        kind: MessageKind,
+        message_type: &Option<QName>,
+    ) -> Result<(), BusError> {
+        let Some(message_type) = message_type else {
+            return Ok(());
+        };
+        let allowed = match kind {
+            MessageKind::Request => registry
+                .kind_by_request_root(message_type)
+                .is_some_and(|k| k.provider == caller.system.mnemonic),
+            MessageKind::Response => {
+                registry
+                    .kind_by_response_root(message_type)
+                    .is_some_and(|k| {
+                        registry
+                            .consumed_kinds(&caller.system.mnemonic)
+                            .any(|c| c.entry.id == k.entry.id)
+                    })
+            }
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(BusError::UnknownMessageType(format!(
+                "{message_type} is not a {} type of {}",
+                if kind == MessageKind::Request {
+                    "request"
+                } else {
+                    "response"
+                },
+                caller.system.mnemonic
+            )))
+        }
+    }
+
+    async fn poll(
+        &self,
+        input: PollInput<'_, '_>,
+        kind: MessageKind,
+    ) -> Result<Option<StoredMessage>, BusError> {
+        let registry = self.registry();
+        let caller = self.authenticate(&input.signed, &registry)?;
+        self.check_selector(&registry, &caller, kind, &input.message_type)?;
+        let request = LeaseRequest {
+            recipient: caller.system.mnemonic.clone(),
+            kind,
+            message_type: input.message_type.clone(),
+            node_id: input.node_id.clone(),
+            lease: self.config.lease,
+            now: self.now(),
+        };
+        Ok(self.store.lease_next(request).await?)
+    }
+
+    /// `GetRequest`: the next request from the caller's incoming queue, leased until `Ack`.
+    pub async fn get_request(
+        &self,
+        input: PollInput<'_, '_>,
+    ) -> Result<Option<StoredMessage>, BusError> {
+        self.poll(input, MessageKind::Request).await
+    }
+
+    /// `GetResponse`: the next response from the caller's queue, leased until `Ack`.
+    pub async fn get_response(
+        &self,
+        input: PollInput<'_, '_>,
+    ) -> Result<Option<StoredMessage>, BusError> {
+        self.poll(input, MessageKind::Response).await
+    }
+
+    /// `Ack`: the caller confirms a delivered message.
+    pub async fn ack(&self, input: AckInput<'_, '_>) -> Result<(), BusError> {
+        let registry = self.registry();
+        let caller = self.authenticate(&input.signed, &registry)?;
+        let id = MessageId::parse(&input.message_id)
+            .map_err(|_| BusError::TargetMessageIsNotFound(input.message_id.clone()))?;
+        let now = self.now();
+        let stored = self.store.message(&id).await?;
+        let (status, notice) = match stored.as_ref().map(|m| m.message.kind) {
+            Some(MessageKind::Request) if input.accepted => (InteractionStatus::UnderProcessing, None),
+            Some(MessageKind::Request) => (
+                InteractionStatus::RequestIsRejectedBySmev,
+                Some("the provider's information system rejected the SMEV signature of the delivered request".to_owned()),
+            ),
+            _ if input.accepted => (InteractionStatus::MessageIsDelivered, None),
+            _ => (
+                InteractionStatus::ResponseIsRejectedBySmev,
+                Some("the consumer's information system rejected the SMEV signature of the delivered response".to_owned()),
+            ),
+        };
+        match self
+            .store
+            .ack(
+                &caller.system.mnemonic,
+                &id,
+                input.accepted,
+                status,
+                notice,
+                now,
+            )
+            .await?
+        {
+            AckOutcome::Acked => Ok(()),
+            AckOutcome::NotFound => Err(BusError::TargetMessageIsNotFound(input.message_id)),
+        }
+    }
+
+    /// `GetStatus`: the next asynchronous status notice about the caller's messages.
+    pub async fn get_status(
+        &self,
+        input: StatusInput<'_, '_>,
+    ) -> Result<Option<StatusNotice>, BusError> {
+        let registry = self.registry();
+        let caller = self.authenticate(&input.signed, &registry)?;
+        Ok(self
+            .store
+            .take_status_notice(&caller.system.mnemonic)
+            .await?)
+    }
+
+    /// `GetIncomingQueueStatistics` (1.1): pending messages per queue of the caller.
+    pub async fn queue_statistics(
+        &self,
+        input: StatusInput<'_, '_>,
+    ) -> Result<Vec<QueueDepth>, BusError> {
+        let registry = self.registry();
+        let caller = self.authenticate(&input.signed, &registry)?;
+        Ok(self.store.queue_depths(&caller.system.mnemonic).await?)
+    }
+}

@@ -1,0 +1,545 @@
+//! The registry: participants, information systems (with their certificates), kinds of
+//! information (ВС) with their XSDs, access grants, quotas.
+//!
+//! The registry lives in the store as a versioned TOML document (the same format as the import/
+//! export file), is checked as a whole when loaded ([`Registry::from_toml`]), and is indexed for the
+//! questions the bus asks on every message: which IS owns this certificate, which kind of
+//! information has this root element, may this consumer ask for it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use opensmev_crypto::Certificate;
+use opensmev_schema::SchemaSet;
+use opensmev_types::{Mnemonic, QName};
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use time::{Date, OffsetDateTime};
+
+/// Why a registry document is not acceptable.
+#[derive(Debug, thiserror::Error)]
+#[error("registry: {0}")]
+pub struct RegistryError(pub String);
+
+fn err(message: impl Into<String>) -> RegistryError {
+    RegistryError(message.into())
+}
+
+/// Whether an IS must sign its calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SignaturePolicy {
+    /// Every call carries a valid ЭП-ОВ (the default, as in SMEV).
+    #[default]
+    Required,
+    /// Unsigned calls are accepted (test systems only); the caller then names itself in the
+    /// transport (HTTP header `X-OpenSMEV-Mnemonic`).
+    Optional,
+}
+
+/// The life-cycle state of a kind of information.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KindStatus {
+    /// In service.
+    #[default]
+    Active,
+    /// Still served; consumers should move to the successor before the sunset date.
+    Deprecated,
+    /// No longer accepted.
+    Retired,
+}
+
+/// A participant (an organisation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Participant {
+    /// Organisation name.
+    pub name: String,
+    /// OGRN (the key participants are referred to by).
+    pub ogrn: String,
+    /// INN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inn: Option<String>,
+}
+
+/// An information system as written in the registry file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemEntry {
+    /// The mnemonic.
+    pub mnemonic: String,
+    /// Human-readable name.
+    pub name: String,
+    /// The owner's OGRN.
+    pub owner: String,
+    /// Signature policy.
+    #[serde(default)]
+    pub signature: SignaturePolicy,
+    /// PEM certificates (several may be valid at once, for rotation).
+    #[serde(default)]
+    pub certificates: Vec<String>,
+    /// Queue quota for this IS (default: the registry-wide quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_quota: Option<u64>,
+}
+
+/// One XSD file of a kind of information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct XsdFile {
+    /// File name (imports refer to it).
+    pub name: String,
+    /// Content.
+    pub text: String,
+}
+
+/// A kind of information (вид сведений) as written in the registry file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindEntry {
+    /// Id, e.g. `VS00179v002-PFR001`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The provider IS mnemonic.
+    pub provider: String,
+    /// Request root element in Clark notation: `{namespace}LocalName`.
+    pub request: String,
+    /// Response root elements (Clark notation).
+    pub responses: Vec<String>,
+    /// Version of the kind.
+    #[serde(default = "default_kind_version")]
+    pub version: String,
+    /// Status.
+    #[serde(default)]
+    pub status: KindStatus,
+    /// Sunset date (for deprecated kinds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sunset: Option<String>,
+    /// Successor kind id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub successor: Option<String>,
+    /// XSD files; the first one is the entry point.
+    #[serde(default)]
+    pub xsd: Vec<XsdFile>,
+}
+
+fn default_kind_version() -> String {
+    "1.0.0".to_owned()
+}
+
+/// An access grant as written in the registry file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantEntry {
+    /// The consumer IS mnemonic.
+    pub consumer: String,
+    /// The kind of information id.
+    pub kind: String,
+    /// Legal basis (text).
+    pub basis: String,
+    /// Legal basis reference (document, article).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis_ref: Option<String>,
+    /// First day of validity (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    /// Last day of validity (`YYYY-MM-DD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<String>,
+}
+
+/// The registry file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryFile {
+    /// Default queue quota (messages pending per queue).
+    #[serde(default = "default_quota")]
+    pub default_queue_quota: u64,
+    /// Participants.
+    #[serde(default)]
+    pub participants: Vec<Participant>,
+    /// Information systems.
+    #[serde(default)]
+    pub systems: Vec<SystemEntry>,
+    /// Kinds of information.
+    #[serde(default)]
+    pub kinds: Vec<KindEntry>,
+    /// Access grants.
+    #[serde(default)]
+    pub grants: Vec<GrantEntry>,
+}
+
+fn default_quota() -> u64 {
+    1000
+}
+
+/// An information system, resolved.
+#[derive(Debug, Clone)]
+pub struct InformationSystem {
+    /// The mnemonic.
+    pub mnemonic: Mnemonic,
+    /// Human-readable name.
+    pub name: String,
+    /// The owner.
+    pub owner: Participant,
+    /// Signature policy.
+    pub signature: SignaturePolicy,
+    /// Certificates.
+    pub certificates: Vec<Certificate>,
+    /// Queue quota.
+    pub queue_quota: u64,
+}
+
+/// A kind of information, resolved.
+#[derive(Debug, Clone)]
+pub struct Kind {
+    /// As written.
+    pub entry: KindEntry,
+    /// The provider.
+    pub provider: Mnemonic,
+    /// Request root.
+    pub request: QName,
+    /// Response roots.
+    pub responses: Vec<QName>,
+    /// Compiled-on-demand XSD set (None when the kind has no XSD: content is not validated).
+    pub schema: Option<SchemaSet>,
+    /// Sunset date.
+    pub sunset: Option<Date>,
+}
+
+/// A grant, resolved.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    /// As written.
+    pub entry: GrantEntry,
+    /// First valid day.
+    pub valid_from: Option<Date>,
+    /// Last valid day.
+    pub valid_to: Option<Date>,
+}
+
+impl Grant {
+    /// Whether the grant is in force at `at`.
+    pub fn in_force(&self, at: OffsetDateTime) -> bool {
+        let day = at.date();
+        self.valid_from.is_none_or(|from| day >= from) && self.valid_to.is_none_or(|to| day <= to)
+    }
+}
+
+/// The checked, indexed registry.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    file: RegistryFile,
+    version: u64,
+    systems: BTreeMap<Mnemonic, Arc<InformationSystem>>,
+    by_certificate: HashMap<String, Mnemonic>,
+    kinds: BTreeMap<String, Arc<Kind>>,
+    by_request_root: HashMap<QName, String>,
+    by_response_root: HashMap<QName, String>,
+    grants: HashMap<(Mnemonic, String), Vec<Grant>>,
+}
+
+/// The SHA-256 fingerprint of a certificate (hex), the registry's certificate key.
+pub fn certificate_key(cert: &Certificate) -> String {
+    hex::encode(sha2::Sha256::digest(cert.der()))
+}
+
+/// Parses `{ns}local` (Clark notation).
+pub fn parse_clark(text: &str) -> Option<QName> {
+    let rest = text.strip_prefix('{')?;
+    let (ns, local) = rest.split_once('}')?;
+    (!local.is_empty() && !local.contains(['{', '}', ':'])).then(|| QName::new(ns, local))
+}
+
+fn parse_date(text: &str, what: &str) -> Result<Date, RegistryError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &format)
+        .map_err(|e| err(format!("{what}: '{text}' is not a YYYY-MM-DD date ({e})")))
+}
+
+impl Registry {
+    /// An empty registry (version 0).
+    pub fn empty() -> Registry {
+        Registry::build(
+            RegistryFile {
+                default_queue_quota: default_quota(),
+                ..RegistryFile::default()
+            },
+            0,
+        )
+        .unwrap_or_else(|_| unreachable!("an empty registry is valid"))
+    }
+
+    /// Parses and checks a registry document.
+    pub fn from_toml(text: &str, version: u64) -> Result<Registry, RegistryError> {
+        let file: RegistryFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        Registry::build(file, version)
+    }
+
+    /// Checks and indexes a registry.
+    pub fn build(file: RegistryFile, version: u64) -> Result<Registry, RegistryError> {
+        let participants: HashMap<&str, &Participant> = file
+            .participants
+            .iter()
+            .map(|p| (p.ogrn.as_str(), p))
+            .collect();
+        if participants.len() != file.participants.len() {
+            return Err(err("two participants have the same OGRN"));
+        }
+        let mut systems = BTreeMap::new();
+        let mut by_certificate = HashMap::new();
+        for entry in &file.systems {
+            let mnemonic = Mnemonic::parse(&entry.mnemonic).map_err(|e| err(e.to_string()))?;
+            let owner = participants.get(entry.owner.as_str()).ok_or_else(|| {
+                err(format!(
+                    "system {}: owner OGRN {} is not a participant",
+                    entry.mnemonic, entry.owner
+                ))
+            })?;
+            let mut certificates = Vec::new();
+            for (i, pem) in entry.certificates.iter().enumerate() {
+                let cert = Certificate::from_pem(pem.as_bytes()).map_err(|e| {
+                    err(format!(
+                        "system {}: certificate {}: {e}",
+                        entry.mnemonic,
+                        i + 1
+                    ))
+                })?;
+                if let Some(other) = by_certificate.insert(certificate_key(&cert), mnemonic.clone())
+                {
+                    return Err(err(format!(
+                        "the certificate {} is registered for both {other} and {mnemonic}",
+                        cert.thumbprint_sha1()
+                    )));
+                }
+                certificates.push(cert);
+            }
+            if entry.signature == SignaturePolicy::Required && certificates.is_empty() {
+                return Err(err(format!(
+                    "system {}: signatures are required but no certificate is registered",
+                    entry.mnemonic
+                )));
+            }
+            let system = InformationSystem {
+                mnemonic: mnemonic.clone(),
+                name: entry.name.clone(),
+                owner: (*owner).clone(),
+                signature: entry.signature,
+                certificates,
+                queue_quota: entry.queue_quota.unwrap_or(file.default_queue_quota),
+            };
+            if systems.insert(mnemonic, Arc::new(system)).is_some() {
+                return Err(err(format!(
+                    "system {} is registered twice",
+                    entry.mnemonic
+                )));
+            }
+        }
+        let mut kinds = BTreeMap::new();
+        let mut by_request_root = HashMap::new();
+        let mut by_response_root = HashMap::new();
+        for entry in &file.kinds {
+            let provider = Mnemonic::parse(&entry.provider).map_err(|e| err(e.to_string()))?;
+            if !systems.contains_key(&provider) {
+                return Err(err(format!(
+                    "kind {}: provider {} is not a registered system",
+                    entry.id, entry.provider
+                )));
+            }
+            let request = parse_clark(&entry.request).ok_or_else(|| {
+                err(format!(
+                    "kind {}: request '{}' is not {{namespace}}Name",
+                    entry.id, entry.request
+                ))
+            })?;
+            let mut responses = Vec::new();
+            for r in &entry.responses {
+                responses.push(parse_clark(r).ok_or_else(|| {
+                    err(format!(
+                        "kind {}: response '{r}' is not {{namespace}}Name",
+                        entry.id
+                    ))
+                })?);
+            }
+            if responses.is_empty() {
+                return Err(err(format!("kind {}: no response root element", entry.id)));
+            }
+            let schema = if entry.xsd.is_empty() {
+                None
+            } else {
+                let files = entry
+                    .xsd
+                    .iter()
+                    .map(|f| (f.name.clone(), f.text.clone()))
+                    .collect();
+                Some(
+                    SchemaSet::new(files, &entry.xsd[0].name)
+                        .map_err(|e| err(format!("kind {}: XSD: {e}", entry.id)))?,
+                )
+            };
+            let sunset = entry
+                .sunset
+                .as_deref()
+                .map(|s| parse_date(s, &format!("kind {} sunset", entry.id)))
+                .transpose()?;
+            if by_request_root
+                .insert(request.clone(), entry.id.clone())
+                .is_some()
+            {
+                return Err(err(format!(
+                    "kind {}: request root {request} is used by another kind",
+                    entry.id
+                )));
+            }
+            for r in &responses {
+                if by_request_root.contains_key(r) {
+                    return Err(err(format!(
+                        "kind {}: response root {r} is a request root elsewhere",
+                        entry.id
+                    )));
+                }
+                by_response_root
+                    .entry(r.clone())
+                    .or_insert_with(|| entry.id.clone());
+            }
+            let kind = Kind {
+                entry: entry.clone(),
+                provider,
+                request,
+                responses,
+                schema,
+                sunset,
+            };
+            if kinds.insert(entry.id.clone(), Arc::new(kind)).is_some() {
+                return Err(err(format!("kind {} is registered twice", entry.id)));
+            }
+        }
+        for kind in kinds.values() {
+            if let Some(successor) = &kind.entry.successor
+                && !kinds.contains_key(successor)
+            {
+                return Err(err(format!(
+                    "kind {}: successor {successor} is not registered",
+                    kind.entry.id
+                )));
+            }
+        }
+        let mut grants: HashMap<(Mnemonic, String), Vec<Grant>> = HashMap::new();
+        for entry in &file.grants {
+            let consumer = Mnemonic::parse(&entry.consumer).map_err(|e| err(e.to_string()))?;
+            if !systems.contains_key(&consumer) {
+                return Err(err(format!(
+                    "grant: consumer {} is not a registered system",
+                    entry.consumer
+                )));
+            }
+            if !kinds.contains_key(&entry.kind) {
+                return Err(err(format!("grant: kind {} is not registered", entry.kind)));
+            }
+            let grant = Grant {
+                entry: entry.clone(),
+                valid_from: entry
+                    .valid_from
+                    .as_deref()
+                    .map(|d| parse_date(d, "grant valid_from"))
+                    .transpose()?,
+                valid_to: entry
+                    .valid_to
+                    .as_deref()
+                    .map(|d| parse_date(d, "grant valid_to"))
+                    .transpose()?,
+            };
+            grants
+                .entry((consumer, entry.kind.clone()))
+                .or_default()
+                .push(grant);
+        }
+        Ok(Registry {
+            file,
+            version,
+            systems,
+            by_certificate,
+            kinds,
+            by_request_root,
+            by_response_root,
+            grants,
+        })
+    }
+
+    /// The document, as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.file).unwrap_or_default()
+    }
+
+    /// The file form.
+    pub fn file(&self) -> &RegistryFile {
+        &self.file
+    }
+
+    /// The store version it was loaded from.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// An IS by mnemonic.
+    pub fn system(&self, mnemonic: &Mnemonic) -> Option<&Arc<InformationSystem>> {
+        self.systems.get(mnemonic)
+    }
+
+    /// All systems.
+    pub fn systems(&self) -> impl Iterator<Item = &Arc<InformationSystem>> {
+        self.systems.values()
+    }
+
+    /// The IS a certificate is registered for.
+    pub fn system_by_certificate(&self, cert: &Certificate) -> Option<&Arc<InformationSystem>> {
+        self.by_certificate
+            .get(&certificate_key(cert))
+            .and_then(|m| self.systems.get(m))
+    }
+
+    /// A kind by id.
+    pub fn kind(&self, id: &str) -> Option<&Arc<Kind>> {
+        self.kinds.get(id)
+    }
+
+    /// All kinds.
+    pub fn kinds(&self) -> impl Iterator<Item = &Arc<Kind>> {
+        self.kinds.values()
+    }
+
+    /// The kind whose request root this is.
+    pub fn kind_by_request_root(&self, root: &QName) -> Option<&Arc<Kind>> {
+        self.by_request_root
+            .get(root)
+            .and_then(|id| self.kinds.get(id))
+    }
+
+    /// The kind whose response root this is.
+    pub fn kind_by_response_root(&self, root: &QName) -> Option<&Arc<Kind>> {
+        self.by_response_root
+            .get(root)
+            .and_then(|id| self.kinds.get(id))
+    }
+
+    /// The grant in force for a consumer and a kind at `at`, if any.
+    pub fn grant(&self, consumer: &Mnemonic, kind: &str, at: OffsetDateTime) -> Option<&Grant> {
+        self.grants
+            .get(&(consumer.clone(), kind.to_owned()))?
+            .iter()
+            .find(|g| g.in_force(at))
+    }
+
+    /// Kinds a consumer holds grants for (any time).
+    pub fn consumed_kinds(&self, consumer: &Mnemonic) -> impl Iterator<Item = &Arc<Kind>> {
+        self.kinds.values().filter(move |k| {
+            self.grants
+                .contains_key(&(consumer.clone(), k.entry.id.clone()))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

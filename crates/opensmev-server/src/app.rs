@@ -1,0 +1,166 @@
+//! Building and running the server: store, keys, registry, bus, router, background tasks.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use opensmev_core::{Bus, BusConfig, SystemClock};
+use opensmev_crypto::{Certificate, CryptoProvider, OpenSslProvider, Signer};
+use opensmev_store::Store;
+use opensmev_store_sqlite::SqliteStore;
+
+use crate::config::Config;
+use crate::demo;
+
+/// Why the server cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Setting up failed (files, keys, store, registry).
+    #[error("{what}: {message}")]
+    Setup {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// The listener failed.
+    #[error("serving: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+fn setup(what: impl Into<String>, e: impl std::fmt::Display) -> AppError {
+    AppError::Setup {
+        what: what.into(),
+        message: e.to_string(),
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) bus: Bus,
+    pub(crate) config: Config,
+}
+
+/// A built server, ready to serve.
+#[derive(Debug)]
+pub struct Application {
+    state: Arc<State>,
+    demo: Option<demo::Demo>,
+}
+
+impl Application {
+    /// Opens the store, loads (or in demo mode generates) the keys and the registry, and builds
+    /// the bus.
+    pub async fn build(config: Config) -> Result<Application, AppError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| setup(format!("creating {}", config.data_dir.display()), e))?;
+        let demo = if config.demo {
+            Some(demo::prepare(&config.data_dir).map_err(|e| setup("demo", e))?)
+        } else {
+            None
+        };
+        let (key_path, cert_path) = match (&config.smev_key, &config.smev_cert, &demo) {
+            (Some(key), Some(cert), _) => (key.clone(), cert.clone()),
+            (_, _, Some(demo)) => (demo.smev_key.clone(), demo.smev_cert.clone()),
+            _ => return Err(setup("configuration", "no signing key for the bus")),
+        };
+        let provider = Arc::new(OpenSslProvider::new());
+        let cert_pem = std::fs::read(&cert_path)
+            .map_err(|e| setup(format!("reading {}", cert_path.display()), e))?;
+        let key_pem = std::fs::read(&key_path)
+            .map_err(|e| setup(format!("reading {}", key_path.display()), e))?;
+        let certificate = Certificate::from_pem(&cert_pem)
+            .map_err(|e| setup(cert_path.display().to_string(), e))?;
+        let signer: Arc<dyn Signer> = Arc::from(
+            provider
+                .load_signer(&key_pem, certificate)
+                .map_err(|e| setup(key_path.display().to_string(), e))?,
+        );
+        let store_dir = config.data_dir.join("store");
+        let store: Arc<dyn Store> = Arc::new(
+            tokio::task::spawn_blocking(move || SqliteStore::open(&store_dir))
+                .await
+                .map_err(|e| setup("opening the store", e))?
+                .map_err(|e| setup("opening the store", e))?,
+        );
+        let bus_config = BusConfig {
+            lease: time::Duration::seconds(config.lease_seconds as i64),
+            stale_message_id: time::Duration::hours(config.stale_message_id_hours as i64),
+            max_attachments_bytes: config.max_attachments_bytes,
+            ..BusConfig::default()
+        };
+        let crypto: Arc<dyn CryptoProvider> = provider;
+        let bus = Bus::new(store, crypto, signer, bus_config, Arc::new(SystemClock));
+        let import = match (&demo, &config.registry_file) {
+            (_, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| setup(format!("reading {}", path.display()), e))?,
+            ),
+            (Some(demo), None) => Some(demo.registry_toml.clone()),
+            (None, None) => None,
+        };
+        bus.reload_registry()
+            .await
+            .map_err(|e| setup("loading the registry", e))?;
+        if let Some(text) = import {
+            let stored = bus
+                .store()
+                .registry()
+                .await
+                .map_err(|e| setup("loading the registry", e))?;
+            if stored.is_none_or(|doc| doc.text != text) {
+                bus.import_registry(&text)
+                    .await
+                    .map_err(|e| setup("importing the registry", e))?;
+            }
+        }
+        Ok(Application {
+            state: Arc::new(State { bus, config }),
+            demo,
+        })
+    }
+
+    /// The bus.
+    pub fn bus(&self) -> &Bus {
+        &self.state.bus
+    }
+
+    /// The demo set-up, in demo mode.
+    pub fn demo(&self) -> Option<&demo::Demo> {
+        self.demo.as_ref()
+    }
+
+    /// The router (for in-process tests).
+    pub fn router(&self) -> axum::Router {
+        crate::soap::router(self.state.clone())
+    }
+
+    /// Serves on `listener` until `shutdown` completes; also keeps the registry in step with the
+    /// store.
+    pub async fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let state = self.state.clone();
+        let poll = std::time::Duration::from_secs(state.config.registry_poll_seconds.max(1));
+        let poller = tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(poll);
+            loop {
+                ticker.tick().await;
+                if let Err(e) = state.bus.reload_registry().await {
+                    tracing::warn!(error = %e, "the stored registry cannot be loaded; keeping the one in force");
+                }
+            }
+        });
+        let router = self.router();
+        let result = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        poller.abort();
+        Ok(result?)
+    }
+}

@@ -1,0 +1,364 @@
+//! Server configuration: a TOML file, then `OPENSMEV_*` environment variables, then command-line
+//! flags, each overriding the one before; checked as a whole at load. Unknown keys in the file
+//! and unknown `OPENSMEV_*` variables are errors (a typo must not silently fall back to a default).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this configuration (unknown key, wrong type…).
+    #[error("configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// An environment variable or a value is not acceptable.
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+/// The server configuration, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where to listen (default `127.0.0.1:7500`, the port of the SMEV test endpoints).
+    pub listen: SocketAddr,
+    /// Where the store and generated files live.
+    pub data_dir: PathBuf,
+    /// The path prefix of the SOAP endpoints (default `/smev`: `/smev/v1.2/ws`).
+    pub path_prefix: String,
+    /// Largest plain-XML request body, in bytes.
+    pub max_xml_body_bytes: usize,
+    /// Largest MTOM (multipart) request body, in bytes.
+    pub max_mtom_body_bytes: usize,
+    /// Largest total of inline attachments per message, in bytes.
+    pub max_attachments_bytes: u64,
+    /// Seconds a delivered message waits for `Ack` before it is delivered again.
+    pub lease_seconds: u64,
+    /// Hours after which a `MessageID` is stale.
+    pub stale_message_id_hours: u64,
+    /// The bus's signing key (PKCS#8 PEM) for ЭП-СМЭВ; generated in demo mode.
+    pub smev_key: Option<PathBuf>,
+    /// The bus's certificate (PEM).
+    pub smev_cert: Option<PathBuf>,
+    /// A registry file to import at start.
+    pub registry_file: Option<PathBuf>,
+    /// How often (seconds) to look for registry changes in the store.
+    pub registry_poll_seconds: u64,
+    /// Demo mode: generate keys, a registry and examples in the data directory.
+    pub demo: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7500)),
+            data_dir: PathBuf::from("data"),
+            path_prefix: "/smev".to_owned(),
+            max_xml_body_bytes: 16 * 1024 * 1024,
+            max_mtom_body_bytes: 100 * 1024 * 1024,
+            max_attachments_bytes: 64 * 1024 * 1024,
+            lease_seconds: 300,
+            stale_message_id_hours: 48,
+            smev_key: None,
+            smev_cert: None,
+            registry_file: None,
+            registry_poll_seconds: 2,
+            demo: false,
+        }
+    }
+}
+
+/// The file form: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    path_prefix: Option<String>,
+    max_xml_body_bytes: Option<usize>,
+    max_mtom_body_bytes: Option<usize>,
+    max_attachments_bytes: Option<u64>,
+    lease_seconds: Option<u64>,
+    stale_message_id_hours: Option<u64>,
+    smev_key: Option<PathBuf>,
+    smev_cert: Option<PathBuf>,
+    registry_file: Option<PathBuf>,
+    registry_poll_seconds: Option<u64>,
+    demo: Option<bool>,
+}
+
+/// Command-line overrides (the binary fills these from its flags).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--demo`.
+    pub demo: bool,
+    /// `--registry`.
+    pub registry_file: Option<PathBuf>,
+}
+
+/// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
+const ENV_KEYS: [&str; 13] = [
+    "LISTEN",
+    "DATA_DIR",
+    "PATH_PREFIX",
+    "MAX_XML_BODY_BYTES",
+    "MAX_MTOM_BODY_BYTES",
+    "MAX_ATTACHMENTS_BYTES",
+    "LEASE_SECONDS",
+    "STALE_MESSAGE_ID_HOURS",
+    "SMEV_KEY",
+    "SMEV_CERT",
+    "REGISTRY_FILE",
+    "REGISTRY_POLL_SECONDS",
+    "DEMO",
+];
+
+impl Config {
+    /// Loads: defaults ← file (if any) ← environment (`vars`, normally `std::env::vars()`) ←
+    /// overrides; then checks.
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })?;
+            config.apply_file(parsed)?;
+        }
+        for (key, value) in vars {
+            let Some(name) = key.strip_prefix("OPENSMEV_") else {
+                continue;
+            };
+            if name == "LANG" || name == "CONFIG" || name == "LOG" {
+                continue;
+            }
+            if !ENV_KEYS.contains(&name) {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown environment variable {key} (known: {})",
+                    ENV_KEYS
+                        .iter()
+                        .map(|k| format!("OPENSMEV_{k}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+            config.apply_env(name, &value)?;
+        }
+        if let Some(listen) = &overrides.listen {
+            config.listen = parse_addr(listen)?;
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.data_dir = dir.clone();
+        }
+        if overrides.demo {
+            config.demo = true;
+        }
+        if let Some(registry) = &overrides.registry_file {
+            config.registry_file = Some(registry.clone());
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, f: FileConfig) -> Result<(), ConfigError> {
+        if let Some(v) = f.listen {
+            self.listen = parse_addr(&v)?;
+        }
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = f.$field { self.$field = v; } )* };
+        }
+        set!(
+            data_dir,
+            path_prefix,
+            max_xml_body_bytes,
+            max_mtom_body_bytes,
+            max_attachments_bytes,
+            lease_seconds,
+            stale_message_id_hours,
+            registry_poll_seconds,
+            demo
+        );
+        if f.smev_key.is_some() {
+            self.smev_key = f.smev_key;
+        }
+        if f.smev_cert.is_some() {
+            self.smev_cert = f.smev_cert;
+        }
+        if f.registry_file.is_some() {
+            self.registry_file = f.registry_file;
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        fn num<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, ConfigError> {
+            value.trim().parse().map_err(|_| {
+                ConfigError::Invalid(format!("OPENSMEV_{name}={value:?} is not a number"))
+            })
+        }
+        match name {
+            "LISTEN" => self.listen = parse_addr(value)?,
+            "DATA_DIR" => self.data_dir = PathBuf::from(value),
+            "PATH_PREFIX" => self.path_prefix = value.to_owned(),
+            "MAX_XML_BODY_BYTES" => self.max_xml_body_bytes = num(name, value)?,
+            "MAX_MTOM_BODY_BYTES" => self.max_mtom_body_bytes = num(name, value)?,
+            "MAX_ATTACHMENTS_BYTES" => self.max_attachments_bytes = num(name, value)?,
+            "LEASE_SECONDS" => self.lease_seconds = num(name, value)?,
+            "STALE_MESSAGE_ID_HOURS" => self.stale_message_id_hours = num(name, value)?,
+            "SMEV_KEY" => self.smev_key = Some(PathBuf::from(value)),
+            "SMEV_CERT" => self.smev_cert = Some(PathBuf::from(value)),
+            "REGISTRY_FILE" => self.registry_file = Some(PathBuf::from(value)),
+            "REGISTRY_POLL_SECONDS" => self.registry_poll_seconds = num(name, value)?,
+            "DEMO" => {
+                self.demo = match value.trim() {
+                    "1" | "true" | "yes" => true,
+                    "0" | "false" | "no" | "" => false,
+                    other => {
+                        return Err(ConfigError::Invalid(format!(
+                            "OPENSMEV_DEMO={other:?} is not a boolean"
+                        )));
+                    }
+                }
+            }
+            _ => unreachable!("checked against ENV_KEYS"),
+        }
+        Ok(())
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if !self.path_prefix.starts_with('/') || self.path_prefix.ends_with('/') {
+            return Err(ConfigError::Invalid(format!(
+                "path_prefix {:?} must start with '/' and not end with '/'",
+                self.path_prefix
+            )));
+        }
+        if self.lease_seconds == 0 {
+            return Err(ConfigError::Invalid(
+                "lease_seconds must be positive".into(),
+            ));
+        }
+        if self.max_xml_body_bytes == 0 || self.max_mtom_body_bytes < self.max_xml_body_bytes {
+            return Err(ConfigError::Invalid(
+                "max_mtom_body_bytes must be at least max_xml_body_bytes (> 0)".into(),
+            ));
+        }
+        if self.smev_key.is_some() != self.smev_cert.is_some() {
+            return Err(ConfigError::Invalid(
+                "smev_key and smev_cert go together".into(),
+            ));
+        }
+        if self.smev_key.is_none() && !self.demo {
+            return Err(ConfigError::Invalid(
+                "the bus needs its signing key (smev_key + smev_cert), or run with --demo to generate one".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_addr(text: &str) -> Result<SocketAddr, ConfigError> {
+    text.trim().parse().map_err(|_| {
+        ConfigError::Invalid(format!("{text:?} is not HOST:PORT (e.g. 127.0.0.1:7500)"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("opensmev.toml");
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:8000\"\nlease_seconds = 60\ndemo = true\n",
+        )
+        .unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[("OPENSMEV_LEASE_SECONDS", "30"), ("HOME", "/root")]),
+            &Overrides {
+                listen: Some("127.0.0.1:9000".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.lease_seconds, 30);
+        assert!(config.demo);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("opensmev.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:8000\"\nleese_seconds = 60\n").unwrap();
+        let err = Config::load(
+            Some(&file),
+            env(&[]),
+            &Overrides {
+                demo: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("leese_seconds"), "{err}");
+        let err =
+            Config::load(None, env(&[("OPENSMEV_LISTN", "x")]), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("OPENSMEV_LISTN"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[("OPENSMEV_LEASE_SECONDS", "soon")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("not a number"), "{err}");
+        let err = Config::load(None, env(&[]), &Overrides::default()).unwrap_err();
+        assert!(err.to_string().contains("signing key"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[]),
+            &Overrides {
+                listen: Some("nowhere".into()),
+                demo: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("HOST:PORT"), "{err}");
+    }
+}

@@ -1,0 +1,546 @@
+//! The SOAP endpoints: `POST {prefix}/v1.1/ws`, `/v1.2/ws`, `/v1.3/ws` and `GET …?wsdl` /
+//! `…?xsd=NAME`. Each handler decodes (wire) → calls one bus service function (core) → encodes,
+//! signs (ЭП-СМЭВ) and answers; errors become faults in `faults.rs`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use opensmev_core::{
+    AckInput, AttachmentsInput, BusError, PollInput, ResponseBody, SendRequestInput,
+    SendResponseInput, Signed, StatusInput,
+};
+use opensmev_store::StoredMessage;
+use opensmev_types::{MessageKind, Mnemonic, SchemaVersion};
+use opensmev_wire::{
+    AttachmentContent, DeliveredRequest, DeliveredResponse, Fault, MessageMetadata, Participant,
+    Request, ResponseContent, StatusItem,
+};
+use opensmev_xmldsig::dsig::{self, Placement, SignOptions};
+use opensmev_xmldsig::xml::{Document, Limits};
+
+use crate::app::State;
+use crate::faults;
+
+/// The HTTP header a test IS with an optional signature policy names itself with.
+pub(crate) const CLAIMED_MNEMONIC_HEADER: &str = "x-opensmev-mnemonic";
+
+const SMEV_ID: &str = "SIGNED_BY_SMEV";
+
+pub(crate) fn router(state: Arc<State>) -> Router {
+    let prefix = state.config.path_prefix.clone();
+    let limit = state.config.max_mtom_body_bytes;
+    let mut router = Router::new();
+    for version in SchemaVersion::ALL {
+        let path = format!("{prefix}/v{}/ws", version.as_str());
+        router = router.route(
+            &path,
+            get(move |s, h, q| describe(s, h, q, version))
+                .post(move |s, h, b| endpoint(s, h, b, version)),
+        );
+    }
+    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
+}
+
+fn xml_response(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<axum::body::Body>,
+) -> Response {
+    let mut response = (status, body.into()).into_response();
+    if let Ok(value) = HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+fn fault_response(version: SchemaVersion, fault: &Fault) -> Response {
+    xml_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        opensmev_wire::TEXT_XML_UTF8,
+        opensmev_wire::fault(version, fault),
+    )
+}
+
+/// `GET ?wsdl` and `GET ?xsd=NAME`: the official files, addresses rewritten to this server.
+async fn describe(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+    version: SchemaVersion,
+) -> Response {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let base = format!(
+        "http://{host}{}/v{}/ws",
+        state.config.path_prefix,
+        version.as_str()
+    );
+    let files = opensmev_schema::official_files(version.as_str());
+    let name = if query.contains_key("wsdl") || query.contains_key("WSDL") {
+        files
+            .iter()
+            .find(|(n, _)| n.ends_with(".wsdl"))
+            .map(|(n, _)| *n)
+    } else if let Some(name) = query.get("xsd") {
+        files
+            .iter()
+            .find(|(n, _)| *n == name.as_str())
+            .map(|(n, _)| *n)
+    } else {
+        None
+    };
+    let Some((name, text)) = name.and_then(|n| files.iter().find(|(f, _)| *f == n)) else {
+        let known: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+        return (
+            StatusCode::NOT_FOUND,
+            format!("Use ?wsdl or ?xsd=NAME (NAME: {})\n", known.join(", ")),
+        )
+            .into_response();
+    };
+    let mut text = text.to_string();
+    for (other, _) in files {
+        text = text.replace(
+            &format!("schemaLocation=\"{other}\""),
+            &format!("schemaLocation=\"{base}?xsd={other}\""),
+        );
+    }
+    if name.ends_with(".wsdl") {
+        text = rewrite_address(&text, &base);
+    }
+    xml_response(StatusCode::OK, "text/xml; charset=utf-8", text)
+}
+
+/// Points every `soap:address/@location` at `base`.
+fn rewrite_address(wsdl: &str, base: &str) -> String {
+    let mut out = String::with_capacity(wsdl.len());
+    let mut rest = wsdl;
+    while let Some(i) = rest.find("address location=\"") {
+        let start = i + "address location=\"".len();
+        out.push_str(&rest[..start]);
+        out.push_str(base);
+        rest = &rest[start..];
+        let end = rest.find('"').unwrap_or(rest.len());
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+async fn endpoint(
+    AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: Bytes,
+    version: SchemaVersion,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/xml");
+    let payload = match opensmev_wire::split_http_body(content_type, &body) {
+        Ok(payload) => payload,
+        Err(
+            e @ (opensmev_wire::WireError::UnsupportedContentType(_)
+            | opensmev_wire::WireError::UnsupportedCharset(_)),
+        ) => {
+            let mut response = fault_response(version, &faults::invalid(e.to_string()));
+            *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return response;
+        }
+        Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
+    };
+    if !payload.mtom && body.len() > state.config.max_xml_body_bytes {
+        return fault_response(
+            version,
+            &faults::invalid(format!(
+                "тело запроса {} байт превышает допустимые {} байт для XML без MTOM",
+                body.len(),
+                state.config.max_xml_body_bytes
+            )),
+        );
+    }
+    let limits = Limits {
+        max_document_bytes: state.config.max_mtom_body_bytes,
+        ..Limits::default()
+    };
+    let doc = match Document::parse(&payload.xml, limits) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let text = String::from_utf8_lossy(&payload.xml);
+            return fault_response(
+                version,
+                &faults::from_wire(&opensmev_wire::WireError::Xml(e), Some(&text)),
+            );
+        }
+    };
+    let request = match opensmev_wire::decode_request(&doc, &payload.parts) {
+        Ok(request) => request,
+        Err(e) => return fault_response(version, &faults::from_wire(&e, Some(doc.text()))),
+    };
+    if request.version() != version {
+        return fault_response(
+            version,
+            &faults::invalid(format!(
+                "сообщение схемы {} отправлено на адрес схемы {}",
+                request.version().as_str(),
+                version.as_str()
+            )),
+        );
+    }
+    let action = headers
+        .get("soapaction")
+        .and_then(|v| v.to_str().ok())
+        .or(payload.action.as_deref());
+    if let Some(named) = opensmev_wire::soap_action_operation(action)
+        && named != request.operation()
+    {
+        return fault_response(
+            version,
+            &faults::invalid(format!(
+                "SOAPAction {:?} не соответствует операции {:?} в теле сообщения",
+                action.unwrap_or_default(),
+                request.operation()
+            )),
+        );
+    }
+    let claimed = headers
+        .get(CLAIMED_MNEMONIC_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Mnemonic::parse(v).ok());
+    let outcome = handle(&state, &doc, &request, claimed.as_ref()).await;
+    match outcome {
+        Ok(Answer { xml, attachments }) => {
+            if payload.mtom {
+                match opensmev_wire::to_mtom(&xml, &attachments) {
+                    Ok((content_type, body)) => xml_response(StatusCode::OK, &content_type, body),
+                    Err(e) => fault_response(
+                        version,
+                        &faults::from_bus(&BusError::Internal(e.to_string())),
+                    ),
+                }
+            } else {
+                xml_response(StatusCode::OK, opensmev_wire::TEXT_XML_UTF8, xml)
+            }
+        }
+        Err(e) => {
+            if matches!(e, BusError::Store(_) | BusError::Internal(_)) {
+                tracing::error!(error = %e, "call failed");
+            }
+            fault_response(version, &faults::from_bus(&e))
+        }
+    }
+}
+
+struct Answer {
+    xml: String,
+    attachments: Vec<opensmev_wire::MtomAttachment>,
+}
+
+impl Answer {
+    fn plain(xml: String) -> Answer {
+        Answer {
+            xml,
+            attachments: Vec::new(),
+        }
+    }
+}
+
+fn attachments_input(
+    headers: &[opensmev_wire::AttachmentHeader],
+    refs: usize,
+    contents: &[AttachmentContent],
+) -> AttachmentsInput {
+    AttachmentsInput {
+        headers: headers
+            .iter()
+            .map(|h| (h.content_id.clone(), h.mime_type.clone()))
+            .collect(),
+        contents: contents
+            .iter()
+            .map(|c| (c.id.clone(), c.data.clone()))
+            .collect(),
+        file_store_references: refs,
+    }
+}
+
+fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
+    let bus = &state.bus;
+    let signed = dsig::sign_document(
+        xml.as_bytes(),
+        id,
+        bus.signer(),
+        bus.crypto(),
+        Placement::Smev,
+        &SignOptions::default(),
+    )
+    .map_err(|e| BusError::Internal(format!("signing the answer: {e}")))?;
+    String::from_utf8(signed).map_err(|e| BusError::Internal(e.to_string()))
+}
+
+/// An `Id` for the element the bus signs that the embedded sender data does not use already.
+fn smev_id(sender_data: &str) -> String {
+    let mut id = SMEV_ID.to_owned();
+    let mut n = 1;
+    while sender_data.contains(&format!("\"{id}\"")) {
+        n += 1;
+        id = format!("{SMEV_ID}_{n}");
+    }
+    id
+}
+
+fn participant(state: &State, mnemonic: &Mnemonic) -> Participant {
+    let registry = state.bus.registry();
+    let name = registry
+        .system(mnemonic)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| mnemonic.to_string());
+    Participant {
+        mnemonic: mnemonic.clone(),
+        name,
+    }
+}
+
+fn metadata_of(state: &State, stored: &StoredMessage, delivered: bool) -> MessageMetadata {
+    let m = &stored.message;
+    let mut metadata = MessageMetadata::new(
+        m.id.as_str(),
+        m.kind,
+        participant(state, &m.sender),
+        m.sent_at,
+    );
+    metadata.recipient = Some(participant(state, &m.recipient));
+    metadata.destination_name = m.recipient.to_string();
+    if delivered {
+        metadata.delivery_timestamp = Some(state.bus.now());
+        metadata.status = Some(opensmev_types::InteractionStatus::MessageIsDelivered);
+    } else {
+        metadata.status = Some(stored.status);
+    }
+    metadata
+}
+
+/// The sender's data as the recipient's schema version needs it.
+fn sender_data_for(stored: &StoredMessage, version: SchemaVersion) -> Result<String, BusError> {
+    let m = &stored.message;
+    if m.version == version {
+        return Ok(m.sender_data.clone());
+    }
+    let doc = Document::parse_str(&m.sender_data, Limits::default())
+        .map_err(|e| BusError::Internal(format!("stored sender data of {}: {e}", m.id)))?;
+    Ok(opensmev_wire::rewrite_sender_data(
+        &doc.root(),
+        m.version,
+        version,
+    ))
+}
+
+fn mtom_attachments(stored: &StoredMessage) -> Vec<opensmev_wire::MtomAttachment> {
+    stored
+        .message
+        .attachments
+        .iter()
+        .map(|a| (a.content_id.clone(), a.mime_type.clone(), a.data.clone()))
+        .collect()
+}
+
+async fn handle(
+    state: &State,
+    doc: &Document<'_>,
+    request: &Request,
+    claimed: Option<&Mnemonic>,
+) -> Result<Answer, BusError> {
+    let bus = &state.bus;
+    let version = request.version();
+    let signed = |target| Signed {
+        doc,
+        target,
+        wrapper: request.caller_signature(),
+        version,
+        claimed,
+    };
+    match request {
+        Request::SendRequest(r) => {
+            let data = &r.sender_data;
+            let input = SendRequestInput {
+                signed: signed(data.element),
+                message_id: data.message_id.clone(),
+                reference_message_id: data.reference_message_id.clone(),
+                transaction_code: data.transaction_code.clone(),
+                node_id: data.node_id.clone(),
+                eol: data.eol,
+                test_message: data.test_message,
+                content: data.content.root,
+                attachments: attachments_input(
+                    &data.attachment_headers,
+                    data.ref_attachment_headers.len(),
+                    &r.attachments,
+                ),
+            };
+            let accepted = bus.send_request(input).await?;
+            let m = &accepted.message;
+            let mut metadata = MessageMetadata::new(
+                m.id.as_str(),
+                MessageKind::Request,
+                participant(state, &m.sender),
+                m.sent_at,
+            );
+            metadata.recipient = Some(participant(state, &m.recipient));
+            metadata.destination_name = m.recipient.to_string();
+            metadata.status = Some(accepted.status);
+            let xml = opensmev_wire::send_request_response(version, &metadata, SMEV_ID);
+            Ok(Answer::plain(sign(state, &xml, SMEV_ID)?))
+        }
+        Request::SendResponse(r) => {
+            let data = &r.sender_data;
+            let (body, headers, refs) = match &data.content {
+                ResponseContent::Primary {
+                    content,
+                    attachment_headers,
+                    ref_attachment_headers,
+                    ..
+                } => (
+                    ResponseBody::Business(content.root),
+                    attachment_headers.as_slice(),
+                    ref_attachment_headers.len(),
+                ),
+                ResponseContent::Rejected(_) => (ResponseBody::Rejected, &[][..], 0),
+                ResponseContent::Status(_) => (ResponseBody::Status, &[][..], 0),
+                ResponseContent::AsyncProcessingStatus(_) => {
+                    return Err(BusError::InvalidContent(vec![opensmev_core::ContentIssue {
+                        text: "AsyncProcessingStatus is written by SMEV itself, not by information systems".into(),
+                        position: None,
+                    }]));
+                }
+            };
+            let input = SendResponseInput {
+                signed: signed(data.element),
+                message_id: data.message_id.clone(),
+                to: data.to.clone(),
+                body,
+                attachments: attachments_input(headers, refs, &r.attachments),
+            };
+            let accepted = bus.send_response(input).await?;
+            let m = &accepted.message;
+            let mut metadata = MessageMetadata::new(
+                m.id.as_str(),
+                MessageKind::Response,
+                participant(state, &m.sender),
+                m.sent_at,
+            );
+            metadata.recipient = Some(participant(state, &m.recipient));
+            metadata.destination_name = m.recipient.to_string();
+            metadata.status = Some(accepted.status);
+            let xml = opensmev_wire::send_response_response(version, &metadata, SMEV_ID);
+            Ok(Answer::plain(sign(state, &xml, SMEV_ID)?))
+        }
+        Request::GetRequest(r) | Request::GetResponse(r) => {
+            let input = PollInput {
+                signed: signed(r.selector.element),
+                message_type: r.selector.qname(),
+                node_id: r.selector.node_id.clone(),
+            };
+            let is_request = matches!(request, Request::GetRequest(_));
+            let stored = if is_request {
+                bus.get_request(input).await?
+            } else {
+                bus.get_response(input).await?
+            };
+            let Some(stored) = stored else {
+                let xml = if is_request {
+                    opensmev_wire::get_request_response(version, None)
+                } else {
+                    opensmev_wire::get_response_response(version, None)
+                };
+                return Ok(Answer::plain(xml));
+            };
+            let sender_data_xml = sender_data_for(&stored, version)?;
+            let id = smev_id(&sender_data_xml);
+            let m = &stored.message;
+            let attachments: Vec<(String, Vec<u8>)> = m
+                .attachments
+                .iter()
+                .map(|a| (a.content_id.clone(), a.data.clone()))
+                .collect();
+            let xml = if is_request {
+                let delivered = DeliveredRequest {
+                    request_id_attr: id.clone(),
+                    sender_data_xml,
+                    metadata: metadata_of(state, &stored, true),
+                    fs_attachments: Vec::new(),
+                    reply_to: m.reply_to.clone().unwrap_or_default(),
+                    sender_signature_xml: m.sender_signature.clone(),
+                    attachments,
+                };
+                opensmev_wire::get_request_response(version, Some(&delivered))
+            } else {
+                let delivered = DeliveredResponse {
+                    response_id_attr: id.clone(),
+                    original_message_id: m.original_message_id.as_ref().map(|i| i.to_string()),
+                    original_transaction_code: m.transaction_code.clone(),
+                    reference_message_id: m.reference_message_id.as_ref().map(|i| i.to_string()),
+                    sender_data_xml,
+                    metadata: metadata_of(state, &stored, true),
+                    fs_attachments: Vec::new(),
+                    sender_signature_xml: m.sender_signature.clone(),
+                    attachments,
+                };
+                opensmev_wire::get_response_response(version, Some(&delivered))
+            };
+            Ok(Answer {
+                xml: sign(state, &xml, &id)?,
+                attachments: mtom_attachments(&stored),
+            })
+        }
+        Request::Ack(r) => {
+            let input = AckInput {
+                signed: signed(r.target.element),
+                message_id: r.target.message_id.clone(),
+                accepted: r.target.accepted.unwrap_or(true),
+            };
+            bus.ack(input).await?;
+            Ok(Answer::plain(opensmev_wire::ack_response(version)))
+        }
+        Request::GetStatus(r) => {
+            let notice = bus
+                .get_status(StatusInput {
+                    signed: signed(r.timestamp.element),
+                })
+                .await?;
+            let Some(notice) = notice else {
+                return Ok(Answer::plain(opensmev_wire::get_status_response(
+                    version, None,
+                )));
+            };
+            let item = StatusItem {
+                id_attr: SMEV_ID.to_owned(),
+                original_message_id: notice.original_message_id.to_string(),
+                status: notice.status,
+                details: notice.details.clone(),
+                fault: None,
+            };
+            let xml = opensmev_wire::get_status_response(version, Some(&item));
+            Ok(Answer::plain(sign(state, &xml, SMEV_ID)?))
+        }
+        Request::GetIncomingQueueStatistics(r) => {
+            let depths = bus
+                .queue_statistics(StatusInput {
+                    signed: signed(r.timestamp.element),
+                })
+                .await?;
+            let queues: Vec<(String, u64)> = depths
+                .iter()
+                .map(|d| (format!("{}:{}", d.kind.as_str(), d.message_type), d.pending))
+                .collect();
+            Ok(Answer::plain(opensmev_wire::queue_statistics_response(
+                &queues,
+            )))
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The embedded OpenSMEV store: [`SqliteStore`], the [`Store`] contract on one SQLite file.
+//!
+//! Key decision: one writer thread owns the only read-write connection and commits in groups
+//! (see `worker`). SQLite allows one writer at a time anyway; with a single thread there is no
+//! lock contention, no `SQLITE_BUSY` between our own writers, and read-then-write steps (duplicate
+//! check, quota, picking the message to lease) are atomic without any locking. What makes it fast
+//! is group commit: every job waiting while a transaction is being synced goes into the next one,
+//! so one fsync serves up to [`MAX_BATCH`] calls. Reads go to two reader threads with read-only
+//! connections (WAL lets them run while the writer writes).
+//!
+//! The library starts no async runtime: callers await `tokio::sync::oneshot` replies, which work
+//! under any executor.
+//!
+//! Files: `<dir>/opensmev.db` plus SQLite's `-wal` and `-shm` next to it. Settings: WAL,
+//! `synchronous=FULL` (a commit is on disk when it returns; `NORMAL` is not power-loss durable),
+//! `foreign_keys=ON`, a 5 s busy timeout. The schema and its versioning are in `schema`; how values
+//! are stored (times as fixed-width UTC RFC 3339 text) in `codec`.
+
+mod codec;
+mod ops;
+mod schema;
+mod worker;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use opensmev_store::{
+    AckOutcome, Enqueued, JournalEvent, LeaseRequest, NewMessage, QueueDepth, RegistryDocument,
+    StatusNotice, Store, StoreError, StoredMessage,
+};
+use opensmev_types::{InteractionStatus, MessageId, Mnemonic};
+use rusqlite::Connection;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+use crate::worker::{Job, ReadJob, WriteJob};
+
+/// The database file's name inside the store directory.
+pub const DB_FILE: &str = "opensmev.db";
+
+/// The most state-changing calls committed in one transaction (group commit).
+pub const MAX_BATCH: usize = 256;
+
+/// How many reader threads (each with its own read-only connection) serve the reads.
+const READERS: usize = 2;
+
+/// The SQLite store. Cheap to share behind an `Arc`; dropping it finishes the queued work and
+/// stops its threads (the drop blocks until then).
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Option<Sender<Box<dyn WriteJob>>>,
+    readers: Option<Sender<ReadJob>>,
+    threads: Vec<JoinHandle<()>>,
+    commits: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .field("commits", &self.commits())
+            .finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating the directory and the database if needed, migrating the schema) the store
+    /// in `dir`, and starts its writer and reader threads.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!(
+                "creating the store directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join(DB_FILE);
+        let writer_conn = schema::open_writer(&path)?;
+        let reader_conns = (0..READERS)
+            .map(|_| schema::open_reader(&path))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let commits = Arc::new(AtomicU64::new(0));
+        let mut threads = Vec::with_capacity(1 + READERS);
+        let (writer_tx, writer_rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        let counter = Arc::clone(&commits);
+        threads.push(spawn("opensmev-sqlite-writer", move || {
+            worker::writer(writer_conn, writer_rx, counter)
+        })?);
+        let (reader_tx, reader_rx) = mpsc::channel::<ReadJob>();
+        let reader_rx = Arc::new(Mutex::new(reader_rx));
+        for (i, conn) in reader_conns.into_iter().enumerate() {
+            let queue = Arc::clone(&reader_rx);
+            threads.push(spawn(&format!("opensmev-sqlite-reader-{i}"), move || {
+                worker::reader(conn, queue)
+            })?);
+        }
+        Ok(SqliteStore {
+            path,
+            writer: Some(writer_tx),
+            readers: Some(reader_tx),
+            threads,
+            commits,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Metric: how many write transactions were committed since open. Each holds one or more
+    /// state-changing calls (group commit), so `commits()` / calls is the fsyncs per call.
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` on the writer thread inside the batch transaction; resolves after COMMIT.
+    async fn write<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Box<dyn WriteJob> = Box::new(Job { what, f, reply });
+        let sender = self.writer.as_ref().ok_or_else(|| gone(what))?;
+        sender.send(job).map_err(|_| gone(what))?;
+        answer.await.map_err(|_| gone(what))?
+    }
+
+    /// Runs `f` on a reader thread inside one read transaction (one snapshot).
+    async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: ReadJob = Box::new(move |conn: &mut Connection| {
+            let result = match conn.transaction() {
+                Ok(tx) => f(&tx),
+                Err(e) => Err(codec::db_error(e, what)),
+            };
+            let _ = reply.send(result);
+        });
+        let sender = self.readers.as_ref().ok_or_else(|| gone(what))?;
+        sender.send(job).map_err(|_| gone(what))?;
+        answer.await.map_err(|_| gone(what))?
+    }
+}
+
+fn gone(what: &str) -> StoreError {
+    StoreError::Unavailable(format!(
+        "{what}: the SQLite store's worker thread has stopped"
+    ))
+}
+
+fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, StoreError> {
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(body)
+        .map_err(|e| StoreError::Unavailable(format!("starting thread {name}: {e}")))
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channels lets each thread finish what is queued, then exit.
+        self.writer.take();
+        self.readers.take();
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for SqliteStore {
+    async fn enqueue(
+        &self,
+        message: NewMessage,
+        status: InteractionStatus,
+        quota: u64,
+    ) -> Result<Enqueued, StoreError> {
+        self.write("enqueue", move |conn| {
+            ops::enqueue(conn, &message, status, quota)
+        })
+        .await
+    }
+
+    async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError> {
+        self.write("lease_next", move |conn| ops::lease_next(conn, &request))
+            .await
+    }
+
+    async fn ack(
+        &self,
+        recipient: &Mnemonic,
+        id: &MessageId,
+        accepted: bool,
+        status: InteractionStatus,
+        notice: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<AckOutcome, StoreError> {
+        let (recipient, id) = (recipient.clone(), id.clone());
+        self.write("ack", move |conn| {
+            ops::ack(
+                conn,
+                &recipient,
+                &id,
+                accepted,
+                status,
+                notice.as_deref(),
+                now,
+            )
+        })
+        .await
+    }
+
+    async fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
+        let id = id.clone();
+        self.read("message", move |conn| ops::load(conn, ops::By::Id(&id)))
+            .await
+    }
+
+    async fn set_status(
+        &self,
+        id: &MessageId,
+        status: InteractionStatus,
+        notice: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.write("set_status", move |conn| {
+            ops::set_status(conn, &id, status, notice.as_deref(), now)
+        })
+        .await
+    }
+
+    async fn take_status_notice(
+        &self,
+        recipient: &Mnemonic,
+    ) -> Result<Option<StatusNotice>, StoreError> {
+        let recipient = recipient.clone();
+        self.write("take_status_notice", move |conn| {
+            ops::take_status_notice(conn, &recipient)
+        })
+        .await
+    }
+
+    async fn queue_depths(&self, recipient: &Mnemonic) -> Result<Vec<QueueDepth>, StoreError> {
+        let recipient = recipient.clone();
+        self.read("queue_depths", move |conn| {
+            ops::queue_depths(conn, &recipient)
+        })
+        .await
+    }
+
+    async fn journal(&self, id: &MessageId) -> Result<Vec<JournalEvent>, StoreError> {
+        let id = id.clone();
+        self.read("journal", move |conn| ops::journal(conn, &id))
+            .await
+    }
+
+    async fn registry(&self) -> Result<Option<RegistryDocument>, StoreError> {
+        self.read("registry", ops::registry).await
+    }
+
+    async fn save_registry(
+        &self,
+        text: String,
+        expected: Option<u64>,
+        force: bool,
+        now: OffsetDateTime,
+    ) -> Result<RegistryDocument, StoreError> {
+        self.write("save_registry", move |conn| {
+            ops::save_registry(conn, &text, expected, force, now)
+        })
+        .await
+    }
+}

@@ -1,0 +1,214 @@
+//! Connection settings and the schema, created and migrated at open.
+//!
+//! The schema version is `PRAGMA user_version` (0 = empty file; migration N brings it to N), and
+//! `PRAGMA application_id` marks the file as OpenSMEV's. A file with a newer version than this
+//! build knows is refused as [`StoreError::Corrupt`], never modified.
+//!
+//! Migration 1, the tables:
+//! * `messages` — one row per message, every small [`opensmev_store::NewMessage`] field as a
+//!   column, plus the current interaction `status`. `seq` (AUTOINCREMENT, never reused) is the
+//!   arrival order.
+//! * `message_bodies` — `sender_data` and `sender_signature`, written once. Kept apart because
+//!   SQLite rewrites a whole row on every UPDATE: a status change must not copy a 1 MiB body.
+//! * `attachments` — (`message_seq`, `ord`) with the bytes as a BLOB.
+//! * `deliveries` — one row per (message, recipient): the queue. It copies the routing fields the
+//!   poll filters on (kind, type, priority, target node, EOL) so that `lease_next` reads this
+//!   table only. Indexes: `deliveries_queue` (recipient, kind, state, priority DESC, seq) for
+//!   untyped polls and `deliveries_typed` (… type …) for `MessageTypeSelector` polls, both read
+//!   in order so the first match wins without sorting; the partial `deliveries_leases`
+//!   (recipient, kind, lease_until) over leased rows, so finding run-out leases does not walk
+//!   every message in flight; the partial `deliveries_eol` over pending rows with an EOL for the
+//!   expiry sweep.
+//! * `pending` — the number of queued or leased deliveries per (recipient, kind, type), kept in
+//!   the same transactions as the deliveries: `queue_depths` and the quota check read it instead
+//!   of counting the queue.
+//! * `journal` — (`seq`, `message_seq`, `at`, `kind`, `detail`); order of recording = `seq`.
+//! * `status_notices` — pending notices, deleted when taken.
+//! * `registry_versions` — every saved registry document.
+
+use std::time::Duration;
+
+use opensmev_store::StoreError;
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use crate::codec::Context;
+
+/// `PRAGMA application_id` of an OpenSMEV database ("OSMV").
+const APPLICATION_ID: i64 = 0x4F53_4D56;
+
+/// How long a statement waits for a lock held by another process before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Migration `i + 1` is `MIGRATIONS[i]`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    type_ns TEXT NOT NULL,
+    type_local TEXT NOT NULL,
+    vs_id TEXT NOT NULL,
+    version TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    delivery_mode TEXT NOT NULL,
+    test_message INTEGER NOT NULL,
+    node_id TEXT,
+    target_node_id TEXT,
+    eol TEXT,
+    transaction_code TEXT,
+    reference_message_id TEXT,
+    original_message_id TEXT,
+    reply_to TEXT,
+    sent_at TEXT NOT NULL,
+    status TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE message_bodies (
+    message_seq INTEGER PRIMARY KEY REFERENCES messages (seq),
+    sender_data TEXT NOT NULL,
+    sender_signature TEXT
+) STRICT;
+
+CREATE TABLE attachments (
+    message_seq INTEGER NOT NULL REFERENCES messages (seq),
+    ord INTEGER NOT NULL,
+    content_id TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (message_seq, ord)
+) STRICT;
+
+CREATE TABLE deliveries (
+    message_seq INTEGER NOT NULL REFERENCES messages (seq),
+    recipient TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    type_ns TEXT NOT NULL,
+    type_local TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    target_node_id TEXT,
+    eol TEXT,
+    state TEXT NOT NULL,
+    lease_until TEXT,
+    delivery_count INTEGER NOT NULL,
+    first_delivered_at TEXT,
+    acked_at TEXT,
+    accepted INTEGER,
+    PRIMARY KEY (message_seq, recipient)
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX deliveries_queue ON deliveries (recipient, kind, state, priority DESC, message_seq);
+CREATE INDEX deliveries_typed
+    ON deliveries (recipient, kind, type_ns, type_local, state, priority DESC, message_seq);
+CREATE INDEX deliveries_leases ON deliveries (recipient, kind, lease_until) WHERE state = 'leased';
+CREATE INDEX deliveries_eol ON deliveries (recipient, kind, eol)
+    WHERE eol IS NOT NULL AND state IN ('queued', 'leased');
+
+CREATE TABLE pending (
+    recipient TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    type_ns TEXT NOT NULL,
+    type_local TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (recipient, kind, type_ns, type_local)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY,
+    message_seq INTEGER NOT NULL REFERENCES messages (seq),
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    detail TEXT
+) STRICT;
+
+CREATE INDEX journal_message ON journal (message_seq, seq);
+
+CREATE TABLE status_notices (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    recipient TEXT NOT NULL,
+    original_message_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    details TEXT,
+    created_at TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX status_notices_recipient ON status_notices (recipient, seq);
+
+CREATE TABLE registry_versions (
+    version INTEGER PRIMARY KEY,
+    text TEXT NOT NULL,
+    saved_at TEXT NOT NULL
+) STRICT;
+"#];
+
+/// The schema version this build creates.
+pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Opens the read-write connection: WAL, `synchronous=FULL`, foreign keys, busy timeout, and
+/// the schema migrated to [`SCHEMA_VERSION`].
+pub(crate) fn open_writer(path: &std::path::Path) -> Result<Connection, StoreError> {
+    let context = format!("opening {}", path.display());
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let mut conn = Connection::open_with_flags(path, flags).ctx(&context)?;
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .ctx(&context)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Backend(format!(
+            "{context}: journal_mode is {mode:?}, WAL is required"
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .ctx(&context)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .ctx(&context)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&mut conn, &context)?;
+    Ok(conn)
+}
+
+/// Opens a read-only connection (after [`open_writer`] created the file).
+pub(crate) fn open_reader(path: &std::path::Path) -> Result<Connection, StoreError> {
+    let context = format!("opening {} for reading", path.display());
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).ctx(&context)?;
+    conn.busy_timeout(BUSY_TIMEOUT).ctx(&context)?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection, context: &str) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .ctx(context)?;
+    let app_id: i64 = conn
+        .pragma_query_value(None, "application_id", |r| r.get(0))
+        .ctx(context)?;
+    if version > 0 && app_id != APPLICATION_ID {
+        return Err(StoreError::Corrupt(format!(
+            "{context}: not an OpenSMEV database (application_id {app_id:#x})"
+        )));
+    }
+    if !(0..=SCHEMA_VERSION).contains(&version) {
+        return Err(StoreError::Corrupt(format!(
+            "{context}: schema version {version} is not known to this build (it knows 1 to {SCHEMA_VERSION})"
+        )));
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let target = index as i64 + 1;
+        let step = format!("{context}: migration {target}");
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .ctx(&step)?;
+        tx.execute_batch(sql).ctx(&step)?;
+        tx.pragma_update(None, "application_id", APPLICATION_ID)
+            .ctx(&step)?;
+        tx.pragma_update(None, "user_version", target).ctx(&step)?;
+        tx.commit().ctx(&step)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! The store conformance suite against `SqliteStore`, plus what only a durable embedded store
+//! has to show: data survives a reopen, group commit batches, corrupt rows are reported (not
+//! panicked on), and a rough throughput figure (`OPENSMEV_BENCH=1`, run with `--nocapture`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use opensmev_store::conformance::{self, at, full_request, mid, mn, poll, request};
+use opensmev_store::{AckOutcome, DeliveryState, Enqueued, JournalKind, Store, StoreError};
+use opensmev_store_sqlite::{DB_FILE, SqliteStore};
+use opensmev_types::{InteractionStatus, MessageKind};
+use time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite() {
+    let parent = tempfile::tempdir().unwrap();
+    let counter = AtomicUsize::new(0);
+    conformance::run_all(|| {
+        let dir = parent
+            .path()
+            .join(counter.fetch_add(1, Ordering::Relaxed).to_string());
+        async move { Arc::new(SqliteStore::open(&dir).expect("open")) as Arc<dyn Store> }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_survives_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = full_request(1);
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let outcome = store
+            .enqueue(original.clone(), InteractionStatus::RequestIsQueued, 10)
+            .await
+            .unwrap();
+        assert!(matches!(outcome, Enqueued::Accepted { .. }));
+        store
+            .enqueue(
+                request(2, "S", "PFR01"),
+                InteractionStatus::RequestIsQueued,
+                10,
+            )
+            .await
+            .unwrap();
+        let mut first = poll("PFR01", MessageKind::Request, at(10));
+        first.node_id = Some("node-2".into());
+        assert_eq!(
+            store.lease_next(first).await.unwrap().map(|m| m.message.id),
+            Some(mid(1))
+        );
+        store
+            .save_registry("[a]".into(), None, false, at(11))
+            .await
+            .unwrap();
+        // Dropped here without any explicit close.
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let stored = store.message(&mid(1)).await.unwrap().expect("still there");
+    assert!(stored.message == original, "every field survives");
+    assert_eq!(stored.state, DeliveryState::Leased);
+    assert_eq!(stored.lease_until, Some(at(70)));
+    assert_eq!(store.registry().await.unwrap().map(|r| r.version), Some(1));
+
+    let mut again = poll("PFR01", MessageKind::Request, at(30));
+    again.node_id = Some("node-2".into());
+    let next = store
+        .lease_next(again.clone())
+        .await
+        .unwrap()
+        .expect("the other message");
+    assert_eq!(
+        next.message.id,
+        mid(2),
+        "the leased one is still leased after the reopen"
+    );
+    again.now = at(71);
+    let redelivered = store
+        .lease_next(again)
+        .await
+        .unwrap()
+        .expect("redelivered after its lease");
+    assert_eq!(
+        (&redelivered.message.id, redelivered.delivery_count),
+        (&mid(1), 2)
+    );
+    assert!(redelivered.message == original);
+    let kinds: Vec<_> = store
+        .journal(&mid(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            JournalKind::Accepted,
+            JournalKind::Delivered,
+            JournalKind::Redelivered
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_batches_concurrent_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let before = store.commits();
+    let tasks: Vec<_> = (1..=500)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .enqueue(
+                        request(n, "S", "R"),
+                        InteractionStatus::RequestIsQueued,
+                        1000,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert!(matches!(
+            task.await.unwrap().unwrap(),
+            Enqueued::Accepted { .. }
+        ));
+    }
+    let commits = store.commits() - before;
+    assert!(
+        (1..500).contains(&commits),
+        "500 enqueues took {commits} commits"
+    );
+    let depths = store.queue_depths(&mn("R")).await.unwrap();
+    assert_eq!(depths.iter().map(|d| d.pending).sum::<u64>(), 500);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_call_does_not_disturb_its_batch() {
+    // A time the store cannot represent fails that one enqueue; the others in flight commit.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let tasks: Vec<_> = (1..=50)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            let mut message = request(n, "S", "R");
+            if n % 10 == 0 {
+                message.eol = Some(time::macros::datetime!(-0001-01-01 00:00 UTC));
+            }
+            tokio::spawn(async move {
+                store
+                    .enqueue(message, InteractionStatus::RequestIsQueued, 1000)
+                    .await
+            })
+        })
+        .collect();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let n = i + 1;
+        match task.await.unwrap() {
+            Ok(Enqueued::Accepted { .. }) => assert!(n % 10 != 0, "{n} should have failed"),
+            Err(StoreError::Backend(_)) => assert!(n % 10 == 0, "{n} should have been accepted"),
+            other => panic!("{n}: {other:?}"),
+        }
+    }
+    assert_eq!(store.queue_depths(&mn("R")).await.unwrap()[0].pending, 45);
+    assert_eq!(
+        store.message(&mid(10)).await.unwrap(),
+        None,
+        "rolled back alone"
+    );
+    assert!(store.message(&mid(11)).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_rows_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for n in 1..=4 {
+        store
+            .enqueue(request(n, "S", "R"), InteractionStatus::RequestIsQueued, 10)
+            .await
+            .unwrap();
+    }
+    store
+        .save_registry("x".into(), None, false, at(1))
+        .await
+        .unwrap();
+    tamper(
+        dir.path(),
+        "UPDATE messages SET sender = '' WHERE id = ?1",
+        &mid(1).to_string(),
+    );
+    tamper(
+        dir.path(),
+        "UPDATE messages SET status = 'bogus' WHERE id = ?1",
+        &mid(2).to_string(),
+    );
+    tamper(
+        dir.path(),
+        "UPDATE deliveries SET first_delivered_at = 'yesterday' WHERE message_seq = (SELECT seq FROM messages WHERE id = ?1)",
+        &mid(3).to_string(),
+    );
+    tamper(
+        dir.path(),
+        "UPDATE journal SET kind = 'zzz' WHERE message_seq = (SELECT seq FROM messages WHERE id = ?1)",
+        &mid(4).to_string(),
+    );
+    tamper(
+        dir.path(),
+        "UPDATE registry_versions SET saved_at = ?1",
+        "2026",
+    );
+    for n in 1..=3 {
+        match store.message(&mid(n)).await {
+            Err(StoreError::Corrupt(why)) => assert!(why.contains("messages seq"), "{why}"),
+            other => panic!("message {n}: expected Corrupt, got {other:?}"),
+        }
+    }
+    assert!(matches!(
+        store.journal(&mid(4)).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        store.registry().await,
+        Err(StoreError::Corrupt(_))
+    ));
+    // A corrupt message in the queue fails the lease (and changes nothing), not the store.
+    let err = store
+        .lease_next(poll("R", MessageKind::Request, at(1)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert_eq!(
+        store
+            .ack(
+                &mn("R"),
+                &mid(4),
+                true,
+                InteractionStatus::MessageIsDelivered,
+                None,
+                at(2)
+            )
+            .await
+            .unwrap(),
+        AckOutcome::NotFound
+    );
+    assert!(
+        store.message(&mid(4)).await.unwrap().is_some(),
+        "the store still works"
+    );
+}
+
+#[test]
+fn a_newer_or_foreign_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(SqliteStore::open(dir.path()).unwrap());
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    match SqliteStore::open(dir.path()) {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("schema version 99"), "{why}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+
+    let other = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(other.path().join(DB_FILE)).unwrap();
+    conn.execute_batch("CREATE TABLE t (x); PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+    assert!(matches!(
+        SqliteStore::open(other.path()),
+        Err(StoreError::Corrupt(_))
+    ));
+
+    let garbage = tempfile::tempdir().unwrap();
+    std::fs::write(garbage.path().join(DB_FILE), vec![0x5A; 8192]).unwrap();
+    let err = SqliteStore::open(garbage.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+}
+
+/// Changes the database behind the store's back (a second connection; WAL allows it).
+fn tamper(dir: &Path, sql: &str, arg: &str) {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let changed = conn.execute(sql, [arg]).unwrap();
+    assert!(changed > 0, "{sql}");
+}
+
+/// Rough throughput: 2 KiB messages, 64 concurrent callers. Runs only with `OPENSMEV_BENCH=1`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_lease_ack_throughput() {
+    if std::env::var("OPENSMEV_BENCH").as_deref() != Ok("1") {
+        return;
+    }
+    const CALLERS: u32 = 64;
+    const PER_CALLER: u32 = 300;
+    let total = CALLERS * PER_CALLER;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let body = format!(
+        "<q:Query xmlns:q=\"urn://example.test/requests/1.0\">{}</q:Query>",
+        "Ж".repeat(1000)
+    );
+    assert!(body.len() > 2000 && body.len() < 2100);
+
+    let started = Instant::now();
+    let commits = store.commits();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|c| {
+            let (store, body) = (Arc::clone(&store), body.clone());
+            tokio::spawn(async move {
+                for i in 0..PER_CALLER {
+                    let mut message = request(1 + c * PER_CALLER + i, "S", "R");
+                    message.sender_data = body.clone();
+                    let outcome = store
+                        .enqueue(message, InteractionStatus::RequestIsQueued, u64::MAX)
+                        .await
+                        .unwrap();
+                    assert!(matches!(outcome, Enqueued::Accepted { .. }));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let batches = store.commits() - commits;
+    eprintln!(
+        "enqueue: {total} x 2 KiB, {CALLERS} callers: {secs:.2} s = {:.0} msg/s, {batches} commits ({:.1} msgs/commit)",
+        f64::from(total) / secs,
+        f64::from(total) / batches as f64
+    );
+
+    let started = Instant::now();
+    let commits = store.commits();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut done = 0u32;
+                let now = at(100);
+                while let Some(m) = store
+                    .lease_next(poll("R", MessageKind::Request, now))
+                    .await
+                    .unwrap()
+                {
+                    let outcome = store
+                        .ack(
+                            &mn("R"),
+                            &m.message.id,
+                            true,
+                            InteractionStatus::MessageIsDelivered,
+                            None,
+                            now + Duration::seconds(1),
+                        )
+                        .await
+                        .unwrap();
+                    assert_eq!(outcome, AckOutcome::Acked);
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for task in tasks {
+        done += task.await.unwrap();
+    }
+    assert_eq!(done, total);
+    let secs = started.elapsed().as_secs_f64();
+    let batches = store.commits() - commits;
+    eprintln!(
+        "lease+ack: {total} messages, {CALLERS} callers: {secs:.2} s = {:.0} msg/s ({} calls), {batches} commits ({:.1} calls/commit)",
+        f64::from(total) / secs,
+        2 * total,
+        f64::from(2 * total) / batches as f64
+    );
+    let size = std::fs::metadata(dir.path().join(DB_FILE))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    eprintln!("database file: {:.1} MiB", size as f64 / (1 << 20) as f64);
+}

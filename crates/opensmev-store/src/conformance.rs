@@ -1,0 +1,1551 @@
+//! The conformance suite every [`Store`] backend must pass: one `pub async fn` per behaviour of
+//! the contract in the crate docs, and [`run_all`], which runs each on a fresh empty store.
+//!
+//! The suite is runtime-agnostic: it uses only `std` and the trait, so a backend's test drives it
+//! from whatever async runtime the backend needs (e.g. `#[tokio::test]`). Time never comes from a
+//! clock: every "now" is passed explicitly, relative to a fixed [`BASE`] instant. The concurrency
+//! behaviours use their own tiny executors (a thread-parking `block_on` for 8 OS threads, and a
+//! `join_all` that polls several store futures at once inside the caller's task); no extra crate.
+//!
+//! Boundaries this suite pins (the trait docs leave them open; every backend must agree):
+//! * a lease is over only when `now > lease_until` (at `now == lease_until` the message is still
+//!   leased); a message is expired only when `eol < now` (at `now == eol` it is still delivered);
+//! * a message bound to a node (`target_node_id`) goes only to polls with that `node_id`; a poll
+//!   without a `node_id` gets unbound messages only;
+//! * a duplicate id wins over a full queue ([`Enqueued::Duplicate`], not `QueueFull`);
+//! * expiry sets the message's status to `cancelled` and journals exactly one `Expired` event;
+//! * after `ack`, `lease_until` is `None` (there is no current lease);
+//! * [`Store::journal`] is in the order the events were recorded.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use opensmev_types::{
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
+    SchemaVersion,
+};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use crate::{
+    AckOutcome, Attachment, DeliveryState, Enqueued, JournalKind, LeaseRequest, NewMessage,
+    QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
+};
+
+/// The instant every test time is relative to.
+pub const BASE: OffsetDateTime = datetime!(2026-11-24 09:00 UTC);
+
+/// A boxed future borrowing the store.
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// A quota no test reaches.
+pub const NO_QUOTA: u64 = 1_000_000;
+
+/// Runs every behaviour, each on a fresh empty store from `make`. Panics (with the behaviour's
+/// name printed to stderr first) on the first violation.
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Store>>,
+{
+    macro_rules! run {
+        ($($name:ident),* $(,)?) => {$(
+            eprintln!("conformance: {}", stringify!($name));
+            let store = make().await;
+            $name(&*store).await;
+            drop(store);
+        )*};
+    }
+    run!(
+        request_round_trip,
+        response_round_trip,
+        duplicate_id,
+        quota,
+        ordering,
+        redelivery_takes_its_place_in_order,
+        type_filter,
+        node_filter,
+        lease_exclusivity_and_redelivery,
+        ack_not_found,
+        ack_after_lease_expiry,
+        eol_boundary,
+        eol_expiry,
+        set_status_and_journal,
+        status_notices_once_in_order,
+        queue_depths,
+        journal_order_and_times,
+        registry_versions,
+        concurrent_leases_from_threads,
+        concurrent_leases_in_one_task,
+        concurrent_duplicate_enqueues,
+    );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Fixtures
+
+/// `BASE + secs` seconds.
+pub fn at(secs: i64) -> OffsetDateTime {
+    BASE + Duration::seconds(secs)
+}
+
+/// The `n`-th test message id (distinct for distinct `n`).
+pub fn mid(n: u32) -> MessageId {
+    let [a, b, c, d] = n.to_be_bytes();
+    MessageId::from_parts(
+        BASE + Duration::microseconds(i64::from(n)),
+        (n & 0x3FFF) as u16,
+        [0x02, 0x5A, a, b, c, d],
+    )
+}
+
+/// A mnemonic (panics on an invalid one: fixtures only).
+pub fn mn(text: &str) -> Mnemonic {
+    Mnemonic::parse(text).expect("fixture mnemonic")
+}
+
+/// The default request type of the fixtures.
+pub fn req_type() -> QName {
+    QName::new("urn://example.test/requests/1.0", "Query")
+}
+
+/// The default response type of the fixtures.
+pub fn resp_type() -> QName {
+    QName::new("urn://example.test/requests/1.0", "Answer")
+}
+
+/// A minimal request `n` (every `Option` unset, no attachments), sent at `at(0) + n ms`.
+pub fn request(n: u32, sender: &str, recipient: &str) -> NewMessage {
+    NewMessage {
+        id: mid(n),
+        kind: MessageKind::Request,
+        sender: mn(sender),
+        recipient: mn(recipient),
+        message_type: req_type(),
+        vs_id: "VS00001v001-TEST01".to_owned(),
+        version: SchemaVersion::V1_3,
+        priority: Priority(0),
+        delivery_mode: DeliveryMode::Poll,
+        test_message: false,
+        node_id: None,
+        target_node_id: None,
+        eol: None,
+        transaction_code: None,
+        reference_message_id: None,
+        original_message_id: None,
+        reply_to: None,
+        sent_at: BASE + Duration::milliseconds(i64::from(n)),
+        sender_data: format!("<q:Query xmlns:q=\"urn://example.test/requests/1.0\">{n}</q:Query>"),
+        sender_signature: None,
+        attachments: Vec::new(),
+    }
+}
+
+/// A minimal response `n` to `original` (only `original_message_id` set).
+pub fn response(n: u32, sender: &str, recipient: &str, original: Option<u32>) -> NewMessage {
+    NewMessage {
+        kind: MessageKind::Response,
+        message_type: resp_type(),
+        original_message_id: original.map(mid),
+        sender_data: format!(
+            "<q:Answer xmlns:q=\"urn://example.test/requests/1.0\">{n}</q:Answer>"
+        ),
+        ..request(n, sender, recipient)
+    }
+}
+
+/// A request with every field set: Cyrillic text, a non-UTC `eol`, nanosecond times, a 1 MiB
+/// `sender_data` and attachments with zero bytes (and an empty one).
+pub fn full_request(n: u32) -> NewMessage {
+    let mut sender_data = String::from(
+        "<ns1:SenderProvidedRequestData xmlns:ns1=\"urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2\" Id=\"SIGNED_BY_CONSUMER\"><ns1:MessageID>",
+    );
+    sender_data.push_str(mid(n).as_str());
+    sender_data.push_str("</ns1:MessageID><Запрос xmlns=\"urn://пример.рф/сведения/1.0\">");
+    let mut i = 0u32;
+    while sender_data.len() < (1 << 20) {
+        sender_data.push_str(&format!(
+            "<Строка н=\"{i}\">Съешь же ещё этих мягких французских булок &amp; 😀</Строка>"
+        ));
+        i += 1;
+    }
+    sender_data.push_str("</Запрос></ns1:SenderProvidedRequestData>");
+    NewMessage {
+        id: mid(n),
+        kind: MessageKind::Request,
+        sender: mn("МВД_01"),
+        recipient: mn("PFR01"),
+        message_type: QName::new("urn://пример.рф/сведения/1.0", "Запрос"),
+        vs_id: "VS00179v002-PFR001".to_owned(),
+        version: SchemaVersion::V1_2,
+        priority: Priority(7),
+        delivery_mode: DeliveryMode::Push,
+        test_message: true,
+        node_id: Some("узел-1".to_owned()),
+        target_node_id: Some("node-2".to_owned()),
+        eol: Some(datetime!(2026-11-24 13:00:00.000000001 +03:00)),
+        transaction_code: Some("ТК-42/7".to_owned()),
+        reference_message_id: Some(mid(n + 900)),
+        original_message_id: Some(mid(n + 901)),
+        reply_to: Some("eyJyZXBseVRvIjoi0L/RgNC40LLQtdGCIn0=".to_owned()),
+        sent_at: datetime!(2026-11-24 09:00:00.123456789 UTC),
+        sender_data,
+        sender_signature: Some(
+            "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignatureValue>AAEC</ds:SignatureValue></ds:Signature>"
+                .to_owned(),
+        ),
+        attachments: vec![
+            Attachment {
+                content_id: "att-1".to_owned(),
+                mime_type: "application/octet-stream".to_owned(),
+                data: (0..70_000u32).map(|i| (i % 256) as u8).collect(),
+            },
+            Attachment {
+                content_id: "вложение-2".to_owned(),
+                mime_type: "text/plain; charset=utf-8".to_owned(),
+                data: "Привет\0мир".as_bytes().to_vec(),
+            },
+            Attachment { content_id: "empty".to_owned(), mime_type: "application/pdf".to_owned(), data: Vec::new() },
+            Attachment { content_id: "zeros".to_owned(), mime_type: "application/zip".to_owned(), data: vec![0; 4096] },
+        ],
+    }
+}
+
+/// A poll of `recipient`'s `kind` queue at `now` with a 60 s lease and no filters.
+pub fn poll(recipient: &str, kind: MessageKind, now: OffsetDateTime) -> LeaseRequest {
+    LeaseRequest {
+        recipient: mn(recipient),
+        kind,
+        message_type: None,
+        node_id: None,
+        lease: Duration::seconds(60),
+        now,
+    }
+}
+
+async fn put(store: &dyn Store, message: NewMessage) -> i64 {
+    put_with(store, message, InteractionStatus::RequestIsQueued).await
+}
+
+async fn put_with(store: &dyn Store, message: NewMessage, status: InteractionStatus) -> i64 {
+    let id = message.id.clone();
+    match store.enqueue(message, status, NO_QUOTA).await {
+        Ok(Enqueued::Accepted { seq }) => seq,
+        other => panic!("enqueue of {id}: expected Accepted, got {other:?}"),
+    }
+}
+
+async fn lease(store: &dyn Store, request: LeaseRequest) -> Option<StoredMessage> {
+    store.lease_next(request).await.expect("lease_next")
+}
+
+async fn lease_id(store: &dyn Store, request: LeaseRequest) -> Option<MessageId> {
+    lease(store, request).await.map(|m| m.message.id)
+}
+
+async fn get(store: &dyn Store, n: u32) -> StoredMessage {
+    store
+        .message(&mid(n))
+        .await
+        .expect("message")
+        .unwrap_or_else(|| panic!("message {} not found", mid(n)))
+}
+
+async fn ack(
+    store: &dyn Store,
+    recipient: &str,
+    n: u32,
+    accepted: bool,
+    now: OffsetDateTime,
+) -> AckOutcome {
+    store
+        .ack(
+            &mn(recipient),
+            &mid(n),
+            accepted,
+            InteractionStatus::MessageIsDelivered,
+            None,
+            now,
+        )
+        .await
+        .expect("ack")
+}
+
+async fn journal(store: &dyn Store, n: u32) -> Vec<(JournalKind, OffsetDateTime)> {
+    store
+        .journal(&mid(n))
+        .await
+        .expect("journal")
+        .into_iter()
+        .map(|e| (e.kind, e.at))
+        .collect()
+}
+
+async fn journal_kinds(store: &dyn Store, n: u32) -> Vec<JournalKind> {
+    journal(store, n)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect()
+}
+
+async fn depths(store: &dyn Store, recipient: &str) -> Vec<(&'static str, QName, u64)> {
+    let mut out: Vec<_> = store
+        .queue_depths(&mn(recipient))
+        .await
+        .expect("queue_depths")
+        .into_iter()
+        .map(
+            |QueueDepth {
+                 kind,
+                 message_type,
+                 pending,
+             }| (kind.as_str(), message_type, pending),
+        )
+        .collect();
+    out.sort();
+    out
+}
+
+async fn take_notice(store: &dyn Store, recipient: &str) -> Option<StatusNotice> {
+    store
+        .take_status_notice(&mn(recipient))
+        .await
+        .expect("take_status_notice")
+}
+
+/// Field-by-field comparison with short messages (a 1 MiB field is not printed).
+fn assert_same_message(got: &NewMessage, want: &NewMessage, context: &str) {
+    assert_eq!(got.id, want.id, "{context}: id");
+    assert_eq!(got.kind, want.kind, "{context}: kind");
+    assert_eq!(got.sender, want.sender, "{context}: sender");
+    assert_eq!(got.recipient, want.recipient, "{context}: recipient");
+    assert_eq!(
+        got.message_type, want.message_type,
+        "{context}: message_type"
+    );
+    assert_eq!(got.vs_id, want.vs_id, "{context}: vs_id");
+    assert_eq!(got.version, want.version, "{context}: version");
+    assert_eq!(got.priority, want.priority, "{context}: priority");
+    assert_eq!(
+        got.delivery_mode, want.delivery_mode,
+        "{context}: delivery_mode"
+    );
+    assert_eq!(
+        got.test_message, want.test_message,
+        "{context}: test_message"
+    );
+    assert_eq!(got.node_id, want.node_id, "{context}: node_id");
+    assert_eq!(
+        got.target_node_id, want.target_node_id,
+        "{context}: target_node_id"
+    );
+    assert_eq!(got.eol, want.eol, "{context}: eol");
+    assert_eq!(
+        got.transaction_code, want.transaction_code,
+        "{context}: transaction_code"
+    );
+    assert_eq!(
+        got.reference_message_id, want.reference_message_id,
+        "{context}: reference_message_id"
+    );
+    assert_eq!(
+        got.original_message_id, want.original_message_id,
+        "{context}: original_message_id"
+    );
+    assert_eq!(got.reply_to, want.reply_to, "{context}: reply_to");
+    assert_eq!(got.sent_at, want.sent_at, "{context}: sent_at");
+    if got.sender_data != want.sender_data {
+        let first = got
+            .sender_data
+            .bytes()
+            .zip(want.sender_data.bytes())
+            .position(|(a, b)| a != b);
+        panic!(
+            "{context}: sender_data differs (len {} vs {}, first differing byte {first:?})",
+            got.sender_data.len(),
+            want.sender_data.len()
+        );
+    }
+    assert_eq!(
+        got.sender_signature, want.sender_signature,
+        "{context}: sender_signature"
+    );
+    assert_eq!(
+        got.attachments.len(),
+        want.attachments.len(),
+        "{context}: number of attachments"
+    );
+    for (i, (g, w)) in got.attachments.iter().zip(&want.attachments).enumerate() {
+        assert_eq!(
+            g.content_id, w.content_id,
+            "{context}: attachment {i} content_id"
+        );
+        assert_eq!(
+            g.mime_type, w.mime_type,
+            "{context}: attachment {i} mime_type"
+        );
+        assert!(
+            g.data == w.data,
+            "{context}: attachment {i} data differs (len {} vs {})",
+            g.data.len(),
+            w.data.len()
+        );
+    }
+    assert!(
+        got == want,
+        "{context}: messages differ (offsets of equal instants are allowed to differ)"
+    );
+}
+
+// ------------------------------------------------------------------------------------------------
+// Behaviours
+
+/// enqueue → lease → ack of a request with every field set; every field round-trips exactly and
+/// each step is journaled with its time; the ack's notice reaches the sender.
+pub async fn request_round_trip(store: &dyn Store) {
+    let original = full_request(1);
+    let seq = put_with(store, original.clone(), InteractionStatus::RequestIsQueued).await;
+
+    let stored = get(store, 1).await;
+    assert_eq!(stored.seq, seq, "message().seq is the seq enqueue returned");
+    assert_same_message(&stored.message, &original, "message() after enqueue");
+    assert_eq!(stored.state, DeliveryState::Queued);
+    assert_eq!(stored.delivery_count, 0);
+    assert_eq!(stored.lease_until, None);
+    assert_eq!(stored.first_delivered_at, None);
+    assert_eq!(stored.acked_at, None);
+    assert_eq!(stored.accepted, None);
+    assert_eq!(stored.status, InteractionStatus::RequestIsQueued);
+
+    let mut request = poll("PFR01", MessageKind::Request, at(10));
+    request.node_id = Some("node-2".to_owned());
+    let leased = lease(store, request)
+        .await
+        .expect("the full request is leased");
+    assert_eq!(leased.seq, seq);
+    assert_same_message(&leased.message, &original, "lease_next result");
+    assert_eq!(leased.state, DeliveryState::Leased);
+    assert_eq!(leased.delivery_count, 1);
+    assert_eq!(leased.lease_until, Some(at(70)));
+    assert_eq!(leased.first_delivered_at, Some(at(10)));
+    assert_eq!(leased.acked_at, None);
+    assert_eq!(leased.accepted, None);
+    assert_eq!(leased.status, InteractionStatus::RequestIsQueued);
+    assert_eq!(get(store, 1).await, leased, "message() shows the lease");
+
+    let outcome = store
+        .ack(
+            &mn("PFR01"),
+            &mid(1),
+            true,
+            InteractionStatus::MessageIsDelivered,
+            Some("Доставлено получателю".to_owned()),
+            at(20),
+        )
+        .await
+        .expect("ack");
+    assert_eq!(outcome, AckOutcome::Acked);
+    let acked = get(store, 1).await;
+    assert_same_message(&acked.message, &original, "message() after ack");
+    assert_eq!(acked.state, DeliveryState::Acked);
+    assert_eq!(acked.delivery_count, 1);
+    assert_eq!(acked.lease_until, None, "no current lease after ack");
+    assert_eq!(acked.first_delivered_at, Some(at(10)));
+    assert_eq!(acked.acked_at, Some(at(20)));
+    assert_eq!(acked.accepted, Some(true));
+    assert_eq!(acked.status, InteractionStatus::MessageIsDelivered);
+
+    assert_eq!(
+        journal(store, 1).await,
+        vec![
+            (JournalKind::Accepted, original.sent_at),
+            (JournalKind::Delivered, at(10)),
+            (JournalKind::Acked, at(20))
+        ]
+    );
+    let notice = take_notice(store, "МВД_01")
+        .await
+        .expect("the ack's notice for the sender");
+    assert_eq!(notice.recipient, mn("МВД_01"));
+    assert_eq!(notice.original_message_id, mid(1));
+    assert_eq!(notice.status, InteractionStatus::MessageIsDelivered);
+    assert_eq!(notice.details.as_deref(), Some("Доставлено получателю"));
+    assert_eq!(notice.created_at, at(20));
+    assert_eq!(take_notice(store, "МВД_01").await, None);
+    assert_eq!(
+        lease_id(store, poll("PFR01", MessageKind::Request, at(1000))).await,
+        None,
+        "acked is never leased"
+    );
+}
+
+/// enqueue → lease → refusing ack of a response with every optional field unset.
+pub async fn response_round_trip(store: &dyn Store) {
+    let original = response(1, "PROV01", "CONS01", None);
+    let seq = put_with(store, original.clone(), InteractionStatus::ResponseIsQueued).await;
+    let stored = get(store, 1).await;
+    assert_eq!(stored.seq, seq);
+    assert_same_message(&stored.message, &original, "message() after enqueue");
+    assert_eq!(stored.status, InteractionStatus::ResponseIsQueued);
+    assert_eq!(stored.state, DeliveryState::Queued);
+
+    assert_eq!(
+        lease_id(store, poll("CONS01", MessageKind::Request, at(10))).await,
+        None,
+        "not in the request queue"
+    );
+    assert_eq!(
+        lease_id(store, poll("PROV01", MessageKind::Response, at(10))).await,
+        None,
+        "not the sender's queue"
+    );
+    let leased = lease(store, poll("CONS01", MessageKind::Response, at(10)))
+        .await
+        .expect("the response is leased");
+    assert_same_message(&leased.message, &original, "lease_next result");
+    assert_eq!(
+        (leased.state, leased.delivery_count),
+        (DeliveryState::Leased, 1)
+    );
+
+    let outcome = store
+        .ack(
+            &mn("CONS01"),
+            &mid(1),
+            false,
+            InteractionStatus::ResponseIsProcessed,
+            None,
+            at(11),
+        )
+        .await
+        .expect("ack");
+    assert_eq!(outcome, AckOutcome::Acked);
+    let acked = get(store, 1).await;
+    assert_same_message(&acked.message, &original, "message() after ack");
+    assert_eq!(acked.state, DeliveryState::Acked);
+    assert_eq!(acked.accepted, Some(false));
+    assert_eq!(acked.acked_at, Some(at(11)));
+    assert_eq!(acked.status, InteractionStatus::ResponseIsProcessed);
+    assert_eq!(
+        journal_kinds(store, 1).await,
+        vec![
+            JournalKind::Accepted,
+            JournalKind::Delivered,
+            JournalKind::Refused
+        ]
+    );
+    assert_eq!(
+        take_notice(store, "PROV01").await,
+        None,
+        "no notice when none is given"
+    );
+}
+
+/// A known id is refused with the original's sender and time, and nothing changes — even when
+/// the second message differs in everything, is a response, or its queue is full.
+pub async fn duplicate_id(store: &dyn Store) {
+    let first = request(1, "SENDER1", "RCPT1");
+    put(store, first.clone()).await;
+
+    let mut second = full_request(1);
+    second.sender = mn("SENDER2");
+    second.recipient = mn("RCPT2");
+    let outcome = store
+        .enqueue(second, InteractionStatus::RequestIsQueued, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::Duplicate {
+            sender: mn("SENDER1"),
+            sent_at: first.sent_at
+        }
+    );
+
+    let as_response = response(1, "SENDER3", "SENDER1", None);
+    let outcome = store
+        .enqueue(as_response, InteractionStatus::ResponseIsQueued, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::Duplicate {
+            sender: mn("SENDER1"),
+            sent_at: first.sent_at
+        },
+        "ids are bus-wide"
+    );
+
+    let outcome = store
+        .enqueue(first.clone(), InteractionStatus::RequestIsQueued, 1)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::Duplicate {
+            sender: mn("SENDER1"),
+            sent_at: first.sent_at
+        },
+        "a retry into a full queue is a duplicate, not QueueFull"
+    );
+
+    let stored = get(store, 1).await;
+    assert_same_message(&stored.message, &first, "the original is unchanged");
+    assert_eq!(stored.status, InteractionStatus::RequestIsQueued);
+    assert_eq!(journal_kinds(store, 1).await, vec![JournalKind::Accepted]);
+    assert_eq!(
+        depths(store, "RCPT1").await,
+        vec![("REQUEST", req_type(), 1)]
+    );
+    assert_eq!(depths(store, "RCPT2").await, vec![]);
+    assert_eq!(depths(store, "SENDER1").await, vec![]);
+
+    // Still a duplicate after it was delivered and acknowledged.
+    lease(store, poll("RCPT1", MessageKind::Request, at(1)))
+        .await
+        .expect("leased");
+    assert_eq!(ack(store, "RCPT1", 1, true, at(2)).await, AckOutcome::Acked);
+    let outcome = store
+        .enqueue(first.clone(), InteractionStatus::RequestIsQueued, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::Duplicate {
+            sender: mn("SENDER1"),
+            sent_at: first.sent_at
+        }
+    );
+    assert_eq!(get(store, 1).await.state, DeliveryState::Acked);
+}
+
+/// `quota` counts queued and leased messages of one recipient and kind; acknowledged ones no
+/// longer count; a refused message is not stored.
+pub async fn quota(store: &dyn Store) {
+    let status = InteractionStatus::RequestIsQueued;
+    for n in [1, 2] {
+        let outcome = store
+            .enqueue(request(n, "S", "R"), status, 2)
+            .await
+            .expect("enqueue");
+        assert!(
+            matches!(outcome, Enqueued::Accepted { .. }),
+            "message {n}: {outcome:?}"
+        );
+    }
+    let outcome = store
+        .enqueue(request(3, "S", "R"), status, 2)
+        .await
+        .expect("enqueue");
+    assert_eq!(outcome, Enqueued::QueueFull { depth: 2 });
+    assert_eq!(
+        store.message(&mid(3)).await.expect("message"),
+        None,
+        "a refused message is not stored"
+    );
+    assert_eq!(journal(store, 3).await, vec![]);
+    assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 2)]);
+
+    // Other queues are not affected: the same recipient's responses, another recipient.
+    let outcome = store
+        .enqueue(response(4, "X", "R", None), status, 2)
+        .await
+        .expect("enqueue");
+    assert!(
+        matches!(outcome, Enqueued::Accepted { .. }),
+        "response queue is separate: {outcome:?}"
+    );
+    let outcome = store
+        .enqueue(request(5, "S", "R2"), status, 2)
+        .await
+        .expect("enqueue");
+    assert!(
+        matches!(outcome, Enqueued::Accepted { .. }),
+        "other recipient: {outcome:?}"
+    );
+
+    // A leased message still counts.
+    let leased = lease_id(store, poll("R", MessageKind::Request, at(1))).await;
+    assert_eq!(leased, Some(mid(1)));
+    let outcome = store
+        .enqueue(request(3, "S", "R"), status, 2)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::QueueFull { depth: 2 },
+        "leased messages count"
+    );
+
+    // An acknowledged one does not.
+    assert_eq!(ack(store, "R", 1, true, at(2)).await, AckOutcome::Acked);
+    let outcome = store
+        .enqueue(request(3, "S", "R"), status, 2)
+        .await
+        .expect("enqueue");
+    assert!(
+        matches!(outcome, Enqueued::Accepted { .. }),
+        "after ack: {outcome:?}"
+    );
+    assert_eq!(
+        depths(store, "R").await,
+        vec![("REQUEST", req_type(), 2), ("RESPONSE", resp_type(), 1)]
+    );
+    let outcome = store
+        .enqueue(request(6, "S", "R"), status, 3)
+        .await
+        .expect("enqueue");
+    assert!(
+        matches!(outcome, Enqueued::Accepted { .. }),
+        "a larger quota: {outcome:?}"
+    );
+}
+
+/// Highest priority first, then arrival (`seq`), which follows enqueue order.
+pub async fn ordering(store: &dyn Store) {
+    let priorities = [(1, 0), (2, 5), (3, 0), (4, 9), (5, 5), (6, 255)];
+    let mut last_seq = i64::MIN;
+    for (n, p) in priorities {
+        let mut message = request(n, "S", "R");
+        message.priority = Priority(p);
+        let seq = put(store, message).await;
+        assert!(seq > last_seq, "seq grows with arrival");
+        last_seq = seq;
+    }
+    let mut order = Vec::new();
+    while let Some(id) = lease_id(store, poll("R", MessageKind::Request, at(1))).await {
+        order.push(id);
+    }
+    assert_eq!(order, [6, 4, 2, 5, 1, 3].map(mid).to_vec());
+}
+
+/// A message whose lease ran out competes by its priority and seq, not as a new arrival.
+pub async fn redelivery_takes_its_place_in_order(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    put(store, request(2, "S", "R")).await;
+    let mut short = poll("R", MessageKind::Request, at(10));
+    short.lease = Duration::seconds(10);
+    assert_eq!(lease_id(store, short).await, Some(mid(1)));
+    let mut high = request(3, "S", "R");
+    high.priority = Priority(1);
+    put(store, high).await;
+    let order: Vec<_> = [at(30), at(30), at(30), at(30)]
+        .into_iter()
+        .map(|now| poll("R", MessageKind::Request, now))
+        .collect();
+    let mut got = Vec::new();
+    for p in order {
+        got.push(
+            lease(store, p)
+                .await
+                .map(|m| (m.message.id, m.delivery_count)),
+        );
+    }
+    assert_eq!(
+        got,
+        vec![
+            Some((mid(3), 1)),
+            Some((mid(1), 2)),
+            Some((mid(2), 1)),
+            None
+        ]
+    );
+}
+
+/// `message_type` restricts by namespace and local name together.
+pub async fn type_filter(store: &dyn Store) {
+    let t1 = req_type();
+    let t2 = QName::new("urn://example.test/other/1.0", "Other");
+    let t3 = QName::new("urn://example.test/other/1.0", t1.local.clone());
+    for (n, t) in [(1, &t1), (2, &t2), (3, &t1), (4, &t3)] {
+        let mut message = request(n, "S", "R");
+        message.message_type = t.clone();
+        put(store, message).await;
+    }
+    let typed = |t: &QName| LeaseRequest {
+        message_type: Some(t.clone()),
+        ..poll("R", MessageKind::Request, at(1))
+    };
+    assert_eq!(lease_id(store, typed(&t2)).await, Some(mid(2)));
+    assert_eq!(lease_id(store, typed(&t2)).await, None);
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1))).await,
+        Some(mid(1))
+    );
+    assert_eq!(lease_id(store, typed(&t1)).await, Some(mid(3)));
+    assert_eq!(
+        lease_id(store, typed(&t1)).await,
+        None,
+        "same local name in another namespace is another type"
+    );
+    assert_eq!(lease_id(store, typed(&QName::new("", "Query"))).await, None);
+    assert_eq!(lease_id(store, typed(&t3)).await, Some(mid(4)));
+    assert_eq!(depths(store, "R").await.iter().map(|d| d.2).sum::<u64>(), 4);
+}
+
+/// A message bound to a node (`target_node_id`) goes only to polls from that node; unbound ones
+/// go to any poll.
+pub async fn node_filter(store: &dyn Store) {
+    put(store, response(1, "P", "C", None)).await;
+    for (n, node) in [(2, "A"), (3, "B")] {
+        let mut message = response(n, "P", "C", None);
+        message.target_node_id = Some(node.to_owned());
+        put(store, message).await;
+    }
+    put(store, response(4, "P", "C", None)).await;
+    let from = |node: Option<&str>| LeaseRequest {
+        node_id: node.map(str::to_owned),
+        ..poll("C", MessageKind::Response, at(1))
+    };
+    assert_eq!(lease_id(store, from(None)).await, Some(mid(1)));
+    assert_eq!(
+        lease_id(store, from(None)).await,
+        Some(mid(4)),
+        "a poll without a node skips bound messages"
+    );
+    assert_eq!(lease_id(store, from(None)).await, None);
+    assert_eq!(lease_id(store, from(Some("C"))).await, None);
+    assert_eq!(lease_id(store, from(Some("A"))).await, Some(mid(2)));
+    assert_eq!(lease_id(store, from(Some("A"))).await, None);
+    assert_eq!(lease_id(store, from(Some("B"))).await, Some(mid(3)));
+}
+
+/// A leased message is not handed out again until `now > lease_until`; then it is redelivered
+/// with `delivery_count` 2, a new lease, the first delivery time kept, and a `Redelivered` event.
+pub async fn lease_exclusivity_and_redelivery(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    let first = lease(store, poll("R", MessageKind::Request, at(10)))
+        .await
+        .expect("leased");
+    assert_eq!(first.lease_until, Some(at(70)));
+    for now in [at(10), at(11), at(69), at(70)] {
+        assert_eq!(
+            lease_id(store, poll("R", MessageKind::Request, now)).await,
+            None,
+            "still leased at {now}"
+        );
+    }
+    let now = at(70) + Duration::nanoseconds(1);
+    let again = lease(store, poll("R", MessageKind::Request, now))
+        .await
+        .expect("redelivered after the lease");
+    assert_eq!(again.message.id, mid(1));
+    assert_eq!(again.state, DeliveryState::Leased);
+    assert_eq!(again.delivery_count, 2);
+    assert_eq!(again.first_delivered_at, Some(at(10)));
+    assert_eq!(again.lease_until, Some(now + Duration::seconds(60)));
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(71))).await,
+        None
+    );
+    assert_eq!(
+        journal(store, 1).await,
+        vec![
+            (JournalKind::Accepted, request(1, "S", "R").sent_at),
+            (JournalKind::Delivered, at(10)),
+            (JournalKind::Redelivered, now)
+        ]
+    );
+    let third = lease(store, poll("R", MessageKind::Request, at(1000)))
+        .await
+        .expect("third time");
+    assert_eq!(third.delivery_count, 3);
+}
+
+/// `ack` finds only a leased, unacknowledged message of that recipient; otherwise `NotFound`,
+/// and nothing changes.
+pub async fn ack_not_found(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    put(store, request(2, "S", "R")).await;
+    let notice = || Some("should not be stored".to_owned());
+    let delivered = InteractionStatus::MessageIsDelivered;
+
+    let unknown = store
+        .ack(&mn("R"), &mid(99), true, delivered, notice(), at(1))
+        .await
+        .expect("ack");
+    assert_eq!(unknown, AckOutcome::NotFound, "unknown id");
+    let queued = store
+        .ack(&mn("R"), &mid(1), true, delivered, notice(), at(1))
+        .await
+        .expect("ack");
+    assert_eq!(queued, AckOutcome::NotFound, "never delivered");
+    let stored = get(store, 1).await;
+    assert_eq!(
+        (stored.state, stored.status, stored.acked_at),
+        (
+            DeliveryState::Queued,
+            InteractionStatus::RequestIsQueued,
+            None
+        )
+    );
+
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(2))).await,
+        Some(mid(1))
+    );
+    let other = store
+        .ack(&mn("S"), &mid(1), true, delivered, notice(), at(3))
+        .await
+        .expect("ack");
+    assert_eq!(other, AckOutcome::NotFound, "another recipient");
+    let other = store
+        .ack(&mn("R2"), &mid(1), true, delivered, notice(), at(3))
+        .await
+        .expect("ack");
+    assert_eq!(other, AckOutcome::NotFound, "another recipient");
+    assert_eq!(get(store, 1).await.state, DeliveryState::Leased);
+    assert_eq!(
+        take_notice(store, "S").await,
+        None,
+        "NotFound adds no notice"
+    );
+
+    assert_eq!(ack(store, "R", 1, true, at(4)).await, AckOutcome::Acked);
+    let again = store
+        .ack(
+            &mn("R"),
+            &mid(1),
+            false,
+            InteractionStatus::Cancelled,
+            notice(),
+            at(5),
+        )
+        .await
+        .expect("ack");
+    assert_eq!(again, AckOutcome::NotFound, "already acknowledged");
+    let stored = get(store, 1).await;
+    assert_eq!(stored.state, DeliveryState::Acked);
+    assert_eq!(stored.acked_at, Some(at(4)));
+    assert_eq!(stored.accepted, Some(true));
+    assert_eq!(stored.status, delivered);
+    assert_eq!(
+        journal_kinds(store, 1).await,
+        vec![
+            JournalKind::Accepted,
+            JournalKind::Delivered,
+            JournalKind::Acked
+        ]
+    );
+    assert_eq!(journal_kinds(store, 2).await, vec![JournalKind::Accepted]);
+    assert_eq!(take_notice(store, "S").await, None);
+}
+
+/// A message whose lease ran out can still be acknowledged (and then is never redelivered).
+pub async fn ack_after_lease_expiry(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    let mut short = poll("R", MessageKind::Request, at(10));
+    short.lease = Duration::seconds(30);
+    assert_eq!(lease_id(store, short).await, Some(mid(1)));
+    assert_eq!(ack(store, "R", 1, true, at(100)).await, AckOutcome::Acked);
+    let stored = get(store, 1).await;
+    assert_eq!(
+        (stored.state, stored.acked_at, stored.delivery_count),
+        (DeliveryState::Acked, Some(at(100)), 1)
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(200))).await,
+        None
+    );
+    assert_eq!(
+        journal(store, 1)
+            .await
+            .into_iter()
+            .skip(1)
+            .collect::<Vec<_>>(),
+        vec![
+            (JournalKind::Delivered, at(10)),
+            (JournalKind::Acked, at(100))
+        ]
+    );
+}
+
+/// At `now == eol` a message is still delivered.
+pub async fn eol_boundary(store: &dyn Store) {
+    let mut message = request(1, "S", "R");
+    message.eol = Some(at(100));
+    put(store, message).await;
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(100))).await,
+        Some(mid(1))
+    );
+    assert_eq!(take_notice(store, "S").await, None);
+}
+
+/// A message whose `eol < now` is never leased: it becomes `Expired` (journaled, status
+/// `cancelled`, a `cancelled` notice for its sender), no longer counts as pending, and cannot be
+/// acknowledged. A leased message whose lease is still running is not expired.
+pub async fn eol_expiry(store: &dyn Store) {
+    let mut expiring = request(1, "S1", "R");
+    expiring.priority = Priority(9);
+    expiring.eol = Some(at(100));
+    put(store, expiring.clone()).await;
+    put(store, request(2, "S2", "R")).await;
+    // Delivered once, lease ran out, then EOL passed: expired, not redelivered.
+    let mut lapsed = request(3, "S1", "R");
+    lapsed.priority = Priority(8);
+    lapsed.eol = Some(at(100));
+    put(store, lapsed).await;
+    // Leased until after EOL: not expired while the lease runs.
+    let mut held = request(4, "S1", "R");
+    held.priority = Priority(7);
+    held.eol = Some(at(100));
+    put(store, held).await;
+
+    let mut short = poll("R", MessageKind::Request, at(10));
+    short.lease = Duration::seconds(10);
+    // Lease 1 and 3 with short leases, then 4 with a long one (until at(110)).
+    assert_eq!(lease_id(store, short.clone()).await, Some(mid(1)));
+    assert_eq!(lease_id(store, short).await, Some(mid(3)));
+    let mut long = poll("R", MessageKind::Request, at(10));
+    long.lease = Duration::seconds(100);
+    assert_eq!(lease_id(store, long).await, Some(mid(4)));
+    // Never delivered, EOL passes while it waits.
+    let mut waiting = request(5, "S1", "R");
+    waiting.priority = Priority(9);
+    waiting.eol = Some(at(100));
+    put(store, waiting).await;
+
+    let got = lease(store, poll("R", MessageKind::Request, at(101)))
+        .await
+        .expect("the one without EOL");
+    assert_eq!(got.message.id, mid(2), "expired messages are skipped");
+    for n in [1, 3, 5] {
+        let stored = get(store, n).await;
+        let delivered = u32::from(n != 5);
+        assert_eq!(stored.state, DeliveryState::Expired, "message {n}");
+        assert_eq!(stored.status, InteractionStatus::Cancelled, "message {n}");
+        assert_eq!(stored.delivery_count, delivered, "message {n}");
+        assert_eq!(stored.lease_until, None, "message {n}: no current lease");
+        let mut want = vec![(JournalKind::Accepted, stored.message.sent_at)];
+        if n != 5 {
+            want.push((JournalKind::Delivered, at(10)));
+        }
+        want.push((JournalKind::Expired, at(101)));
+        assert_eq!(journal(store, n).await, want, "message {n}");
+    }
+    assert_eq!(get(store, 4).await.state, DeliveryState::Leased);
+
+    let mut notices = Vec::new();
+    while let Some(notice) = take_notice(store, "S1").await {
+        notices.push(notice);
+    }
+    notices.sort_by_key(|n| n.original_message_id.clone());
+    assert_eq!(
+        notices.len(),
+        3,
+        "one cancelled notice per expired message: {notices:?}"
+    );
+    for (notice, n) in notices.iter().zip([1, 3, 5]) {
+        assert_eq!(notice.recipient, mn("S1"));
+        assert_eq!(notice.original_message_id, mid(n));
+        assert_eq!(notice.status, InteractionStatus::Cancelled);
+        assert_eq!(notice.created_at, at(101));
+    }
+    assert_eq!(take_notice(store, "S2").await, None);
+    assert_eq!(take_notice(store, "R").await, None);
+
+    assert_eq!(
+        depths(store, "R").await,
+        vec![("REQUEST", req_type(), 2)],
+        "messages 2 and 4 are pending"
+    );
+    assert_eq!(
+        ack(store, "R", 1, true, at(102)).await,
+        AckOutcome::NotFound,
+        "expired cannot be acked"
+    );
+    assert_eq!(
+        ack(store, "R", 4, true, at(120)).await,
+        AckOutcome::Acked,
+        "leased past EOL can be acked"
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1000))).await,
+        Some(mid(2)),
+        "lease of 2 ran out"
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1000))).await,
+        None
+    );
+    assert_eq!(journal_kinds(store, 1).await.len(), 3, "expired once only");
+    assert_eq!(journal_kinds(store, 5).await.len(), 2, "expired once only");
+    assert_eq!(take_notice(store, "S1").await, None);
+}
+
+/// `set_status` changes the status and journals it; `false` for an unknown id; a notice only
+/// when one is given.
+pub async fn set_status_and_journal(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    let changed = store
+        .set_status(
+            &mid(99),
+            InteractionStatus::Cancelled,
+            Some("x".into()),
+            at(1),
+        )
+        .await;
+    assert!(!changed.expect("set_status"), "unknown id");
+    assert_eq!(take_notice(store, "S").await, None);
+
+    let changed = store
+        .set_status(&mid(1), InteractionStatus::UnderProcessing, None, at(5))
+        .await
+        .expect("set_status");
+    assert!(changed);
+    let stored = get(store, 1).await;
+    assert_eq!(stored.status, InteractionStatus::UnderProcessing);
+    assert_eq!(
+        stored.state,
+        DeliveryState::Queued,
+        "the delivery is not affected"
+    );
+    assert_eq!(
+        take_notice(store, "S").await,
+        None,
+        "no notice unless given"
+    );
+
+    let details = "Запрос обрабатывается".to_owned();
+    let changed = store
+        .set_status(
+            &mid(1),
+            InteractionStatus::RequestIsProcessed,
+            Some(details.clone()),
+            at(6),
+        )
+        .await;
+    assert!(changed.expect("set_status"));
+    let notice = take_notice(store, "S").await.expect("notice");
+    assert_eq!(
+        (
+            notice.recipient,
+            notice.original_message_id,
+            notice.status,
+            notice.details,
+            notice.created_at
+        ),
+        (
+            mn("S"),
+            mid(1),
+            InteractionStatus::RequestIsProcessed,
+            Some(details),
+            at(6)
+        )
+    );
+    assert_eq!(
+        take_notice(store, "R").await,
+        None,
+        "notices go to the sender"
+    );
+    assert_eq!(
+        get(store, 1).await.status,
+        InteractionStatus::RequestIsProcessed
+    );
+    assert_eq!(
+        journal(store, 1)
+            .await
+            .into_iter()
+            .skip(1)
+            .collect::<Vec<_>>(),
+        vec![
+            (JournalKind::StatusChanged, at(5)),
+            (JournalKind::StatusChanged, at(6))
+        ]
+    );
+}
+
+/// Each notice is delivered once, per recipient, oldest first.
+pub async fn status_notices_once_in_order(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    put(store, request(2, "S", "R")).await;
+    put(store, request(3, "T", "R")).await;
+    let steps = [
+        (1, InteractionStatus::UnderProcessing, Some("a"), at(1)),
+        (3, InteractionStatus::UnderProcessing, Some("t"), at(2)),
+        (
+            2,
+            InteractionStatus::RequestIsRejectedBySmev,
+            Some("b"),
+            at(3),
+        ),
+        (1, InteractionStatus::RequestIsProcessed, None, at(4)),
+        (1, InteractionStatus::Cancelled, Some("c"), at(4)),
+    ];
+    for (n, status, details, now) in steps {
+        assert!(
+            store
+                .set_status(&mid(n), status, details.map(str::to_owned), now)
+                .await
+                .expect("set_status")
+        );
+    }
+    let mut taken = Vec::new();
+    while let Some(notice) = take_notice(store, "S").await {
+        taken.push(notice);
+    }
+    let summary: Vec<_> = taken
+        .iter()
+        .map(|n| {
+            (
+                n.original_message_id.clone(),
+                n.status,
+                n.details.clone(),
+                n.created_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (
+                mid(1),
+                InteractionStatus::UnderProcessing,
+                Some("a".to_owned()),
+                at(1)
+            ),
+            (
+                mid(2),
+                InteractionStatus::RequestIsRejectedBySmev,
+                Some("b".to_owned()),
+                at(3)
+            ),
+            (
+                mid(1),
+                InteractionStatus::Cancelled,
+                Some("c".to_owned()),
+                at(4)
+            ),
+        ]
+    );
+    assert!(
+        taken.windows(2).all(|w| w[0].seq < w[1].seq),
+        "seq grows: {taken:?}"
+    );
+    assert!(taken.iter().all(|n| n.recipient == mn("S")));
+    let t = take_notice(store, "T").await.expect("T's notice");
+    assert_eq!(
+        (t.original_message_id, t.details),
+        (mid(3), Some("t".to_owned()))
+    );
+    assert_eq!(take_notice(store, "T").await, None);
+    assert_eq!(take_notice(store, "S").await, None);
+    assert_eq!(take_notice(store, "NOBODY").await, None);
+}
+
+/// Pending = queued or leased, per queue kind and message type, for one recipient.
+pub async fn queue_depths(store: &dyn Store) {
+    let t2 = QName::new("urn://example.test/other/1.0", "Other");
+    put(store, request(1, "S", "R")).await;
+    put(store, request(2, "S", "R")).await;
+    put(store, request(3, "S", "R")).await;
+    let mut other = request(4, "S", "R");
+    other.message_type = t2.clone();
+    put(store, other).await;
+    put(store, response(5, "P", "R", None)).await;
+    put(store, request(6, "S", "R2")).await;
+    assert_eq!(depths(store, "NOBODY").await, vec![]);
+    assert_eq!(
+        depths(store, "R").await,
+        vec![
+            ("REQUEST", t2.clone(), 1),
+            ("REQUEST", req_type(), 3),
+            ("RESPONSE", resp_type(), 1)
+        ]
+    );
+    assert_eq!(depths(store, "R2").await, vec![("REQUEST", req_type(), 1)]);
+
+    let typed = LeaseRequest {
+        message_type: Some(req_type()),
+        ..poll("R", MessageKind::Request, at(1))
+    };
+    assert_eq!(lease_id(store, typed.clone()).await, Some(mid(1)));
+    assert_eq!(lease_id(store, typed).await, Some(mid(2)));
+    assert_eq!(
+        depths(store, "R").await[1],
+        ("REQUEST", req_type(), 3),
+        "leased ones are pending"
+    );
+    assert_eq!(ack(store, "R", 1, true, at(2)).await, AckOutcome::Acked);
+    assert_eq!(ack(store, "R", 2, false, at(2)).await, AckOutcome::Acked);
+    assert_eq!(
+        depths(store, "R").await,
+        vec![
+            ("REQUEST", t2, 1),
+            ("REQUEST", req_type(), 1),
+            ("RESPONSE", resp_type(), 1)
+        ]
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Response, at(3))).await,
+        Some(mid(5))
+    );
+    assert_eq!(ack(store, "R", 5, true, at(4)).await, AckOutcome::Acked);
+    assert!(
+        depths(store, "R").await.iter().all(|d| d.0 == "REQUEST"),
+        "a queue with nothing pending is omitted"
+    );
+}
+
+/// The journal lists every state change of a message in order, with the times given by the
+/// callers (`sent_at` for acceptance); a response records `Answered` on its request.
+pub async fn journal_order_and_times(store: &dyn Store) {
+    assert_eq!(journal(store, 1).await, vec![], "unknown id: empty");
+    let q = request(1, "CONS", "PROV");
+    put(store, q.clone()).await;
+    let mut short = poll("PROV", MessageKind::Request, at(10));
+    short.lease = Duration::seconds(5);
+    assert_eq!(lease_id(store, short).await, Some(mid(1)));
+    let mut p = response(2, "PROV", "CONS", Some(1));
+    p.sent_at = at(15);
+    put_with(store, p, InteractionStatus::ResponseIsQueued).await;
+    assert_eq!(
+        lease_id(store, poll("PROV", MessageKind::Request, at(20))).await,
+        Some(mid(1))
+    );
+    assert_eq!(
+        ack(store, "PROV", 1, false, at(30)).await,
+        AckOutcome::Acked
+    );
+    assert!(
+        store
+            .set_status(&mid(1), InteractionStatus::RequestIsProcessed, None, at(40))
+            .await
+            .expect("set_status")
+    );
+    let events = store.journal(&mid(1)).await.expect("journal");
+    let summary: Vec<_> = events.iter().map(|e| (e.kind, e.at)).collect();
+    assert_eq!(
+        summary,
+        vec![
+            (JournalKind::Accepted, q.sent_at),
+            (JournalKind::Delivered, at(10)),
+            (JournalKind::Answered, at(15)),
+            (JournalKind::Redelivered, at(20)),
+            (JournalKind::Refused, at(30)),
+            (JournalKind::StatusChanged, at(40)),
+        ]
+    );
+    assert_eq!(
+        journal(store, 2).await,
+        vec![(JournalKind::Accepted, at(15))]
+    );
+
+    // A response to an unknown request is stored; nothing else is journaled.
+    let mut orphan = response(3, "PROV", "CONS", Some(77));
+    orphan.sent_at = at(50);
+    put(store, orphan).await;
+    assert_eq!(
+        journal(store, 3).await,
+        vec![(JournalKind::Accepted, at(50))]
+    );
+    assert_eq!(journal(store, 77).await, vec![]);
+    assert_eq!(store.message(&mid(77)).await.expect("message"), None);
+}
+
+/// Versions count from 1; `expected` must match the current version (or `None` = none yet)
+/// unless `force`; every version is kept and the newest is returned.
+pub async fn registry_versions(store: &dyn Store) {
+    assert_eq!(store.registry().await.expect("registry"), None);
+    match store.save_registry("x".into(), Some(1), false, at(0)).await {
+        Err(StoreError::RegistryConflict { current: 0 }) => {}
+        other => panic!("expected a conflict at version 0, got {other:?}"),
+    }
+    let text1 = format!("# Реестр\n[participants]\n{}", "a = 1\n".repeat(20_000));
+    let v1 = store
+        .save_registry(text1.clone(), None, false, at(1))
+        .await
+        .expect("first save");
+    assert_eq!(
+        (v1.version, v1.text.as_str(), v1.saved_at),
+        (1, text1.as_str(), at(1))
+    );
+    assert_eq!(store.registry().await.expect("registry"), Some(v1.clone()));
+
+    match store
+        .save_registry("stale".into(), None, false, at(2))
+        .await
+    {
+        Err(StoreError::RegistryConflict { current: 1 }) => {}
+        other => panic!("None when one exists: expected a conflict at 1, got {other:?}"),
+    }
+    let v2 = store
+        .save_registry("второй".into(), Some(1), false, at(3))
+        .await
+        .expect("second save");
+    assert_eq!(
+        (v2.version, v2.text.as_str(), v2.saved_at),
+        (2, "второй", at(3))
+    );
+    match store
+        .save_registry("stale".into(), Some(1), false, at(4))
+        .await
+    {
+        Err(StoreError::RegistryConflict { current: 2 }) => {}
+        other => panic!("expected a conflict at 2, got {other:?}"),
+    }
+    assert_eq!(store.registry().await.expect("registry"), Some(v2));
+
+    let v3 = store
+        .save_registry("forced".into(), Some(1), true, at(5))
+        .await
+        .expect("forced save");
+    assert_eq!(v3.version, 3);
+    let v4 = store
+        .save_registry(String::new(), None, true, at(6))
+        .await
+        .expect("forced save without expected");
+    assert_eq!((v4.version, v4.text.as_str(), v4.saved_at), (4, "", at(6)));
+    let v5 = store
+        .save_registry("five".into(), Some(4), true, at(7))
+        .await
+        .expect("forced with the right version");
+    assert_eq!(v5.version, 5);
+    assert_eq!(store.registry().await.expect("registry"), Some(v5));
+}
+
+/// 8 OS threads, each with its own `block_on`, lease 100 messages concurrently: every message
+/// is handed out exactly once.
+pub async fn concurrent_leases_from_threads(store: &dyn Store) {
+    for n in 1..=100 {
+        put(store, request(n, "S", "R")).await;
+    }
+    let per_thread: Vec<Vec<MessageId>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                scope.spawn(|| {
+                    block_on(async {
+                        let mut got = Vec::new();
+                        while let Some(id) =
+                            lease_id(store, poll("R", MessageKind::Request, at(1))).await
+                        {
+                            got.push(id);
+                        }
+                        got
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("leasing thread"))
+            .collect()
+    });
+    check_each_once(per_thread, 100);
+    assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 100)]);
+}
+
+/// 8 `lease_next` loops polled concurrently in the caller's task: every message is handed out
+/// exactly once.
+pub async fn concurrent_leases_in_one_task(store: &dyn Store) {
+    for n in 1..=100 {
+        put(store, request(n, "S", "R")).await;
+    }
+    let workers: Vec<BoxFuture<'_, Vec<MessageId>>> = (0..8)
+        .map(|_| {
+            Box::pin(async {
+                let mut got = Vec::new();
+                while let Some(id) = lease_id(store, poll("R", MessageKind::Request, at(1))).await {
+                    got.push(id);
+                }
+                got
+            }) as BoxFuture<'_, Vec<MessageId>>
+        })
+        .collect();
+    check_each_once(join_all(workers).await, 100);
+}
+
+/// 8 concurrent enqueues of one id: exactly one is accepted.
+pub async fn concurrent_duplicate_enqueues(store: &dyn Store) {
+    let calls: Vec<BoxFuture<'_, Result<Enqueued, StoreError>>> = (0..8)
+        .map(|i| {
+            let mut message = request(1, "S", "R");
+            message.sender = mn(&format!("S{i}"));
+            store.enqueue(message, InteractionStatus::RequestIsQueued, NO_QUOTA)
+                as BoxFuture<'_, Result<Enqueued, StoreError>>
+        })
+        .collect();
+    let outcomes: Vec<Enqueued> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("enqueue"))
+        .collect();
+    let accepted = outcomes
+        .iter()
+        .filter(|o| matches!(o, Enqueued::Accepted { .. }))
+        .count();
+    assert_eq!(accepted, 1, "{outcomes:?}");
+    let winner = get(store, 1).await.message.sender;
+    for outcome in &outcomes {
+        if let Enqueued::Duplicate { sender, .. } = outcome {
+            assert_eq!(sender, &winner);
+        }
+    }
+    assert_eq!(journal_kinds(store, 1).await, vec![JournalKind::Accepted]);
+    assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 1)]);
+}
+
+fn check_each_once(per_worker: Vec<Vec<MessageId>>, total: u32) {
+    let mut all: Vec<MessageId> = per_worker.into_iter().flatten().collect();
+    let handed_out = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), handed_out, "a message was handed out twice");
+    let mut want: Vec<MessageId> = (1..=total).map(mid).collect();
+    want.sort();
+    assert_eq!(all, want, "every message is handed out");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Tiny executors (std only)
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs a future to completion on the current thread, parking it while the future waits.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+/// Polls all futures concurrently in the current task; outputs in input order.
+async fn join_all<'a, T>(mut futures: Vec<BoxFuture<'a, T>>) -> Vec<T> {
+    let mut outputs: Vec<Option<T>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(out) => *output = Some(out),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(outputs.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
