@@ -4,6 +4,7 @@
 //! default; `--lang en` (or `OPENSMEV_LANG=en`) switches to English.
 
 mod i18n;
+mod serve;
 mod sig;
 
 use clap::{Parser, Subcommand};
@@ -23,14 +24,34 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the bus (SOAP endpoints for SMEV 3 schemas 1.1, 1.2, 1.3).
+    Serve(serve::ServeArgs),
+    /// The registry: check, import, export.
+    #[command(subcommand)]
+    Registry(serve::RegistryCommand),
     /// XML signatures: verify, sign, transform, keys and certificates.
     #[command(subcommand)]
     Sig(sig::SigCommand),
 }
 
+/// Logs to standard error; `OPENSMEV_LOG` (e.g. `debug`, `opensmev_server=trace`) sets the level.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENSMEV_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Serve(args) => {
+            init_logging();
+            serve::serve(args, cli.lang)
+        }
+        Command::Registry(command) => serve::registry(command, cli.lang),
         Command::Sig(command) => sig::run(command, cli.lang),
     };
     match result {

@@ -116,3 +116,92 @@ async fn wsdl_and_xsd_are_served_with_this_address() {
     }
     bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_providers_never_share_a_leased_message_and_unacked_ones_come_back() {
+    let bus = TestBus::start().await;
+    let consumer = bus.client("MFC01", SchemaVersion::V1_2);
+    let mut sent = std::collections::HashSet::new();
+    for _ in 0..20 {
+        let id = new_message_id();
+        assert_eq!(
+            consumer
+                .send_request(&id, &bus.example(VS, "request.xml"), "")
+                .await
+                .status,
+            200
+        );
+        sent.insert(id);
+    }
+    // Two pollers of the same provider IS, concurrently, without acknowledging.
+    let poll = |version| {
+        let client = bus.client("PFR01", version);
+        async move {
+            let mut got = Vec::new();
+            loop {
+                let answer = client.get_request(None).await;
+                match answer.find("MessageID") {
+                    Some(id) => got.push(id),
+                    None => break got,
+                }
+            }
+        }
+    };
+    let (a, b) = tokio::join!(poll(SchemaVersion::V1_2), poll(SchemaVersion::V1_3));
+    let a_set: std::collections::HashSet<_> = a.iter().cloned().collect();
+    let b_set: std::collections::HashSet<_> = b.iter().cloned().collect();
+    assert!(
+        a_set.is_disjoint(&b_set),
+        "the same message went to both pollers"
+    );
+    assert_eq!(a.len() + b.len(), 20);
+    assert_eq!(&a_set | &b_set, sent);
+    // The lease (2 s in tests) runs out: everything comes back, once.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    let provider = bus.client("PFR01", SchemaVersion::V1_2);
+    let mut again = std::collections::HashSet::new();
+    loop {
+        let answer = provider.get_request(None).await;
+        let Some(id) = answer.find("MessageID") else {
+            break;
+        };
+        assert!(
+            again.insert(id.clone()),
+            "{id} delivered twice within one lease"
+        );
+        assert_eq!(provider.ack(&id, true).await.status, 200);
+    }
+    assert_eq!(again, sent);
+    bus.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_reach_the_consumer() {
+    let bus = TestBus::start().await;
+    let consumer = bus.client("MFC01", SchemaVersion::V1_2);
+    let provider = bus.client("PFR01", SchemaVersion::V1_2);
+    let id = new_message_id();
+    consumer
+        .send_request(&id, &bus.example(VS, "request.xml"), "")
+        .await;
+    assert!(!consumer.get_status().await.has("AsyncProcessingStatus"));
+    provider.get_request(None).await;
+    provider.ack(&id, false).await;
+    let status = consumer.get_status().await;
+    assert_eq!(
+        status.find("OriginalMessageId").as_deref(),
+        Some(id.as_str()),
+        "{}",
+        status.text
+    );
+    assert_eq!(
+        status.find("StatusCategory").as_deref(),
+        Some("requestIsRejectedBySmev")
+    );
+    assert!(status.has("SMEVSignature"));
+    assert!(
+        !consumer.get_status().await.has("AsyncProcessingStatus"),
+        "a notice is delivered once"
+    );
+    bus.stop().await;
+}

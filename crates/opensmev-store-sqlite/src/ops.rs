@@ -224,7 +224,10 @@ pub(crate) fn lease_next(
 /// in priority order instead would cost a row lookup per message in flight).
 fn candidate_sql(typed: bool, lapsed: bool) -> String {
     let (index, state) = if lapsed {
-        ("INDEXED BY deliveries_leases", "state = 'leased' AND lease_until < ?5")
+        (
+            "INDEXED BY deliveries_leases",
+            "state = 'leased' AND lease_until < ?5",
+        )
     } else {
         ("", "state = 'queued'")
     };

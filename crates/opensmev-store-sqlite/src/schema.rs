@@ -4,7 +4,7 @@
 //! `PRAGMA application_id` marks the file as OpenSMEV's. A file with a newer version than this
 //! build knows is refused as [`StoreError::Corrupt`], never modified.
 //!
-//! Migration 1, the tables:
+//! Migration 1 creates the tables; migration 2 adds `deliveries_leases`:
 //! * `messages` — one row per message, every small [`opensmev_store::NewMessage`] field as a
 //!   column, plus the current interaction `status`. `seq` (AUTOINCREMENT, never reused) is the
 //!   arrival order.
@@ -40,7 +40,8 @@ const APPLICATION_ID: i64 = 0x4F53_4D56;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migration `i + 1` is `MIGRATIONS[i]`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE messages (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -101,7 +102,6 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_queue ON deliveries (recipient, kind, state, priority DESC, message_seq);
 CREATE INDEX deliveries_typed
     ON deliveries (recipient, kind, type_ns, type_local, state, priority DESC, message_seq);
-CREATE INDEX deliveries_leases ON deliveries (recipient, kind, lease_until) WHERE state = 'leased';
 CREATE INDEX deliveries_eol ON deliveries (recipient, kind, eol)
     WHERE eol IS NOT NULL AND state IN ('queued', 'leased');
 
@@ -140,7 +140,14 @@ CREATE TABLE registry_versions (
     text TEXT NOT NULL,
     saved_at TEXT NOT NULL
 ) STRICT;
-"#];
+"#,
+    // Migration 2: find run-out leases without walking every leased row. (`IF NOT EXISTS`: early
+    // development files got it as part of migration 1.)
+    r#"
+CREATE INDEX IF NOT EXISTS deliveries_leases ON deliveries (recipient, kind, lease_until)
+    WHERE state = 'leased';
+"#,
+];
 
 /// The schema version this build creates.
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -281,6 +281,51 @@ fn a_newer_or_foreign_database_is_refused() {
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let message = request(1, "S", "R");
+        store
+            .enqueue(message, InteractionStatus::RequestIsQueued, 10)
+            .await
+            .unwrap();
+    }
+    // Make it a file as migration 1 alone left it.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch("DROP INDEX deliveries_leases; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let index: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 'deliveries_leases'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((version, index), (2, 1));
+    let leased = store
+        .lease_next(poll("R", MessageKind::Request, at(1)))
+        .await
+        .unwrap();
+    assert_eq!(leased.map(|m| m.message.id), Some(mid(1)));
+    assert_eq!(
+        store
+            .lease_next(poll("R", MessageKind::Request, at(1000)))
+            .await
+            .unwrap()
+            .map(|m| m.delivery_count),
+        Some(2)
+    );
+}
+
 /// Changes the database behind the store's back (a second connection; WAL allows it).
 fn tamper(dir: &Path, sql: &str, arg: &str) {
     let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();

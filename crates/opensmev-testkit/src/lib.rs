@@ -169,6 +169,32 @@ pub struct SmevClient {
 }
 
 impl SmevClient {
+    /// A client of a demo IS of a server at `base` (`http://host:port/smev`) whose demo files are
+    /// in `demo_dir`.
+    pub fn for_demo(
+        base: &str,
+        demo_dir: &std::path::Path,
+        mnemonic: &str,
+        version: SchemaVersion,
+    ) -> SmevClient {
+        let provider = OpenSslProvider::new();
+        let dir = demo_dir.join(mnemonic);
+        let cert = Certificate::from_pem(&std::fs::read(dir.join("cert.pem")).unwrap()).unwrap();
+        let signer = provider
+            .load_signer(&std::fs::read(dir.join("key.pem")).unwrap(), cert)
+            .unwrap();
+        let smev_cert =
+            Certificate::from_pem(&std::fs::read(demo_dir.join("SMEV/cert.pem")).unwrap()).unwrap();
+        SmevClient {
+            http: reqwest::Client::new(),
+            url: format!("{base}/v{}/ws", version.as_str()),
+            version,
+            signer: Some(Arc::from(signer)),
+            smev_cert,
+            mnemonic_header: None,
+        }
+    }
+
     pub fn types(&self) -> &'static str {
         self.version.types_ns()
     }
@@ -204,6 +230,13 @@ impl SmevClient {
     }
 
     pub async fn post(&self, action: &str, xml: String) -> Answer {
+        let answer = self.try_post(action, xml).await.expect("HTTP");
+        self.check(&answer);
+        answer
+    }
+
+    /// Posts without checking (for calls that may meet a dead server).
+    pub async fn try_post(&self, action: &str, xml: String) -> Result<Answer, reqwest::Error> {
         let mut request = self
             .http
             .post(&self.url)
@@ -213,7 +246,7 @@ impl SmevClient {
         if let Some(m) = &self.mnemonic_header {
             request = request.header("X-OpenSMEV-Mnemonic", m);
         }
-        let response = request.send().await.expect("HTTP");
+        let response = request.send().await?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
@@ -221,14 +254,12 @@ impl SmevClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_owned();
-        let text = response.text().await.unwrap();
-        let answer = Answer {
+        let text = response.text().await?;
+        Ok(Answer {
             status,
             content_type,
             text,
-        };
-        self.check(&answer);
-        answer
+        })
     }
 
     /// Every answer: valid against the official XSD of its version; every SMEV signature valid.
@@ -276,15 +307,17 @@ impl SmevClient {
     }
 
     pub async fn send_request(&self, message_id: &str, business: &str, extra: &str) -> Answer {
+        let xml = self.send_request_xml(message_id, business, extra);
+        self.post("SendRequest", xml).await
+    }
+
+    /// A signed `SendRequest` envelope.
+    pub fn send_request_xml(&self, message_id: &str, business: &str, extra: &str) -> String {
         let (t, b) = (self.types(), self.basic());
         let body = format!(
             "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{message_id}</ns2:MessageID>{extra}<MessagePrimaryContent>{business}</MessagePrimaryContent><ns2:TestMessage/></ns2:SenderProvidedRequestData></ns2:SendRequestRequest>"
         );
-        self.post(
-            "SendRequest",
-            self.sign(&self.envelope(&body), "SIGNED_BY_CONSUMER"),
-        )
-        .await
+        self.sign(&self.envelope(&body), "SIGNED_BY_CONSUMER")
     }
 
     pub async fn send_response(&self, message_id: &str, to: &str, business: &str) -> Answer {

@@ -1,0 +1,173 @@
+//! `opensmev serve` and `opensmev registry …`: running the bus and managing its registry.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use opensmev_server::Application;
+use opensmev_server::config::{Config, Overrides};
+
+use crate::i18n::Lang;
+
+/// `opensmev serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (TOML).
+    #[arg(long, env = "OPENSMEV_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen on HOST:PORT (default 127.0.0.1:7500).
+    #[arg(long)]
+    listen: Option<String>,
+    /// The data directory (store, generated keys).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Demo mode: generate keys, a demo registry and examples in the data directory.
+    #[arg(long)]
+    demo: bool,
+    /// Import this registry file at start.
+    #[arg(long)]
+    registry: Option<PathBuf>,
+}
+
+/// `opensmev registry …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RegistryCommand {
+    /// Check a registry file and store it as the new registry (a running server picks it up).
+    Import {
+        /// The registry file (TOML).
+        file: PathBuf,
+        /// The data directory of the server.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Print the registry in force.
+    Export {
+        /// The data directory of the server.
+        #[arg(long, default_value = "data")]
+        data_dir: PathBuf,
+    },
+    /// Check a registry file without storing it.
+    Check {
+        /// The registry file (TOML).
+        file: PathBuf,
+    },
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")
+}
+
+/// Runs the server until Ctrl-C / SIGTERM.
+pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
+    let overrides = Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        demo: args.demo,
+        registry_file: args.registry,
+    };
+    let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
+    runtime()?.block_on(async move {
+        let listen = config.listen;
+        let prefix = config.path_prefix.clone();
+        let app = Application::build(config).await?;
+        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        let local = listener.local_addr()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{} http://{local}{prefix}/v1.1/ws, /v1.2/ws, /v1.3/ws", lang.pick("OpenSMEV слушает", "OpenSMEV listening on"))?;
+        writeln!(out, "WSDL: http://{local}{prefix}/v1.2/ws?wsdl")?;
+        if let Some(demo) = app.demo() {
+            let dir = demo.dir.display();
+            writeln!(out)?;
+            writeln!(out, "{}", lang.pick("Демо-режим. Всё для пробы — в", "Demo mode. Everything to try it is in"))?;
+            writeln!(out, "  {dir}/registry.toml  — {}", lang.pick("реестр (ИС, виды сведений, доступы)", "the registry (systems, kinds of information, grants)"))?;
+            writeln!(out, "  {dir}/<ИС>/key.pem, cert.pem  — {}: MFC01 ({}), PFR01, FNS01 ({})",
+                lang.pick("ключи ИС", "IS keys"), lang.pick("потребитель", "consumer"), lang.pick("поставщики", "providers"))?;
+            writeln!(out, "  {dir}/examples/<ВС>/request.xml, response.xml  — {}", lang.pick("примеры бизнес-данных", "business data examples"))?;
+            writeln!(out, "{}", lang.pick(
+                "Подпишите SendRequest ключом MFC01 (например: opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) и отправьте его на адрес выше.",
+                "Sign a SendRequest with the MFC01 key (e.g. opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) and post it to the address above."))?;
+        }
+        drop(out);
+        app.run(listener, shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// Runs a registry subcommand.
+pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        RegistryCommand::Check { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let registry = opensmev_core::registry::Registry::from_toml(&text, 0)?;
+            writeln!(
+                out,
+                "{}: {} ИС, {} ВС, {} {}",
+                lang.pick("Реестр корректен", "The registry is valid"),
+                registry.systems().count(),
+                registry.kinds().count(),
+                registry.file().grants.len(),
+                lang.pick("доступов", "grants")
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Import { file, data_dir } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            opensmev_core::registry::Registry::from_toml(&text, 0)?;
+            let version = runtime()?.block_on(async move {
+                let store = opensmev_store_sqlite::SqliteStore::open(&data_dir.join("store"))?;
+                let doc = opensmev_store::Store::save_registry(
+                    &store,
+                    text,
+                    None,
+                    true,
+                    time::OffsetDateTime::now_utc(),
+                )
+                .await?;
+                anyhow::Ok(doc.version)
+            })?;
+            writeln!(
+                out,
+                "{} {version}",
+                lang.pick("Реестр сохранён, версия", "Registry stored, version")
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Export { data_dir } => {
+            let doc = runtime()?.block_on(async move {
+                let store = opensmev_store_sqlite::SqliteStore::open(&data_dir.join("store"))?;
+                anyhow::Ok(opensmev_store::Store::registry(&store).await?)
+            })?;
+            match doc {
+                Some(doc) => write!(out, "{}", doc.text)?,
+                None => anyhow::bail!("{}", lang.pick("реестр пуст", "the registry is empty")),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
