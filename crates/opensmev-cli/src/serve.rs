@@ -77,22 +77,26 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         let app = Application::build(config).await?;
         let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
         let local = listener.local_addr()?;
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "{} http://{local}{prefix}/v1.1/ws, /v1.2/ws, /v1.3/ws", lang.pick("OpenSMEV слушает", "OpenSMEV listening on"))?;
-        writeln!(out, "WSDL: http://{local}{prefix}/v1.2/ws?wsdl")?;
-        if let Some(demo) = app.demo() {
-            let dir = demo.dir.display();
-            writeln!(out)?;
-            writeln!(out, "{}", lang.pick("Демо-режим. Всё для пробы — в", "Demo mode. Everything to try it is in"))?;
-            writeln!(out, "  {dir}/registry.toml  — {}", lang.pick("реестр (ИС, виды сведений, доступы)", "the registry (systems, kinds of information, grants)"))?;
-            writeln!(out, "  {dir}/<ИС>/key.pem, cert.pem  — {}: MFC01 ({}), PFR01, FNS01 ({})",
-                lang.pick("ключи ИС", "IS keys"), lang.pick("потребитель", "consumer"), lang.pick("поставщики", "providers"))?;
-            writeln!(out, "  {dir}/examples/<ВС>/request.xml, response.xml  — {}", lang.pick("примеры бизнес-данных", "business data examples"))?;
-            writeln!(out, "{}", lang.pick(
-                "Подпишите SendRequest ключом MFC01 (например: opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) и отправьте его на адрес выше.",
-                "Sign a SendRequest with the MFC01 key (e.g. opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) and post it to the address above."))?;
-        }
-        drop(out);
+        // The banner is best effort: a closed standard output must not stop the server.
+        let banner = (|| -> std::io::Result<()> {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{} http://{local}{prefix}/v1.1/ws, /v1.2/ws, /v1.3/ws", lang.pick("OpenSMEV слушает", "OpenSMEV listening on"))?;
+            writeln!(out, "WSDL: http://{local}{prefix}/v1.2/ws?wsdl")?;
+            if let Some(demo) = app.demo() {
+                let dir = demo.dir.display();
+                writeln!(out)?;
+                writeln!(out, "{}", lang.pick("Демо-режим. Всё для пробы — в", "Demo mode. Everything to try it is in"))?;
+                writeln!(out, "  {dir}/registry.toml  — {}", lang.pick("реестр (ИС, виды сведений, доступы)", "the registry (systems, kinds of information, grants)"))?;
+                writeln!(out, "  {dir}/<ИС>/key.pem, cert.pem  — {}: MFC01 ({}), PFR01, FNS01 ({})",
+                    lang.pick("ключи ИС", "IS keys"), lang.pick("потребитель", "consumer"), lang.pick("поставщики", "providers"))?;
+                writeln!(out, "  {dir}/examples/<ВС>/request.xml, response.xml  — {}", lang.pick("примеры бизнес-данных", "business data examples"))?;
+                writeln!(out, "{}", lang.pick(
+                    "Подпишите SendRequest ключом MFC01 (например: opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) и отправьте его на адрес выше.",
+                    "Sign a SendRequest with the MFC01 key (e.g. opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) and post it to the address above."))?;
+            }
+            Ok(())
+        })();
+        drop(banner);
         app.run(listener, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })

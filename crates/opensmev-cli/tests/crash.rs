@@ -34,8 +34,11 @@ fn start(data_dir: &Path) -> (Child, String) {
         .spawn()
         .expect("spawn opensmev serve");
     let stdout = child.stdout.take().unwrap();
+    let mut reader = BufReader::new(stdout);
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    reader.read_line(&mut line).unwrap();
+    // Keep draining the banner so the server never writes into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     // "OpenSMEV listening on http://127.0.0.1:PORT/smev/v1.1/ws, …"
     let url = line
         .split_whitespace()

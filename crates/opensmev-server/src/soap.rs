@@ -97,7 +97,9 @@ async fn describe(
     } else {
         None
     };
-    let Some((name, text)) = name.and_then(|n| files.iter().find(|(f, _)| *f == n)) else {
+    let Some(text) =
+        name.and_then(|n| opensmev_schema::official_file_for_endpoint(version.as_str(), n, &base))
+    else {
         let known: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
         return (
             StatusCode::NOT_FOUND,
@@ -105,33 +107,7 @@ async fn describe(
         )
             .into_response();
     };
-    let mut text = text.to_string();
-    for (other, _) in files {
-        text = text.replace(
-            &format!("schemaLocation=\"{other}\""),
-            &format!("schemaLocation=\"{base}?xsd={other}\""),
-        );
-    }
-    if name.ends_with(".wsdl") {
-        text = rewrite_address(&text, &base);
-    }
     xml_response(StatusCode::OK, "text/xml; charset=utf-8", text)
-}
-
-/// Points every `soap:address/@location` at `base`.
-fn rewrite_address(wsdl: &str, base: &str) -> String {
-    let mut out = String::with_capacity(wsdl.len());
-    let mut rest = wsdl;
-    while let Some(i) = rest.find("address location=\"") {
-        let start = i + "address location=\"".len();
-        out.push_str(&rest[..start]);
-        out.push_str(base);
-        rest = &rest[start..];
-        let end = rest.find('"').unwrap_or(rest.len());
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 async fn endpoint(

@@ -112,7 +112,19 @@ async fn wsdl_and_xsd_are_served_with_this_address() {
         let name = format!("smev-message-exchange-types-{}.xsd", version.as_str());
         let xsd = reqwest::get(format!("{url}?xsd={name}")).await.unwrap();
         assert_eq!(xsd.status(), 200);
-        assert!(xsd.text().await.unwrap().contains("SendRequestRequest"));
+        let xsd = xsd.text().await.unwrap();
+        assert!(xsd.contains("SendRequestRequest"));
+        assert!(
+            !wsdl.contains("gosuslugi.ru") && !xsd.contains("gosuslugi.ru"),
+            "{version:?}: points elsewhere"
+        );
+        assert!(
+            xsd.contains(&format!(
+                "schemaLocation=\"{url}?xsd=smev-message-exchange-basic-{}.xsd\"",
+                version.as_str()
+            )),
+            "{version:?}"
+        );
     }
     bus.stop().await;
 }

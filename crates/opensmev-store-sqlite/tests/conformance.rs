@@ -104,6 +104,38 @@ async fn data_survives_a_reopen() {
     );
 }
 
+#[test]
+fn drop_finishes_queued_work_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    for n in 1..=200 {
+        // Polled once: the job is queued for the writer. Then abandoned.
+        let mut call = store.enqueue(
+            request(n, "S", "R"),
+            InteractionStatus::RequestIsQueued,
+            1000,
+        );
+        let _ = call.as_mut().poll(&mut cx);
+    }
+    drop(store);
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let recipient = mn("R");
+    let depths = wait(store.queue_depths(&recipient)).unwrap();
+    assert_eq!(depths[0].pending, 200);
+}
+
+/// Polls until ready (the store's threads do the work; this thread just waits).
+fn wait<T>(mut future: std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + '_>>) -> T {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn group_commit_batches_concurrent_calls() {
     let dir = tempfile::tempdir().unwrap();

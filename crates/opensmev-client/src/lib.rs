@@ -1,0 +1,303 @@
+//! An SMEV 3 client for tests and the load tool: builds the SOAP calls of every operation,
+//! signs them with an IS key (ЭП-ОВ), posts them, and checks every answer — it must validate
+//! against the official XSD of its version and every SMEV signature in it must verify — so a
+//! fast but wrong server cannot pass a test or score in a benchmark.
+
+use std::sync::Arc;
+
+use opensmev_crypto::{Certificate, CryptoProvider, OpenSslProvider, Signer};
+use opensmev_types::{MessageId, SchemaVersion};
+use opensmev_xmldsig::dsig::{self, Placement, SignOptions, VerifyOptions};
+use opensmev_xmldsig::xml::{Document, Limits};
+
+/// The SOAP 1.1 envelope namespace.
+pub const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// A fresh version-1 message id.
+pub fn new_message_id() -> String {
+    let mut node = [0u8; 6];
+    let mut seq = [0u8; 2];
+    openssl::rand::rand_bytes(&mut node).unwrap();
+    openssl::rand::rand_bytes(&mut seq).unwrap();
+    MessageId::from_parts(
+        time::OffsetDateTime::now_utc(),
+        u16::from_be_bytes(seq),
+        node,
+    )
+    .to_string()
+}
+
+pub fn now_text() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// The answer to a call.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn doc(&self) -> Document<'_> {
+        Document::parse(self.text.as_bytes(), Limits::default())
+            .unwrap_or_else(|e| panic!("answer not XML: {e}\n{}", self.text))
+    }
+
+    /// The first element with this local name.
+    pub fn find(&self, local: &str) -> Option<String> {
+        let doc = self.doc();
+        doc.elements()
+            .find(|e| e.local_name() == local)
+            .map(|e| e.text_content())
+    }
+
+    pub fn has(&self, local: &str) -> bool {
+        self.doc().elements().any(|e| e.local_name() == local)
+    }
+
+    /// The fault element name inside `detail`, if this is a fault.
+    pub fn fault(&self) -> Option<String> {
+        let doc = self.doc();
+        let detail = doc.elements().find(|e| e.local_name() == "detail")?;
+        detail.children().next().map(|e| e.local_name().to_owned())
+    }
+}
+
+/// An SMEV client for tests.
+#[derive(Debug)]
+pub struct SmevClient {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub version: SchemaVersion,
+    pub signer: Option<Arc<dyn Signer>>,
+    pub smev_cert: Certificate,
+    pub mnemonic_header: Option<String>,
+}
+
+impl SmevClient {
+    /// A client of a demo IS of a server at `base` (`http://host:port/smev`) whose demo files are
+    /// in `demo_dir`.
+    pub fn for_demo(
+        base: &str,
+        demo_dir: &std::path::Path,
+        mnemonic: &str,
+        version: SchemaVersion,
+    ) -> SmevClient {
+        let provider = OpenSslProvider::new();
+        let dir = demo_dir.join(mnemonic);
+        let cert = Certificate::from_pem(&std::fs::read(dir.join("cert.pem")).unwrap()).unwrap();
+        let signer = provider
+            .load_signer(&std::fs::read(dir.join("key.pem")).unwrap(), cert)
+            .unwrap();
+        let smev_cert =
+            Certificate::from_pem(&std::fs::read(demo_dir.join("SMEV/cert.pem")).unwrap()).unwrap();
+        SmevClient {
+            http: reqwest::Client::new(),
+            url: format!("{base}/v{}/ws", version.as_str()),
+            version,
+            signer: Some(Arc::from(signer)),
+            smev_cert,
+            mnemonic_header: None,
+        }
+    }
+
+    pub fn types(&self) -> &'static str {
+        self.version.types_ns()
+    }
+
+    pub fn basic(&self) -> &'static str {
+        self.version.basic_ns()
+    }
+
+    /// Wraps a body element into an envelope.
+    pub fn envelope(&self, body: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><soap:Envelope xmlns:soap=\"{SOAP_NS}\"><soap:Header/><soap:Body>{body}</soap:Body></soap:Envelope>"
+        )
+    }
+
+    /// Signs the element with `Id=id` (if this client has a key).
+    pub fn sign(&self, xml: &str, id: &str) -> String {
+        match &self.signer {
+            None => xml.to_owned(),
+            Some(signer) => String::from_utf8(
+                dsig::sign_document(
+                    xml.as_bytes(),
+                    id,
+                    signer.as_ref(),
+                    &OpenSslProvider::new(),
+                    Placement::Smev,
+                    &SignOptions::default(),
+                )
+                .unwrap(),
+            )
+            .unwrap(),
+        }
+    }
+
+    pub async fn post(&self, action: &str, xml: String) -> Answer {
+        let answer = self.try_post(action, xml).await.expect("HTTP");
+        self.check(&answer);
+        answer
+    }
+
+    /// Posts without checking (for calls that may meet a dead server).
+    pub async fn try_post(&self, action: &str, xml: String) -> Result<Answer, reqwest::Error> {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            .header("SOAPAction", format!("\"urn:{action}\""))
+            .body(xml);
+        if let Some(m) = &self.mnemonic_header {
+            request = request.header("X-OpenSMEV-Mnemonic", m);
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = response.text().await?;
+        Ok(Answer {
+            status,
+            content_type,
+            text,
+        })
+    }
+
+    /// Every answer: valid against the official XSD of its version; every SMEV signature valid.
+    pub fn check(&self, answer: &Answer) {
+        let doc = answer.doc();
+        let body = doc.root().child(SOAP_NS, "Body").expect("soap:Body");
+        let child = body.children().next().expect("body child");
+        if child.is(SOAP_NS, "Fault") {
+            assert_eq!(answer.status, 500, "a fault must come with HTTP 500");
+            if let Some(detail) = child.children().find(|c| c.local_name() == "detail")
+                && let Some(fault) = detail.children().next()
+            {
+                opensmev_schema::validate_official(self.version.as_str(), &fault.standalone())
+                    .unwrap_or_else(|e| {
+                        panic!("fault detail does not validate: {e:?}\n{}", answer.text)
+                    });
+            }
+            return;
+        }
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        opensmev_schema::validate_official(self.version.as_str(), &child.standalone())
+            .unwrap_or_else(|e| {
+                panic!(
+                    "answer does not validate against {}: {e:?}\n{}",
+                    self.version.as_str(),
+                    answer.text
+                )
+            });
+        for sig in doc.elements().filter(|e| e.is(dsig::DSIG_NS, "Signature")) {
+            // Only the bus's own signatures (SMEVSignature) are checked here.
+            if sig
+                .parent()
+                .is_some_and(|p| p.local_name() == "SMEVSignature")
+            {
+                let report =
+                    dsig::verify_signature(&sig, &OpenSslProvider::new(), &VerifyOptions::now());
+                assert!(
+                    report.is_valid(),
+                    "SMEV signature invalid: {:?}",
+                    report.failure
+                );
+                assert_eq!(report.certificate.as_ref(), Some(&self.smev_cert));
+            }
+        }
+    }
+
+    pub async fn send_request(&self, message_id: &str, business: &str, extra: &str) -> Answer {
+        let xml = self.send_request_xml(message_id, business, extra);
+        self.post("SendRequest", xml).await
+    }
+
+    /// A signed `SendRequest` envelope.
+    pub fn send_request_xml(&self, message_id: &str, business: &str, extra: &str) -> String {
+        let (t, b) = (self.types(), self.basic());
+        let body = format!(
+            "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{message_id}</ns2:MessageID>{extra}<MessagePrimaryContent>{business}</MessagePrimaryContent><ns2:TestMessage/></ns2:SenderProvidedRequestData></ns2:SendRequestRequest>"
+        );
+        self.sign(&self.envelope(&body), "SIGNED_BY_CONSUMER")
+    }
+
+    pub async fn send_response(&self, message_id: &str, to: &str, business: &str) -> Answer {
+        let (t, b) = (self.types(), self.basic());
+        let body = format!(
+            "<ns2:SendResponseRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedResponseData Id=\"SIGNED_BY_PROVIDER\"><ns2:MessageID>{message_id}</ns2:MessageID><ns2:To>{to}</ns2:To><MessagePrimaryContent>{business}</MessagePrimaryContent></ns2:SenderProvidedResponseData></ns2:SendResponseRequest>"
+        );
+        self.post(
+            "SendResponse",
+            self.sign(&self.envelope(&body), "SIGNED_BY_PROVIDER"),
+        )
+        .await
+    }
+
+    fn selector(&self, ty: Option<(&str, &str)>) -> String {
+        let b = self.basic();
+        let ty = ty
+            .map(|(ns, local)| format!("<NamespaceURI>{ns}</NamespaceURI><RootElementLocalName>{local}</RootElementLocalName>"))
+            .unwrap_or_default();
+        format!(
+            "<MessageTypeSelector xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{ty}<Timestamp>{}</Timestamp></MessageTypeSelector>",
+            now_text()
+        )
+    }
+
+    pub async fn get_request(&self, ty: Option<(&str, &str)>) -> Answer {
+        let t = self.types();
+        let body = format!(
+            "<ns2:GetRequestRequest xmlns:ns2=\"{t}\">{}</ns2:GetRequestRequest>",
+            self.selector(ty)
+        );
+        self.post(
+            "GetRequest",
+            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
+        )
+        .await
+    }
+
+    pub async fn get_response(&self, ty: Option<(&str, &str)>) -> Answer {
+        let t = self.types();
+        let body = format!(
+            "<ns2:GetResponseRequest xmlns:ns2=\"{t}\">{}</ns2:GetResponseRequest>",
+            self.selector(ty)
+        );
+        self.post(
+            "GetResponse",
+            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
+        )
+        .await
+    }
+
+    pub async fn ack(&self, message_id: &str, accepted: bool) -> Answer {
+        let (t, b) = (self.types(), self.basic());
+        let body = format!(
+            "<ns2:AckRequest xmlns:ns2=\"{t}\"><AckTargetMessage xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\" accepted=\"{accepted}\">{message_id}</AckTargetMessage></ns2:AckRequest>"
+        );
+        self.post("Ack", self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"))
+            .await
+    }
+
+    pub async fn get_status(&self) -> Answer {
+        let (t, b) = (self.types(), self.basic());
+        let body = format!(
+            "<ns2:GetStatusRequest xmlns:ns2=\"{t}\"><Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{}</Timestamp></ns2:GetStatusRequest>",
+            now_text()
+        );
+        self.post(
+            "GetStatus",
+            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
+        )
+        .await
+    }
+}
