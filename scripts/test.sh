@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
 cargo test --workspace --locked
