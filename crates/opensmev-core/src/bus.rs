@@ -480,6 +480,21 @@ impl Bus {
         })
     }
 
+    /// The signed element and the caller's `ds:Signature`, as standalone fragments to store and
+    /// deliver unchanged.
+    fn signed_data(signed: &Signed<'_, '_>) -> (String, Option<String>) {
+        let doc = signed.doc;
+        let signature = signed
+            .wrapper
+            .and_then(|w| {
+                doc.element(w)
+                    .children()
+                    .find(|c| c.is(dsig::DSIG_NS, "Signature"))
+            })
+            .map(|s| s.standalone());
+        (doc.element(signed.target).standalone(), signature)
+    }
+
     fn root_of(element: &Element<'_, '_>) -> QName {
         QName::new(element.namespace().unwrap_or(""), element.local_name())
     }
@@ -554,16 +569,7 @@ impl Bus {
             .ok_or_else(|| BusError::RecipientIsNotFound(kind.provider.to_string()))?;
         Self::validate_content(&kind, &content)?;
         let attachments = self.check_attachments(&input.attachments)?;
-        let data = doc.element(input.signed.target);
-        let signature = input
-            .signed
-            .wrapper
-            .and_then(|w| {
-                doc.element(w)
-                    .children()
-                    .find(|c| c.is(dsig::DSIG_NS, "Signature"))
-            })
-            .map(|s| s.standalone());
+        let (sender_data, sender_signature) = Self::signed_data(&input.signed);
         let message = NewMessage {
             id: id.clone(),
             kind: MessageKind::Request,
@@ -583,8 +589,8 @@ impl Bus {
             original_message_id: None,
             reply_to: Some(ReplyToken(id).encode()),
             sent_at: now,
-            sender_data: data.standalone(),
-            sender_signature: signature,
+            sender_data,
+            sender_signature,
             attachments,
         };
         let status = InteractionStatus::RequestIsQueued;
@@ -660,16 +666,7 @@ impl Bus {
             })?;
         let attachments = self.check_attachments(&input.attachments)?;
         let now = self.now();
-        let data = doc.element(input.signed.target);
-        let signature = input
-            .signed
-            .wrapper
-            .and_then(|w| {
-                doc.element(w)
-                    .children()
-                    .find(|c| c.is(dsig::DSIG_NS, "Signature"))
-            })
-            .map(|s| s.standalone());
+        let (sender_data, sender_signature) = Self::signed_data(&input.signed);
         let message = NewMessage {
             id,
             kind: MessageKind::Response,
@@ -689,8 +686,8 @@ impl Bus {
             original_message_id: Some(request.message.id.clone()),
             reply_to: None,
             sent_at: now,
-            sender_data: data.standalone(),
-            sender_signature: signature,
+            sender_data,
+            sender_signature,
             attachments,
         };
         let status = InteractionStatus::ResponseIsAcceptedBySmev;

@@ -44,7 +44,14 @@ pub(crate) fn router(state: Arc<State>) -> Router {
                 .post(move |s, h, b| endpoint(s, h, b, version)),
         );
     }
-    router.layer(DefaultBodyLimit::max(limit)).with_state(state)
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        // A client that stalls mid-request cannot hold a connection and its buffer forever.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(120),
+        ))
+        .with_state(state)
 }
 
 fn xml_response(

@@ -219,6 +219,23 @@ pub enum InteractionStatus {
 }
 
 impl InteractionStatus {
+    /// Every status.
+    pub const ALL: [InteractionStatus; 13] = [
+        InteractionStatus::DoesNotExist,
+        InteractionStatus::RequestIsQueued,
+        InteractionStatus::RequestIsAcceptedBySmev,
+        InteractionStatus::RequestIsRejectedBySmev,
+        InteractionStatus::UnderProcessing,
+        InteractionStatus::ResponseIsAcceptedBySmev,
+        InteractionStatus::ResponseIsRejectedBySmev,
+        InteractionStatus::Cancelled,
+        InteractionStatus::MessageIsArchived,
+        InteractionStatus::MessageIsDelivered,
+        InteractionStatus::RequestIsProcessed,
+        InteractionStatus::ResponseIsQueued,
+        InteractionStatus::ResponseIsProcessed,
+    ];
+
     /// The value written in a message of `version` (the nearest value that version defines).
     pub fn as_str(self, version: SchemaVersion) -> &'static str {
         use InteractionStatus::*;
@@ -255,26 +272,10 @@ impl InteractionStatus {
 
     /// Parses [`InteractionStatus::code`] (and the 1.1-only `responseIsDelivered`).
     pub fn from_code(code: &str) -> Option<InteractionStatus> {
-        use InteractionStatus::*;
-        const ALL: [InteractionStatus; 13] = [
-            DoesNotExist,
-            RequestIsQueued,
-            RequestIsAcceptedBySmev,
-            RequestIsRejectedBySmev,
-            UnderProcessing,
-            ResponseIsAcceptedBySmev,
-            ResponseIsRejectedBySmev,
-            Cancelled,
-            MessageIsArchived,
-            MessageIsDelivered,
-            RequestIsProcessed,
-            ResponseIsQueued,
-            ResponseIsProcessed,
-        ];
         if code == "responseIsDelivered" {
-            return Some(MessageIsDelivered);
+            return Some(InteractionStatus::MessageIsDelivered);
         }
-        ALL.into_iter().find(|s| s.code() == code)
+        Self::ALL.into_iter().find(|s| s.code() == code)
     }
 }
 
