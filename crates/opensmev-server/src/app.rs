@@ -39,7 +39,13 @@ fn setup(what: impl Into<String>, e: impl std::fmt::Display) -> AppError {
 pub(crate) struct State {
     pub(crate) bus: Bus,
     pub(crate) config: Config,
+    /// Memory budget for request bodies being read or processed, in MiB: a request holds
+    /// permits for its size, so concurrent large MTOM bodies cannot exhaust memory.
+    pub(crate) body_budget: tokio::sync::Semaphore,
 }
+
+/// Total MiB of request bodies in memory at once.
+pub(crate) const BODY_BUDGET_MIB: usize = 1024;
 
 /// A built server, ready to serve.
 #[derive(Debug)]
@@ -115,7 +121,11 @@ impl Application {
             }
         }
         Ok(Application {
-            state: Arc::new(State { bus, config }),
+            state: Arc::new(State {
+                bus,
+                config,
+                body_budget: tokio::sync::Semaphore::new(BODY_BUDGET_MIB),
+            }),
             demo,
         })
     }

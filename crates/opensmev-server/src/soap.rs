@@ -120,9 +120,42 @@ async fn describe(
 async fn endpoint(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
     version: SchemaVersion,
 ) -> Response {
+    // Reserve memory for the body before reading it (its declared size, or the maximum).
+    let limit = state.config.max_mtom_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(limit)
+        .min(limit);
+    let mib = u32::try_from(
+        declared
+            .div_ceil(1024 * 1024)
+            .clamp(1, crate::app::BODY_BUDGET_MIB),
+    )
+    .unwrap_or(u32::MAX);
+    let Ok(_permit) = state.body_budget.acquire_many(mib).await else {
+        return fault_response(
+            version,
+            &faults::from_bus(&BusError::Internal("body budget closed".into())),
+        );
+    };
+    let body: Bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(body) => body,
+        Err(_) => {
+            let mut response = fault_response(
+                version,
+                &faults::invalid(format!(
+                    "тело запроса больше допустимых {limit} байт или не дочитано"
+                )),
+            );
+            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+            return response;
+        }
+    };
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

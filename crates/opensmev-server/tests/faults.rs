@@ -259,7 +259,7 @@ async fn hostile_input_gets_faults_and_the_server_stays_up() {
     let big = consumer.envelope(&format!("<x>{}</x>", "y".repeat(17 * 1024 * 1024)));
     let answer = consumer.post("GetRequest", big).await;
     assert_eq!(answer.status, 500);
-    // Over the MTOM limit: the HTTP layer refuses it.
+    // Over the MTOM limit: refused with 413 (and a fault), without being kept.
     let response = consumer
         .http
         .post(&consumer.url)
