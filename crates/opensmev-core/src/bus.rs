@@ -546,7 +546,11 @@ impl Bus {
             return Err(BusError::BusinessDataTypeIsNotSupported(root));
         };
         let now = self.now();
-        if kind.entry.status == KindStatus::Retired {
+        // A retired kind, or a deprecated one past its sunset date, takes no new requests.
+        let sunset_passed = kind.sunset.is_some_and(|day| now.date() > day);
+        if kind.entry.status == KindStatus::Retired
+            || (kind.entry.status == KindStatus::Deprecated && sunset_passed)
+        {
             return Err(BusError::BusinessDataTypeIsNotSupported(root));
         }
         if let Some(eol) = input.eol

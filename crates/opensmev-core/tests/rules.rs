@@ -1,0 +1,350 @@
+//! The bus rules that depend on time and on the registry, driven through the service functions with
+//! a manual clock (no sleeping): lease expiry and redelivery, EOL, stale ids, grant validity, kind
+//! life cycle (retired, deprecated past its sunset), registry reloads.
+
+use std::sync::Arc;
+
+use opensmev_core::registry::Registry;
+use opensmev_core::{
+    AckInput, AttachmentsInput, Bus, BusConfig, BusError, ManualClock, PollInput, SendRequestInput,
+    Signed,
+};
+use opensmev_crypto::{
+    CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
+    generate_test_identity,
+};
+use opensmev_store::Store;
+use opensmev_store_sqlite::SqliteStore;
+use opensmev_types::{MessageId, SchemaVersion};
+use opensmev_xmldsig::dsig::{Placement, SignOptions, sign_document};
+use opensmev_xmldsig::xml::{Document, Limits};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
+const TYPES: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2";
+const BASIC: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2";
+
+struct World {
+    bus: Bus,
+    clock: Arc<ManualClock>,
+    consumer: Box<dyn Signer>,
+    provider: Box<dyn Signer>,
+    consumer_pem: String,
+    provider_pem: String,
+    _dir: tempfile::TempDir,
+}
+
+fn identity(cn: &str) -> (Box<dyn Signer>, String) {
+    let params = TestIdentityParams {
+        not_before: T0 - Duration::days(400),
+        not_after: T0 + Duration::days(400),
+        ..TestIdentityParams::new(SignatureAlgorithm::EcdsaP256Sha256, format!("CN={cn}"))
+    };
+    let id = generate_test_identity(&params).unwrap();
+    let signer = OpenSslProvider::new()
+        .load_signer(id.key_pem.as_bytes(), id.certificate)
+        .unwrap();
+    (signer, id.cert_pem)
+}
+
+fn registry(consumer_pem: &str, provider_pem: &str, kind_extra: &str, grant_extra: &str) -> String {
+    format!(
+        r#"
+[[participants]]
+name = "A"
+ogrn = "1"
+[[systems]]
+mnemonic = "CONS01"
+name = "Consumer"
+owner = "1"
+certificates = ["""{consumer_pem}"""]
+[[systems]]
+mnemonic = "PROV01"
+name = "Provider"
+owner = "1"
+certificates = ["""{provider_pem}"""]
+[[kinds]]
+id = "VS1"
+title = "Test"
+provider = "PROV01"
+request = "{{urn:t}}Req"
+responses = ["{{urn:t}}Resp"]
+{kind_extra}
+[[grants]]
+consumer = "CONS01"
+kind = "VS1"
+basis = "test"
+{grant_extra}
+"#
+    )
+}
+
+async fn world(kind_extra: &str, grant_extra: &str) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let clock = Arc::new(ManualClock::new(T0));
+    let (bus_signer, _) = identity("BUS");
+    let crypto: Arc<dyn CryptoProvider> = Arc::new(OpenSslProvider::new());
+    let config = BusConfig {
+        lease: Duration::seconds(60),
+        ..BusConfig::default()
+    };
+    let bus = Bus::new(store, crypto, Arc::from(bus_signer), config, clock.clone());
+    let (consumer, consumer_pem) = identity("CONS");
+    let (provider, provider_pem) = identity("PROV");
+    bus.import_registry(&registry(
+        &consumer_pem,
+        &provider_pem,
+        kind_extra,
+        grant_extra,
+    ))
+    .await
+    .unwrap();
+    World {
+        bus,
+        clock,
+        consumer,
+        provider,
+        consumer_pem,
+        provider_pem,
+        _dir: dir,
+    }
+}
+
+fn id_at(at: OffsetDateTime) -> String {
+    let mut node = [0u8; 6];
+    openssl_rand(&mut node);
+    MessageId::from_parts(at, 1, node).to_string()
+}
+
+fn openssl_rand(buf: &mut [u8]) {
+    // A different node id per call is enough for uniqueness in these tests.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = COUNTER
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        .to_be_bytes();
+    buf.copy_from_slice(&n[2..8]);
+}
+
+fn signed_xml(body: &str, id: &str, signer: &dyn Signer) -> String {
+    let xml = format!(
+        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>"
+    );
+    String::from_utf8(
+        sign_document(
+            xml.as_bytes(),
+            id,
+            signer,
+            &OpenSslProvider::new(),
+            Placement::Smev,
+            &SignOptions::default(),
+        )
+        .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn send(w: &World, message_id: &str, extra: &str) -> Result<(), BusError> {
+    let body = format!(
+        "<t:SendRequestRequest xmlns:t=\"{TYPES}\" xmlns:b=\"{BASIC}\"><t:SenderProvidedRequestData Id=\"D\"><t:MessageID>{message_id}</t:MessageID>{extra}<b:MessagePrimaryContent><Req xmlns=\"urn:t\">x</Req></b:MessagePrimaryContent></t:SenderProvidedRequestData></t:SendRequestRequest>"
+    );
+    let xml = signed_xml(&body, "D", w.consumer.as_ref());
+    let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
+    let data = doc.find(TYPES, "SenderProvidedRequestData").next().unwrap();
+    let wrapper = doc
+        .find(TYPES, "CallerInformationSystemSignature")
+        .next()
+        .unwrap();
+    let content = doc.find("urn:t", "Req").next().unwrap();
+    let eol = doc.find(TYPES, "EOL").next().map(|e| {
+        OffsetDateTime::parse(
+            &e.text_content(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
+    });
+    let input = SendRequestInput {
+        signed: Signed {
+            doc: &doc,
+            target: data.index(),
+            wrapper: Some(wrapper.index()),
+            version: SchemaVersion::V1_2,
+            claimed: None,
+        },
+        message_id: message_id.to_owned(),
+        reference_message_id: None,
+        transaction_code: None,
+        node_id: None,
+        eol,
+        test_message: false,
+        content: content.index(),
+        attachments: AttachmentsInput::default(),
+    };
+    w.bus.send_request(input).await.map(|_| ())
+}
+
+async fn poll(w: &World) -> Option<String> {
+    let body = format!(
+        "<t:GetRequestRequest xmlns:t=\"{TYPES}\"><b:MessageTypeSelector xmlns:b=\"{BASIC}\" Id=\"S\"><b:Timestamp>2026-06-01T12:00:00Z</b:Timestamp></b:MessageTypeSelector></t:GetRequestRequest>"
+    );
+    let xml = signed_xml(&body, "S", w.provider.as_ref());
+    let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
+    let selector = doc.find(BASIC, "MessageTypeSelector").next().unwrap();
+    let wrapper = doc
+        .find(TYPES, "CallerInformationSystemSignature")
+        .next()
+        .unwrap();
+    let input = PollInput {
+        signed: Signed {
+            doc: &doc,
+            target: selector.index(),
+            wrapper: Some(wrapper.index()),
+            version: SchemaVersion::V1_2,
+            claimed: None,
+        },
+        message_type: None,
+        node_id: None,
+    };
+    w.bus
+        .get_request(input)
+        .await
+        .unwrap()
+        .map(|m| m.message.id.to_string())
+}
+
+async fn ack(w: &World, message_id: &str) -> Result<(), BusError> {
+    let body = format!(
+        "<t:AckRequest xmlns:t=\"{TYPES}\"><b:AckTargetMessage xmlns:b=\"{BASIC}\" Id=\"A\" accepted=\"true\">{message_id}</b:AckTargetMessage></t:AckRequest>"
+    );
+    let xml = signed_xml(&body, "A", w.provider.as_ref());
+    let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
+    let target = doc.find(BASIC, "AckTargetMessage").next().unwrap();
+    let wrapper = doc
+        .find(TYPES, "CallerInformationSystemSignature")
+        .next()
+        .unwrap();
+    let input = AckInput {
+        signed: Signed {
+            doc: &doc,
+            target: target.index(),
+            wrapper: Some(wrapper.index()),
+            version: SchemaVersion::V1_2,
+            claimed: None,
+        },
+        message_id: message_id.to_owned(),
+        accepted: true,
+    };
+    w.bus.ack(input).await
+}
+
+#[tokio::test]
+async fn an_unacknowledged_delivery_comes_back_when_its_lease_ends() {
+    let w = world("", "").await;
+    let id = id_at(T0);
+    send(&w, &id, "").await.unwrap();
+    assert_eq!(poll(&w).await.as_deref(), Some(id.as_str()));
+    assert_eq!(poll(&w).await, None, "leased: not handed out twice");
+    w.clock.advance(Duration::seconds(59));
+    assert_eq!(poll(&w).await, None, "the lease still runs");
+    w.clock.advance(Duration::seconds(2));
+    assert_eq!(
+        poll(&w).await.as_deref(),
+        Some(id.as_str()),
+        "redelivered after the lease"
+    );
+    ack(&w, &id).await.unwrap();
+    w.clock.advance(Duration::seconds(120));
+    assert_eq!(poll(&w).await, None, "acknowledged: gone for good");
+    assert!(matches!(
+        ack(&w, &id).await,
+        Err(BusError::TargetMessageIsNotFound(_))
+    ));
+    let journal = w
+        .bus
+        .store()
+        .journal(&MessageId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    let kinds: Vec<_> = journal.iter().map(|e| e.kind.code()).collect();
+    assert_eq!(
+        kinds[..4],
+        ["accepted", "delivered", "redelivered", "acked"],
+        "{kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn stale_and_future_ids_and_eol() {
+    let w = world("", "").await;
+    assert!(matches!(
+        send(&w, &id_at(T0 - Duration::hours(49)), "").await,
+        Err(BusError::StaleMessageId { .. })
+    ));
+    send(&w, &id_at(T0 - Duration::hours(47)), "")
+        .await
+        .unwrap();
+    assert!(matches!(
+        send(&w, &id_at(T0 + Duration::hours(1)), "").await,
+        Err(BusError::StaleMessageId { .. })
+    ));
+    // EOL in the past at send time.
+    let past = "<t:EOL>2026-06-01T11:00:00Z</t:EOL>";
+    assert!(matches!(
+        send(&w, &id_at(T0), past).await,
+        Err(BusError::EndOfLifeReached(_))
+    ));
+    // EOL that passes while queued: never delivered.
+    let soon = "<t:EOL>2026-06-01T12:10:00Z</t:EOL>";
+    let first = poll(&w).await.unwrap();
+    ack(&w, &first).await.unwrap();
+    send(&w, &id_at(T0), soon).await.unwrap();
+    w.clock.advance(Duration::minutes(11));
+    assert_eq!(poll(&w).await, None, "expired by EOL while queued");
+}
+
+#[tokio::test]
+async fn grants_are_in_force_only_in_their_window() {
+    let w = world("", "valid_from = \"2026-06-02\"\nvalid_to = \"2026-06-03\"").await;
+    assert!(matches!(
+        send(&w, &id_at(T0), "").await,
+        Err(BusError::AccessDenied(_))
+    ));
+    w.clock.advance(Duration::days(1));
+    send(&w, &id_at(T0 + Duration::days(1)), "").await.unwrap();
+    w.clock.advance(Duration::days(2));
+    assert!(matches!(
+        send(&w, &id_at(T0 + Duration::days(3)), "").await,
+        Err(BusError::AccessDenied(_))
+    ));
+}
+
+#[tokio::test]
+async fn retired_and_sunset_kinds_take_no_requests_and_registry_changes_apply() {
+    let w = world("status = \"deprecated\"\nsunset = \"2026-06-10\"", "").await;
+    send(&w, &id_at(T0), "").await.unwrap();
+    w.clock.advance(Duration::days(10));
+    assert!(matches!(
+        send(&w, &id_at(T0 + Duration::days(10)), "").await,
+        Err(BusError::BusinessDataTypeIsNotSupported(_))
+    ));
+    // A new registry version (kind active again) is stored and put in force.
+    let text = registry(&w.consumer_pem, &w.provider_pem, "", "");
+    let version = w.bus.import_registry(&text).await.unwrap();
+    assert_eq!(w.bus.registry().version(), version);
+    send(&w, &id_at(T0 + Duration::days(10)), "").await.unwrap();
+    let retired = registry(&w.consumer_pem, &w.provider_pem, "status = \"retired\"", "");
+    w.bus.import_registry(&retired).await.unwrap();
+    assert!(matches!(
+        send(&w, &id_at(T0 + Duration::days(10)), "").await,
+        Err(BusError::BusinessDataTypeIsNotSupported(_))
+    ));
+    // An invalid registry is refused and the one in force stays.
+    assert!(
+        w.bus
+            .import_registry("[[systems]]\nmnemonic = 1")
+            .await
+            .is_err()
+    );
+    assert!(Registry::from_toml(&w.bus.registry().to_toml(), 0).is_ok());
+}
