@@ -72,7 +72,7 @@ pub struct NewMessage {
     pub node_id: Option<String>,
     /// For responses: only polls from this node of the consumer get it (the request's `NodeID`).
     pub target_node_id: Option<String>,
-    /// `EOL`: not delivered after this time.
+    /// `EOL`: not delivered after this time (a message expires when `eol < now`).
     pub eol: Option<OffsetDateTime>,
     /// `TransactionCode`.
     pub transaction_code: Option<String>,
@@ -82,7 +82,8 @@ pub struct NewMessage {
     pub original_message_id: Option<MessageId>,
     /// For requests: the opaque `ReplyTo` the provider copies into `To`.
     pub reply_to: Option<String>,
-    /// `MessageMetadata/SendingTimestamp` (acceptance time).
+    /// `MessageMetadata/SendingTimestamp`: the acceptance time, also the time of the `Accepted`
+    /// journal event.
     pub sent_at: OffsetDateTime,
     /// The `SenderProvidedRequestData` / `SenderProvidedResponseData` element as the sender
     /// signed it, as a standalone XML fragment (inherited namespace declarations added).
@@ -184,9 +185,11 @@ pub struct LeaseRequest {
     pub kind: MessageKind,
     /// Only this message type (`MessageTypeSelector`), or any.
     pub message_type: Option<QName>,
-    /// The poller's `NodeID`: messages bound to another node are skipped.
+    /// The poller's `NodeID`. A message bound to a node (`NewMessage::target_node_id`) goes only to
+    /// polls naming that node; a poll without a node gets only unbound messages.
     pub node_id: Option<String>,
-    /// How long the lease lasts.
+    /// How long the lease lasts. A lease ends when `now > lease_until` (the boundary is still
+    /// leased).
     pub lease: Duration,
     /// Now.
     pub now: OffsetDateTime,
