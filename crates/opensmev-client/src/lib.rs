@@ -67,6 +67,32 @@ impl Answer {
     }
 }
 
+/// An answer as bytes, unchecked: for bodies that are not one XML document (MTOM
+/// `multipart/related`) or that a test inspects at the HTTP level.
+#[derive(Debug)]
+pub struct RawAnswer {
+    pub status: u16,
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// The optional parts of a `SendRequest` built by [`SmevClient::send_request_xml_with`]: XML
+/// fragments in the schema's order (prefix `ns2` = the types namespace, default namespace =
+/// basic).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestParts<'a> {
+    /// Between `MessageID` and `MessagePrimaryContent`: `ReferenceMessageID`, `TransactionCode`,
+    /// `NodeID`, `EOL`.
+    pub before_content: &'a str,
+    /// Between `MessagePrimaryContent` and `TestMessage`: `PersonalSignature`,
+    /// `AttachmentHeaderList`, `RefAttachmentHeaderList`, `BusinessProcessMetadata`.
+    pub after_content: &'a str,
+    /// Whether `TestMessage` closes the signed data.
+    pub test_message: bool,
+    /// After `SenderProvidedRequestData`, outside the signed data: `AttachmentContentList`.
+    pub after_data: &'a str,
+}
+
 /// An SMEV client for tests.
 #[derive(Debug)]
 pub struct SmevClient {
@@ -221,62 +247,140 @@ impl SmevClient {
         self.post("SendRequest", xml).await
     }
 
-    /// A signed `SendRequest` envelope.
+    /// A signed `SendRequest` envelope (a test message; `extra` goes between `MessageID` and
+    /// `MessagePrimaryContent`).
     pub fn send_request_xml(&self, message_id: &str, business: &str, extra: &str) -> String {
+        self.send_request_xml_with(
+            message_id,
+            business,
+            RequestParts {
+                before_content: extra,
+                test_message: true,
+                ..RequestParts::default()
+            },
+        )
+    }
+
+    /// A signed `SendRequest` envelope with the optional `parts`.
+    pub fn send_request_xml_with(
+        &self,
+        message_id: &str,
+        business: &str,
+        parts: RequestParts<'_>,
+    ) -> String {
         let (t, b) = (self.types(), self.basic());
+        let RequestParts {
+            before_content,
+            after_content,
+            test_message,
+            after_data,
+        } = parts;
+        let test = if test_message {
+            "<ns2:TestMessage/>"
+        } else {
+            ""
+        };
         let body = format!(
-            "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{message_id}</ns2:MessageID>{extra}<MessagePrimaryContent>{business}</MessagePrimaryContent><ns2:TestMessage/></ns2:SenderProvidedRequestData></ns2:SendRequestRequest>"
+            "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{message_id}</ns2:MessageID>{before_content}<MessagePrimaryContent>{business}</MessagePrimaryContent>{after_content}{test}</ns2:SenderProvidedRequestData>{after_data}</ns2:SendRequestRequest>"
         );
         self.sign(&self.envelope(&body), "SIGNED_BY_CONSUMER")
     }
 
-    pub async fn send_response(&self, message_id: &str, to: &str, business: &str) -> Answer {
-        let (t, b) = (self.types(), self.basic());
-        let body = format!(
-            "<ns2:SendResponseRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedResponseData Id=\"SIGNED_BY_PROVIDER\"><ns2:MessageID>{message_id}</ns2:MessageID><ns2:To>{to}</ns2:To><MessagePrimaryContent>{business}</MessagePrimaryContent></ns2:SenderProvidedResponseData></ns2:SendResponseRequest>"
-        );
-        self.post(
-            "SendResponse",
-            self.sign(&self.envelope(&body), "SIGNED_BY_PROVIDER"),
-        )
-        .await
+    /// Posts [`SmevClient::send_request_xml_with`].
+    pub async fn send_request_with(
+        &self,
+        message_id: &str,
+        business: &str,
+        parts: RequestParts<'_>,
+    ) -> Answer {
+        let xml = self.send_request_xml_with(message_id, business, parts);
+        self.post("SendRequest", xml).await
     }
 
-    fn selector(&self, ty: Option<(&str, &str)>) -> String {
+    /// A business answer: `MessagePrimaryContent` with `business`.
+    pub async fn send_response(&self, message_id: &str, to: &str, business: &str) -> Answer {
+        let content = format!("<MessagePrimaryContent>{business}</MessagePrimaryContent>");
+        self.send_response_with(message_id, to, &content, "").await
+    }
+
+    /// A signed `SendResponse` envelope: `content` follows `To` inside
+    /// `SenderProvidedResponseData` (`MessagePrimaryContent` + `AttachmentHeaderList`…, or
+    /// `ns2:RequestRejected`, or `ns2:RequestStatus`; prefix `ns2` = types, default namespace =
+    /// basic); `after_data` follows that element (`AttachmentContentList`).
+    pub fn send_response_xml(
+        &self,
+        message_id: &str,
+        to: &str,
+        content: &str,
+        after_data: &str,
+    ) -> String {
+        let (t, b) = (self.types(), self.basic());
+        let body = format!(
+            "<ns2:SendResponseRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedResponseData Id=\"SIGNED_BY_PROVIDER\"><ns2:MessageID>{message_id}</ns2:MessageID><ns2:To>{to}</ns2:To>{content}</ns2:SenderProvidedResponseData>{after_data}</ns2:SendResponseRequest>"
+        );
+        self.sign(&self.envelope(&body), "SIGNED_BY_PROVIDER")
+    }
+
+    /// Posts [`SmevClient::send_response_xml`].
+    pub async fn send_response_with(
+        &self,
+        message_id: &str,
+        to: &str,
+        content: &str,
+        after_data: &str,
+    ) -> Answer {
+        let xml = self.send_response_xml(message_id, to, content, after_data);
+        self.post("SendResponse", xml).await
+    }
+
+    fn selector(&self, ty: Option<(&str, &str)>, node_id: Option<&str>) -> String {
         let b = self.basic();
         let ty = ty
             .map(|(ns, local)| format!("<NamespaceURI>{ns}</NamespaceURI><RootElementLocalName>{local}</RootElementLocalName>"))
             .unwrap_or_default();
+        let node = node_id
+            .map(|n| format!("<NodeID>{n}</NodeID>"))
+            .unwrap_or_default();
         format!(
-            "<MessageTypeSelector xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{ty}<Timestamp>{}</Timestamp></MessageTypeSelector>",
+            "<MessageTypeSelector xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{ty}<Timestamp>{}</Timestamp>{node}</MessageTypeSelector>",
             now_text()
         )
     }
 
-    pub async fn get_request(&self, ty: Option<(&str, &str)>) -> Answer {
+    /// A signed poll envelope: `operation` is `GetRequest` or `GetResponse`; the selector names
+    /// the type `ty` and the node `node_id` when given.
+    pub fn poll_xml(
+        &self,
+        operation: &str,
+        ty: Option<(&str, &str)>,
+        node_id: Option<&str>,
+    ) -> String {
         let t = self.types();
         let body = format!(
-            "<ns2:GetRequestRequest xmlns:ns2=\"{t}\">{}</ns2:GetRequestRequest>",
-            self.selector(ty)
+            "<ns2:{operation}Request xmlns:ns2=\"{t}\">{}</ns2:{operation}Request>",
+            self.selector(ty, node_id)
         );
-        self.post(
-            "GetRequest",
-            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
-        )
-        .await
+        self.sign(&self.envelope(&body), "SIGNED_BY_CALLER")
+    }
+
+    pub async fn get_request(&self, ty: Option<(&str, &str)>) -> Answer {
+        self.post("GetRequest", self.poll_xml("GetRequest", ty, None))
+            .await
     }
 
     pub async fn get_response(&self, ty: Option<(&str, &str)>) -> Answer {
-        let t = self.types();
-        let body = format!(
-            "<ns2:GetResponseRequest xmlns:ns2=\"{t}\">{}</ns2:GetResponseRequest>",
-            self.selector(ty)
-        );
-        self.post(
-            "GetResponse",
-            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
-        )
-        .await
+        self.post("GetResponse", self.poll_xml("GetResponse", ty, None))
+            .await
+    }
+
+    /// `GetResponse` from one node of the consumer (`MessageTypeSelector/NodeID`).
+    pub async fn get_response_on_node(
+        &self,
+        ty: Option<(&str, &str)>,
+        node_id: Option<&str>,
+    ) -> Answer {
+        self.post("GetResponse", self.poll_xml("GetResponse", ty, node_id))
+            .await
     }
 
     pub async fn ack(&self, message_id: &str, accepted: bool) -> Answer {
@@ -299,5 +403,57 @@ impl SmevClient {
             self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
         )
         .await
+    }
+
+    /// `GetIncomingQueueStatistics` (schema 1.1 only): the caller's pending messages per queue.
+    pub async fn get_incoming_queue_statistics(&self, node_id: Option<&str>) -> Answer {
+        let (t, b) = (self.types(), self.basic());
+        let node = node_id
+            .map(|n| format!("<ns2:NodeID>{n}</ns2:NodeID>"))
+            .unwrap_or_default();
+        let body = format!(
+            "<ns2:GetIncomingQueueStatisticsRequest xmlns:ns2=\"{t}\">{node}<Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{}</Timestamp></ns2:GetIncomingQueueStatisticsRequest>",
+            now_text()
+        );
+        self.post(
+            "GetIncomingQueueStatistics",
+            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
+        )
+        .await
+    }
+
+    /// Posts `body` as it is with this `Content-Type` and, when given, this `SOAPAction` header
+    /// (sent verbatim); returns the answer unchecked, as bytes.
+    pub async fn post_raw(
+        &self,
+        content_type: &str,
+        soap_action: Option<&str>,
+        body: Vec<u8>,
+    ) -> RawAnswer {
+        let mut request = self
+            .http
+            .post(&self.url)
+            .header("Content-Type", content_type)
+            .body(body);
+        if let Some(action) = soap_action {
+            request = request.header("SOAPAction", action);
+        }
+        if let Some(m) = &self.mnemonic_header {
+            request = request.header("X-OpenSMEV-Mnemonic", m);
+        }
+        let response = request.send().await.expect("HTTP");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let body = response.bytes().await.expect("HTTP body").to_vec();
+        RawAnswer {
+            status,
+            content_type,
+            body,
+        }
     }
 }

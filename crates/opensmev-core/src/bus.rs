@@ -656,8 +656,11 @@ impl Bus {
                 Self::validate_content(&kind, &content)?;
                 root
             }
-            // Rejections and statuses carry no business root; they are typed by the request.
-            ResponseBody::Rejected | ResponseBody::Status => request.message.message_type.clone(),
+            // Rejections and statuses carry no business root: they are filed under the kind's
+            // (first) response type, so a consumer polling with that selector receives them.
+            ResponseBody::Rejected | ResponseBody::Status => {
+                kind.responses.first().cloned().unwrap_or_else(|| request.message.message_type.clone())
+            }
         };
         let consumer = registry
             .system(&request.message.sender)

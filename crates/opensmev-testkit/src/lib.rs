@@ -8,7 +8,9 @@ use opensmev_server::Application;
 use opensmev_server::config::Config;
 use opensmev_types::SchemaVersion;
 
-pub use opensmev_client::{Answer, SOAP_NS, SmevClient, new_message_id, now_text};
+pub use opensmev_client::{
+    Answer, RawAnswer, RequestParts, SOAP_NS, SmevClient, new_message_id, now_text,
+};
 
 /// A running server.
 #[derive(Debug)]
