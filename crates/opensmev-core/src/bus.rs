@@ -658,9 +658,11 @@ impl Bus {
             }
             // Rejections and statuses carry no business root: they are filed under the kind's
             // (first) response type, so a consumer polling with that selector receives them.
-            ResponseBody::Rejected | ResponseBody::Status => {
-                kind.responses.first().cloned().unwrap_or_else(|| request.message.message_type.clone())
-            }
+            ResponseBody::Rejected | ResponseBody::Status => kind
+                .responses
+                .first()
+                .cloned()
+                .unwrap_or_else(|| request.message.message_type.clone()),
         };
         let consumer = registry
             .system(&request.message.sender)

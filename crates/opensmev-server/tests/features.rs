@@ -1146,7 +1146,10 @@ async fn rejections_and_statuses_reach_the_consumer() {
 
         // Typed by the kind's response root, so a consumer polling with that selector gets them.
         let first = consumer
-            .get_response(Some(("urn://opensmev/demo/pfr-account/1.0.0", "PersonalAccountResponse")))
+            .get_response(Some((
+                "urn://opensmev/demo/pfr-account/1.0.0",
+                "PersonalAccountResponse",
+            )))
             .await;
         assert_eq!(
             first.find("MessageID").as_deref(),
