@@ -1,0 +1,180 @@
+//! The OpenSMEV load generator: drives the real SOAP endpoints with N consumer and M provider
+//! clients doing full SMEV 3 round trips (SendRequest → GetRequest → Ack → SendResponse →
+//! GetResponse → Ack) and reports throughput, HDR latency percentiles per operation, and the
+//! server's CPU time and peak RSS, as JSON, a Markdown table and an SVG chart.
+//!
+//! The key design decision: **a fast wrong server cannot score.** Every answer goes through
+//! `SmevClient::check` (the official XSD of its version, every SMEV signature verified against
+//! the bus certificate) plus the checks the XSD cannot make (the right answer element, a bus
+//! signature present where one is due, the ids and the business content and attachments the
+//! other side sent — see `envelope`). Anything else is an error, counted per operation and per
+//! kind, and a round trip only counts when every step of it passed.
+//!
+//! The other decisions:
+//! * Consumer `i` sends and polls as node `opensmev-load-<i>` (`NodeID`), so the bus must route
+//!   each response to the node whose request it answers (checked). The names are the same in
+//!   every run, so old responses left by a run cut short are drained before the next one starts
+//!   (and two runs against one server at the same time would take each other's responses).
+//! * Open loop (`rate`): round trips are started on a fixed schedule and their latency is
+//!   measured from the scheduled start, so a stalled server cannot hide its stall (no coordinated
+//!   omission). Closed loop (default): each consumer starts its next round trip as soon as its
+//!   previous `SendRequest` is accepted, with at most `window` round trips of its own in flight.
+//! * `--spawn` runs the server in this process on threads of its own (see `spawn`), so one
+//!   command benchmarks end to end; the server's CPU time is then summed over its threads.
+//!
+//! [`run`] is the library entry point (the binary `opensmev-load` parses flags and calls it; the
+//! smoke test calls it directly).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use opensmev_types::SchemaVersion;
+
+mod engine;
+mod envelope;
+mod report;
+mod spawn;
+mod stats;
+mod sysinfo;
+pub mod workload;
+
+pub use engine::run;
+pub use report::{OperationReport, Report, ServerUsage, TimelinePoint};
+pub use spawn::write_bench_registry;
+pub use stats::{ErrorSample, Operation};
+pub use sysinfo::{MachineInfo, machine};
+pub use workload::{Workload, bench_registry};
+
+/// Why a run cannot be done (setup problems; errors of the server under load are not this, they
+/// are counted in the report).
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// Files, keys, the in-process server or the configuration.
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Which server to load.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A running server (`opensmev serve --demo`).
+    Url {
+        /// The endpoint prefix, e.g. `http://127.0.0.1:7500/smev`.
+        base: String,
+        /// `<data_dir>/demo` of that server (IS keys, the bus certificate).
+        demo_dir: PathBuf,
+        /// The server's process id, to report its CPU time and peak RSS.
+        server_pid: Option<u32>,
+    },
+    /// Start the server in this process (demo mode + benchmark registry).
+    Spawn {
+        /// The data directory (a temporary one when `None`).
+        data_dir: Option<PathBuf>,
+        /// Worker threads of the server's runtime.
+        server_threads: usize,
+    },
+}
+
+/// When the load stops.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Stop {
+    /// Start round trips for this long.
+    Duration(Duration),
+    /// Start this many round trips.
+    RoundTrips(u64),
+}
+
+/// A load run.
+#[derive(Debug, Clone)]
+pub struct LoadConfig {
+    /// The server.
+    pub target: Target,
+    /// Consumer clients (one `NodeID` each).
+    pub consumers: usize,
+    /// Provider clients (polling the same provider IS).
+    pub providers: usize,
+    /// Schema version of every call.
+    pub version: SchemaVersion,
+    /// Business content.
+    pub workload: Workload,
+    /// Unsigned calls from the test systems (`X-OpenSMEV-Mnemonic`), bench workload only.
+    pub unsigned: bool,
+    /// Padding of the business content, bytes.
+    pub payload_bytes: usize,
+    /// One inline attachment of this many bytes per message (0: none).
+    pub attachment_bytes: usize,
+    /// When to stop starting round trips.
+    pub stop: Stop,
+    /// Open loop: round trips started per second (all consumers together).
+    pub rate: Option<f64>,
+    /// Closed loop: round trips in flight per consumer.
+    pub window: usize,
+    /// Open loop: round trips in flight at most (beyond it starts wait, their latency still
+    /// counting from the schedule).
+    pub max_in_flight: usize,
+    /// After the last start, how long unfinished round trips may take.
+    pub grace: Duration,
+    /// Longest pause of a poller after an empty poll.
+    pub max_backoff: Duration,
+    /// Timeout of each HTTP call.
+    pub http_timeout: Duration,
+    /// A progress line on stderr every second.
+    pub progress: bool,
+    /// The command line, for the report.
+    pub command_line: String,
+}
+
+impl LoadConfig {
+    /// A closed-loop run of 2 consumers and 2 providers on schema 1.2 for 10 seconds, the bench
+    /// workload for `--spawn` and the demo workload for a URL.
+    pub fn new(target: Target) -> LoadConfig {
+        let workload = match target {
+            Target::Spawn { .. } => Workload::Bench,
+            Target::Url { .. } => Workload::Demo,
+        };
+        LoadConfig {
+            target,
+            consumers: 2,
+            providers: 2,
+            version: SchemaVersion::V1_2,
+            workload,
+            unsigned: false,
+            payload_bytes: 0,
+            attachment_bytes: 0,
+            stop: Stop::Duration(Duration::from_secs(10)),
+            rate: None,
+            window: 4,
+            max_in_flight: 10_000,
+            grace: Duration::from_secs(10),
+            max_backoff: Duration::from_millis(20),
+            http_timeout: Duration::from_secs(30),
+            progress: false,
+            command_line: String::new(),
+        }
+    }
+
+    fn check(&self) -> Result<(), LoadError> {
+        let bad = |m: &str| Err(LoadError::Setup(m.to_owned()));
+        if self.consumers == 0 || self.providers == 0 {
+            return bad("at least one consumer and one provider are needed");
+        }
+        if self.unsigned && self.workload == Workload::Demo {
+            return bad(
+                "--unsigned needs the bench workload (test systems LOADC01/LOADP01 with an optional signature): use --spawn, or a server started with the registry of --write-registry and --workload bench",
+            );
+        }
+        if let Some(rate) = self.rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return bad("--rate must be a positive number");
+        }
+        if self.window == 0 || self.max_in_flight == 0 {
+            return bad("--window must be at least 1");
+        }
+        match self.stop {
+            Stop::Duration(d) if d.is_zero() => bad("--duration must be positive"),
+            Stop::RoundTrips(0) => bad("--round-trips must be positive"),
+            _ => Ok(()),
+        }
+    }
+}
