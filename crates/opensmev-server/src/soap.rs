@@ -300,11 +300,20 @@ fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
     String::from_utf8(signed).map_err(|e| BusError::Internal(e.to_string()))
 }
 
-/// An `Id` for the element the bus signs that the embedded sender data does not use already.
-fn smev_id(sender_data: &str) -> String {
+/// An `Id` for the element the bus signs that neither the embedded sender data nor the
+/// attachments (whose `AttachmentContent/Id` is an `xs:ID` of the same document) use already.
+fn smev_id(sender_data: &str, stored: &StoredMessage) -> String {
+    let taken = |id: &str| {
+        sender_data.contains(&format!("\"{id}\""))
+            || stored
+                .message
+                .attachments
+                .iter()
+                .any(|a| a.content_id == id)
+    };
     let mut id = SMEV_ID.to_owned();
     let mut n = 1;
-    while sender_data.contains(&format!("\"{id}\"")) {
+    while taken(&id) {
         n += 1;
         id = format!("{SMEV_ID}_{n}");
     }
@@ -477,7 +486,7 @@ async fn handle(
                 return Ok(Answer::plain(xml));
             };
             let sender_data_xml = sender_data_for(&stored, version)?;
-            let id = smev_id(&sender_data_xml);
+            let id = smev_id(&sender_data_xml, &stored);
             let m = &stored.message;
             let attachments: Vec<(String, Vec<u8>)> = m
                 .attachments

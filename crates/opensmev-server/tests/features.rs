@@ -1359,3 +1359,31 @@ async fn soap_action_and_content_types() {
     assert!(v11.get_response(None).await.has("GetResponseResponse"));
     bus.stop().await;
 }
+
+/// The bus signs the delivered `Request` with `Id="SIGNED_BY_SMEV"` unless the document already
+/// uses that `xs:ID` — in the sender's data or as an attachment id — in which case it picks
+/// another, so the answer stays valid and verifiable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bus_id_never_collides_with_ids_of_the_sender() {
+    let bus = TestBus::start().await;
+    let consumer = bus.client("MFC01", SchemaVersion::V1_2);
+    let provider = bus.client("PFR01", SchemaVersion::V1_2);
+    let headers = header_list(&[("SIGNED_BY_SMEV", "text/plain")]);
+    let contents = content_list(&[("SIGNED_BY_SMEV", b64(b"x"))]);
+    let id = new_message_id();
+    let sent = consumer
+        .send_request_with(
+            &id,
+            &bus.example(VS_PFR, "request.xml"),
+            RequestParts {
+                after_content: &headers,
+                after_data: &contents,
+                ..RequestParts::default()
+            },
+        )
+        .await;
+    assert_accepted(&sent, &id);
+    // `check` inside get_request verifies the SMEV signature and validates the answer.
+    let got = provider.get_request(None).await;
+    assert!(got.text.contains("Id=\"SIGNED_BY_SMEV_2\""), "{}", got.text);
+}
