@@ -26,8 +26,12 @@ fuzz_target!(|data: &[u8]| {
     let provider = OpenSslProvider::new();
     // A fixed time (2024-01-01T00:00:00Z) keeps runs reproducible; the validity period is the
     // last check and gates none of the others.
-    let at = OffsetDateTime::from_unix_timestamp(1_704_067_200).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let strict = VerifyOptions { at, ..VerifyOptions::now() };
+    let at =
+        OffsetDateTime::from_unix_timestamp(1_704_067_200).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let strict = VerifyOptions {
+        at,
+        ..VerifyOptions::now()
+    };
     let permissive = VerifyOptions {
         at,
         require_smev_profile: false,

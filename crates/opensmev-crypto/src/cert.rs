@@ -214,9 +214,12 @@ fn decode_string(any: &Any<'_>) -> String {
     format!("#{}", hex::encode(data))
 }
 
-/// An X.509 certificate: the DER bytes plus the fields the bus needs, parsed once.
+/// An X.509 certificate: the DER bytes plus the fields the bus needs, parsed once. Cloning is
+/// cheap (shared).
 #[derive(Clone)]
-pub struct Certificate {
+pub struct Certificate(std::sync::Arc<CertificateData>);
+
+struct CertificateData {
     der: Vec<u8>,
     subject: DistinguishedName,
     issuer: DistinguishedName,
@@ -233,20 +236,20 @@ pub struct Certificate {
 impl fmt::Debug for Certificate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Certificate")
-            .field("subject", &self.subject.to_string())
-            .field("issuer", &self.issuer.to_string())
-            .field("serial", &self.serial_hex)
-            .field("not_before", &self.not_before)
-            .field("not_after", &self.not_after)
-            .field("key_algorithm", &self.key_algorithm)
-            .field("thumbprint_sha1", &self.thumbprint_sha1)
+            .field("subject", &self.0.subject.to_string())
+            .field("issuer", &self.0.issuer.to_string())
+            .field("serial", &self.0.serial_hex)
+            .field("not_before", &self.0.not_before)
+            .field("not_after", &self.0.not_after)
+            .field("key_algorithm", &self.0.key_algorithm)
+            .field("thumbprint_sha1", &self.0.thumbprint_sha1)
             .finish()
     }
 }
 
 impl PartialEq for Certificate {
     fn eq(&self, other: &Self) -> bool {
-        self.der == other.der
+        self.0.der == other.0.der
     }
 }
 
@@ -254,7 +257,7 @@ impl Eq for Certificate {}
 
 impl std::hash::Hash for Certificate {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.der.hash(state);
+        self.0.der.hash(state);
     }
 }
 
@@ -309,7 +312,7 @@ impl Certificate {
             _ => KeyAlgorithm::Other,
         };
 
-        Ok(Certificate {
+        Ok(Certificate(std::sync::Arc::new(CertificateData {
             subject: DistinguishedName::from_x509_name(&tbs.subject),
             issuer: DistinguishedName::from_x509_name(&tbs.issuer),
             serial_hex,
@@ -321,7 +324,7 @@ impl Certificate {
             key_oid,
             der,
             openssl: OnceLock::new(),
-        })
+        })))
     }
 
     /// Parses a PEM certificate (`-----BEGIN CERTIFICATE-----`); the first one if there are several.
@@ -347,62 +350,62 @@ impl Certificate {
 
     /// The DER encoding.
     pub fn der(&self) -> &[u8] {
-        &self.der
+        &self.0.der
     }
 
     /// The subject name.
     pub fn subject(&self) -> &DistinguishedName {
-        &self.subject
+        &self.0.subject
     }
 
     /// The issuer name.
     pub fn issuer(&self) -> &DistinguishedName {
-        &self.issuer
+        &self.0.issuer
     }
 
     /// Serial number, upper-case hex without sign padding (e.g. `03EA85002AAC…`).
     pub fn serial_hex(&self) -> &str {
-        &self.serial_hex
+        &self.0.serial_hex
     }
 
     /// Start of validity.
     pub fn not_before(&self) -> OffsetDateTime {
-        self.not_before
+        self.0.not_before
     }
 
     /// End of validity.
     pub fn not_after(&self) -> OffsetDateTime {
-        self.not_after
+        self.0.not_after
     }
 
     /// Whether `at` lies within `[not_before, not_after]`.
     pub fn is_valid_at(&self, at: OffsetDateTime) -> bool {
-        self.not_before <= at && at <= self.not_after
+        self.0.not_before <= at && at <= self.0.not_after
     }
 
     /// SHA-1 over the DER, upper-case hex without separators (the Windows "thumbprint").
     pub fn thumbprint_sha1(&self) -> &str {
-        &self.thumbprint_sha1
+        &self.0.thumbprint_sha1
     }
 
     /// SHA-256 over the DER, upper-case hex without separators.
     pub fn fingerprint_sha256(&self) -> &str {
-        &self.fingerprint_sha256
+        &self.0.fingerprint_sha256
     }
 
     /// The public key type.
     pub fn key_algorithm(&self) -> KeyAlgorithm {
-        self.key_algorithm
+        self.0.key_algorithm
     }
 
     /// The dotted OID of the public key algorithm (useful when [`KeyAlgorithm::Other`]).
     pub fn key_algorithm_oid(&self) -> &str {
-        &self.key_oid
+        &self.0.key_oid
     }
 
     /// PEM encoding (64-character lines, trailing newline).
     pub fn to_pem(&self) -> String {
-        let b64 = encode_base64(&self.der);
+        let b64 = encode_base64(&self.0.der);
         let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 60);
         out.push_str("-----BEGIN CERTIFICATE-----\n");
         for chunk in b64.as_bytes().chunks(64) {
@@ -416,23 +419,29 @@ impl Certificate {
 
     /// Base64 of the DER on one line, for `<ds:X509Certificate>`.
     pub fn base64(&self) -> String {
-        encode_base64(&self.der)
+        encode_base64(&self.0.der)
     }
 
     /// The OpenSSL view of the certificate, parsed once. Loads the GOST engine first for GOST
     /// certificates (OpenSSL needs it to decode the public key).
     pub(crate) fn openssl(&self) -> Result<&X509, CryptoError> {
         if matches!(
-            self.key_algorithm,
+            self.0.key_algorithm,
             KeyAlgorithm::Gost2012_256 | KeyAlgorithm::Gost2012_512 | KeyAlgorithm::Gost2001
         ) {
             crate::gost_engine_status()?;
         }
-        if let Some(x509) = self.openssl.get() {
+        if let Some(x509) = self.0.openssl.get() {
             return Ok(x509);
         }
-        let parsed = X509::from_der(&self.der)?;
-        Ok(self.openssl.get_or_init(|| parsed))
+        let parsed = X509::from_der(&self.0.der)?;
+        Ok(self.0.openssl.get_or_init(|| parsed))
+    }
+
+    /// Decodes the OpenSSL form of the certificate and its public key now (they are kept), so
+    /// that later verifications with this value (or its clones) skip the decoding.
+    pub fn warm(&self) -> Result<(), CryptoError> {
+        self.public_key().map(|_| ())
     }
 
     /// The public key via OpenSSL.

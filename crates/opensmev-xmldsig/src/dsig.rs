@@ -510,7 +510,7 @@ pub fn verify_signature(
             FaultCategory::CertificateIsNotFound,
             "KeyInfo carries no X509Certificate",
         ),
-        Some(text) => match Certificate::from_base64(text) {
+        Some(text) => match cached_certificate(text) {
             Ok(cert) => report.certificate = Some(cert),
             Err(e) => problems.add(
                 FaultCategory::CertificateIsNotFound,
@@ -600,6 +600,30 @@ pub fn verify_signature(
     }
     report.failure = problems.first();
     report
+}
+
+/// Decoded certificates by their `X509Certificate` text: the same few certificates sign almost
+/// every message, and decoding one (ours plus OpenSSL's, with the public key) costs as much as
+/// the rest of the XML work of a small message.
+fn cached_certificate(text: &str) -> Result<Certificate, CryptoError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    const CAPACITY: usize = 1024;
+    static CACHE: OnceLock<Mutex<HashMap<String, Certificate>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(cert) = cache.lock().ok().and_then(|c| c.get(text).cloned()) {
+        return Ok(cert);
+    }
+    let cert = Certificate::from_base64(text)?;
+    // Decode OpenSSL's form (and the public key) now, so the cached copy carries it.
+    let _ = cert.warm();
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= CAPACITY {
+            c.clear();
+        }
+        c.insert(text.to_owned(), cert.clone());
+    }
+    Ok(cert)
 }
 
 fn fmt_time(t: OffsetDateTime) -> String {

@@ -207,6 +207,9 @@ pub struct Walker<'a> {
     seen_root: bool,
     fragment: bool,
     done: bool,
+    /// Re-reading a validated range without its namespace context: unbound prefixes resolve to
+    /// no namespace instead of failing (only for reads that do not look at namespaces).
+    lenient: bool,
 }
 
 impl std::fmt::Debug for Walker<'_> {
@@ -275,6 +278,7 @@ impl<'a> Walker<'a> {
             seen_root: false,
             fragment,
             done: false,
+            lenient: false,
         }
     }
 
@@ -341,8 +345,10 @@ impl<'a> Walker<'a> {
                         Cow::Borrowed(_) => Cow::Borrowed(self.slice(before, after)),
                         Cow::Owned(s) => Cow::Owned(s),
                     };
-                    check_chars(&raw)
-                        .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    if !self.fragment {
+                        check_chars(&raw)
+                            .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                    }
                     if depth == 0 {
                         if raw
                             .bytes()
@@ -494,14 +500,20 @@ impl<'a> Walker<'a> {
         let inner = self.slice(before + 1, before + 1 + start.len());
         let name_len = start.name().as_ref().len();
         let qname = &inner[..name_len];
-        let (prefix, local) = split_qname(qname).map_err(|k| self.err(k, before))?;
+        // Re-reads of a validated range (fragments) skip the checks the first read made.
+        let trusted = self.fragment;
+        let (prefix, local) = if trusted {
+            qname.split_once(':').unwrap_or(("", qname))
+        } else {
+            split_qname(qname).map_err(|k| self.err(k, before))?
+        };
 
         let scope_len = self.scope.len();
         let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
         let mut decls = Vec::new();
         let mut count = 0usize;
         let mut attributes = start.attributes();
-        attributes.with_checks(true);
+        attributes.with_checks(!trusted);
         for attr in attributes {
             let attr = attr.map_err(|e| {
                 let kind = match e {
@@ -543,7 +555,9 @@ impl<'a> Walker<'a> {
                     before,
                 )
             })?;
-            let value = match normalize_attribute(&attr.value).map_err(|k| self.err(k, before))? {
+            let value = match normalize_attribute(&attr.value, !trusted)
+                .map_err(|k| self.err(k, before))?
+            {
                 Cow::Borrowed(v) => match key_str(inner, v) {
                     Some(v) => Cow::Borrowed(v),
                     None => Cow::Owned(v.to_owned()),
@@ -580,7 +594,11 @@ impl<'a> Walker<'a> {
                     uri: Arc::from(&*value),
                 });
             } else {
-                let (p, l) = split_qname(key).map_err(|k| self.err(k, before))?;
+                let (p, l) = if trusted {
+                    key.split_once(':').unwrap_or(("", key))
+                } else {
+                    split_qname(key).map_err(|k| self.err(k, before))?
+                };
                 raw_attrs.push((p, l, value));
             }
         }
@@ -629,6 +647,7 @@ impl<'a> Walker<'a> {
                 debug_assert!(element);
                 Ok(None)
             }
+            None if self.lenient => Ok(None),
             None => Err(XmlErrorKind::UnboundPrefix(prefix.to_owned())),
         }
     }
@@ -698,6 +717,16 @@ fn split_qname(qname: &str) -> Result<(&str, &str), XmlErrorKind> {
 }
 
 fn is_name(name: &str) -> bool {
+    // Fast path: ASCII names (nearly all names in practice).
+    if name.is_ascii() {
+        let bytes = name.as_bytes();
+        return bytes
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    }
     let mut chars = name.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -716,12 +745,20 @@ fn is_name(name: &str) -> bool {
 
 /// Returns the first character XML 1.0 does not allow, if any.
 fn check_chars(text: &str) -> Result<(), u32> {
-    for c in text.chars() {
-        let u = c as u32;
-        let ok =
-            matches!(u, 0x9 | 0xA | 0xD | 0x20..=0xD7FF | 0xE000..=0xFFFD | 0x10000..=0x10FFFF);
-        if !ok {
-            return Err(u);
+    // The text is valid UTF-8 already (no surrogates), so the only characters XML 1.0 forbids
+    // are the C0 controls other than TAB, LF, CR (single bytes) and U+FFFE/U+FFFF (EF BF BE/BF).
+    let bytes = text.as_bytes();
+    if let Some(&b) = bytes
+        .iter()
+        .find(|&&b| b < 0x20 && b != b'\t' && b != b'\n' && b != b'\r')
+    {
+        return Err(u32::from(b));
+    }
+    if bytes.contains(&0xEF) {
+        for c in ['\u{FFFE}', '\u{FFFF}'] {
+            if text.contains(c) {
+                return Err(c as u32);
+            }
         }
     }
     Ok(())
@@ -729,12 +766,14 @@ fn check_chars(text: &str) -> Result<(), u32> {
 
 /// Attribute-value normalisation of XML 1.0 §3.3.3 for CDATA attributes: literal TAB, CR, LF
 /// (CR LF counting as one) become spaces; character and predefined references are resolved.
-fn normalize_attribute(raw: &str) -> Result<Cow<'_, str>, XmlErrorKind> {
+fn normalize_attribute(raw: &str, check: bool) -> Result<Cow<'_, str>, XmlErrorKind> {
     if !raw
         .bytes()
         .any(|b| matches!(b, b'&' | b'\t' | b'\n' | b'\r' | b'<'))
     {
-        check_chars(raw).map_err(XmlErrorKind::ForbiddenCharacter)?;
+        if check {
+            check_chars(raw).map_err(XmlErrorKind::ForbiddenCharacter)?;
+        }
         return Ok(Cow::Borrowed(raw));
     }
     let mut out = String::with_capacity(raw.len());
@@ -802,11 +841,22 @@ struct ElementData {
     end: usize,
     parent: Option<ElementId>,
     subtree_end: ElementId,
-    prefix: Arc<str>,
-    local: Arc<str>,
+    /// Length of the prefix (0 when none) of the name that starts at `start + 1`.
+    prefix_len: u32,
+    /// Length of the local name.
+    local_len: u32,
     ns: Option<Arc<str>>,
     decls: Vec<NsBinding>,
     id: Option<Arc<str>>,
+}
+
+/// Where the local name starts within the qualified name.
+fn name_offset(d: &ElementData) -> usize {
+    if d.prefix_len == 0 {
+        0
+    } else {
+        d.prefix_len as usize + 1
+    }
 }
 
 /// The WS-Security utility namespace, whose `wsu:Id` is also accepted as an element id.
@@ -845,7 +895,7 @@ impl<'a> Document<'a> {
     /// Reads and checks a whole document.
     pub fn parse_str(text: &'a str, limits: Limits) -> Result<Self, XmlError> {
         let mut walker = Walker::document(text, limits)?;
-        let mut elements: Vec<ElementData> = Vec::new();
+        let mut elements: Vec<ElementData> = Vec::with_capacity(text.len() / 64 + 1);
         let mut stack: Vec<ElementId> = Vec::new();
         while let Some(item) = walker.next_item()? {
             match item {
@@ -872,8 +922,8 @@ impl<'a> Document<'a> {
                         end: 0,
                         parent: stack.last().copied(),
                         subtree_end: 0,
-                        prefix: Arc::from(tag.prefix),
-                        local: Arc::from(tag.local),
+                        prefix_len: tag.prefix.len() as u32,
+                        local_len: tag.local.len() as u32,
                         ns: tag.ns,
                         decls: tag.decls,
                         id,
@@ -985,22 +1035,22 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// Local name.
     pub fn local_name(&self) -> &'d str {
-        &self.data().local
+        let d = self.data();
+        let start = d.start + 1 + name_offset(d);
+        &self.doc.text[start..start + d.local_len as usize]
     }
 
     /// Prefix as written (`""` when none).
     pub fn prefix(&self) -> &'d str {
-        &self.data().prefix
+        let d = self.data();
+        &self.doc.text[d.start + 1..d.start + 1 + d.prefix_len as usize]
     }
 
     /// The qualified name as written.
     pub fn qname(&self) -> String {
         let d = self.data();
-        if d.prefix.is_empty() {
-            d.local.to_string()
-        } else {
-            format!("{}:{}", d.prefix, d.local)
-        }
+        let start = d.start + 1;
+        self.doc.text[start..start + name_offset(d) + d.local_len as usize].to_owned()
     }
 
     /// Namespace URI, if any.
@@ -1011,7 +1061,7 @@ impl<'d, 'a> Element<'d, 'a> {
     /// Whether the element has this namespace and local name.
     pub fn is(&self, ns: &str, local: &str) -> bool {
         let d = self.data();
-        &*d.local == local && d.ns.as_deref().unwrap_or("") == ns
+        self.local_name() == local && d.ns.as_deref().unwrap_or("") == ns
     }
 
     /// Its `Id` (or `wsu:Id`) attribute.
@@ -1130,6 +1180,18 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// An attribute value by namespace (`None` = unqualified) and local name.
     pub fn attribute(&self, ns: Option<&str>, local: &str) -> Option<String> {
+        if ns.is_none() {
+            // An unprefixed attribute needs no namespace context: read just the start tag.
+            let mut walker = self.lenient_walker();
+            return match walker.next_item() {
+                Ok(Some(Item::Start(tag))) => tag
+                    .attrs
+                    .into_iter()
+                    .find(|a| a.prefix.is_empty() && a.local == local)
+                    .map(|a| a.value.into_owned()),
+                _ => None,
+            };
+        }
         self.start_tag()
             .attrs
             .into_iter()
@@ -1137,9 +1199,16 @@ impl<'d, 'a> Element<'d, 'a> {
             .map(|a| a.value.into_owned())
     }
 
+    /// A walker over this element that does not need (or build) the inherited namespace scope.
+    fn lenient_walker(&self) -> Walker<'a> {
+        let mut walker = Walker::element(self.doc.text, self.range(), Vec::new(), self.doc.limits);
+        walker.lenient = true;
+        walker
+    }
+
     /// The concatenated character data of the element and its descendants.
     pub fn text_content(&self) -> String {
-        let mut walker = self.walker();
+        let mut walker = self.lenient_walker();
         let mut out = String::new();
         while let Ok(Some(item)) = walker.next_item() {
             match item {
