@@ -210,6 +210,9 @@ pub struct Walker<'a> {
     /// Re-reading a validated range without its namespace context: unbound prefixes resolve to
     /// no namespace instead of failing (only for reads that do not look at namespaces).
     lenient: bool,
+    /// Next byte to read in fragment (trusted) mode, and the end of the range.
+    pos: usize,
+    end: usize,
 }
 
 impl std::fmt::Debug for Walker<'_> {
@@ -279,6 +282,8 @@ impl<'a> Walker<'a> {
             fragment,
             done: false,
             lenient: false,
+            pos: start,
+            end,
         }
     }
 
@@ -309,6 +314,9 @@ impl<'a> Walker<'a> {
         }
         if self.done {
             return Ok(None);
+        }
+        if self.fragment {
+            return Ok(self.next_trusted());
         }
         loop {
             let before = self.reader.buffer_position() as usize;
@@ -463,6 +471,138 @@ impl<'a> Walker<'a> {
         // quick-xml reports positions on the borrowed input, which is our text: always on char
         // boundaries because markup delimiters are ASCII.
         &self.text[self.base + from..self.base + to]
+    }
+
+    /// Fragment mode: the range was validated by a whole-document read, so it is scanned with a
+    /// minimal tokenizer (no checks) — several times faster than a validating read. Produces the
+    /// same items as the validating path (the differential tests of C14N and the transform run
+    /// on both paths).
+    fn next_trusted(&mut self) -> Option<Item<'a>> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        if self.pos >= self.end {
+            self.done = true;
+            return None;
+        }
+        let rest = &text[self.pos..self.end];
+        let at = self.pos;
+        if rest.starts_with('<') {
+            if let Some(body) = rest.strip_prefix("<!--") {
+                let k = body.find("-->").unwrap_or(body.len());
+                self.pos = at + 4 + k + 3;
+                return Some(Item::Comment(&body[..k]));
+            }
+            if let Some(body) = rest.strip_prefix("<![CDATA[") {
+                let k = body.find("]]>").unwrap_or(body.len());
+                self.pos = at + 9 + k + 3;
+                return Some(Item::Text(normalize_eol(&body[..k])));
+            }
+            if let Some(body) = rest.strip_prefix("<?") {
+                let k = body.find("?>").unwrap_or(body.len());
+                self.pos = at + 2 + k + 2;
+                return Some(Item::Pi(normalize_eol(&body[..k])));
+            }
+            if rest.starts_with("</") {
+                let k = rest.find('>').unwrap_or(rest.len() - 1);
+                self.pos = at + k + 1;
+                return Some(self.close(self.pos));
+            }
+            // A start tag: find its '>' outside attribute values.
+            let mut quote = 0u8;
+            let mut gt = self.end - 1;
+            for (i, &b) in bytes[at + 1..self.end].iter().enumerate() {
+                match b {
+                    b'"' | b'\'' if quote == 0 => quote = b,
+                    q if q == quote => quote = 0,
+                    b'>' if quote == 0 => {
+                        gt = at + 1 + i;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let empty = bytes[gt - 1] == b'/';
+            let inner = &text[at + 1..if empty { gt - 1 } else { gt }];
+            self.pos = gt + 1;
+            let tag = self.start_trusted(at, inner, empty);
+            if empty {
+                self.pending_end = Some(gt + 1);
+            }
+            return Some(Item::Start(tag));
+        }
+        if let Some(body) = rest.strip_prefix('&') {
+            let k = body.find(';').unwrap_or(body.len());
+            self.pos = at + 1 + k + 1;
+            let c = resolve_reference(&body[..k]).unwrap_or(char::REPLACEMENT_CHARACTER);
+            return Some(Item::Reference(c));
+        }
+        let k = rest.find(['<', '&']).unwrap_or(rest.len());
+        self.pos = at + k;
+        Some(Item::Text(normalize_eol(&rest[..k])))
+    }
+
+    fn start_trusted(&mut self, offset: usize, inner: &'a str, empty: bool) -> StartTag<'a> {
+        let name_end = inner.find([' ', '\t', '\n', '\r']).unwrap_or(inner.len());
+        let qname = &inner[..name_end];
+        let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
+        let scope_len = self.scope.len();
+        let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
+        let mut decls = Vec::new();
+        let mut rest = &inner[name_end..];
+        loop {
+            rest = rest.trim_start_matches([' ', '\t', '\n', '\r']);
+            let Some(eq) = rest.find('=') else { break };
+            let key = rest[..eq].trim_end_matches([' ', '\t', '\n', '\r']);
+            rest = rest[eq + 1..].trim_start_matches([' ', '\t', '\n', '\r']);
+            let Some(q) = rest.chars().next() else { break };
+            let body = &rest[1..];
+            let close = body.find(q).unwrap_or(body.len());
+            let raw = &body[..close];
+            rest = body.get(close + 1..).unwrap_or("");
+            let value = normalize_attribute(raw, false).unwrap_or(Cow::Borrowed(raw));
+            if key == "xmlns" {
+                decls.push(NsBinding {
+                    prefix: Arc::from(""),
+                    uri: Arc::from(&*value),
+                });
+            } else if let Some(p) = key.strip_prefix("xmlns:") {
+                decls.push(NsBinding {
+                    prefix: Arc::from(p),
+                    uri: Arc::from(&*value),
+                });
+            } else {
+                let (p, l) = key.split_once(':').unwrap_or(("", key));
+                raw_attrs.push((p, l, value));
+            }
+        }
+        self.scope.extend(decls.iter().cloned());
+        self.open.push(scope_len);
+        let ns = self.resolve(prefix, true).unwrap_or(None);
+        let attrs = raw_attrs
+            .into_iter()
+            .map(|(p, l, value)| {
+                let ns = if p.is_empty() {
+                    None
+                } else {
+                    self.resolve(p, false).unwrap_or(None)
+                };
+                Attr {
+                    prefix: p,
+                    local: l,
+                    ns,
+                    value,
+                }
+            })
+            .collect();
+        StartTag {
+            offset,
+            prefix,
+            local,
+            ns,
+            attrs,
+            decls,
+            empty,
+        }
     }
 
     fn close(&mut self, offset: usize) -> Item<'a> {
@@ -650,6 +790,15 @@ impl<'a> Walker<'a> {
             None if self.lenient => Ok(None),
             None => Err(XmlErrorKind::UnboundPrefix(prefix.to_owned())),
         }
+    }
+}
+
+/// Line-end normalisation of XML 1.0 §2.11 (CR LF and lone CR become LF).
+fn normalize_eol(text: &str) -> Cow<'_, str> {
+    if text.contains('\r') {
+        Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
