@@ -24,12 +24,19 @@
 //!
 //! [`run`] is the library entry point (the binary `opensmev-load` parses flags and calls it; the
 //! smoke test calls it directly).
+//!
+//! Baselines put the figures in proportion: [`baseline::crypto`] (the crypto-and-validation bound
+//! of a signed round trip, in process, without the bus), [`baseline::rabbitmq`] (durable RabbitMQ
+//! hops) and [`compare`] (the bus signed and unsigned and both baselines back to back, with the
+//! ratios of the performance targets).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use opensmev_types::SchemaVersion;
 
+pub mod baseline;
+pub mod compare;
 mod engine;
 mod envelope;
 mod report;

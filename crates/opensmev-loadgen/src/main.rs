@@ -2,13 +2,21 @@
 //! [`opensmev_loadgen::run`] on a runtime of its own and writes the report (Markdown on stdout,
 //! `--json`, `--svg`). Exit code 0 when every call and round trip succeeded, 1 when the server
 //! under load made errors, 2 when the run could not be set up.
+//!
+//! Subcommands: `baseline crypto` (the crypto-and-validation bound), `baseline rabbitmq`
+//! (RabbitMQ durable hops; exit 2 when no broker answers) and `compare` (the bus signed and
+//! unsigned and both baselines back to back, with the target ratios; exit 2 when a run could not
+//! be done, 1 when one recorded errors — a MISS of a target is reported, not an exit code).
 
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{ArgGroup, Parser, ValueEnum};
+use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use opensmev_loadgen::baseline::crypto::CryptoConfig;
+use opensmev_loadgen::baseline::rabbitmq::{DEFAULT_URL, QueueType, RabbitConfig};
+use opensmev_loadgen::compare::CompareConfig;
 use opensmev_loadgen::{LoadConfig, Stop, Target, Workload};
 use opensmev_types::SchemaVersion;
 
@@ -20,13 +28,34 @@ enum WorkloadArg {
     Bench,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum QueueTypeArg {
+    /// Classic durable queues.
+    Classic,
+    /// Quorum queues.
+    Quorum,
+}
+
+impl QueueTypeArg {
+    fn get(self) -> QueueType {
+        match self {
+            QueueTypeArg::Classic => QueueType::Classic,
+            QueueTypeArg::Quorum => QueueType::Quorum,
+        }
+    }
+}
+
 /// Load generator for OpenSMEV: full SMEV 3 round trips against the real SOAP endpoints, every
 /// answer checked (XSD, SMEV signature, ids, content).
 #[derive(Debug, Parser)]
 #[command(name = "opensmev-load", disable_version_flag = true)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 #[command(group(ArgGroup::new("target").args(["url", "spawn", "write_registry"]).required(true)))]
 #[command(group(ArgGroup::new("until").args(["duration", "round_trips"])))]
 struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// A running server's endpoint prefix, e.g. http://127.0.0.1:7500/smev (needs --demo-dir).
     #[arg(long, requires = "demo_dir")]
     url: Option<String>,
@@ -114,6 +143,261 @@ struct Args {
     quiet: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Baselines measured without the bus.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
+    /// The bus (spawned; signed, then unsigned), the crypto bound and RabbitMQ back to back with
+    /// the same duration and payload, and the ratios of the performance targets.
+    Compare(CompareArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// The crypto-and-validation bound: the GOST signs, verifies and XSD validations of one
+    /// signed round trip (client and bus side), in process on N threads; reports round-trip
+    /// equivalents per second.
+    Crypto(CryptoArgs),
+    /// RabbitMQ durable hops: persistent publish with publisher confirm → consume → ack, twice
+    /// per round trip (request and response), in a closed loop.
+    Rabbitmq(RabbitArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct CryptoArgs {
+    /// Threads (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Seconds to run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Padding of the business content in bytes (request and response).
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Schema version: 1.1, 1.2 or 1.3.
+    #[arg(long, default_value = "1.2", value_parser = parse_version)]
+    version: SchemaVersion,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RabbitArgs {
+    /// The broker.
+    #[arg(long, default_value = DEFAULT_URL)]
+    url: String,
+    /// Round-trip originators (publish requests, consume their responses).
+    #[arg(long, default_value_t = 2)]
+    producers: usize,
+    /// Request handlers (consume requests, publish responses).
+    #[arg(long, default_value_t = 2)]
+    consumers: usize,
+    /// Round trips in flight per producer (and the consumers' prefetch).
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    /// Seconds to start round trips.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Padding of the business content in bytes (request and response).
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Queue type.
+    #[arg(long, value_enum, default_value = "classic")]
+    queue_type: QueueTypeArg,
+    /// Seconds unfinished round trips may take after the last start.
+    #[arg(long, default_value_t = 10.0)]
+    grace: f64,
+    /// Worker threads of the tool (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress line on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct CompareArgs {
+    /// Seconds of each run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Padding of the business content in bytes (every run).
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Schema version of the bus runs and the crypto bound.
+    #[arg(long, default_value = "1.2", value_parser = parse_version)]
+    version: SchemaVersion,
+    /// Bus consumers = RabbitMQ producers.
+    #[arg(long, default_value_t = 2)]
+    consumers: usize,
+    /// Bus providers = RabbitMQ consumers.
+    #[arg(long, default_value_t = 2)]
+    providers: usize,
+    /// Round trips in flight per consumer / producer.
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    /// Worker threads of the in-process server (default: number of CPUs).
+    #[arg(long)]
+    server_threads: Option<usize>,
+    /// Threads of the crypto bound (default: number of CPUs).
+    #[arg(long)]
+    crypto_threads: Option<usize>,
+    /// The RabbitMQ broker.
+    #[arg(long, default_value = DEFAULT_URL)]
+    rabbitmq_url: String,
+    /// RabbitMQ queue type.
+    #[arg(long, value_enum, default_value = "classic")]
+    queue_type: QueueTypeArg,
+    /// Worker threads of the load generator (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write all four reports and the ratios as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
+fn runtime(threads: Option<usize>) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads.unwrap_or_else(cpus).max(1))
+        .thread_name("smev-load")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))
+}
+
+/// Writes `--json`; false when it failed (said on stderr).
+fn write_json(path: Option<&PathBuf>, value: &serde_json::Value) -> bool {
+    let Some(path) = path else {
+        return true;
+    };
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    match std::fs::write(path, text + "\n") {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("opensmev-load: {}: {e}", path.display());
+            false
+        }
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("opensmev-load: {message}");
+    ExitCode::from(2)
+}
+
+fn run_command(command: &Command) -> ExitCode {
+    match command {
+        Command::Baseline(BaselineCommand::Crypto(a)) => {
+            let duration = match seconds(a.duration, "--duration") {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            let config = CryptoConfig {
+                threads: a.threads.unwrap_or_else(cpus),
+                duration,
+                payload_bytes: a.payload_bytes,
+                version: a.version,
+                command_line: command_line(),
+            };
+            match opensmev_loadgen::baseline::crypto::run(&config) {
+                Ok(report) => {
+                    let written = write_json(a.json.as_ref(), &report.to_json());
+                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+                    if written {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(2)
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Baseline(BaselineCommand::Rabbitmq(a)) => {
+            let (duration, grace) = match (
+                seconds(a.duration, "--duration"),
+                seconds(a.grace, "--grace"),
+            ) {
+                (Ok(d), Ok(g)) => (d, g),
+                (Err(e), _) | (_, Err(e)) => return fail(e),
+            };
+            let mut config = RabbitConfig::new(a.url.clone());
+            config.producers = a.producers;
+            config.consumers = a.consumers;
+            config.window = a.window;
+            config.duration = duration;
+            config.grace = grace;
+            config.payload_bytes = a.payload_bytes;
+            config.queue_type = a.queue_type.get();
+            config.progress = !a.quiet;
+            config.command_line = command_line();
+            let runtime = match runtime(a.threads) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match runtime.block_on(opensmev_loadgen::baseline::rabbitmq::run(&config)) {
+                Ok(report) => {
+                    let written = write_json(a.json.as_ref(), &report.to_json());
+                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+                    if !written {
+                        ExitCode::from(2)
+                    } else if report.errors > 0 || report.failed > 0 {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Compare(a) => {
+            let duration = match seconds(a.duration, "--duration") {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            let mut config = CompareConfig::new();
+            config.duration = duration;
+            config.payload_bytes = a.payload_bytes;
+            config.version = a.version;
+            config.consumers = a.consumers;
+            config.providers = a.providers;
+            config.window = a.window;
+            config.server_threads = a.server_threads.unwrap_or_else(cpus);
+            config.crypto_threads = a.crypto_threads.unwrap_or_else(cpus);
+            config.rabbitmq_url = a.rabbitmq_url.clone();
+            config.queue_type = a.queue_type.get();
+            config.progress = !a.quiet;
+            config.command_line = command_line();
+            let runtime = match runtime(a.threads) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let report = runtime.block_on(opensmev_loadgen::compare::run(config));
+            let written = write_json(a.json.as_ref(), &report.to_json());
+            let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+            if !written || !report.complete() {
+                ExitCode::from(2)
+            } else if report.had_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+    }
+}
+
 fn parse_version(text: &str) -> Result<SchemaVersion, String> {
     SchemaVersion::parse(text).ok_or_else(|| format!("{text:?}: expected 1.1, 1.2 or 1.3"))
 }
@@ -128,7 +412,7 @@ fn command_line() -> String {
         .map(|a| {
             if !a.is_empty()
                 && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+".contains(c))
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
             {
                 a
             } else {
@@ -186,6 +470,9 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(command) = &args.command {
+        return run_command(command);
+    }
     if args.write_registry {
         let dir = args.data_dir.clone().unwrap_or_default();
         return match opensmev_loadgen::write_bench_registry(&dir) {
@@ -292,6 +579,68 @@ mod tests {
                 "2"
             ])
             .is_err()
+        );
+    }
+
+    #[test]
+    fn the_subcommands_parse() {
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "baseline",
+            "crypto",
+            "--threads",
+            "3",
+            "--duration",
+            "2",
+            "--payload-bytes",
+            "100",
+        ])
+        .unwrap();
+        match args.command {
+            Some(Command::Baseline(BaselineCommand::Crypto(a))) => {
+                assert_eq!(
+                    (a.threads, a.duration, a.payload_bytes),
+                    (Some(3), 2.0, 100)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "baseline",
+            "rabbitmq",
+            "--producers",
+            "3",
+            "--consumers",
+            "1",
+        ])
+        .unwrap();
+        match args.command {
+            Some(Command::Baseline(BaselineCommand::Rabbitmq(a))) => {
+                assert_eq!(
+                    (a.producers, a.consumers, a.url.as_str()),
+                    (3, 1, DEFAULT_URL)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "compare",
+            "--duration",
+            "20",
+            "--json",
+            "x.json",
+        ])
+        .unwrap();
+        assert!(matches!(args.command, Some(Command::Compare(ref a)) if a.duration == 20.0));
+        assert!(
+            Args::try_parse_from(["opensmev-load", "--spawn", "compare"]).is_err(),
+            "run flags and subcommands do not mix"
+        );
+        assert!(
+            Args::try_parse_from(["opensmev-load"]).is_err(),
+            "a target is still required"
         );
     }
 }

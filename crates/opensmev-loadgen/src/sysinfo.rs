@@ -130,6 +130,25 @@ pub(crate) fn sample(pid: Option<u32>) -> Option<ProcSample> {
     })
 }
 
+/// CPU seconds all CPUs of the machine spent busy since boot, all processes together (the first
+/// line of `/proc/stat`: user, nice, system, irq, softirq, steal), to tell how much other load a
+/// measurement shared the machine with.
+pub(crate) fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    machine_busy_of(stat.lines().next()?)
+}
+
+fn machine_busy_of(line: &str) -> Option<f64> {
+    let mut fields = line.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    let v: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user).
+    let busy = v.first()? + v.get(1)? + v.get(2)? + v.get(5)? + v.get(6)? + v.get(7).unwrap_or(&0);
+    Some(busy as f64 / clock_ticks())
+}
+
 /// CPU seconds of each thread under `task_dir` whose name starts with one of `prefixes`.
 fn threads_cpu(task_dir: &Path, prefixes: &[&str]) -> HashMap<u32, f64> {
     let Ok(entries) = std::fs::read_dir(task_dir) else {
@@ -174,6 +193,17 @@ mod tests {
             kib_field("VmHWM:\t  1234 kB\nVmRSS: 99 kB", "VmRSS:"),
             Some(99)
         );
+    }
+
+    #[test]
+    fn machine_busy_time() {
+        let ticks = clock_ticks();
+        assert_eq!(
+            machine_busy_of("cpu  100 1 20 5000 7 2 3 4 0 0"),
+            Some(130.0 / ticks)
+        );
+        assert_eq!(machine_busy_of("cpu0 1 1 1 1 1 1 1 1"), None);
+        assert!(machine_busy_seconds().unwrap() > 0.0);
     }
 
     #[test]

@@ -1,0 +1,987 @@
+//! The RabbitMQ baseline (`opensmev-load baseline rabbitmq`): a durable broker doing the hops of
+//! a bus round trip, with the same payloads, the same closed loop and the same HDR latency
+//! machinery, through the `lapin` AMQP 0-9-1 client on the tool's tokio runtime.
+//!
+//! A round trip here is what a bus round trip is, hop for hop:
+//! * **request hop**: a producer (the bus run's consumer IS) publishes the request to the
+//!   provider's durable queue — persistent (`delivery_mode` 2), `mandatory`, on a channel in
+//!   publisher-confirm mode, and the broker's confirm is awaited before the request counts as
+//!   accepted (the bus answers `SendRequest` only after a durable commit); a handler (the bus
+//!   run's provider IS) consumes it with manual acknowledgement and acks it;
+//! * **response hop**: the handler publishes the response (same rules) to the producer's own
+//!   durable reply queue (the bus run's `NodeID` queue), awaits the confirm, and the producer
+//!   consumes and acks it. The round trip ends there.
+//!
+//! So one round trip = 2 durable hops = 2 confirmed persistent publishes + 2 deliveries + 2 acks.
+//! The handler acks the request before publishing the response, as the bus's provider does
+//! (`GetRequest` → `Ack` → `SendResponse`). One difference stays: an AMQP `basic.ack` gets no
+//! answer from the broker, whereas the bus's `Ack` is a call answered after its commit.
+//!
+//! The loop is the bus run's closed loop: each producer keeps at most `window` round trips in
+//! flight and starts the next one as soon as a publish is confirmed and a slot is free; each
+//! handler works one message at a time (consume → ack → publish → confirm), as a bus provider
+//! polls one message at a time; consumers prefetch `window` messages (`basic.qos`). Every
+//! producer and handler has a connection of its own (as every bus client has its own HTTP
+//! client). Payloads are the bench workload's business content (`Scenario`, padded by
+//! `--payload-bytes`), and each side checks that it got exactly what was sent.
+//!
+//! The queues (`opensmev-baseline-<pid>-<time>-requests` and `…-replies-<i>`, classic or
+//! quorum) are declared durable at the start and deleted at the end. A broker that cannot be
+//! reached is a setup error (the command exits 2).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use hdrhistogram::Histogram;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
+use opensmev_client::new_message_id;
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+use super::crypto::machine_json;
+use super::{Latency, round3};
+use crate::LoadError;
+use crate::stats::{histogram, micros};
+use crate::sysinfo::{self, MachineInfo};
+use crate::workload::{Scenario, Workload};
+
+/// The default broker address.
+pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// The RabbitMQ queue type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueType {
+    /// A classic durable queue.
+    Classic,
+    /// A quorum queue (replicated log; durable by construction).
+    Quorum,
+}
+
+impl QueueType {
+    /// `classic` or `quorum`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueueType::Classic => "classic",
+            QueueType::Quorum => "quorum",
+        }
+    }
+}
+
+/// A RabbitMQ baseline run.
+#[derive(Debug, Clone)]
+pub struct RabbitConfig {
+    /// The broker, `amqp://user:password@host:port/vhost`.
+    pub url: String,
+    /// Round-trip originators (the bus run's consumers).
+    pub producers: usize,
+    /// Request handlers (the bus run's providers).
+    pub consumers: usize,
+    /// Round trips in flight per producer.
+    pub window: usize,
+    /// How long round trips are started.
+    pub duration: Duration,
+    /// Padding of the business content, bytes.
+    pub payload_bytes: usize,
+    /// Queue type.
+    pub queue_type: QueueType,
+    /// After the last start, how long unfinished round trips may take.
+    pub grace: Duration,
+    /// A progress line on stderr every second.
+    pub progress: bool,
+    /// The command line, for the report.
+    pub command_line: String,
+}
+
+impl RabbitConfig {
+    /// 2 producers, 2 consumers, window 4, 10 s, no padding, classic queues: the bus run's
+    /// defaults.
+    pub fn new(url: impl Into<String>) -> RabbitConfig {
+        RabbitConfig {
+            url: url.into(),
+            producers: 2,
+            consumers: 2,
+            window: 4,
+            duration: Duration::from_secs(10),
+            payload_bytes: 0,
+            queue_type: QueueType::Classic,
+            grace: Duration::from_secs(10),
+            progress: false,
+            command_line: String::new(),
+        }
+    }
+}
+
+/// Whether an AMQP 0-9-1 server answers at `addr` (`host:port`): the protocol header is sent
+/// and a method frame (`connection.start`) must come back within `timeout`.
+pub fn amqp_answers(addr: &str, timeout: Duration) -> bool {
+    use std::net::ToSocketAddrs as _;
+    let Some(socket) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return false;
+    };
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&socket, timeout) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(timeout));
+    let _ = stream.set_write_timeout(Some(timeout));
+    let mut first = [0u8; 1];
+    stream.write_all(b"AMQP\x00\x00\x09\x01").is_ok()
+        && stream.read_exact(&mut first).is_ok()
+        && first[0] == 1
+}
+
+/// The URL with the password hidden.
+fn masked(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The measured operations.
+const OPS: [&str; 5] = [
+    "publish request (confirmed)",
+    "request hop (publish → consume → ack)",
+    "publish response (confirmed)",
+    "response hop (publish → consume → ack)",
+    "round trip",
+];
+const PUBLISH_REQUEST: usize = 0;
+const REQUEST_HOP: usize = 1;
+const PUBLISH_RESPONSE: usize = 2;
+const RESPONSE_HOP: usize = 3;
+const ROUND_TRIP: usize = 4;
+
+/// Errors kept with their text.
+const KEPT_ERRORS: usize = 10;
+
+#[derive(Debug)]
+struct Rec {
+    latency: Vec<Histogram<u64>>,
+    errors: BTreeMap<String, u64>,
+    first_errors: Vec<String>,
+}
+
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    start: Instant,
+    response_published: Option<Instant>,
+    _permit: OwnedSemaphorePermit,
+}
+
+#[derive(Debug)]
+struct Shared {
+    scenario: Scenario,
+    requests: String,
+    replies: Vec<String>,
+    pending: Mutex<HashMap<String, Pending>>,
+    rec: Mutex<Rec>,
+    started: AtomicU64,
+    completed: AtomicU64,
+    errors: AtomicU64,
+    t0: Instant,
+    send_until: Instant,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, op: usize, latency: Duration) {
+        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
+        rec.latency[op].saturating_record(micros(latency));
+    }
+
+    fn error(&self, kind: &str, text: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
+        *rec.errors.entry(kind.to_owned()).or_insert(0) += 1;
+        if rec.first_errors.len() < KEPT_ERRORS {
+            let at = self.t0.elapsed().as_secs_f64();
+            rec.first_errors.push(format!("{at:.3} s [{kind}] {text}"));
+        }
+    }
+
+    /// Ends a round trip as failed (if it is still in flight).
+    fn fail(&self, id: &str, kind: &str, text: String) {
+        if self.lock().remove(id).is_some() {
+            self.error(kind, text);
+        }
+    }
+}
+
+fn amqp(what: &str) -> impl Fn(lapin::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// The next delivery of a consumer, or `None` when halted or the consumer ended.
+async fn next_delivery(
+    consumer: &mut Consumer,
+    halt: &mut watch::Receiver<bool>,
+) -> Option<lapin::Result<lapin::message::Delivery>> {
+    if *halt.borrow() {
+        return None;
+    }
+    tokio::select! {
+        d = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *consumer).poll_next(cx)) => d,
+        _ = halt.changed() => None,
+    }
+}
+
+fn persistent(id: &str, reply_to: Option<&str>) -> BasicProperties {
+    let props = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_message_id(id.into())
+        .with_correlation_id(id.into())
+        .with_content_type("application/xml".into());
+    match reply_to {
+        Some(queue) => props.with_reply_to(queue.into()),
+        None => props,
+    }
+}
+
+/// Publishes persistently to `queue` and waits for the broker's confirm.
+async fn publish_confirmed(
+    channel: &Channel,
+    queue: &str,
+    body: &[u8],
+    props: BasicProperties,
+) -> Result<(), (String, String)> {
+    let options = BasicPublishOptions {
+        mandatory: true,
+        ..BasicPublishOptions::default()
+    };
+    let confirm = channel
+        .basic_publish("".into(), queue.into(), options, body, props)
+        .await
+        .map_err(|e| ("amqp".to_owned(), format!("publish to {queue}: {e}")))?
+        .await
+        .map_err(|e| ("amqp".to_owned(), format!("confirm from {queue}: {e}")))?;
+    if confirm.is_nack() {
+        return Err((
+            "nack".into(),
+            format!("the broker refused a message for {queue}"),
+        ));
+    }
+    if confirm.take_message().is_some() {
+        return Err((
+            "unroutable".into(),
+            format!("a message for {queue} was returned"),
+        ));
+    }
+    Ok(())
+}
+
+const AFTER_ERROR: Duration = Duration::from_millis(50);
+
+/// A producer: publishes requests in a closed loop of `window` round trips.
+async fn producer(shared: Arc<Shared>, index: usize, channel: Channel, window: usize) {
+    let slots = Arc::new(Semaphore::new(window));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        if Instant::now() >= shared.send_until {
+            return;
+        }
+        let seq = shared.started.fetch_add(1, Ordering::SeqCst);
+        let id = new_message_id();
+        let (body, _) = shared.scenario.request(&id, seq);
+        let start = Instant::now();
+        shared.lock().insert(
+            id.clone(),
+            Pending {
+                seq,
+                start,
+                response_published: None,
+                _permit: permit,
+            },
+        );
+        let props = persistent(&id, Some(&shared.replies[index]));
+        match publish_confirmed(&channel, &shared.requests, body.as_bytes(), props).await {
+            Ok(()) => shared.record(PUBLISH_REQUEST, start.elapsed()),
+            Err((kind, text)) => {
+                shared.fail(&id, &kind, text);
+                tokio::time::sleep(AFTER_ERROR).await;
+            }
+        }
+    }
+}
+
+fn correlation(delivery: &lapin::message::Delivery) -> String {
+    delivery
+        .properties
+        .correlation_id()
+        .as_ref()
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default()
+}
+
+/// A handler: consumes requests one at a time, acks each, publishes its response.
+async fn handler(
+    shared: Arc<Shared>,
+    mut consumer: Consumer,
+    outbound: Channel,
+    mut halt: watch::Receiver<bool>,
+) {
+    while let Some(delivery) = next_delivery(&mut consumer, &mut halt).await {
+        let delivery = match delivery {
+            Ok(d) => d,
+            Err(e) => {
+                shared.error("amqp", format!("consuming requests: {e}"));
+                return;
+            }
+        };
+        let id = correlation(&delivery);
+        let reply_to = delivery
+            .properties
+            .reply_to()
+            .as_ref()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
+        if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+            shared.fail(&id, "amqp", format!("ack of request {id}: {e}"));
+            continue;
+        }
+        let acked = Instant::now();
+        let known = shared.lock().get(&id).map(|p| (p.seq, p.start));
+        let Some((seq, start)) = known else {
+            shared.error("foreign", format!("request {id:?} is not in flight"));
+            continue;
+        };
+        shared.record(REQUEST_HOP, acked - start);
+        if delivery.data != shared.scenario.request(&id, seq).0.as_bytes() {
+            shared.fail(&id, "mismatch", format!("request {id}: content differs"));
+            continue;
+        }
+        let published = Instant::now();
+        match shared.lock().get_mut(&id) {
+            Some(p) => p.response_published = Some(published),
+            None => continue,
+        }
+        let (body, _) = shared.scenario.response(&id);
+        let response_id = new_message_id();
+        let mut props = persistent(&response_id, None);
+        props = props.with_correlation_id(id.as_str().into());
+        match publish_confirmed(&outbound, &reply_to, body.as_bytes(), props).await {
+            Ok(()) => shared.record(PUBLISH_RESPONSE, published.elapsed()),
+            Err((kind, text)) => {
+                shared.fail(&id, &kind, text);
+                tokio::time::sleep(AFTER_ERROR).await;
+            }
+        }
+    }
+}
+
+/// A producer's reply consumer: consumes and acks responses, ends round trips.
+async fn reply_consumer(
+    shared: Arc<Shared>,
+    mut consumer: Consumer,
+    mut halt: watch::Receiver<bool>,
+) {
+    while let Some(delivery) = next_delivery(&mut consumer, &mut halt).await {
+        let delivery = match delivery {
+            Ok(d) => d,
+            Err(e) => {
+                shared.error("amqp", format!("consuming responses: {e}"));
+                return;
+            }
+        };
+        let id = correlation(&delivery);
+        if let Err(e) = delivery.ack(BasicAckOptions::default()).await {
+            shared.fail(&id, "amqp", format!("ack of the response to {id}: {e}"));
+            continue;
+        }
+        let done = Instant::now();
+        let Some(pending) = shared.lock().remove(&id) else {
+            shared.error(
+                "foreign",
+                format!("a response to {id:?}, which is not in flight"),
+            );
+            continue;
+        };
+        if delivery.data != shared.scenario.response(&id).0.as_bytes() {
+            shared.error("mismatch", format!("the response to {id}: content differs"));
+            continue;
+        }
+        if let Some(published) = pending.response_published {
+            shared.record(RESPONSE_HOP, done.saturating_duration_since(published));
+        }
+        shared.record(ROUND_TRIP, done - pending.start);
+        shared.completed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn progress(shared: Arc<Shared>, mut halt: watch::Receiver<bool>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.tick().await;
+    let mut last = 0u64;
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = halt.changed() => return,
+        }
+        let completed = shared.completed.load(Ordering::Relaxed);
+        let t = shared.t0.elapsed().as_secs_f64();
+        eprintln!(
+            "[{t:>6.1}s] rabbitmq round trips {completed} ({} /s now, {:.0} /s avg) | in flight {} | errors {}",
+            completed - last,
+            completed as f64 / t.max(1e-9),
+            shared.lock().len(),
+            shared.errors.load(Ordering::Relaxed),
+        );
+        last = completed;
+    }
+}
+
+/// Process ids of the running RabbitMQ broker (`beam.smp`), to report its CPU time.
+pub(crate) fn broker_pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            (comm.trim() == "beam.smp").then_some(pid)
+        })
+        .collect()
+}
+
+pub(crate) fn cpu_of(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter()
+        .map(|p| sysinfo::sample(Some(*p)).map(|s| s.cpu_s))
+        .sum()
+}
+
+/// One measured operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RabbitOperation {
+    /// What it is.
+    pub name: &'static str,
+    /// Latency (count = successful operations).
+    pub latency: Latency,
+}
+
+/// The report of a RabbitMQ baseline run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RabbitReport {
+    /// The command line.
+    pub command: String,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// The machine.
+    pub machine: MachineInfo,
+    /// Settings, `(name, value)`.
+    pub settings: Vec<(&'static str, String)>,
+    /// Seconds from the first start to the end of the last round trip (or the grace period).
+    pub elapsed_s: f64,
+    /// Round trips started.
+    pub started: u64,
+    /// Round trips completed.
+    pub completed: u64,
+    /// Round trips failed or unfinished.
+    pub failed: u64,
+    /// Errors of any kind.
+    pub errors: u64,
+    /// Errors by kind.
+    pub errors_by_kind: Vec<(String, u64)>,
+    /// The first errors.
+    pub first_errors: Vec<String>,
+    /// Per operation.
+    pub operations: Vec<RabbitOperation>,
+    /// CPU seconds of the broker processes (`beam.smp`) over the run.
+    pub broker_cpu_seconds: Option<f64>,
+    /// CPU seconds of this process over the run.
+    pub tool_cpu_seconds: Option<f64>,
+    /// The queues declared for the run (and deleted after it).
+    pub queues: Vec<String>,
+}
+
+impl RabbitReport {
+    /// Durable hops completed: 2 per round trip.
+    pub fn hops(&self) -> u64 {
+        2 * self.completed
+    }
+
+    /// Round trips per second.
+    pub fn round_trips_per_second(&self) -> f64 {
+        self.completed as f64 / self.elapsed_s.max(1e-9)
+    }
+
+    /// Durable hops per second.
+    pub fn hops_per_second(&self) -> f64 {
+        self.hops() as f64 / self.elapsed_s.max(1e-9)
+    }
+
+    /// The round-trip latency.
+    pub fn round_trip_latency(&self) -> &Latency {
+        &self.operations[ROUND_TRIP].latency
+    }
+
+    /// The JSON document.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "tool": "opensmev-load baseline rabbitmq",
+            "command": self.command,
+            "started_at": self.started_at,
+            "machine": machine_json(&self.machine),
+            "settings": self.settings.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "elapsed_s": round3(self.elapsed_s),
+            "totals": {
+                "round_trips_started": self.started,
+                "round_trips_completed": self.completed,
+                "round_trips_failed": self.failed,
+                "round_trips_per_second": round3(self.round_trips_per_second()),
+                "hops": self.hops(),
+                "hops_per_second": round3(self.hops_per_second()),
+                "errors": self.errors,
+            },
+            "operations": self.operations.iter().map(|o| (o.name.to_owned(), o.latency.to_json())).collect::<serde_json::Map<_, _>>(),
+            "errors_by_kind": self.errors_by_kind.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "errors": self.first_errors,
+            "broker_cpu_seconds": self.broker_cpu_seconds.map(round3),
+            "tool_cpu_seconds": self.tool_cpu_seconds.map(round3),
+        })
+    }
+
+    /// The Markdown report.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# RabbitMQ durable-hop baseline\n");
+        let _ = writeln!(out, "`{}`\n", self.command.replace('`', "'"));
+        let _ = writeln!(
+            out,
+            "Started {}, {:.1} s. Machine: {} ({} CPUs).\n",
+            self.started_at, self.elapsed_s, self.machine.cpu_model, self.machine.nproc
+        );
+        for (k, v) in &self.settings {
+            let _ = writeln!(out, "- {k}: {v}");
+        }
+        let _ = writeln!(
+            out,
+            "\n| operation | count | p50 ms | p90 ms | p99 ms | max ms |"
+        );
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
+        for o in &self.operations {
+            let l = &o.latency;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                o.name, l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            );
+        }
+        let cores = |c: Option<f64>| {
+            c.map_or("n/a".to_owned(), |c| {
+                format!("{c:.2} s ({:.2} cores)", c / self.elapsed_s.max(1e-9))
+            })
+        };
+        let _ = writeln!(
+            out,
+            "\nRound trips: {} started, {} completed ({:.1}/s), {} failed or unfinished. **Durable hops: {} ({:.1}/s)**, 2 per round trip. Errors: {}. CPU: broker {}, load tool {}.",
+            self.started,
+            self.completed,
+            self.round_trips_per_second(),
+            self.failed,
+            self.hops(),
+            self.hops_per_second(),
+            self.errors,
+            cores(self.broker_cpu_seconds),
+            cores(self.tool_cpu_seconds),
+        );
+        if !self.first_errors.is_empty() {
+            let kinds: Vec<String> = self
+                .errors_by_kind
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
+            let _ = writeln!(out, "\nErrors by kind: {}.\n", kinds.join(", "));
+            for e in &self.first_errors {
+                let _ = writeln!(out, "- {e}");
+            }
+        }
+        out
+    }
+}
+
+/// The clients' connections and channels, closed at the end.
+#[derive(Debug, Default)]
+struct Connections(Vec<Connection>);
+
+impl Connections {
+    async fn open(&mut self, url: &str) -> Result<&Connection, String> {
+        let connection = connect(url).await?;
+        self.0.push(connection);
+        Ok(&self.0[self.0.len() - 1])
+    }
+
+    async fn close(self) {
+        for c in self.0 {
+            let _ = c.close(200, "done".into()).await;
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<Connection, String> {
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        Connection::connect(url, ConnectionProperties::default()),
+    )
+    .await
+    {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(format!(
+            "RabbitMQ is not reachable at {}: {e}. Start it (e.g. `rabbitmq-server -detached`) or name another broker with --url.",
+            masked(url)
+        )),
+        Err(_) => Err(format!(
+            "RabbitMQ at {} did not answer within 10 s. Start it (e.g. `rabbitmq-server -detached`) or name another broker with --url.",
+            masked(url)
+        )),
+    }
+}
+
+/// Runs the baseline.
+pub async fn run(config: &RabbitConfig) -> Result<RabbitReport, LoadError> {
+    if config.producers == 0 || config.consumers == 0 {
+        return Err(LoadError::Setup(
+            "at least one producer and one consumer are needed".into(),
+        ));
+    }
+    if config.window == 0 {
+        return Err(LoadError::Setup("--window must be at least 1".into()));
+    }
+    if config.duration.is_zero() {
+        return Err(LoadError::Setup("--duration must be positive".into()));
+    }
+    let admin = connect(&config.url).await.map_err(LoadError::Setup)?;
+    let result = async {
+        let channel = admin
+            .create_channel()
+            .await
+            .map_err(amqp("opening a channel"))?;
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis())
+            .unwrap_or(0);
+        let prefix = format!("opensmev-baseline-{}-{stamp}", std::process::id());
+        let requests = format!("{prefix}-requests");
+        let replies: Vec<String> = (0..config.producers)
+            .map(|i| format!("{prefix}-replies-{i}"))
+            .collect();
+        let mut declared = Vec::new();
+        let outcome = async {
+            let mut arguments = FieldTable::default();
+            if config.queue_type == QueueType::Quorum {
+                arguments.insert(
+                    "x-queue-type".into(),
+                    AMQPValue::LongString("quorum".into()),
+                );
+            }
+            let durable = QueueDeclareOptions {
+                durable: true,
+                ..QueueDeclareOptions::default()
+            };
+            for queue in std::iter::once(&requests).chain(&replies) {
+                channel
+                    .queue_declare(queue.as_str().into(), durable, arguments.clone())
+                    .await
+                    .map_err(amqp("declaring a queue"))?;
+                declared.push(queue.clone());
+            }
+            load(config, requests.clone(), replies.clone()).await
+        }
+        .await;
+        let outcome = outcome.map(|mut report| {
+            report.queues = declared.clone();
+            report
+        });
+        for queue in declared {
+            if let Err(e) = channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+            {
+                eprintln!("opensmev-load: deleting queue {queue}: {e}");
+            }
+        }
+        let _ = channel.close(200, "done".into()).await;
+        outcome
+    }
+    .await;
+    let _ = admin.close(200, "done".into()).await;
+    result.map_err(|e| LoadError::Setup(format!("rabbitmq baseline: {e}")))
+}
+
+async fn load(
+    config: &RabbitConfig,
+    requests: String,
+    replies: Vec<String>,
+) -> Result<RabbitReport, String> {
+    let started_at = super::now_rfc3339();
+    let mut connections = Connections::default();
+    let (halt_tx, halt_rx) = watch::channel(false);
+    let prefetch = u16::try_from(config.window).unwrap_or(u16::MAX);
+    let qos = |channel: Channel| async move {
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(amqp("basic.qos"))?;
+        Ok::<_, String>(channel)
+    };
+    // Set everything up before the clock starts.
+    let mut producer_channels = Vec::new();
+    let mut reply_consumers = Vec::new();
+    for (i, queue) in replies.iter().enumerate() {
+        let c = connections.open(&config.url).await?;
+        let publish = c.create_channel().await.map_err(amqp("channel"))?;
+        publish
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(amqp("confirm.select"))?;
+        let inbound = qos(c.create_channel().await.map_err(amqp("channel"))?).await?;
+        let consumer = inbound
+            .basic_consume(
+                queue.as_str().into(),
+                format!("opensmev-replies-{i}").into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(amqp("basic.consume"))?;
+        producer_channels.push(publish);
+        reply_consumers.push(consumer);
+    }
+    let mut handlers = Vec::new();
+    for j in 0..config.consumers {
+        let c = connections.open(&config.url).await?;
+        let inbound = qos(c.create_channel().await.map_err(amqp("channel"))?).await?;
+        let consumer = inbound
+            .basic_consume(
+                requests.as_str().into(),
+                format!("opensmev-handler-{j}").into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(amqp("basic.consume"))?;
+        let outbound = c.create_channel().await.map_err(amqp("channel"))?;
+        outbound
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(amqp("confirm.select"))?;
+        handlers.push((consumer, outbound));
+    }
+    let broker = broker_pids();
+    let broker_before = cpu_of(&broker);
+    let tool_before = sysinfo::sample(None);
+    let t0 = Instant::now();
+    let shared = Arc::new(Shared {
+        scenario: Scenario::new(Workload::Bench, true, config.payload_bytes, 0),
+        requests,
+        replies,
+        pending: Mutex::new(HashMap::new()),
+        rec: Mutex::new(Rec {
+            latency: OPS.iter().map(|_| histogram()).collect(),
+            errors: BTreeMap::new(),
+            first_errors: Vec::new(),
+        }),
+        started: AtomicU64::new(0),
+        completed: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        t0,
+        send_until: t0 + config.duration,
+    });
+    let mut workers = tokio::task::JoinSet::new();
+    for consumer in reply_consumers {
+        workers.spawn(reply_consumer(shared.clone(), consumer, halt_rx.clone()));
+    }
+    for (consumer, outbound) in handlers {
+        workers.spawn(handler(shared.clone(), consumer, outbound, halt_rx.clone()));
+    }
+    if config.progress {
+        workers.spawn(progress(shared.clone(), halt_rx.clone()));
+    }
+    let mut senders = tokio::task::JoinSet::new();
+    for (i, channel) in producer_channels.into_iter().enumerate() {
+        senders.spawn(producer(shared.clone(), i, channel, config.window));
+    }
+    while senders.join_next().await.is_some() {}
+    let sending_ended = Instant::now();
+    while !shared.lock().is_empty() && sending_ended.elapsed() < config.grace {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let end = Instant::now();
+    let broker_after = cpu_of(&broker);
+    let tool_after = sysinfo::sample(None);
+    let _ = halt_tx.send(true);
+    while workers.join_next().await.is_some() {}
+    let left: Vec<String> = shared.lock().keys().cloned().collect();
+    for id in left {
+        shared.fail(
+            &id,
+            "timeout",
+            format!(
+                "round trip {id} did not finish within {:?} after the last start",
+                config.grace
+            ),
+        );
+    }
+    connections.close().await;
+    let rec = shared.rec.lock().unwrap_or_else(|e| e.into_inner());
+    let operations: Vec<RabbitOperation> = OPS
+        .iter()
+        .zip(&rec.latency)
+        .map(|(name, h)| RabbitOperation {
+            name,
+            latency: Latency::of(h),
+        })
+        .collect();
+    let started = shared.started.load(Ordering::SeqCst);
+    let completed = shared.completed.load(Ordering::SeqCst);
+    Ok(RabbitReport {
+        command: config.command_line.clone(),
+        started_at,
+        machine: sysinfo::machine(),
+        settings: vec![
+            ("broker", masked(&config.url)),
+            (
+                "queues",
+                format!(
+                    "{} durable, 1 request queue + {} reply queues",
+                    config.queue_type.as_str(),
+                    config.producers
+                ),
+            ),
+            (
+                "messages",
+                "persistent (delivery_mode 2), mandatory, publisher confirm awaited per publish; manual ack".to_owned(),
+            ),
+            ("producers", config.producers.to_string()),
+            ("consumers", config.consumers.to_string()),
+            (
+                "mode",
+                format!(
+                    "closed loop, window {} per producer, prefetch {prefetch}",
+                    config.window
+                ),
+            ),
+            ("stop", format!("{} s", config.duration.as_secs_f64())),
+            (
+                "payload",
+                format!(
+                    "{} B padding of the bench business content (request and response)",
+                    config.payload_bytes
+                ),
+            ),
+        ],
+        elapsed_s: (end - t0).as_secs_f64().max(1e-9),
+        started,
+        completed,
+        failed: started.saturating_sub(completed),
+        errors: shared.errors.load(Ordering::SeqCst),
+        errors_by_kind: rec.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        first_errors: rec.first_errors.clone(),
+        operations,
+        broker_cpu_seconds: broker_before.zip(broker_after).map(|(b, a)| a - b),
+        tool_cpu_seconds: tool_before.zip(tool_after).map(|(b, a)| a.cpu_s - b.cpu_s),
+        queues: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_is_masked() {
+        assert_eq!(
+            masked("amqp://guest:secret@127.0.0.1:5672/%2f"),
+            "amqp://guest:***@127.0.0.1:5672/%2f"
+        );
+        assert_eq!(masked("amqp://127.0.0.1:5672"), "amqp://127.0.0.1:5672");
+    }
+
+    #[test]
+    fn nothing_answers_on_a_closed_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        assert!(!amqp_answers(&addr, Duration::from_millis(500)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_unreachable_broker_is_a_setup_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let mut config = RabbitConfig::new(format!("amqp://guest:guest@127.0.0.1:{port}/%2f"));
+        config.duration = Duration::from_millis(200);
+        let err = run(&config).await.unwrap_err().to_string();
+        assert!(err.contains("not reachable"), "{err}");
+        assert!(err.contains("guest:***@"), "{err}");
+    }
+
+    /// Runs only when an AMQP server answers on 127.0.0.1:5672.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn smoke_against_a_local_rabbitmq() {
+        if !amqp_answers("127.0.0.1:5672", Duration::from_secs(2)) {
+            eprintln!(
+                "note: no AMQP server on 127.0.0.1:5672, the RabbitMQ smoke test is skipped (start one with `rabbitmq-server -detached`)"
+            );
+            return;
+        }
+        let mut config = RabbitConfig::new(DEFAULT_URL);
+        config.duration = Duration::from_millis(1500);
+        config.payload_bytes = 1000;
+        config.command_line = "smoke".into();
+        let report = run(&config).await.expect("rabbitmq baseline");
+        let md = report.to_markdown();
+        assert!(report.completed > 0, "{md}");
+        assert_eq!(report.errors, 0, "{md}");
+        assert_eq!(report.failed, 0, "{md}");
+        assert_eq!(report.hops(), 2 * report.completed);
+        assert!(report.hops_per_second() > 0.0);
+        assert!(report.round_trip_latency().p99_ms > 0.0, "{md}");
+        for o in &report.operations {
+            assert!(o.latency.count > 0, "{}: {md}", o.name);
+        }
+        let json = report.to_json();
+        assert!(json["totals"]["hops_per_second"].as_f64().unwrap() > 0.0);
+        // The queues are gone: a passive declare of each fails (and closes its channel).
+        assert_eq!(report.queues.len(), 1 + config.producers);
+        let admin = connect(DEFAULT_URL).await.unwrap();
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        for queue in &report.queues {
+            let channel = admin.create_channel().await.unwrap();
+            let found = channel
+                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
+                .await;
+            assert!(found.is_err(), "{queue} was not deleted");
+        }
+        let _ = admin.close(200, "done".into()).await;
+    }
+}
