@@ -1,10 +1,8 @@
 //! Stored fragments: [`standalone`] (an element's exact source made independent of its context)
 //! and [`rewrite_sender_data`] (the sender's data in another schema version's namespaces).
 
-use std::collections::HashSet;
-
 use opensmev_types::{InteractionStatus, SchemaVersion};
-use opensmev_xmldsig::xml::{Element, NsBinding, XML_NS};
+use opensmev_xmldsig::xml::{Element, XML_NS};
 
 use crate::lexical::{escape_attr, escape_text, truncate_chars};
 use crate::ns::{DIRECTIVE_NS_1_3, ROUTING_NS_1_3, XSI_NS};
@@ -20,40 +18,7 @@ use crate::ns::{DIRECTIVE_NS_1_3, ROUTING_NS_1_3, XSI_NS};
 /// SMEV transform see the same namespaces in scope, and a declaration the element does not use
 /// is not output by either.
 pub fn standalone(element: &Element<'_, '_>) -> String {
-    let source = element.source();
-    let own = element.declarations();
-    let inherited = element.inherited_scope();
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut added: Vec<&NsBinding> = Vec::new();
-    for binding in inherited.iter().rev() {
-        if !seen.insert(&*binding.prefix) {
-            continue; // shadowed by an inner declaration
-        }
-        if own.iter().any(|b| b.prefix == binding.prefix) {
-            continue;
-        }
-        added.push(binding);
-    }
-    added.reverse();
-    let declares_default = own.iter().any(|b| b.prefix.is_empty());
-    let inherits_default = added.iter().any(|b| b.prefix.is_empty());
-    let mut decls = String::new();
-    for b in &added {
-        if b.prefix.is_empty() {
-            decls.push_str(&format!(" xmlns=\"{}\"", escape_attr(&b.uri)));
-        } else {
-            decls.push_str(&format!(" xmlns:{}=\"{}\"", b.prefix, escape_attr(&b.uri)));
-        }
-    }
-    if !declares_default && !inherits_default {
-        decls.push_str(" xmlns=\"\"");
-    }
-    let name_end = 1 + element.qname().len();
-    let mut out = String::with_capacity(source.len() + decls.len());
-    out.push_str(&source[..name_end]);
-    out.push_str(&decls);
-    out.push_str(&source[name_end..]);
-    out
+    element.standalone()
 }
 
 /// Re-serializes a `SenderProvidedRequestData` or `SenderProvidedResponseData` element written

@@ -1371,7 +1371,13 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// The element's exact source with the namespace declarations it inherits (and does not
     /// re-declare itself) added to its start tag: a standalone fragment with the same information
-    /// set, so exclusive C14N, the SMEV transform and therefore signature digests are unchanged.
+    /// set wherever it is inserted, so exclusive C14N, the SMEV transform and therefore signature
+    /// digests are unchanged.
+    ///
+    /// All in-scope declarations are added, used or not (QName-valued content such as `xsi:type`
+    /// may need them). When no default namespace is in scope and the element does not declare
+    /// one, `xmlns=""` is added, so that unprefixed names stay in no namespace when the fragment
+    /// is put under a default namespace.
     pub fn standalone(&self) -> String {
         let source = self.source();
         let own = self.declarations();
@@ -1381,15 +1387,15 @@ impl<'d, 'a> Element<'d, 'a> {
                 inherited.push(binding);
             }
         }
+        inherited.reverse();
         let mut extra = String::new();
-        for binding in inherited.iter().rev() {
+        let mut default_in_scope = false;
+        for binding in &inherited {
             if own.iter().any(|b| b.prefix == binding.prefix) || &*binding.prefix == "xml" {
                 continue;
             }
             if binding.prefix.is_empty() {
-                if binding.uri.is_empty() {
-                    continue;
-                }
+                default_in_scope = true;
                 extra.push_str(" xmlns=\"");
             } else {
                 extra.push_str(" xmlns:");
@@ -1398,6 +1404,9 @@ impl<'d, 'a> Element<'d, 'a> {
             }
             extra.push_str(&escape_attribute(&binding.uri));
             extra.push('"');
+        }
+        if !default_in_scope && !own.iter().any(|b| b.prefix.is_empty()) {
+            extra.push_str(" xmlns=\"\"");
         }
         let name_end = 1 + self.qname().len();
         let mut out = String::with_capacity(source.len() + extra.len());

@@ -624,3 +624,34 @@ fn standalone_fragments_keep_signatures_valid() {
     let report = one(moved.as_bytes(), &VerifyOptions::now());
     assert!(report.is_valid(), "{:?}", report.failure);
 }
+
+#[test]
+fn standalone_keeps_unqualified_elements_out_of_a_new_default_namespace() {
+    // Business content often has unqualified local elements; embedded under an element with a
+    // default namespace, they must stay in no namespace (xmlns="" is added), or the digest breaks.
+    let signer = signer(SignatureAlgorithm::EcdsaP256Sha256, "Unqualified");
+    let text = "<a:root xmlns:a=\"urn:a\"><a:data Id=\"D\"><child>x</child></a:data></a:root>";
+    let signed = String::from_utf8(
+        sign_document(
+            text.as_bytes(),
+            "D",
+            signer.as_ref(),
+            &OpenSslProvider::new(),
+            Placement::AfterTarget,
+            &SignOptions::default(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let doc = Document::parse(signed.as_bytes(), Limits::default()).unwrap();
+    let data = doc.find_by_id("D")[0].standalone();
+    assert!(data.contains(" xmlns=\"\""), "{data}");
+    let signature = doc
+        .find("http://www.w3.org/2000/09/xmldsig#", "Signature")
+        .next()
+        .unwrap()
+        .standalone();
+    let moved = format!("<w xmlns=\"urn:default\"><x>{data}</x>{signature}</w>");
+    let report = one(moved.as_bytes(), &VerifyOptions::now());
+    assert!(report.is_valid(), "{:?}", report.failure);
+}
