@@ -356,6 +356,12 @@ impl<'a> Walker<'a> {
                     if !self.fragment {
                         check_chars(&raw)
                             .map_err(|c| self.err(XmlErrorKind::ForbiddenCharacter(c), before))?;
+                        if raw.contains("]]>") {
+                            return Err(self.err(
+                                XmlErrorKind::Syntax("']]>' is not allowed in text".into()),
+                                before,
+                            ));
+                        }
                     }
                     if depth == 0 {
                         if raw
@@ -705,11 +711,23 @@ impl<'a> Walker<'a> {
                 Cow::Owned(v) => Cow::Owned(v),
             };
             if key == "xmlns" {
+                if &*value == XML_NS || &*value == XMLNS_NS {
+                    return Err(self.err(
+                        XmlErrorKind::Syntax(format!("the default namespace cannot be {value}")),
+                        before,
+                    ));
+                }
                 decls.push(NsBinding {
                     prefix: Arc::from(""),
                     uri: Arc::from(&*value),
                 });
             } else if let Some(p) = key.strip_prefix("xmlns:") {
+                if !is_name(p) {
+                    return Err(self.err(
+                        XmlErrorKind::Syntax(format!("invalid namespace prefix in xmlns:{p}")),
+                        before,
+                    ));
+                }
                 if value.is_empty() {
                     return Err(self.err(
                         XmlErrorKind::Syntax(format!(
@@ -721,6 +739,7 @@ impl<'a> Walker<'a> {
                 if p == "xmlns"
                     || (p == "xml" && &*value != XML_NS)
                     || (p != "xml" && &*value == XML_NS)
+                    || &*value == XMLNS_NS
                 {
                     return Err(self.err(
                         XmlErrorKind::Syntax(format!(

@@ -199,3 +199,27 @@ fn errors_carry_positions() {
     let err = Document::parse(text.as_bytes(), Limits::default()).unwrap_err();
     assert_eq!(err.line_column(text).0, 3);
 }
+
+#[test]
+fn namespace_declarations_and_text_follow_the_namespaces_rec() {
+    for text in [
+        "<a xmlns:=\"urn:x\"/>",
+        "<a xmlns:1=\"urn:x\"/>",
+        "<a xmlns:p=\"http://www.w3.org/2000/xmlns/\"/>",
+        "<a xmlns=\"http://www.w3.org/XML/1998/namespace\"/>",
+        "<a xmlns=\"http://www.w3.org/2000/xmlns/\"/>",
+        "<a>x ]]> y</a>",
+    ] {
+        assert!(
+            Document::parse(text.as_bytes(), Limits::default()).is_err(),
+            "accepted {text}"
+        );
+    }
+    assert!(
+        Document::parse(
+            b"<a xmlns:xml=\"http://www.w3.org/XML/1998/namespace\">]]&gt;</a>",
+            Limits::default()
+        )
+        .is_ok()
+    );
+}
