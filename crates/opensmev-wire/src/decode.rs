@@ -1467,3 +1467,25 @@ mod tests {
         assert_eq!(percent_decode("a%4"), None);
     }
 }
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+    use opensmev_types::InteractionStatus;
+
+    /// The statuses the bus writes for a version are exactly that version's enumeration.
+    #[test]
+    fn every_written_status_is_in_the_version_enumeration_and_every_value_is_reachable() {
+        for version in SchemaVersion::ALL {
+            let mut written: Vec<&str> = InteractionStatus::ALL
+                .iter()
+                .map(|s| s.as_str(version))
+                .collect();
+            written.sort_unstable();
+            written.dedup();
+            let mut allowed: Vec<&str> = interaction_statuses(version).to_vec();
+            allowed.sort_unstable();
+            assert_eq!(written, allowed, "{version:?}");
+        }
+    }
+}
