@@ -638,7 +638,7 @@ impl Connections {
 
     async fn close(self) {
         for c in self.0 {
-            let _ = c.close(200, "done".into()).await;
+            let _ = tokio::time::timeout(Duration::from_secs(5), c.close(200, "done".into())).await;
         }
     }
 }
@@ -718,18 +718,23 @@ pub async fn run(config: &RabbitConfig) -> Result<RabbitReport, LoadError> {
             report
         });
         for queue in declared {
-            if let Err(e) = channel
-                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-                .await
-            {
-                eprintln!("opensmev-load: deleting queue {queue}: {e}");
+            let deleted = tokio::time::timeout(
+                Duration::from_secs(5),
+                channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default()),
+            )
+            .await;
+            match deleted {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => eprintln!("opensmev-load: deleting queue {queue}: {e}"),
+                Err(_) => eprintln!("opensmev-load: deleting queue {queue}: no answer within 5 s"),
             }
         }
-        let _ = channel.close(200, "done".into()).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), channel.close(200, "done".into())).await;
         outcome
     }
     .await;
-    let _ = admin.close(200, "done".into()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), admin.close(200, "done".into())).await;
     result.map_err(|e| LoadError::Setup(format!("rabbitmq baseline: {e}")))
 }
 
@@ -835,7 +840,15 @@ async fn load(
     let broker_after = cpu_of(&broker);
     let tool_after = sysinfo::sample(None);
     let _ = halt_tx.send(true);
-    while workers.join_next().await.is_some() {}
+    // Workers stop on the halt signal; one stuck on the broker must not hang the run.
+    let drained = tokio::time::timeout(config.grace + Duration::from_secs(5), async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        workers.abort_all();
+        while workers.join_next().await.is_some() {}
+    }
     let left: Vec<String> = shared.lock().keys().cloned().collect();
     for id in left {
         shared.fail(
@@ -955,7 +968,11 @@ mod tests {
         config.duration = Duration::from_millis(1500);
         config.payload_bytes = 1000;
         config.command_line = "smoke".into();
-        let report = run(&config).await.expect("rabbitmq baseline");
+        // Bounded: a stuck broker or client must fail the test, not hang the suite.
+        let report = tokio::time::timeout(Duration::from_secs(60), run(&config))
+            .await
+            .expect("the RabbitMQ baseline did not finish within 60 s")
+            .expect("rabbitmq baseline");
         let md = report.to_markdown();
         assert!(report.completed > 0, "{md}");
         assert_eq!(report.errors, 0, "{md}");
@@ -977,9 +994,12 @@ mod tests {
         };
         for queue in &report.queues {
             let channel = admin.create_channel().await.unwrap();
-            let found = channel
-                .queue_declare(queue.as_str().into(), passive, FieldTable::default())
-                .await;
+            let found = tokio::time::timeout(
+                Duration::from_secs(10),
+                channel.queue_declare(queue.as_str().into(), passive, FieldTable::default()),
+            )
+            .await
+            .expect("the broker answers a passive declare");
             assert!(found.is_err(), "{queue} was not deleted");
         }
         let _ = admin.close(200, "done".into()).await;
