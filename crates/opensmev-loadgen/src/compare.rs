@@ -545,17 +545,7 @@ impl CompareReport {
                 r.counts.xsd_validations(),
                 per.gost_signs() + per.gost_verifies() + per.xsd_validations()
             );
-            let _ = writeln!(out, "| step of the bound | µs per round trip | share |");
-            let _ = writeln!(out, "|---|--:|--:|");
-            for s in &r.steps {
-                let _ = writeln!(
-                    out,
-                    "| {} | {:.0} | {:.1} % |",
-                    s.name,
-                    s.per_round_trip_us,
-                    s.share * 100.0
-                );
-            }
+            crate::baseline::crypto::write_steps(&mut out, "step of the bound", &r.steps);
         }
         for (name, run) in [
             ("signed bus run", self.signed.as_ref().err()),

@@ -310,7 +310,7 @@ fn run_command(command: &Command) -> ExitCode {
                 duration,
                 payload_bytes: a.payload_bytes,
                 version: a.version,
-                command_line: command_line(),
+                command_line: opensmev_loadgen::baseline::command_line(),
             };
             match opensmev_loadgen::baseline::crypto::run(&config) {
                 Ok(report) => {
@@ -342,7 +342,7 @@ fn run_command(command: &Command) -> ExitCode {
             config.payload_bytes = a.payload_bytes;
             config.queue_type = a.queue_type.get();
             config.progress = !a.quiet;
-            config.command_line = command_line();
+            config.command_line = opensmev_loadgen::baseline::command_line();
             let runtime = match runtime(a.threads) {
                 Ok(r) => r,
                 Err(e) => return fail(e),
@@ -379,7 +379,7 @@ fn run_command(command: &Command) -> ExitCode {
             config.rabbitmq_url = a.rabbitmq_url.clone();
             config.queue_type = a.queue_type.get();
             config.progress = !a.quiet;
-            config.command_line = command_line();
+            config.command_line = opensmev_loadgen::baseline::command_line();
             let runtime = match runtime(a.threads) {
                 Ok(r) => r,
                 Err(e) => return fail(e),
@@ -404,23 +404,6 @@ fn parse_version(text: &str) -> Result<SchemaVersion, String> {
 
 fn seconds(v: f64, what: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(v).map_err(|_| format!("{what}: {v} is not a number of seconds"))
-}
-
-/// The command line as one shell-quoted string.
-fn command_line() -> String {
-    std::env::args()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,@+%".contains(c))
-            {
-                a
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn config(args: &Args) -> Result<LoadConfig, String> {
@@ -464,7 +447,7 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
     config.max_backoff = Duration::from_millis(args.max_backoff_ms);
     config.http_timeout = seconds(args.http_timeout, "--http-timeout")?;
     config.progress = !args.quiet;
-    config.command_line = command_line();
+    config.command_line = opensmev_loadgen::baseline::command_line();
     Ok(config)
 }
 

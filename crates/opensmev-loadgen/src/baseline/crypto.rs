@@ -716,17 +716,7 @@ impl CryptoReport {
                 .map(|c| format!("; {:.2} cores busy", c / self.elapsed_s.max(1e-9)))
                 .unwrap_or_default()
         );
-        let _ = writeln!(out, "| step | µs per round trip | share |");
-        let _ = writeln!(out, "|---|--:|--:|");
-        for s in &self.steps {
-            let _ = writeln!(
-                out,
-                "| {} | {:.0} | {:.1} % |",
-                s.name,
-                s.per_round_trip_us,
-                s.share * 100.0
-            );
-        }
+        write_steps(&mut out, "step", &self.steps);
         out
     }
 }
@@ -914,6 +904,22 @@ pub fn run(config: &CryptoConfig) -> Result<CryptoReport, LoadError> {
         steps,
         cpu_seconds: cpu,
     })
+}
+
+/// The Markdown table of the bound's steps (µs per round trip and share), under `title`.
+pub(crate) fn write_steps(out: &mut String, title: &str, steps: &[StepReport]) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "| {title} | µs per round trip | share |");
+    let _ = writeln!(out, "|---|--:|--:|");
+    for s in steps {
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {:.1} % |",
+            s.name,
+            s.per_round_trip_us,
+            s.share * 100.0
+        );
+    }
 }
 
 #[cfg(test)]
