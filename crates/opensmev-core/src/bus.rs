@@ -1,5 +1,6 @@
 //! [`Bus`]: the service functions, and the inputs the transports decode into.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use base64::Engine as _;
@@ -15,6 +16,7 @@ use opensmev_types::{
 use opensmev_xmldsig::dsig::{self, FaultCategory, VerifyOptions};
 use opensmev_xmldsig::xml::{Document, Element, ElementId};
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Notify;
 
 use crate::error::{BusError, ContentIssue};
 use crate::registry::{InformationSystem, Kind, KindStatus, Registry, SignaturePolicy};
@@ -73,6 +75,10 @@ pub struct BusConfig {
     pub future_message_id: Duration,
     /// Largest accepted total of inline attachments per message, in bytes.
     pub max_attachments_bytes: u64,
+    /// How long `GetRequest`/`GetResponse` on an empty queue wait for a message before
+    /// answering "nothing" (long polling; zero = answer at once, as SMEV does). A waiting poll
+    /// costs no store work: it is woken when a message is queued for its queue.
+    pub poll_wait: std::time::Duration,
 }
 
 impl Default for BusConfig {
@@ -82,6 +88,64 @@ impl Default for BusConfig {
             stale_message_id: Duration::hours(48),
             future_message_id: Duration::minutes(15),
             max_attachments_bytes: 64 * 1024 * 1024,
+            poll_wait: std::time::Duration::ZERO,
+        }
+    }
+}
+
+/// What an `Ack` does to the status of the acknowledged message ([`opensmev_store::AckRule`]).
+fn ack_rule(kind: MessageKind, accepted: bool) -> (InteractionStatus, Option<&'static str>) {
+    match (kind, accepted) {
+        (MessageKind::Request, true) => (InteractionStatus::UnderProcessing, None),
+        (MessageKind::Request, false) => (
+            InteractionStatus::RequestIsRejectedBySmev,
+            Some(
+                "the provider's information system rejected the SMEV signature of the delivered request",
+            ),
+        ),
+        (MessageKind::Response, true) => (InteractionStatus::MessageIsDelivered, None),
+        (MessageKind::Response, false) => (
+            InteractionStatus::ResponseIsRejectedBySmev,
+            Some(
+                "the consumer's information system rejected the SMEV signature of the delivered response",
+            ),
+        ),
+    }
+}
+
+/// Pollers waiting on empty queues (long polling), by queue (recipient and kind) and by the
+/// `NodeID` they poll as. Queuing a message wakes the waiters that could take it — those of its
+/// target node, or all of the queue's for a message bound to no node — which then try to lease
+/// it (one wins; the others wait on until their deadline). So a response for one node does not
+/// stir the pollers of every other node. One entry per queue and node ever waited on.
+#[derive(Debug, Default)]
+struct Waiters(Mutex<HashMap<(Mnemonic, MessageKind), NodeWaiters>>);
+
+/// One queue's waiters by the `NodeID` they poll as (`None`: no node).
+type NodeWaiters = HashMap<Option<String>, Arc<Notify>>;
+
+impl Waiters {
+    fn of(&self, recipient: &Mnemonic, kind: MessageKind, node: &Option<String>) -> Arc<Notify> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry((recipient.clone(), kind))
+            .or_default()
+            .entry(node.clone())
+            .or_default()
+            .clone()
+    }
+
+    fn wake(&self, recipient: &Mnemonic, kind: MessageKind, target_node: &Option<String>) {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(nodes) = map.get(&(recipient.clone(), kind)) else {
+            return;
+        };
+        match target_node {
+            Some(_) => {
+                if let Some(notify) = nodes.get(target_node) {
+                    notify.notify_waiters();
+                }
+            }
+            None => nodes.values().for_each(|n| n.notify_waiters()),
         }
     }
 }
@@ -248,6 +312,7 @@ pub struct Bus {
     signer: Arc<dyn Signer>,
     config: BusConfig,
     clock: Arc<dyn Clock>,
+    waiters: Waiters,
 }
 
 fn issue(text: impl Into<String>) -> BusError {
@@ -273,6 +338,7 @@ impl Bus {
             signer,
             config,
             clock,
+            waiters: Waiters::default(),
         }
     }
 
@@ -515,15 +581,25 @@ impl Bus {
         message: NewMessage,
         status: InteractionStatus,
         recipient: &InformationSystem,
+        request_status: Option<InteractionStatus>,
     ) -> Result<(), BusError> {
-        let destination = format!("{}/{}", recipient.mnemonic, message.kind.as_str());
+        let (kind, target_node) = (message.kind, message.target_node_id.clone());
+        let destination = format!("{}/{}", recipient.mnemonic, kind.as_str());
         let id = message.id.to_string();
-        match self
-            .store
-            .enqueue(message, status, recipient.queue_quota)
-            .await?
-        {
-            Enqueued::Accepted { .. } => Ok(()),
+        let quota = recipient.queue_quota;
+        let enqueued = match request_status {
+            Some(request_status) => {
+                self.store
+                    .enqueue_response(message, status, quota, request_status)
+                    .await?
+            }
+            None => self.store.enqueue(message, status, quota).await?,
+        };
+        match enqueued {
+            Enqueued::Accepted { .. } => {
+                self.waiters.wake(&recipient.mnemonic, kind, &target_node);
+                Ok(())
+            }
             Enqueued::Duplicate { .. } => Err(BusError::MessageIsAlreadySent(id)),
             Enqueued::QueueFull { depth } => {
                 Err(BusError::DestinationOverflow { destination, depth })
@@ -598,7 +674,8 @@ impl Bus {
             attachments,
         };
         let status = InteractionStatus::RequestIsQueued;
-        self.enqueue(message.clone(), status, &recipient).await?;
+        self.enqueue(message.clone(), status, &recipient, None)
+            .await?;
         Ok(Accepted {
             message,
             status,
@@ -700,14 +777,13 @@ impl Bus {
             attachments,
         };
         let status = InteractionStatus::ResponseIsAcceptedBySmev;
-        self.enqueue(message.clone(), status, &consumer).await?;
         let request_status = match input.body {
             ResponseBody::Status => InteractionStatus::UnderProcessing,
             ResponseBody::Rejected => InteractionStatus::RequestIsProcessed,
             ResponseBody::Business(_) => InteractionStatus::ResponseIsQueued,
         };
-        self.store
-            .set_status(&request.message.id, request_status, None, now)
+        // The response and the request's new status in one transaction.
+        self.enqueue(message.clone(), status, &consumer, Some(request_status))
             .await?;
         Ok(Accepted {
             message,
@@ -765,15 +841,37 @@ impl Bus {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         self.check_selector(&registry, &caller, kind, &input.message_type)?;
-        let request = LeaseRequest {
-            recipient: caller.system.mnemonic.clone(),
-            kind,
-            message_type: input.message_type.clone(),
-            node_id: input.node_id.clone(),
-            lease: self.config.lease,
-            now: self.now(),
-        };
-        Ok(self.store.lease_next(request).await?)
+        let wait = self.config.poll_wait;
+        let deadline = tokio::time::Instant::now() + wait;
+        let queue = (!wait.is_zero()).then(|| {
+            self.waiters
+                .of(&caller.system.mnemonic, kind, &input.node_id)
+        });
+        loop {
+            // Registered before looking, so a message queued in between is not missed.
+            let notified = queue.as_ref().map(|n| n.notified());
+            let mut notified = std::pin::pin!(notified);
+            if let Some(n) = notified.as_mut().as_pin_mut() {
+                n.enable();
+            }
+            let request = LeaseRequest {
+                recipient: caller.system.mnemonic.clone(),
+                kind,
+                message_type: input.message_type.clone(),
+                node_id: input.node_id.clone(),
+                lease: self.config.lease,
+                now: self.now(),
+            };
+            if let Some(message) = self.store.lease_next(request).await? {
+                return Ok(Some(message));
+            }
+            let Some(n) = notified.as_mut().as_pin_mut() else {
+                return Ok(None);
+            };
+            if tokio::time::timeout_at(deadline, n).await.is_err() {
+                return Ok(None);
+            }
+        }
     }
 
     /// `GetRequest`: the next request from the caller's incoming queue, leased until `Ack`.
@@ -799,29 +897,9 @@ impl Bus {
         let id = MessageId::parse(&input.message_id)
             .map_err(|_| BusError::TargetMessageIsNotFound(input.message_id.clone()))?;
         let now = self.now();
-        let stored = self.store.message(&id).await?;
-        let (status, notice) = match stored.as_ref().map(|m| m.message.kind) {
-            Some(MessageKind::Request) if input.accepted => (InteractionStatus::UnderProcessing, None),
-            Some(MessageKind::Request) => (
-                InteractionStatus::RequestIsRejectedBySmev,
-                Some("the provider's information system rejected the SMEV signature of the delivered request".to_owned()),
-            ),
-            _ if input.accepted => (InteractionStatus::MessageIsDelivered, None),
-            _ => (
-                InteractionStatus::ResponseIsRejectedBySmev,
-                Some("the consumer's information system rejected the SMEV signature of the delivered response".to_owned()),
-            ),
-        };
         match self
             .store
-            .ack(
-                &caller.system.mnemonic,
-                &id,
-                input.accepted,
-                status,
-                notice,
-                now,
-            )
+            .ack(&caller.system.mnemonic, &id, input.accepted, ack_rule, now)
             .await?
         {
             AckOutcome::Acked => Ok(()),

@@ -81,6 +81,10 @@ basis = "test"
 }
 
 async fn world(kind_extra: &str, grant_extra: &str) -> World {
+    world_with(kind_extra, grant_extra, std::time::Duration::ZERO).await
+}
+
+async fn world_with(kind_extra: &str, grant_extra: &str, poll_wait: std::time::Duration) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let clock = Arc::new(ManualClock::new(T0));
@@ -88,6 +92,7 @@ async fn world(kind_extra: &str, grant_extra: &str) -> World {
     let crypto: Arc<dyn CryptoProvider> = Arc::new(OpenSslProvider::new());
     let config = BusConfig {
         lease: Duration::seconds(60),
+        poll_wait,
         ..BusConfig::default()
     };
     let bus = Bus::new(store, crypto, Arc::from(bus_signer), config, clock.clone());
@@ -347,4 +352,47 @@ async fn retired_and_sunset_kinds_take_no_requests_and_registry_changes_apply() 
             .is_err()
     );
     assert!(Registry::from_toml(&w.bus.registry().to_toml(), 0).is_ok());
+}
+
+/// Long polling: a poll of an empty queue waits up to `poll_wait` and is answered as soon as a
+/// message is queued for it; with nothing queued it answers "nothing" after the wait.
+#[tokio::test]
+async fn a_waiting_poll_is_answered_when_a_message_arrives() {
+    use std::time::{Duration as StdDuration, Instant};
+    let w = world_with("", "", StdDuration::from_secs(5)).await;
+
+    let started = Instant::now();
+    let id = id_at(T0);
+    let (polled, sent) = tokio::join!(poll(&w), async {
+        tokio::time::sleep(StdDuration::from_millis(300)).await;
+        send(&w, &id, "").await
+    });
+    sent.unwrap();
+    let waited = started.elapsed();
+    assert_eq!(
+        polled.as_deref(),
+        Some(id.as_str()),
+        "woken with the message"
+    );
+    assert!(
+        waited >= StdDuration::from_millis(300) && waited < StdDuration::from_secs(4),
+        "answered when the message came, not at the deadline: {waited:?}"
+    );
+
+    let short = world_with("", "", StdDuration::from_millis(400)).await;
+    let started = Instant::now();
+    assert_eq!(poll(&short).await, None);
+    let waited = started.elapsed();
+    assert!(
+        waited >= StdDuration::from_millis(400) && waited < StdDuration::from_secs(3),
+        "an empty queue is answered after the wait: {waited:?}"
+    );
+
+    let instant = world("", "").await;
+    let started = Instant::now();
+    assert_eq!(poll(&instant).await, None);
+    assert!(
+        started.elapsed() < StdDuration::from_millis(300),
+        "no wait by default"
+    );
 }

@@ -7,8 +7,10 @@
 //!   polling) takes on top.
 //! * [`rabbitmq`] — a durable message broker doing the same hops: publish (persistent, publisher
 //!   confirm awaited) → consume → ack, twice per round trip.
-//! * A raw PostgreSQL `SKIP LOCKED` queue is the third baseline of the issue; it waits for the
-//!   PostgreSQL backend (not built yet), so it is not measured.
+//! * [`postgres`] — a raw PostgreSQL `SKIP LOCKED` queue doing the same hops: a committed
+//!   `INSERT` → a committed `DELETE … (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING`
+//!   (receive and ack in one), twice per round trip, the takers polling with the bus run's
+//!   backoff.
 //!
 //! Latency figures use the same HDR histograms as the bus run (1 µs .. 1 h, 3 significant
 //! digits, see `stats`).
@@ -17,6 +19,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 
 pub mod crypto;
+pub mod postgres;
 pub mod rabbitmq;
 
 /// Latency percentiles of one measured operation, in milliseconds.

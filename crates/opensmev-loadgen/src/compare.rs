@@ -7,12 +7,13 @@
 //! 3. the crypto-and-validation bound ([`crate::baseline::crypto`]) on the same number of threads
 //!    as the machine has CPUs;
 //! 4. RabbitMQ durable hops ([`crate::baseline::rabbitmq`]) with as many producers as the bus run
-//!    has consumers, as many consumers as it has providers, and the same window.
+//!    has consumers, as many consumers as it has providers, and the same window;
+//! 5. a raw PostgreSQL `SKIP LOCKED` queue ([`crate::baseline::postgres`]) with the same
+//!    producers, consumers and window as RabbitMQ.
 //!
 //! Targets: signed, validated round trips ≥ [`SIGNED_TARGET`] × the crypto bound; unsigned
-//! message hops (2 per bus round trip) ≥ [`HOPS_TARGET`] × RabbitMQ durable hops. The third
-//! baseline of the issue, a raw PostgreSQL `SKIP LOCKED` queue, waits for the PostgreSQL backend
-//! and is listed as skipped.
+//! message hops (2 per bus round trip) ≥ [`HOPS_TARGET`] × RabbitMQ durable hops. Unsigned hops ÷
+//! PostgreSQL `SKIP LOCKED` hops is reported as information (the issue sets no target for it).
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -21,6 +22,7 @@ use opensmev_types::SchemaVersion;
 use serde_json::{Value, json};
 
 use crate::baseline::crypto::{self, CryptoConfig, CryptoReport, OpCounts};
+use crate::baseline::postgres::{self, PostgresConfig, PostgresReport};
 use crate::baseline::rabbitmq::{self, QueueType, RabbitConfig, RabbitReport};
 use crate::baseline::round3;
 use crate::report::Report;
@@ -35,7 +37,7 @@ pub const HOPS_TARGET: f64 = 1.5;
 /// A compare run.
 #[derive(Debug, Clone)]
 pub struct CompareConfig {
-    /// Duration of each of the four runs.
+    /// Duration of each of the five runs.
     pub duration: Duration,
     /// Payload padding of every run.
     pub payload_bytes: usize,
@@ -55,6 +57,8 @@ pub struct CompareConfig {
     pub rabbitmq_url: String,
     /// RabbitMQ queue type.
     pub queue_type: QueueType,
+    /// The PostgreSQL server of the `SKIP LOCKED` queue baseline.
+    pub postgres_url: String,
     /// Progress lines on stderr.
     pub progress: bool,
     /// The command line, for the report.
@@ -63,7 +67,7 @@ pub struct CompareConfig {
 
 impl CompareConfig {
     /// 10 s each, no padding, schema 1.2, 2 consumers and 2 providers, window 4, as many server
-    /// and crypto threads as CPUs, the local broker.
+    /// and crypto threads as CPUs, the local broker and PostgreSQL server.
     pub fn new() -> CompareConfig {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -79,6 +83,7 @@ impl CompareConfig {
             crypto_threads: cpus,
             rabbitmq_url: rabbitmq::DEFAULT_URL.to_owned(),
             queue_type: QueueType::Classic,
+            postgres_url: postgres::DEFAULT_URL.to_owned(),
             progress: false,
             command_line: String::new(),
         }
@@ -103,7 +108,8 @@ pub struct MachineLoad {
     pub machine_cpu_s: f64,
     /// CPU seconds of this process (load tool, in-process server, crypto threads).
     pub own_cpu_s: f64,
-    /// CPU seconds of the RabbitMQ broker processes (`beam.smp`).
+    /// CPU seconds of the baselines' server processes: the RabbitMQ broker (`beam.smp`) and the
+    /// PostgreSQL server (`postgres`).
     pub broker_cpu_s: f64,
 }
 
@@ -132,6 +138,7 @@ struct Window {
     own: f64,
     broker_pids: Vec<u32>,
     broker: f64,
+    postgres: f64,
 }
 
 impl Window {
@@ -143,6 +150,7 @@ impl Window {
             own: sysinfo::sample(None)?.cpu_s,
             broker: rabbitmq::cpu_of(&broker_pids).unwrap_or(0.0),
             broker_pids,
+            postgres: postgres::server_cpu_seconds().unwrap_or(0.0),
         })
     }
 
@@ -151,12 +159,13 @@ impl Window {
             wall_s: self.start.elapsed().as_secs_f64(),
             machine_cpu_s: sysinfo::machine_busy_seconds()? - self.machine,
             own_cpu_s: sysinfo::sample(None)?.cpu_s - self.own,
-            broker_cpu_s: rabbitmq::cpu_of(&self.broker_pids).unwrap_or(0.0) - self.broker,
+            broker_cpu_s: rabbitmq::cpu_of(&self.broker_pids).unwrap_or(0.0) - self.broker
+                + (postgres::server_cpu_seconds().unwrap_or(0.0) - self.postgres),
         })
     }
 }
 
-/// The four runs and the ratios.
+/// The five runs and the ratios.
 #[derive(Debug, Clone)]
 pub struct CompareReport {
     /// The command line.
@@ -175,8 +184,10 @@ pub struct CompareReport {
     pub crypto: Result<CryptoReport, String>,
     /// The RabbitMQ baseline.
     pub rabbitmq: Result<RabbitReport, String>,
-    /// The machine's CPU during each run: signed, unsigned, crypto, RabbitMQ.
-    pub loads: [Option<MachineLoad>; 4],
+    /// The PostgreSQL `SKIP LOCKED` queue baseline.
+    pub postgres: Result<PostgresReport, String>,
+    /// The machine's CPU during each run: signed, unsigned, crypto, RabbitMQ, PostgreSQL.
+    pub loads: [Option<MachineLoad>; 5],
 }
 
 fn rate(report: &Report) -> f64 {
@@ -215,9 +226,21 @@ impl CompareReport {
         (hops > 0.0).then(|| 2.0 * rate(unsigned) / hops)
     }
 
+    /// Unsigned hops per second (2 per round trip) ÷ PostgreSQL `SKIP LOCKED` hops per second
+    /// (information: no target).
+    pub fn postgres_ratio(&self) -> Option<f64> {
+        let (unsigned, pg) = (self.unsigned.as_ref().ok()?, self.postgres.as_ref().ok()?);
+        let hops = pg.hops_per_second();
+        (hops > 0.0).then(|| 2.0 * rate(unsigned) / hops)
+    }
+
     /// Whether every run could be done.
     pub fn complete(&self) -> bool {
-        self.signed.is_ok() && self.unsigned.is_ok() && self.crypto.is_ok() && self.rabbitmq.is_ok()
+        self.signed.is_ok()
+            && self.unsigned.is_ok()
+            && self.crypto.is_ok()
+            && self.rabbitmq.is_ok()
+            && self.postgres.is_ok()
     }
 
     /// Whether any run recorded errors.
@@ -232,6 +255,10 @@ impl CompareReport {
                 .rabbitmq
                 .as_ref()
                 .is_ok_and(|r| r.errors > 0 || r.failed > 0)
+            || self
+                .postgres
+                .as_ref()
+                .is_ok_and(|r| r.errors > 0 || r.failed > 0)
     }
 
     /// The JSON document.
@@ -239,6 +266,7 @@ impl CompareReport {
         let c = &self.config;
         let signed_ratio = self.signed_ratio();
         let hops_ratio = self.hops_ratio();
+        let postgres_ratio = self.postgres_ratio();
         let run = |r: Result<Value, &String>| match r {
             Ok(v) => v,
             Err(e) => json!({ "error": e }),
@@ -278,9 +306,12 @@ impl CompareReport {
                     "result": verdict(hops_ratio, HOPS_TARGET),
                 },
                 {
-                    "name": "raw PostgreSQL SKIP LOCKED queue",
-                    "result": "skipped",
-                    "why": "no PostgreSQL backend yet",
+                    "name": "unsigned hops / PostgreSQL SKIP LOCKED hops",
+                    "opensmev_hops_per_second": self.unsigned.as_ref().ok().map(|r| round3(2.0 * rate(r))),
+                    "postgres_hops_per_second": self.postgres.as_ref().ok().map(|r| round3(r.hops_per_second())),
+                    "ratio": postgres_ratio.map(round3),
+                    "target": null,
+                    "result": if postgres_ratio.is_some() { "informational" } else { "n/a" },
                 },
             ],
             "machine_load": {
@@ -288,12 +319,14 @@ impl CompareReport {
                 "bus_unsigned": self.loads[1].map(MachineLoad::to_json),
                 "crypto_bound": self.loads[2].map(MachineLoad::to_json),
                 "rabbitmq": self.loads[3].map(MachineLoad::to_json),
+                "postgres": self.loads[4].map(MachineLoad::to_json),
             },
             "runs": {
                 "bus_signed": run(self.signed.as_ref().map(Report::to_json)),
                 "bus_unsigned": run(self.unsigned.as_ref().map(Report::to_json)),
                 "crypto_bound": run(self.crypto.as_ref().map(CryptoReport::to_json)),
                 "rabbitmq": run(self.rabbitmq.as_ref().map(RabbitReport::to_json)),
+                "postgres": run(self.postgres.as_ref().map(PostgresReport::to_json)),
             },
         })
     }
@@ -362,9 +395,32 @@ impl CompareReport {
             fmt_ratio(hops_ratio),
             verdict(hops_ratio, HOPS_TARGET)
         );
+        let postgres_ratio = self.postgres_ratio();
         let _ = writeln!(
             out,
-            "| raw PostgreSQL SKIP LOCKED queue | – | not measured: no PostgreSQL backend yet | – | – | skipped |"
+            "| unsigned message hops / PostgreSQL SKIP LOCKED hops | {} | {} | {} | none | {} |",
+            match &self.unsigned {
+                Ok(r) => format!(
+                    "{:.1} hops/s ({:.1} round trips/s × 2)",
+                    2.0 * rate(r),
+                    rate(r)
+                ),
+                Err(_) => "not run".to_owned(),
+            },
+            match &self.postgres {
+                Ok(r) => format!(
+                    "{:.1} hops/s ({:.1} round trips/s × 2)",
+                    r.hops_per_second(),
+                    r.round_trips_per_second()
+                ),
+                Err(_) => "not run".to_owned(),
+            },
+            fmt_ratio(postgres_ratio),
+            if postgres_ratio.is_some() {
+                "informational"
+            } else {
+                "n/a"
+            }
         );
 
         let _ = writeln!(out, "\n## The runs\n");
@@ -490,15 +546,56 @@ impl CompareReport {
                 );
             }
         }
+        match &self.postgres {
+            Ok(r) => {
+                let rt = r.round_trip_latency();
+                let cpu = r
+                    .server_cpu_seconds
+                    .zip(r.tool_cpu_seconds)
+                    .map(|(b, t)| b + t);
+                let _ = writeln!(
+                    out,
+                    "| PostgreSQL SKIP LOCKED hops | {} producers / {} consumers, window {}, one table, polling | {:.1} round trips/s | {:.2} | {:.2} | {} | {} (server {}) | {} | {} |",
+                    c.consumers,
+                    c.providers,
+                    c.window,
+                    r.round_trips_per_second(),
+                    rt.p50_ms,
+                    rt.p99_ms,
+                    r.errors + r.failed,
+                    cpu.map_or("n/a".to_owned(), |s| format!(
+                        "{:.2}",
+                        s / r.elapsed_s.max(1e-9)
+                    )),
+                    r.server_cpu_seconds.map_or("n/a".to_owned(), |s| format!(
+                        "{:.2}",
+                        s / r.elapsed_s.max(1e-9)
+                    )),
+                    cpu.map_or("n/a".to_owned(), |s| format!(
+                        "{:.2}",
+                        1000.0 * s / r.completed.max(1) as f64
+                    )),
+                    other(4),
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "| PostgreSQL SKIP LOCKED hops | failed: {} | | | | | | | |",
+                    e.replace('|', "/")
+                );
+            }
+        }
         let _ = writeln!(
             out,
-            "\nCPU of the bus runs: the whole process (server + load generator, which signs and verifies as much as the server); of RabbitMQ: broker (`beam.smp`) + load tool. Other load: CPU the machine spent on anything else during the run (`/proc/stat` minus this process and the broker). One bus round trip = 2 message hops (request and response), as one RabbitMQ round trip = 2 durable hops (persistent publish with confirm → consume → ack)."
+            "\nCPU of the bus runs: the whole process (server + load generator, which signs and verifies as much as the server); of RabbitMQ: broker (`beam.smp`) + load tool; of PostgreSQL: the `postgres` processes + load tool. Other load: CPU the machine spent on anything else during the run (`/proc/stat` minus this process, the broker and PostgreSQL). One bus round trip = 2 message hops (request and response), as one RabbitMQ round trip = 2 durable hops (persistent publish with confirm → consume → ack) and one PostgreSQL round trip = 2 durable hops (committed INSERT → committed DELETE … FOR UPDATE SKIP LOCKED … RETURNING)."
         );
         let names = [
             "signed bus run",
             "unsigned bus run",
             "crypto bound",
             "RabbitMQ baseline",
+            "PostgreSQL baseline",
         ];
         for (name, load) in names.iter().zip(&self.loads) {
             if let Some(l) = load
@@ -552,6 +649,7 @@ impl CompareReport {
             ("unsigned bus run", self.unsigned.as_ref().err()),
             ("crypto bound", self.crypto.as_ref().err()),
             ("RabbitMQ baseline", self.rabbitmq.as_ref().err()),
+            ("PostgreSQL baseline", self.postgres.as_ref().err()),
         ] {
             if let Some(e) = run {
                 let _ = writeln!(out, "\nThe {name} could not run: {e}");
@@ -586,7 +684,7 @@ fn bus_config(config: &CompareConfig, unsigned: bool) -> LoadConfig {
 /// the next.
 const SETTLE: Duration = Duration::from_secs(1);
 
-/// Runs the four measurements back to back.
+/// Runs the five measurements back to back.
 pub async fn run(config: CompareConfig) -> CompareReport {
     let started_at = crate::baseline::now_rfc3339();
     let note = |what: &str| {
@@ -594,7 +692,7 @@ pub async fn run(config: CompareConfig) -> CompareReport {
             eprintln!("== compare: {what} ({} s)", config.duration.as_secs_f64());
         }
     };
-    let mut loads = [None; 4];
+    let mut loads = [None; 5];
     note("bus, signed");
     let window = Window::open();
     let signed = crate::run(bus_config(&config, false))
@@ -639,6 +737,19 @@ pub async fn run(config: CompareConfig) -> CompareReport {
         .await
         .map_err(|e| e.to_string());
     loads[3] = window.and_then(Window::close);
+    tokio::time::sleep(SETTLE).await;
+    note("PostgreSQL SKIP LOCKED queue");
+    let mut pg_config = PostgresConfig::new(config.postgres_url.clone());
+    pg_config.producers = config.consumers;
+    pg_config.consumers = config.providers;
+    pg_config.window = config.window;
+    pg_config.duration = config.duration;
+    pg_config.payload_bytes = config.payload_bytes;
+    pg_config.progress = config.progress;
+    pg_config.command_line = format!("{} [postgres]", config.command_line);
+    let window = Window::open();
+    let postgres = postgres::run(&pg_config).await.map_err(|e| e.to_string());
+    loads[4] = window.and_then(Window::close);
     CompareReport {
         command: config.command_line.clone(),
         started_at,
@@ -648,6 +759,7 @@ pub async fn run(config: CompareConfig) -> CompareReport {
         unsigned,
         crypto,
         rabbitmq,
+        postgres,
         loads,
     }
 }
@@ -674,6 +786,7 @@ mod tests {
             unsigned: Err("x".into()),
             crypto: Err("x".into()),
             rabbitmq: Err("RabbitMQ is not reachable".into()),
+            postgres: Err("PostgreSQL is not reachable".into()),
             loads: [
                 None,
                 Some(MachineLoad {
@@ -684,6 +797,7 @@ mod tests {
                 }),
                 None,
                 None,
+                None,
             ],
         };
         assert!(!report.complete());
@@ -691,8 +805,13 @@ mod tests {
         assert_eq!(report.signed_ratio(), None);
         let md = report.to_markdown();
         assert!(md.contains("| **n/a** |"), "{md}");
-        assert!(md.contains("skipped"), "{md}");
+        assert!(md.contains("| none | n/a |"), "{md}");
+        assert_eq!(report.postgres_ratio(), None);
         assert!(md.contains("RabbitMQ is not reachable"), "{md}");
+        assert!(
+            md.contains("The PostgreSQL baseline could not run: PostgreSQL is not reachable"),
+            "{md}"
+        );
         assert!(
             md.contains("not quiet** during the unsigned bus run: 0.50 cores"),
             "{md}"
@@ -702,6 +821,11 @@ mod tests {
         assert_eq!(
             json["runs"]["rabbitmq"]["error"],
             "RabbitMQ is not reachable"
+        );
+        assert_eq!(json["targets"][2]["result"], "n/a");
+        assert_eq!(
+            json["runs"]["postgres"]["error"],
+            "PostgreSQL is not reachable"
         );
     }
 }

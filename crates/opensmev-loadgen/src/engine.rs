@@ -58,6 +58,8 @@ struct Shared {
     wake: Vec<Notify>,
     consumers: Vec<Consumer>,
     providers: Vec<SmevClient>,
+    /// Idle pollers (`--idle-pollers`).
+    idle: Vec<SmevClient>,
     /// Round trips started.
     started: AtomicU64,
     stop: Stop,
@@ -423,6 +425,57 @@ async fn handle_request(
 }
 
 /// A consumer's response poller (on its own node).
+/// An idle poller: `GetResponse` of the unsigned test consumer on node `opensmev-idle-<i>`, which
+/// nothing is ever addressed to, until the run ends. A message, a fault or a failed check is an
+/// error.
+async fn idle_poller(shared: Arc<Shared>, i: usize) {
+    let client = &shared.idle[i];
+    let node = format!("opensmev-idle-{i}");
+    let mut backoff = Backoff::new(shared.max_backoff);
+    while !shared.halted() {
+        let xml = envelope::poll_xml(
+            client,
+            "GetResponse",
+            crate::workload::BENCH_UNSIGNED_NS,
+            "LoadResponse",
+            Some(&node),
+        );
+        let got = call(
+            client,
+            "GetResponse",
+            xml,
+            "GetResponseResponse",
+            Signed::IfMessage("ResponseMessage"),
+        )
+        .await
+        .and_then(|(answer, latency)| {
+            Ok((envelope::delivered(&answer, "ResponseMessage")?, latency))
+        });
+        match got {
+            Ok((None, latency)) => {
+                shared.rec.empty(Operation::IdlePoll, latency);
+                backoff.wait().await;
+            }
+            Ok((Some(message), _)) => {
+                shared.rec.error(
+                    Operation::IdlePoll,
+                    Failure::new(
+                        "unexpected",
+                        format!(
+                            "node {node} got message {} though nothing was sent to it",
+                            message.message_id
+                        ),
+                    ),
+                );
+            }
+            Err(failure) => {
+                shared.rec.error(Operation::IdlePoll, failure);
+                tokio::time::sleep(AFTER_ERROR).await;
+            }
+        }
+    }
+}
+
 async fn consumer_poller(shared: Arc<Shared>, c: usize) {
     let consumer = &shared.consumers[c];
     let s = &shared.scenario;
@@ -673,7 +726,9 @@ pub async fn run(config: crate::LoadConfig) -> Result<Report, LoadError> {
             data_dir,
             server_threads,
         } => {
-            let server = SpawnedServer::start(data_dir.clone(), *server_threads).await?;
+            let server =
+                SpawnedServer::start(data_dir.clone(), *server_threads, config.server_poll_wait)
+                    .await?;
             let (base, demo) = (server.base.clone(), server.demo_dir.clone());
             (Some(server), base, demo, None)
         }
@@ -740,6 +795,17 @@ async fn load(
             config.http_timeout,
         )?);
     }
+    let mut idle = Vec::new();
+    for _ in 0..config.idle_pollers {
+        idle.push(make_client(
+            base,
+            demo_dir,
+            crate::workload::TEST_CONSUMER,
+            config.version,
+            true,
+            config.http_timeout,
+        )?);
+    }
     let shared = Arc::new(Shared {
         scenario,
         rec: Recorder::new(Instant::now()),
@@ -748,6 +814,7 @@ async fn load(
         wake: (0..config.consumers).map(|_| Notify::new()).collect(),
         consumers,
         providers,
+        idle,
         started: AtomicU64::new(0),
         stop: config.stop,
         halt: AtomicBool::new(false),
@@ -771,6 +838,9 @@ async fn load(
     }
     for c in 0..config.consumers {
         pollers.spawn(consumer_poller(shared.clone(), c));
+    }
+    for i in 0..config.idle_pollers {
+        pollers.spawn(idle_poller(shared.clone(), i));
     }
     let mut senders = tokio::task::JoinSet::new();
     match config.rate {

@@ -27,14 +27,16 @@
 //!
 //! Baselines put the figures in proportion: [`baseline::crypto`] (the crypto-and-validation bound
 //! of a signed round trip, in process, without the bus), [`baseline::rabbitmq`] (durable RabbitMQ
-//! hops) and [`compare`] (the bus signed and unsigned and both baselines back to back, with the
-//! ratios of the performance targets).
+//! hops), [`baseline::postgres`] (a raw PostgreSQL `SKIP LOCKED` queue) and [`compare`] (the bus
+//! signed and unsigned and the three baselines back to back, with the ratios of the performance
+//! targets).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use opensmev_types::SchemaVersion;
 
+pub mod backlog;
 pub mod baseline;
 pub mod compare;
 mod engine;
@@ -60,6 +62,9 @@ pub enum LoadError {
     #[error("{0}")]
     Setup(String),
 }
+
+/// The long-poll wait of a spawned server, in milliseconds (see [`LoadConfig::server_poll_wait`]).
+pub const DEFAULT_SERVER_POLL_WAIT_MS: u64 = 1000;
 
 /// Which server to load.
 #[derive(Debug, Clone)]
@@ -123,6 +128,13 @@ pub struct LoadConfig {
     pub grace: Duration,
     /// Longest pause of a poller after an empty poll.
     pub max_backoff: Duration,
+    /// Extra clients polling empty queues all the time (`GetResponse` of the unsigned test
+    /// consumer, each on a node of its own that never gets a message): the load of many idle
+    /// systems, measured as its own operation, while the round trips run.
+    pub idle_pollers: usize,
+    /// `--spawn` only: the server's long-poll wait (`poll_wait_ms`): a poll of an empty queue
+    /// is held this long, or until a message comes. Zero: answered at once.
+    pub server_poll_wait: Duration,
     /// Timeout of each HTTP call.
     pub http_timeout: Duration,
     /// A progress line on stderr every second.
@@ -154,6 +166,8 @@ impl LoadConfig {
             max_in_flight: 10_000,
             grace: Duration::from_secs(10),
             max_backoff: Duration::from_millis(20),
+            server_poll_wait: Duration::from_millis(DEFAULT_SERVER_POLL_WAIT_MS),
+            idle_pollers: 0,
             http_timeout: Duration::from_secs(30),
             progress: false,
             command_line: String::new(),

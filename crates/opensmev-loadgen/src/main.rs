@@ -4,9 +4,10 @@
 //! under load made errors, 2 when the run could not be set up.
 //!
 //! Subcommands: `baseline crypto` (the crypto-and-validation bound), `baseline rabbitmq`
-//! (RabbitMQ durable hops; exit 2 when no broker answers) and `compare` (the bus signed and
-//! unsigned and both baselines back to back, with the target ratios; exit 2 when a run could not
-//! be done, 1 when one recorded errors — a MISS of a target is reported, not an exit code).
+//! (RabbitMQ durable hops; exit 2 when no broker answers), `baseline postgres` (a raw PostgreSQL
+//! `SKIP LOCKED` queue; exit 2 when no server answers) and `compare` (the bus signed and unsigned
+//! and the three baselines back to back, with the target ratios; exit 2 when a run could not be
+//! done, 1 when one recorded errors — a MISS of a target is reported, not an exit code).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
 use opensmev_loadgen::baseline::crypto::CryptoConfig;
+use opensmev_loadgen::baseline::postgres::PostgresConfig;
 use opensmev_loadgen::baseline::rabbitmq::{DEFAULT_URL, QueueType, RabbitConfig};
 use opensmev_loadgen::compare::CompareConfig;
 use opensmev_loadgen::{LoadConfig, Stop, Target, Workload};
@@ -125,6 +127,14 @@ struct Args {
     /// Longest pause of a poller after an empty poll, in milliseconds.
     #[arg(long, default_value_t = 20)]
     max_backoff_ms: u64,
+    /// Extra clients polling empty queues all the time (GetResponse of the unsigned test
+    /// consumer LOADC01, each on a node of its own), reported as "idle GetResponse".
+    #[arg(long, default_value_t = 0)]
+    idle_pollers: usize,
+    /// With --spawn: the server's long-poll wait in milliseconds (poll_wait_ms; 0 = polls of an
+    /// empty queue are answered at once).
+    #[arg(long, default_value_t = opensmev_loadgen::DEFAULT_SERVER_POLL_WAIT_MS)]
+    poll_wait_ms: u64,
     /// Timeout of each HTTP call, in seconds.
     #[arg(long, default_value_t = 30.0)]
     http_timeout: f64,
@@ -148,9 +158,32 @@ enum Command {
     /// Baselines measured without the bus.
     #[command(subcommand)]
     Baseline(BaselineCommand),
-    /// The bus (spawned; signed, then unsigned), the crypto bound and RabbitMQ back to back with
-    /// the same duration and payload, and the ratios of the performance targets.
+    /// The bus (spawned; signed, then unsigned), the crypto bound, RabbitMQ and a PostgreSQL
+    /// SKIP LOCKED queue back to back with the same duration and payload, and the ratios of the
+    /// performance targets.
     Compare(CompareArgs),
+    /// Fill a data directory's store with queued messages for the backlog test system LOADB01
+    /// (the "throughput at depth" run); then run the load with --spawn --data-dir DIR.
+    Backlog(BacklogArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BacklogArgs {
+    /// The data directory (created if missing; the store is DIR/store).
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Messages to add.
+    #[arg(long)]
+    count: u64,
+    /// Padding of each message's business content in bytes.
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +195,10 @@ enum BaselineCommand {
     /// RabbitMQ durable hops: persistent publish with publisher confirm → consume → ack, twice
     /// per round trip (request and response), in a closed loop.
     Rabbitmq(RabbitArgs),
+    /// A raw PostgreSQL SKIP LOCKED queue: committed INSERT → committed DELETE … FOR UPDATE SKIP
+    /// LOCKED … RETURNING (receive + ack), twice per round trip, takers polling with the bus
+    /// run's backoff, in a closed loop.
+    Postgres(PostgresArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -221,6 +258,44 @@ struct RabbitArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct PostgresArgs {
+    /// The server: a libpq connection string or a postgresql:// URL.
+    #[arg(long, default_value = opensmev_loadgen::baseline::postgres::DEFAULT_URL)]
+    url: String,
+    /// Round-trip originators (insert requests, take their responses).
+    #[arg(long, default_value_t = 2)]
+    producers: usize,
+    /// Request handlers (take requests, insert responses).
+    #[arg(long, default_value_t = 2)]
+    consumers: usize,
+    /// Round trips in flight per producer.
+    #[arg(long, default_value_t = 4)]
+    window: usize,
+    /// Seconds to start round trips.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Padding of the business content in bytes (request and response).
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Longest pause of a taker after an empty take, in milliseconds (1 ms, doubling; the bus
+    /// run's poller backoff).
+    #[arg(long, default_value_t = 20)]
+    max_backoff_ms: u64,
+    /// Seconds unfinished round trips may take after the last start.
+    #[arg(long, default_value_t = 10.0)]
+    grace: f64,
+    /// Worker threads of the tool (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress line on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
 struct CompareArgs {
     /// Seconds of each run.
     #[arg(long, default_value_t = 10.0)]
@@ -252,10 +327,13 @@ struct CompareArgs {
     /// RabbitMQ queue type.
     #[arg(long, value_enum, default_value = "classic")]
     queue_type: QueueTypeArg,
+    /// The PostgreSQL server of the SKIP LOCKED queue baseline.
+    #[arg(long, default_value = opensmev_loadgen::baseline::postgres::DEFAULT_URL)]
+    postgres_url: String,
     /// Worker threads of the load generator (default: number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
-    /// Write all four reports and the ratios as JSON to this file.
+    /// Write all five reports and the ratios as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
     /// No progress lines on stderr.
@@ -362,6 +440,75 @@ fn run_command(command: &Command) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Baseline(BaselineCommand::Postgres(a)) => {
+            let (duration, grace) = match (
+                seconds(a.duration, "--duration"),
+                seconds(a.grace, "--grace"),
+            ) {
+                (Ok(d), Ok(g)) => (d, g),
+                (Err(e), _) | (_, Err(e)) => return fail(e),
+            };
+            let mut config = PostgresConfig::new(a.url.clone());
+            config.producers = a.producers;
+            config.consumers = a.consumers;
+            config.window = a.window;
+            config.duration = duration;
+            config.grace = grace;
+            config.payload_bytes = a.payload_bytes;
+            config.max_backoff = Duration::from_millis(a.max_backoff_ms);
+            config.progress = !a.quiet;
+            config.command_line = opensmev_loadgen::baseline::command_line();
+            let runtime = match runtime(a.threads) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match runtime.block_on(opensmev_loadgen::baseline::postgres::run(&config)) {
+                Ok(report) => {
+                    let written = write_json(a.json.as_ref(), &report.to_json());
+                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+                    if !written {
+                        ExitCode::from(2)
+                    } else if report.errors > 0 || report.failed > 0 {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
+        Command::Backlog(a) => {
+            let config = opensmev_loadgen::backlog::BacklogConfig {
+                data_dir: a.data_dir.clone(),
+                count: a.count,
+                payload_bytes: a.payload_bytes,
+                progress: !a.quiet,
+            };
+            let runtime = match runtime(None) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match runtime.block_on(opensmev_loadgen::backlog::fill(&config)) {
+                Ok(report) => {
+                    let line = format!(
+                        "backlog: {} messages added in {:.1} s ({:.0}/s); {} pending for {}; database {:.1} GiB\n",
+                        report.added,
+                        report.elapsed.as_secs_f64(),
+                        report.rate(),
+                        report.pending,
+                        opensmev_loadgen::workload::BACKLOG_SYSTEM,
+                        report.database_bytes as f64 / (1u64 << 30) as f64
+                    );
+                    let _ = std::io::stdout().write_all(line.as_bytes());
+                    if write_json(a.json.as_ref(), &report.to_json()) {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(2)
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Compare(a) => {
             let duration = match seconds(a.duration, "--duration") {
                 Ok(d) => d,
@@ -378,6 +525,7 @@ fn run_command(command: &Command) -> ExitCode {
             config.crypto_threads = a.crypto_threads.unwrap_or_else(cpus);
             config.rabbitmq_url = a.rabbitmq_url.clone();
             config.queue_type = a.queue_type.get();
+            config.postgres_url = a.postgres_url.clone();
             config.progress = !a.quiet;
             config.command_line = opensmev_loadgen::baseline::command_line();
             let runtime = match runtime(a.threads) {
@@ -445,13 +593,33 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
     config.max_in_flight = args.max_in_flight;
     config.grace = seconds(args.grace, "--grace")?;
     config.max_backoff = Duration::from_millis(args.max_backoff_ms);
+    config.server_poll_wait = Duration::from_millis(args.poll_wait_ms);
+    config.idle_pollers = args.idle_pollers;
     config.http_timeout = seconds(args.http_timeout, "--http-timeout")?;
     config.progress = !args.quiet;
     config.command_line = opensmev_loadgen::baseline::command_line();
     Ok(config)
 }
 
+/// Raises the soft limit of open files to the hard one: every client holds a connection, and
+/// with --spawn and --idle-pollers 1000 the process needs two descriptors per poller.
+fn raise_open_files_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed by reference.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max
+        {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    raise_open_files_limit();
     let args = Args::parse();
     if let Some(command) = &args.command {
         return run_command(command);
@@ -604,6 +772,26 @@ mod tests {
                     (a.producers, a.consumers, a.url.as_str()),
                     (3, 1, DEFAULT_URL)
                 );
+            }
+            other => panic!("{other:?}"),
+        }
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "baseline",
+            "postgres",
+            "--window",
+            "8",
+            "--duration",
+            "20",
+        ])
+        .unwrap();
+        match args.command {
+            Some(Command::Baseline(BaselineCommand::Postgres(a))) => {
+                assert_eq!(
+                    (a.producers, a.window, a.duration, a.max_backoff_ms),
+                    (2, 8, 20.0, 20)
+                );
+                assert_eq!(a.url, opensmev_loadgen::baseline::postgres::DEFAULT_URL);
             }
             other => panic!("{other:?}"),
         }

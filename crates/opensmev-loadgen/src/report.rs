@@ -174,6 +174,14 @@ fn settings(config: &LoadConfig, base: &str) -> Vec<(&'static str, String)> {
             format!("{} B inline", config.attachment_bytes),
         ),
         ("grace", format!("{} s", config.grace.as_secs_f64())),
+        ("idle pollers", config.idle_pollers.to_string()),
+        (
+            "server long-poll wait",
+            match &config.target {
+                Target::Spawn { .. } => format!("{} ms", config.server_poll_wait.as_millis()),
+                Target::Url { .. } => "as configured on the server (poll_wait_ms)".to_owned(),
+            },
+        ),
     ]
 }
 
@@ -417,6 +425,9 @@ impl Report {
         );
         let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         for o in &self.operations {
+            if o.name == Operation::IdlePoll.name() && o.calls == 0 {
+                continue;
+            }
             let name = if o.name == "RoundTrip" {
                 "**round trip**".to_owned()
             } else {

@@ -40,10 +40,11 @@ pub fn write_bench_registry(data_dir: &Path) -> Result<PathBuf, LoadError> {
 
 impl SpawnedServer {
     /// Starts the server in `data_dir` (a temporary directory when `None`) on `threads` worker
-    /// threads.
+    /// threads, holding polls of empty queues up to `poll_wait`.
     pub(crate) async fn start(
         data_dir: Option<PathBuf>,
         threads: usize,
+        poll_wait: std::time::Duration,
     ) -> Result<SpawnedServer, LoadError> {
         let (dir, data_dir) = match data_dir {
             Some(d) => (None, d),
@@ -62,6 +63,7 @@ impl SpawnedServer {
             demo: true,
             registry_file: Some(registry),
             lease_seconds: 30,
+            poll_wait_ms: u64::try_from(poll_wait.as_millis()).unwrap_or(u64::MAX),
             ..Config::default()
         };
         let (ready_tx, ready_rx) =

@@ -29,19 +29,23 @@ pub enum Operation {
     GetResponse,
     /// Consumer: `Ack` of the response.
     AckResponse,
+    /// Idle pollers (`--idle-pollers`): `GetResponse` of the unsigned test consumer on nodes
+    /// that never get a message — the load of many systems polling empty queues.
+    IdlePoll,
     /// From the (intended) start of `SendRequest` to the end of the consumer's `Ack`.
     RoundTrip,
 }
 
 impl Operation {
     /// All, in round-trip order.
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 8] = [
         Operation::SendRequest,
         Operation::GetRequest,
         Operation::AckRequest,
         Operation::SendResponse,
         Operation::GetResponse,
         Operation::AckResponse,
+        Operation::IdlePoll,
         Operation::RoundTrip,
     ];
 
@@ -54,6 +58,7 @@ impl Operation {
             Operation::SendResponse => "SendResponse",
             Operation::GetResponse => "GetResponse",
             Operation::AckResponse => "Ack-response",
+            Operation::IdlePoll => "idle GetResponse",
             Operation::RoundTrip => "RoundTrip",
         }
     }

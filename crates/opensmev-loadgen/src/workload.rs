@@ -51,6 +51,11 @@ pub const BENCH_UNSIGNED_NS: &str = "urn://opensmev/load/unsigned/1.0.0";
 pub const TEST_CONSUMER: &str = "LOADC01";
 /// The test provider IS with an optional signature.
 pub const TEST_PROVIDER: &str = "LOADP01";
+/// The test system that holds the backlog of the "throughput at depth" run (see `backlog`):
+/// registered, never polled, with a queue quota above any backlog.
+pub const BACKLOG_SYSTEM: &str = "LOADB01";
+/// The backlog system's queue quota.
+pub const BACKLOG_QUOTA: u64 = 100_000_000;
 
 const DEMO_NS: &str = "urn://opensmev/demo/pfr-account/1.0.0";
 const DEMO_SNILS: &str = "112-233-445 95";
@@ -300,7 +305,7 @@ pub fn bench_registry(demo_dir: &Path) -> Result<String, LoadError> {
         (
             TEST_PROVIDER,
             "Нагрузочный поставщик (тест, без ЭП)",
-            provider_owner,
+            provider_owner.clone(),
         ),
     ] {
         file.systems.push(SystemEntry {
@@ -312,6 +317,14 @@ pub fn bench_registry(demo_dir: &Path) -> Result<String, LoadError> {
             queue_quota: None,
         });
     }
+    file.systems.push(SystemEntry {
+        mnemonic: BACKLOG_SYSTEM.to_owned(),
+        name: "Нагрузочный поставщик с очередью-архивом (тест, без ЭП)".to_owned(),
+        owner: provider_owner,
+        signature: SignaturePolicy::Optional,
+        certificates: Vec::new(),
+        queue_quota: Some(BACKLOG_QUOTA),
+    });
     for (id, ns, provider, consumer) in [
         (BENCH_SIGNED_KIND, BENCH_SIGNED_NS, "PFR01", "MFC01"),
         (

@@ -93,6 +93,7 @@ impl Application {
             lease: time::Duration::seconds(config.lease_seconds as i64),
             stale_message_id: time::Duration::hours(config.stale_message_id_hours as i64),
             max_attachments_bytes: config.max_attachments_bytes,
+            poll_wait: std::time::Duration::from_millis(config.poll_wait_ms),
             ..BusConfig::default()
         };
         let crypto: Arc<dyn CryptoProvider> = provider;

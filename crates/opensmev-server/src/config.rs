@@ -31,6 +31,9 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The longest `poll_wait_ms` accepted: a minute, well under SMEV clients' usual timeouts.
+pub const MAX_POLL_WAIT_MS: u64 = 60_000;
+
 /// The server configuration, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -50,6 +53,9 @@ pub struct Config {
     pub lease_seconds: u64,
     /// Hours after which a `MessageID` is stale.
     pub stale_message_id_hours: u64,
+    /// Milliseconds a `GetRequest`/`GetResponse` on an empty queue waits for a message (long
+    /// polling; 0 = answer at once, as SMEV does; at most [`MAX_POLL_WAIT_MS`]).
+    pub poll_wait_ms: u64,
     /// The bus's signing key (PKCS#8 PEM) for ЭП-СМЭВ; generated in demo mode.
     pub smev_key: Option<PathBuf>,
     /// The bus's certificate (PEM).
@@ -73,6 +79,7 @@ impl Default for Config {
             max_attachments_bytes: 64 * 1024 * 1024,
             lease_seconds: 300,
             stale_message_id_hours: 48,
+            poll_wait_ms: 0,
             smev_key: None,
             smev_cert: None,
             registry_file: None,
@@ -94,6 +101,7 @@ struct FileConfig {
     max_attachments_bytes: Option<u64>,
     lease_seconds: Option<u64>,
     stale_message_id_hours: Option<u64>,
+    poll_wait_ms: Option<u64>,
     smev_key: Option<PathBuf>,
     smev_cert: Option<PathBuf>,
     registry_file: Option<PathBuf>,
@@ -115,7 +123,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 13] = [
+const ENV_KEYS: [&str; 14] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -124,6 +132,7 @@ const ENV_KEYS: [&str; 13] = [
     "MAX_ATTACHMENTS_BYTES",
     "LEASE_SECONDS",
     "STALE_MESSAGE_ID_HOURS",
+    "POLL_WAIT_MS",
     "SMEV_KEY",
     "SMEV_CERT",
     "REGISTRY_FILE",
@@ -201,6 +210,7 @@ impl Config {
             max_attachments_bytes,
             lease_seconds,
             stale_message_id_hours,
+            poll_wait_ms,
             registry_poll_seconds,
             demo
         );
@@ -231,6 +241,7 @@ impl Config {
             "MAX_ATTACHMENTS_BYTES" => self.max_attachments_bytes = num(name, value)?,
             "LEASE_SECONDS" => self.lease_seconds = num(name, value)?,
             "STALE_MESSAGE_ID_HOURS" => self.stale_message_id_hours = num(name, value)?,
+            "POLL_WAIT_MS" => self.poll_wait_ms = num(name, value)?,
             "SMEV_KEY" => self.smev_key = Some(PathBuf::from(value)),
             "SMEV_CERT" => self.smev_cert = Some(PathBuf::from(value)),
             "REGISTRY_FILE" => self.registry_file = Some(PathBuf::from(value)),
@@ -256,6 +267,12 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "path_prefix {:?} must start with '/' and not end with '/'",
                 self.path_prefix
+            )));
+        }
+        if self.poll_wait_ms > MAX_POLL_WAIT_MS {
+            return Err(ConfigError::Invalid(format!(
+                "poll_wait_ms {} is more than {MAX_POLL_WAIT_MS} (clients time out)",
+                self.poll_wait_ms
             )));
         }
         if self.lease_seconds == 0 {
@@ -305,7 +322,7 @@ mod tests {
         let file = dir.path().join("opensmev.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:8000\"\nlease_seconds = 60\ndemo = true\n",
+            "listen = \"127.0.0.1:8000\"\nlease_seconds = 60\ndemo = true\npoll_wait_ms = 250\n",
         )
         .unwrap();
         let config = Config::load(
@@ -319,7 +336,16 @@ mod tests {
         .unwrap();
         assert_eq!(config.listen, "127.0.0.1:9000".parse().unwrap());
         assert_eq!(config.lease_seconds, 30);
+        assert_eq!(config.poll_wait_ms, 250);
         assert!(config.demo);
+
+        let err = Config::load(
+            None,
+            env(&[("OPENSMEV_POLL_WAIT_MS", "60001")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("poll_wait_ms"), "{err}");
     }
 
     #[test]

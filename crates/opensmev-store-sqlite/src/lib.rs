@@ -28,8 +28,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use opensmev_store::{
-    AckOutcome, Enqueued, JournalEvent, LeaseRequest, NewMessage, QueueDepth, RegistryDocument,
-    StatusNotice, Store, StoreError, StoredMessage,
+    AckOutcome, AckRule, Enqueued, JournalEvent, LeaseRequest, NewMessage, QueueDepth,
+    RegistryDocument, StatusNotice, Store, StoreError, StoredMessage,
 };
 use opensmev_types::{InteractionStatus, MessageId, Mnemonic};
 use rusqlite::Connection;
@@ -188,7 +188,38 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn enqueue_response(
+        &self,
+        message: NewMessage,
+        status: InteractionStatus,
+        quota: u64,
+        request_status: InteractionStatus,
+    ) -> Result<Enqueued, StoreError> {
+        self.write("enqueue_response", move |conn| {
+            let enqueued = ops::enqueue(conn, &message, status, quota)?;
+            if let (Enqueued::Accepted { .. }, Some(request)) =
+                (&enqueued, &message.original_message_id)
+            {
+                ops::set_status(conn, request, request_status, None, message.sent_at)?;
+            }
+            Ok(enqueued)
+        })
+        .await
+    }
+
     async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError> {
+        // A poll of an empty queue is answered from a reader's snapshot, without a turn of the
+        // writer (idle systems poll all the time). A message committed after that snapshot is
+        // simply found by the next poll, as if this one had come a moment earlier.
+        let probe = request.clone();
+        if !self
+            .read("lease_next: probe", move |conn| {
+                ops::anything_to_lease(conn, &probe)
+            })
+            .await?
+        {
+            return Ok(None);
+        }
         self.write("lease_next", move |conn| ops::lease_next(conn, &request))
             .await
     }
@@ -198,21 +229,12 @@ impl Store for SqliteStore {
         recipient: &Mnemonic,
         id: &MessageId,
         accepted: bool,
-        status: InteractionStatus,
-        notice: Option<String>,
+        rule: AckRule,
         now: OffsetDateTime,
     ) -> Result<AckOutcome, StoreError> {
         let (recipient, id) = (recipient.clone(), id.clone());
         self.write("ack", move |conn| {
-            ops::ack(
-                conn,
-                &recipient,
-                &id,
-                accepted,
-                status,
-                notice.as_deref(),
-                now,
-            )
+            ops::ack(conn, &recipient, &id, accepted, rule, now)
         })
         .await
     }

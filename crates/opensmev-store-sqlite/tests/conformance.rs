@@ -267,14 +267,7 @@ async fn corrupt_rows_are_reported() {
     assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
     assert_eq!(
         store
-            .ack(
-                &mn("R"),
-                &mid(4),
-                true,
-                InteractionStatus::MessageIsDelivered,
-                None,
-                at(2)
-            )
+            .ack(&mn("R"), &mid(4), true, delivered, at(2))
             .await
             .unwrap(),
         AckOutcome::NotFound
@@ -431,8 +424,7 @@ async fn enqueue_lease_ack_throughput() {
                             &mn("R"),
                             &m.message.id,
                             true,
-                            InteractionStatus::MessageIsDelivered,
-                            None,
+                            delivered,
                             now + Duration::seconds(1),
                         )
                         .await
@@ -461,4 +453,9 @@ async fn enqueue_lease_ack_throughput() {
         .map(|m| m.len())
         .unwrap_or(0);
     eprintln!("database file: {:.1} MiB", size as f64 / (1 << 20) as f64);
+}
+
+/// The ack rule of these tests.
+fn delivered(_: MessageKind, _: bool) -> (InteractionStatus, Option<&'static str>) {
+    (InteractionStatus::MessageIsDelivered, None)
 }

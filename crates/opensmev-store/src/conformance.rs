@@ -61,6 +61,8 @@ where
     run!(
         request_round_trip,
         response_round_trip,
+        ack_rule_sees_the_kind,
+        response_updates_its_request,
         duplicate_id,
         quota,
         ordering,
@@ -253,6 +255,40 @@ async fn get(store: &dyn Store, n: u32) -> StoredMessage {
         .unwrap_or_else(|| panic!("message {} not found", mid(n)))
 }
 
+/// An ack rule: always `MessageIsDelivered`, no notice.
+fn delivered(_: MessageKind, _: bool) -> (InteractionStatus, Option<&'static str>) {
+    (InteractionStatus::MessageIsDelivered, None)
+}
+
+/// An ack rule with a notice.
+fn delivered_with_notice(_: MessageKind, _: bool) -> (InteractionStatus, Option<&'static str>) {
+    (
+        InteractionStatus::MessageIsDelivered,
+        Some("Доставлено получателю"),
+    )
+}
+
+/// An ack rule that tells the kinds and the verdicts apart, with a notice for refusals only.
+fn by_kind(kind: MessageKind, accepted: bool) -> (InteractionStatus, Option<&'static str>) {
+    match (kind, accepted) {
+        (MessageKind::Request, true) => (InteractionStatus::UnderProcessing, None),
+        (MessageKind::Request, false) => (
+            InteractionStatus::RequestIsRejectedBySmev,
+            Some("request refused"),
+        ),
+        (MessageKind::Response, true) => (InteractionStatus::MessageIsDelivered, None),
+        (MessageKind::Response, false) => (
+            InteractionStatus::ResponseIsProcessed,
+            Some("response refused"),
+        ),
+    }
+}
+
+/// An ack rule whose notice must never be stored (used where the ack must not happen).
+fn never(_: MessageKind, _: bool) -> (InteractionStatus, Option<&'static str>) {
+    (InteractionStatus::Cancelled, Some("should not be stored"))
+}
+
 async fn ack(
     store: &dyn Store,
     recipient: &str,
@@ -261,14 +297,7 @@ async fn ack(
     now: OffsetDateTime,
 ) -> AckOutcome {
     store
-        .ack(
-            &mn(recipient),
-            &mid(n),
-            accepted,
-            InteractionStatus::MessageIsDelivered,
-            None,
-            now,
-        )
+        .ack(&mn(recipient), &mid(n), accepted, delivered, now)
         .await
         .expect("ack")
 }
@@ -437,14 +466,7 @@ pub async fn request_round_trip(store: &dyn Store) {
     assert_eq!(get(store, 1).await, leased, "message() shows the lease");
 
     let outcome = store
-        .ack(
-            &mn("PFR01"),
-            &mid(1),
-            true,
-            InteractionStatus::MessageIsDelivered,
-            Some("Доставлено получателю".to_owned()),
-            at(20),
-        )
+        .ack(&mn("PFR01"), &mid(1), true, delivered_with_notice, at(20))
         .await
         .expect("ack");
     assert_eq!(outcome, AckOutcome::Acked);
@@ -512,14 +534,7 @@ pub async fn response_round_trip(store: &dyn Store) {
     );
 
     let outcome = store
-        .ack(
-            &mn("CONS01"),
-            &mid(1),
-            false,
-            InteractionStatus::ResponseIsProcessed,
-            None,
-            at(11),
-        )
+        .ack(&mn("CONS01"), &mid(1), false, by_kind, at(11))
         .await
         .expect("ack");
     assert_eq!(outcome, AckOutcome::Acked);
@@ -537,10 +552,120 @@ pub async fn response_round_trip(store: &dyn Store) {
             JournalKind::Refused
         ]
     );
+    let notice = take_notice(store, "PROV01")
+        .await
+        .expect("the rule's notice for a refused response");
     assert_eq!(
-        take_notice(store, "PROV01").await,
-        None,
-        "no notice when none is given"
+        (notice.status, notice.details.as_deref()),
+        (
+            InteractionStatus::ResponseIsProcessed,
+            Some("response refused")
+        )
+    );
+    assert_eq!(take_notice(store, "PROV01").await, None);
+}
+
+/// `ack` applies the rule to the acknowledged message's kind; no notice when the rule gives none.
+pub async fn ack_rule_sees_the_kind(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    lease(store, poll("R", MessageKind::Request, at(1)))
+        .await
+        .expect("leased");
+    let outcome = store
+        .ack(&mn("R"), &mid(1), true, by_kind, at(2))
+        .await
+        .expect("ack");
+    assert_eq!(outcome, AckOutcome::Acked);
+    assert_eq!(
+        get(store, 1).await.status,
+        InteractionStatus::UnderProcessing
+    );
+    assert_eq!(take_notice(store, "S").await, None, "no notice given");
+
+    put(store, request(2, "S", "R")).await;
+    lease(store, poll("R", MessageKind::Request, at(3)))
+        .await
+        .expect("leased");
+    store
+        .ack(&mn("R"), &mid(2), false, by_kind, at(4))
+        .await
+        .expect("ack");
+    assert_eq!(
+        get(store, 2).await.status,
+        InteractionStatus::RequestIsRejectedBySmev
+    );
+    let notice = take_notice(store, "S").await.expect("notice");
+    assert_eq!(
+        (notice.original_message_id, notice.details.as_deref()),
+        (mid(2), Some("request refused"))
+    );
+}
+
+/// `enqueue_response` stores the response and, in the same transaction, sets and journals the
+/// request's status; a refused (duplicate) response changes nothing; a response to an unknown
+/// request is still stored.
+pub async fn response_updates_its_request(store: &dyn Store) {
+    put(store, request(1, "C", "P")).await;
+    let answered = store
+        .enqueue_response(
+            response(2, "P", "C", Some(1)),
+            InteractionStatus::ResponseIsAcceptedBySmev,
+            10,
+            InteractionStatus::ResponseIsQueued,
+        )
+        .await
+        .expect("enqueue_response");
+    assert!(
+        matches!(answered, Enqueued::Accepted { .. }),
+        "{answered:?}"
+    );
+    let request = get(store, 1).await;
+    assert_eq!(request.status, InteractionStatus::ResponseIsQueued);
+    assert_eq!(request.state, DeliveryState::Queued, "delivery untouched");
+    let kinds = journal_kinds(store, 1).await;
+    assert_eq!(kinds[0], JournalKind::Accepted);
+    assert!(kinds.contains(&JournalKind::Answered), "{kinds:?}");
+    assert!(kinds.contains(&JournalKind::StatusChanged), "{kinds:?}");
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    assert_eq!(
+        get(store, 2).await.status,
+        InteractionStatus::ResponseIsAcceptedBySmev
+    );
+    assert_eq!(take_notice(store, "C").await, None, "no notice");
+
+    let duplicate = store
+        .enqueue_response(
+            response(2, "P", "C", Some(1)),
+            InteractionStatus::ResponseIsAcceptedBySmev,
+            10,
+            InteractionStatus::RequestIsProcessed,
+        )
+        .await
+        .expect("enqueue_response");
+    assert!(
+        matches!(duplicate, Enqueued::Duplicate { .. }),
+        "{duplicate:?}"
+    );
+    assert_eq!(
+        get(store, 1).await.status,
+        InteractionStatus::ResponseIsQueued,
+        "a refused response leaves the request alone"
+    );
+    assert_eq!(journal_kinds(store, 1).await.len(), 3);
+
+    let orphan = store
+        .enqueue_response(
+            response(3, "P", "C", Some(77)),
+            InteractionStatus::ResponseIsAcceptedBySmev,
+            10,
+            InteractionStatus::ResponseIsQueued,
+        )
+        .await
+        .expect("enqueue_response");
+    assert!(matches!(orphan, Enqueued::Accepted { .. }), "{orphan:?}");
+    assert_eq!(
+        get(store, 3).await.message.original_message_id,
+        Some(mid(77))
     );
 }
 
@@ -860,16 +985,14 @@ pub async fn lease_exclusivity_and_redelivery(store: &dyn Store) {
 pub async fn ack_not_found(store: &dyn Store) {
     put(store, request(1, "S", "R")).await;
     put(store, request(2, "S", "R")).await;
-    let notice = || Some("should not be stored".to_owned());
-    let delivered = InteractionStatus::MessageIsDelivered;
 
     let unknown = store
-        .ack(&mn("R"), &mid(99), true, delivered, notice(), at(1))
+        .ack(&mn("R"), &mid(99), true, never, at(1))
         .await
         .expect("ack");
     assert_eq!(unknown, AckOutcome::NotFound, "unknown id");
     let queued = store
-        .ack(&mn("R"), &mid(1), true, delivered, notice(), at(1))
+        .ack(&mn("R"), &mid(1), true, never, at(1))
         .await
         .expect("ack");
     assert_eq!(queued, AckOutcome::NotFound, "never delivered");
@@ -888,12 +1011,12 @@ pub async fn ack_not_found(store: &dyn Store) {
         Some(mid(1))
     );
     let other = store
-        .ack(&mn("S"), &mid(1), true, delivered, notice(), at(3))
+        .ack(&mn("S"), &mid(1), true, never, at(3))
         .await
         .expect("ack");
     assert_eq!(other, AckOutcome::NotFound, "another recipient");
     let other = store
-        .ack(&mn("R2"), &mid(1), true, delivered, notice(), at(3))
+        .ack(&mn("R2"), &mid(1), true, never, at(3))
         .await
         .expect("ack");
     assert_eq!(other, AckOutcome::NotFound, "another recipient");
@@ -906,14 +1029,7 @@ pub async fn ack_not_found(store: &dyn Store) {
 
     assert_eq!(ack(store, "R", 1, true, at(4)).await, AckOutcome::Acked);
     let again = store
-        .ack(
-            &mn("R"),
-            &mid(1),
-            false,
-            InteractionStatus::Cancelled,
-            notice(),
-            at(5),
-        )
+        .ack(&mn("R"), &mid(1), false, never, at(5))
         .await
         .expect("ack");
     assert_eq!(again, AckOutcome::NotFound, "already acknowledged");
@@ -921,7 +1037,7 @@ pub async fn ack_not_found(store: &dyn Store) {
     assert_eq!(stored.state, DeliveryState::Acked);
     assert_eq!(stored.acked_at, Some(at(4)));
     assert_eq!(stored.accepted, Some(true));
-    assert_eq!(stored.status, delivered);
+    assert_eq!(stored.status, InteractionStatus::MessageIsDelivered);
     assert_eq!(
         journal_kinds(store, 1).await,
         vec![

@@ -328,6 +328,12 @@ pub enum StoreError {
     Backend(String),
 }
 
+/// What acknowledging a message does to its interaction status, by the message's kind and
+/// whether the recipient accepted it: the new status, and the details of a status notice for the
+/// message's sender if one is due. The bus's rule; the store applies it in the ack's transaction,
+/// so the bus need not read the message first.
+pub type AckRule = fn(MessageKind, bool) -> (InteractionStatus, Option<&'static str>);
+
 /// The bus's storage.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + Debug {
@@ -342,6 +348,18 @@ pub trait Store: Send + Sync + Debug {
         quota: u64,
     ) -> Result<Enqueued, StoreError>;
 
+    /// [`Store::enqueue`] of a response, and in the same transaction (when it is accepted) the
+    /// answered request's (`original_message_id`'s) status set to `request_status` and journaled
+    /// as by [`Store::set_status`], without a notice. A response whose request is unknown is
+    /// still stored.
+    async fn enqueue_response(
+        &self,
+        message: NewMessage,
+        status: InteractionStatus,
+        quota: u64,
+        request_status: InteractionStatus,
+    ) -> Result<Enqueued, StoreError>;
+
     /// Leases the best available message of a queue: queued, or leased with the lease run out;
     /// not expired by `EOL` (such ones are marked [`DeliveryState::Expired`] on the way, with a
     /// journal event and a `cancelled` status notice for the sender); matching the type filter and
@@ -349,15 +367,14 @@ pub trait Store: Send + Sync + Debug {
     async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError>;
 
     /// Acknowledges a delivered (leased, even if the lease ran out), unacknowledged message of
-    /// `recipient`. Records `Acked`/`Refused`, sets the status to `status`, and adds a status
-    /// notice for the message's sender when `notice` is given.
+    /// `recipient`. Records `Acked`/`Refused`, sets the status `rule` gives for the message's
+    /// kind, and adds a status notice for the message's sender when the rule gives details.
     async fn ack(
         &self,
         recipient: &Mnemonic,
         id: &MessageId,
         accepted: bool,
-        status: InteractionStatus,
-        notice: Option<String>,
+        rule: AckRule,
         now: OffsetDateTime,
     ) -> Result<AckOutcome, StoreError>;
 

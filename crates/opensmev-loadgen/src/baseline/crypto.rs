@@ -1071,7 +1071,9 @@ mod tests {
     /// names in order) as the chain's.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_counts_match_a_real_round_trip() {
-        let server = crate::spawn::SpawnedServer::start(None, 1).await.unwrap();
+        let server = crate::spawn::SpawnedServer::start(None, 1, std::time::Duration::ZERO)
+            .await
+            .unwrap();
         let v = SchemaVersion::V1_2;
         let signs = Arc::new(AtomicU64::new(0));
         let mut consumer = SmevClient::for_demo(&server.base, &server.demo_dir, "MFC01", v);
