@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 use crate::xml::{Element, Item, Walker, XmlError};
 
+mod fast;
+
 /// The algorithm URI.
 pub const EXC_C14N_URI: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
 /// The algorithm URI of the with-comments variant (comments are still dropped: a same-document
@@ -36,7 +38,24 @@ pub fn canonicalize_element(
     inclusive_prefixes: &[String],
     out: &mut dyn Write,
 ) -> Result<(), C14nError> {
-    run(element.walker(), skip, inclusive_prefixes, out)
+    #[cfg(debug_assertions)]
+    {
+        // The direct reading must give the walker's result, byte for byte.
+        let mut fast_out = Vec::new();
+        let fast = fast::canonicalize(element, skip.clone(), inclusive_prefixes, &mut fast_out);
+        let mut slow_out = Vec::new();
+        let slow = run(element.walker(), skip, inclusive_prefixes, &mut slow_out);
+        assert_eq!(
+            (fast.is_ok(), slow.is_ok(), &fast_out),
+            (true, true, &slow_out),
+            "fast and walker C14N differ on {:?}",
+            element.source()
+        );
+        out.write_all(&fast_out)?;
+        Ok(())
+    }
+    #[cfg(not(debug_assertions))]
+    Ok(fast::canonicalize(element, skip, inclusive_prefixes, out)?)
 }
 
 /// Canonicalizes `element` into a vector.
@@ -60,12 +79,14 @@ pub enum C14nError {
     Io(#[from] std::io::Error),
 }
 
-struct Rendered {
-    prefix: Arc<str>,
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
+struct Rendered<'p> {
+    prefix: &'p str,
     uri: Arc<str>,
     depth: usize,
 }
 
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn run<'a>(
     mut walker: Walker<'a>,
     skip: Option<std::ops::Range<usize>>,
@@ -77,9 +98,13 @@ fn run<'a>(
         .iter()
         .map(|p| if p == "#default" { "" } else { p.as_str() })
         .collect();
-    let mut rendered: Vec<Rendered> = Vec::new();
-    let mut names: Vec<(&'a str, &'a str)> = Vec::new();
+    let mut rendered: Vec<Rendered<'_>> = Vec::with_capacity(16);
+    let mut names: Vec<(&'a str, &'a str)> = Vec::with_capacity(16);
     let mut skipping = 0usize;
+    // Per start tag, reused.
+    let mut prefixes: Vec<&str> = Vec::with_capacity(8);
+    let mut decls: Vec<(&str, Arc<str>)> = Vec::with_capacity(8);
+    let mut order: Vec<usize> = Vec::with_capacity(8);
 
     while let Some(item) = walker.next_item()? {
         if skipping > 0 {
@@ -98,7 +123,8 @@ fn run<'a>(
                 }
                 let depth = names.len() + 1;
                 // Prefixes to consider: visibly utilized ones, then the inclusive list.
-                let mut prefixes: Vec<&str> = vec![tag.prefix];
+                prefixes.clear();
+                prefixes.push(tag.prefix);
                 for attr in &tag.attrs {
                     if !attr.prefix.is_empty() && attr.prefix != "xml" {
                         prefixes.push(attr.prefix);
@@ -111,8 +137,8 @@ fn run<'a>(
                 }
                 prefixes.sort_unstable();
                 prefixes.dedup();
-                let mut decls: Vec<(&str, Arc<str>)> = Vec::new();
-                for p in prefixes {
+                decls.clear();
+                for &p in &prefixes {
                     if p == "xml" {
                         continue;
                     }
@@ -120,16 +146,16 @@ fn run<'a>(
                     let current = rendered
                         .iter()
                         .rev()
-                        .find(|r| &*r.prefix == p)
-                        .map(|r| r.uri.clone());
-                    let needed = match &current {
+                        .find(|r| r.prefix == p)
+                        .map(|r| &r.uri);
+                    let needed = match current {
                         Some(c) => *c != uri,
                         // Nothing rendered yet: an empty default needs no declaration.
                         None => !uri.is_empty(),
                     };
                     if needed {
                         rendered.push(Rendered {
-                            prefix: Arc::from(p),
+                            prefix: p,
                             uri: uri.clone(),
                             depth,
                         });
@@ -137,12 +163,13 @@ fn run<'a>(
                     }
                 }
 
-                let mut attrs: Vec<(&str, &str, &str, &str)> = tag
-                    .attrs
-                    .iter()
-                    .map(|a| (a.ns.as_deref().unwrap_or(""), a.local, a.prefix, &*a.value))
-                    .collect();
-                attrs.sort_by(|x, y| x.0.cmp(y.0).then_with(|| x.1.cmp(y.1)));
+                order.clear();
+                order.extend(0..tag.attrs.len());
+                let key = |i: usize| {
+                    let a = &tag.attrs[i];
+                    (a.ns.as_deref().unwrap_or(""), a.local)
+                };
+                order.sort_by(|&x, &y| key(x).cmp(&key(y)));
 
                 out.write_all(b"<")?;
                 write_qname(&mut out, tag.prefix, tag.local)?;
@@ -157,11 +184,12 @@ fn run<'a>(
                     write_attr_value(&mut out, uri)?;
                     out.write_all(b"\"")?;
                 }
-                for (_, local, prefix, value) in &attrs {
+                for &i in &order {
+                    let a = &tag.attrs[i];
                     out.write_all(b" ")?;
-                    write_qname(&mut out, prefix, local)?;
+                    write_qname(&mut out, a.prefix, a.local)?;
                     out.write_all(b"=\"")?;
-                    write_attr_value(&mut out, value)?;
+                    write_attr_value(&mut out, &a.value)?;
                     out.write_all(b"\"")?;
                 }
                 out.write_all(b">")?;
@@ -206,6 +234,7 @@ fn run<'a>(
     Ok(())
 }
 
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn write_qname(out: &mut dyn Write, prefix: &str, local: &str) -> std::io::Result<()> {
     if !prefix.is_empty() {
         out.write_all(prefix.as_bytes())?;
@@ -214,6 +243,7 @@ fn write_qname(out: &mut dyn Write, prefix: &str, local: &str) -> std::io::Resul
     out.write_all(local.as_bytes())
 }
 
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn write_text(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
     write_replacing(out, text, |b| match b {
         b'&' => Some(b"&amp;"),
@@ -224,6 +254,7 @@ fn write_text(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
     })
 }
 
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn write_attr_value(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
     write_replacing(out, text, |b| match b {
         b'&' => Some(b"&amp;"),
@@ -236,6 +267,7 @@ fn write_attr_value(out: &mut dyn Write, text: &str) -> std::io::Result<()> {
     })
 }
 
+#[cfg_attr(not(debug_assertions), allow(dead_code))]
 fn write_replacing(
     out: &mut dyn Write,
     text: &str,

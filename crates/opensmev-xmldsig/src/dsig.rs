@@ -11,6 +11,7 @@
 //! then names the first failure in the order SMEV checks them, as a [`FaultCategory`] with a
 //! human explanation.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::ops::Range;
 
@@ -126,9 +127,15 @@ fn children_ds<'d, 'a>(element: &Element<'d, 'a>) -> impl Iterator<Item = Elemen
 }
 
 fn decode_base64(text: &str, what: &str) -> Result<Vec<u8>, String> {
-    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // Multi-byte characters never contain ASCII bytes, so dropping white-space bytes is dropping
+    // white-space characters.
+    let compact: Cow<'_, [u8]> = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        Cow::Owned(text.bytes().filter(|b| !b.is_ascii_whitespace()).collect())
+    } else {
+        Cow::Borrowed(text.as_bytes())
+    };
     base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
+        .decode(&compact)
         .map_err(|e| format!("{what} is not valid base64: {e}"))
 }
 

@@ -8,16 +8,22 @@
 //!   character and predefined entity references;
 //! * reports byte offsets, so callers can re-read any element's byte range later.
 //!
-//! [`Document`] is one pass of the walker over a whole document that records, for every element,
-//! its byte range, name, namespace declarations and `Id`. Signature work then re-reads only the
-//! element it needs (the signed element, `SignedInfo`) with a walker seeded with the namespace
-//! declarations in scope there. No DOM is ever built, so a multi-megabyte element costs one
-//! streaming pass per operation.
+//! [`Document`] is one pass over a whole document that records, for every element, its byte
+//! range, name, namespace declarations and `Id`. The pass is a byte scanner (`index`) that
+//! accepts only common, checked constructs and otherwise leaves the document to the walker,
+//! which then decides (and reports any error); debug builds run both and require the same index.
+//! Signature work then re-reads only the element it needs (the signed element, `SignedInfo`)
+//! with a walker seeded with the namespace declarations in scope there, or with the equivalent
+//! direct readers of the SMEV transform and C14N (`transform::fast`, `c14n::fast`, checked
+//! against the walker the same way). No DOM is ever built, so a multi-megabyte element costs
+//! one streaming pass per operation.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use quick_xml::events::{BytesStart, Event};
+
+mod index;
 
 /// The XML namespace (`xml:` prefix), bound implicitly.
 pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
@@ -548,58 +554,72 @@ impl<'a> Walker<'a> {
     }
 
     fn start_trusted(&mut self, offset: usize, inner: &'a str, empty: bool) -> StartTag<'a> {
-        let name_end = inner.find([' ', '\t', '\n', '\r']).unwrap_or(inner.len());
+        let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+        let bytes = inner.as_bytes();
+        let name_end = bytes.iter().position(|&c| ws(c)).unwrap_or(inner.len());
         let qname = &inner[..name_end];
         let (prefix, local) = qname.split_once(':').unwrap_or(("", qname));
         let scope_len = self.scope.len();
-        let mut raw_attrs: Vec<(&'a str, &'a str, Cow<'a, str>)> = Vec::new();
+        // Attributes first with no namespace; resolved below, once the declarations are in scope.
+        let mut attrs: Vec<Attr<'a>> = Vec::new();
         let mut decls = Vec::new();
-        let mut rest = &inner[name_end..];
+        let mut p = name_end;
         loop {
-            rest = rest.trim_start_matches([' ', '\t', '\n', '\r']);
-            let Some(eq) = rest.find('=') else { break };
-            let key = rest[..eq].trim_end_matches([' ', '\t', '\n', '\r']);
-            rest = rest[eq + 1..].trim_start_matches([' ', '\t', '\n', '\r']);
-            let Some(q) = rest.chars().next() else { break };
-            let body = &rest[1..];
-            let close = body.find(q).unwrap_or(body.len());
-            let raw = &body[..close];
-            rest = body.get(close + 1..).unwrap_or("");
+            while p < bytes.len() && ws(bytes[p]) {
+                p += 1;
+            }
+            let Some(eq) = bytes[p..].iter().position(|&c| c == b'=').map(|k| p + k) else {
+                break;
+            };
+            let mut key_end = eq;
+            while key_end > p && ws(bytes[key_end - 1]) {
+                key_end -= 1;
+            }
+            let key = &inner[p..key_end];
+            p = eq + 1;
+            while p < bytes.len() && ws(bytes[p]) {
+                p += 1;
+            }
+            // A validated tag has a quote here; anything else ends the reading.
+            let Some(&q) = bytes.get(p).filter(|&&q| q == b'"' || q == b'\'') else {
+                break;
+            };
+            let body = p + 1;
+            let close = bytes[body.min(bytes.len())..]
+                .iter()
+                .position(|&c| c == q)
+                .map_or(bytes.len(), |k| body + k);
+            let raw = &inner[body.min(close)..close];
+            p = (close + 1).min(bytes.len());
             let value = normalize_attribute(raw, false).unwrap_or(Cow::Borrowed(raw));
             if key == "xmlns" {
                 decls.push(NsBinding {
                     prefix: Arc::from(""),
                     uri: Arc::from(&*value),
                 });
-            } else if let Some(p) = key.strip_prefix("xmlns:") {
+            } else if let Some(declared) = key.strip_prefix("xmlns:") {
                 decls.push(NsBinding {
-                    prefix: Arc::from(p),
+                    prefix: Arc::from(declared),
                     uri: Arc::from(&*value),
                 });
             } else {
                 let (p, l) = key.split_once(':').unwrap_or(("", key));
-                raw_attrs.push((p, l, value));
+                attrs.push(Attr {
+                    prefix: p,
+                    local: l,
+                    ns: None,
+                    value,
+                });
             }
         }
         self.scope.extend(decls.iter().cloned());
         self.open.push(scope_len);
         let ns = self.resolve(prefix, true).unwrap_or(None);
-        let attrs = raw_attrs
-            .into_iter()
-            .map(|(p, l, value)| {
-                let ns = if p.is_empty() {
-                    None
-                } else {
-                    self.resolve(p, false).unwrap_or(None)
-                };
-                Attr {
-                    prefix: p,
-                    local: l,
-                    ns,
-                    value,
-                }
-            })
-            .collect();
+        for attr in &mut attrs {
+            if !attr.prefix.is_empty() {
+                attr.ns = self.resolve(attr.prefix, false).unwrap_or(None);
+            }
+        }
         StartTag {
             offset,
             prefix,
@@ -812,8 +832,73 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// A per-thread output buffer for the direct readers of the transform and C14N, so that a
+/// verification does not allocate (and free) one each time. Only the allocation is reused: the
+/// buffer is always handed out empty.
+pub(crate) mod scratch {
+    use std::cell::Cell;
+
+    /// Buffers that grew beyond this are not kept.
+    const KEEP: usize = 64 * 1024;
+
+    thread_local! {
+        static BUFFER: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+    }
+
+    /// An empty buffer (with the capacity of the last one given back on this thread).
+    pub(crate) fn take() -> Vec<u8> {
+        let mut buf = BUFFER.with(Cell::take);
+        buf.clear();
+        if buf.capacity() == 0 {
+            buf.reserve(12 * 1024);
+        }
+        buf
+    }
+
+    /// Keeps `buf`'s allocation for the next [`take`] on this thread.
+    pub(crate) fn give_back(mut buf: Vec<u8>) {
+        if buf.capacity() <= KEEP {
+            buf.clear();
+            BUFFER.with(|b| b.set(buf));
+        }
+    }
+}
+
+/// Word-at-a-time byte tests ("SWAR"): each tells exactly whether *some* byte of the 8-byte
+/// word `x` has the property, which lets scanners skip 8 ordinary bytes per step.
+pub(crate) mod swar {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+
+    /// The 8 bytes at `p` as a word (`p + 8 <= b.len()`).
+    #[inline]
+    pub(crate) fn word(b: &[u8], p: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[p..p + 8]);
+        u64::from_le_bytes(w)
+    }
+
+    /// Some byte is below `n` (`n <= 128`).
+    #[inline]
+    pub(crate) fn has_less(x: u64, n: u8) -> bool {
+        x.wrapping_sub(LO * u64::from(n)) & !x & HI != 0
+    }
+
+    /// Some byte is above `n` (`n <= 127`).
+    #[inline]
+    pub(crate) fn has_more(x: u64, n: u8) -> bool {
+        (x.wrapping_add(LO * u64::from(127 - n)) | x) & HI != 0
+    }
+
+    /// Some byte equals `v`.
+    #[inline]
+    pub(crate) fn has_byte(x: u64, v: u8) -> bool {
+        has_less(x ^ (LO * u64::from(v)), 1)
+    }
+}
+
 /// Line-end normalisation of XML 1.0 §2.11 (CR LF and lone CR become LF).
-fn normalize_eol(text: &str) -> Cow<'_, str> {
+pub(crate) fn normalize_eol(text: &str) -> Cow<'_, str> {
     if text.contains('\r') {
         Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
     } else {
@@ -978,6 +1063,51 @@ fn normalize_attribute(raw: &str, check: bool) -> Result<Cow<'_, str>, XmlErrorK
     Ok(Cow::Owned(out))
 }
 
+/// The attributes (namespace declarations included) of the start tag at `start` of a
+/// validated text, as (qualified name, raw value) in document order.
+fn raw_attributes(text: &str, start: usize, end: usize) -> impl Iterator<Item = (&str, &str)> {
+    let b = text.as_bytes();
+    let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let mut p = start + 1;
+    while p < end && !ws(b[p]) && b[p] != b'/' && b[p] != b'>' {
+        p += 1;
+    }
+    std::iter::from_fn(move || {
+        while p < end && ws(b[p]) {
+            p += 1;
+        }
+        if p >= end || b[p] == b'>' || b[p] == b'/' {
+            return None;
+        }
+        let key_start = p;
+        while p < end && b[p] != b'=' && !ws(b[p]) {
+            p += 1;
+        }
+        let key = &text[key_start..p];
+        while p < end && (ws(b[p]) || b[p] == b'=') {
+            p += 1;
+        }
+        let quote = *b.get(p).filter(|_| p < end)?;
+        let value_start = p + 1;
+        let value_end = b[value_start.min(end)..end]
+            .iter()
+            .position(|&c| c == quote)
+            .map_or(end, |k| value_start + k);
+        p = value_end + 1;
+        Some((key, &text[value_start.min(value_end)..value_end]))
+    })
+}
+
+/// An attribute value of a validated range, normalised as the trusted walker does.
+pub(crate) fn normalize_attribute_trusted(raw: &str) -> Cow<'_, str> {
+    normalize_attribute(raw, false).unwrap_or(Cow::Borrowed(raw))
+}
+
+/// A reference (between `&` and `;`) of a validated range, resolved as the trusted walker does.
+pub(crate) fn resolve_trusted(name: &str) -> char {
+    resolve_reference(name).unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
 fn resolve_reference(name: &str) -> Result<char, XmlErrorKind> {
     let code = if let Some(hex) = name.strip_prefix("#x") {
         u32::from_str_radix(hex, 16).ok()
@@ -1003,7 +1133,7 @@ fn resolve_reference(name: &str) -> Result<char, XmlErrorKind> {
 /// Index of an element inside a [`Document`].
 pub type ElementId = usize;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 struct ElementData {
     start: usize,
     end: usize,
@@ -1013,7 +1143,8 @@ struct ElementData {
     prefix_len: u32,
     /// Length of the local name.
     local_len: u32,
-    ns: Option<Arc<str>>,
+    /// Namespace: 0 for none, else `k` for `Document::namespaces[k - 1]`.
+    ns: u32,
     decls: Vec<NsBinding>,
     id: Option<Arc<str>>,
 }
@@ -1037,6 +1168,8 @@ pub struct Document<'a> {
     text: &'a str,
     limits: Limits,
     elements: Vec<ElementData>,
+    /// The namespace URIs the elements refer to (`ElementData::ns`).
+    namespaces: Vec<Arc<str>>,
 }
 
 impl<'a> Document<'a> {
@@ -1062,8 +1195,59 @@ impl<'a> Document<'a> {
 
     /// Reads and checks a whole document.
     pub fn parse_str(text: &'a str, limits: Limits) -> Result<Self, XmlError> {
-        let mut walker = Walker::document(text, limits)?;
+        let walker = Walker::document(text, limits)?;
+        // The fast scanner accepts only what the walker accepts, with the same index; anything
+        // else (and every error) is left to the walker.
+        if let Some((elements, namespaces)) = index::index(text, &limits) {
+            let doc = Document {
+                text,
+                limits,
+                elements,
+                namespaces,
+            };
+            #[cfg(debug_assertions)]
+            {
+                let slow = Self::parse_with(walker, text, limits);
+                assert!(
+                    slow.as_ref().is_ok_and(|d| d.same_index(&doc)),
+                    "the fast reader disagrees with the walker on {text:?}: {slow:?}"
+                );
+            }
+            return Ok(doc);
+        }
+        Self::parse_with(walker, text, limits)
+    }
+
+    /// Whether both documents index the same elements the same way.
+    #[cfg(debug_assertions)]
+    fn same_index(&self, other: &Document<'_>) -> bool {
+        self.elements.len() == other.elements.len()
+            && (0..self.elements.len()).all(|i| {
+                let (a, b) = (&self.elements[i], &other.elements[i]);
+                (
+                    a.start,
+                    a.end,
+                    a.parent,
+                    a.subtree_end,
+                    a.prefix_len,
+                    a.local_len,
+                ) == (
+                    b.start,
+                    b.end,
+                    b.parent,
+                    b.subtree_end,
+                    b.prefix_len,
+                    b.local_len,
+                ) && a.decls == b.decls
+                    && a.id == b.id
+                    && self.element(i).namespace() == other.element(i).namespace()
+            })
+    }
+
+    /// The whole-document read with the walker.
+    fn parse_with(mut walker: Walker<'a>, text: &'a str, limits: Limits) -> Result<Self, XmlError> {
         let mut elements: Vec<ElementData> = Vec::with_capacity(text.len() / 64 + 1);
+        let mut namespaces: Vec<Arc<str>> = Vec::new();
         let mut stack: Vec<ElementId> = Vec::new();
         while let Some(item) = walker.next_item()? {
             match item {
@@ -1092,7 +1276,13 @@ impl<'a> Document<'a> {
                         subtree_end: 0,
                         prefix_len: tag.prefix.len() as u32,
                         local_len: tag.local.len() as u32,
-                        ns: tag.ns,
+                        ns: match tag.ns {
+                            Some(uri) => {
+                                namespaces.push(uri);
+                                namespaces.len() as u32
+                            }
+                            None => 0,
+                        },
                         decls: tag.decls,
                         id,
                     });
@@ -1111,6 +1301,7 @@ impl<'a> Document<'a> {
             text,
             limits,
             elements,
+            namespaces,
         })
     }
 
@@ -1223,13 +1414,18 @@ impl<'d, 'a> Element<'d, 'a> {
 
     /// Namespace URI, if any.
     pub fn namespace(&self) -> Option<&'d str> {
-        self.data().ns.as_deref()
+        match self.data().ns {
+            0 => None,
+            k => Some(&self.doc.namespaces[k as usize - 1]),
+        }
     }
 
     /// Whether the element has this namespace and local name.
     pub fn is(&self, ns: &str, local: &str) -> bool {
         let d = self.data();
-        self.local_name() == local && d.ns.as_deref().unwrap_or("") == ns
+        d.local_len as usize == local.len()
+            && self.local_name() == local
+            && self.namespace().unwrap_or("") == ns
     }
 
     /// Its `Id` (or `wsu:Id`) attribute.
@@ -1350,15 +1546,13 @@ impl<'d, 'a> Element<'d, 'a> {
     pub fn attribute(&self, ns: Option<&str>, local: &str) -> Option<String> {
         if ns.is_none() {
             // An unprefixed attribute needs no namespace context: read just the start tag.
-            let mut walker = self.lenient_walker();
-            return match walker.next_item() {
-                Ok(Some(Item::Start(tag))) => tag
-                    .attrs
-                    .into_iter()
-                    .find(|a| a.prefix.is_empty() && a.local == local)
-                    .map(|a| a.value.into_owned()),
-                _ => None,
-            };
+            if local == "xmlns" || local.contains(':') {
+                return None;
+            }
+            let d = self.data();
+            return raw_attributes(self.doc.text, d.start, d.end)
+                .find(|(key, _)| *key == local)
+                .map(|(_, raw)| normalize_attribute_trusted(raw).into_owned());
         }
         self.start_tag()
             .attrs
@@ -1374,8 +1568,48 @@ impl<'d, 'a> Element<'d, 'a> {
         walker
     }
 
+    /// End of the start tag (just past its `>`).
+    fn start_tag_end(&self) -> usize {
+        let d = self.data();
+        let b = self.doc.text.as_bytes();
+        let mut quote = 0u8;
+        for (i, &c) in b[d.start + 1..d.end].iter().enumerate() {
+            match c {
+                b'"' | b'\'' if quote == 0 => quote = c,
+                _ if quote != 0 && c == quote => quote = 0,
+                _ if quote != 0 => {}
+                b'>' => return d.start + 2 + i,
+                _ => {}
+            }
+        }
+        d.end
+    }
+
+    /// The content of an element without child elements whose character data is written as
+    /// is (no references, CDATA sections, comments, processing instructions or CRs): then it
+    /// is its text content.
+    fn plain_text(&self) -> Option<&'a str> {
+        let d = self.data();
+        if d.subtree_end != self.id + 1 {
+            return None;
+        }
+        let b = self.doc.text.as_bytes();
+        let open_end = self.start_tag_end();
+        if open_end >= d.end {
+            return Some("");
+        }
+        let i = b[open_end..d.end]
+            .iter()
+            .position(|&c| matches!(c, b'<' | b'&' | b'\r'))
+            .map(|k| open_end + k)?;
+        (b[i] == b'<' && b.get(i + 1) == Some(&b'/')).then(|| &self.doc.text[open_end..i])
+    }
+
     /// The concatenated character data of the element and its descendants.
     pub fn text_content(&self) -> String {
+        if let Some(text) = self.plain_text() {
+            return text.to_owned();
+        }
         let mut walker = self.lenient_walker();
         let mut out = String::new();
         while let Ok(Some(item)) = walker.next_item() {
@@ -1441,5 +1675,66 @@ impl<'d, 'a> Element<'d, 'a> {
         names.reverse();
         names.push(self.local_name());
         format!("/{}", names.join("/"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::swar;
+
+    /// The word tests against byte-by-byte answers, for every byte value in every position,
+    /// next to every filler byte (borrows between bytes are where such tricks go wrong).
+    #[test]
+    fn swar_tests_are_exact() {
+        for filler in 0..=255u8 {
+            for v in 0..=255u8 {
+                for i in 0..8 {
+                    let mut bytes = [filler; 8];
+                    bytes[i] = v;
+                    let x = swar::word(&bytes, 0);
+                    for n in [1u8, 0x20, 0x21, 0x80] {
+                        assert_eq!(swar::has_less(x, n), bytes.iter().any(|&c| c < n));
+                    }
+                    for n in [0u8, 0x20, 0x7F] {
+                        assert_eq!(swar::has_more(x, n), bytes.iter().any(|&c| c > n));
+                    }
+                    for t in [b'<', b'&', 0xEF, 0xC2, 0x7F, 0] {
+                        assert_eq!(swar::has_byte(x, t), bytes.contains(&t));
+                    }
+                }
+            }
+        }
+        // And words of mixed bytes drawn from the values around the thresholds.
+        let values = [
+            0u8, 1, 0x1F, 0x20, 0x21, b'&', b'<', b'>', 0x7E, 0x7F, 0x80, 0xC2, 0xEF, 0xFF,
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..200_000 {
+            let mut bytes = [0u8; 8];
+            for b in &mut bytes {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = values[(seed % values.len() as u64) as usize];
+            }
+            let x = swar::word(&bytes, 0);
+            for n in [1u8, 0x20, 0x21, 0x80] {
+                assert_eq!(
+                    swar::has_less(x, n),
+                    bytes.iter().any(|&c| c < n),
+                    "{bytes:?}"
+                );
+            }
+            for n in [0u8, 0x20, 0x7F] {
+                assert_eq!(
+                    swar::has_more(x, n),
+                    bytes.iter().any(|&c| c > n),
+                    "{bytes:?}"
+                );
+            }
+            for t in [b'<', b'&', 0xEF, 0xC2, 0x7F, 0] {
+                assert_eq!(swar::has_byte(x, t), bytes.contains(&t), "{bytes:?}");
+            }
+        }
     }
 }
