@@ -156,14 +156,25 @@ pub fn gost_engine_status() -> Result<(), CryptoError> {
 
 /// The OpenSSL message digest for `alg` (loading the GOST engine when needed).
 pub(crate) fn message_digest(alg: DigestAlgorithm) -> Result<MessageDigest, CryptoError> {
-    let name = match alg {
-        DigestAlgorithm::Gost3411_2012_256 => "md_gost12_256",
-        DigestAlgorithm::Gost3411_2012_512 => "md_gost12_512",
-        DigestAlgorithm::Gost3411_94 => "md_gost94",
+    // Looked up once per algorithm (a name lookup under OpenSSL's lock on every digest showed in
+    // the verification profile); the engine's digests stay registered for the process's life.
+    static FOUND: [OnceLock<Option<MessageDigest>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let (name, slot) = match alg {
+        DigestAlgorithm::Gost3411_2012_256 => ("md_gost12_256", &FOUND[0]),
+        DigestAlgorithm::Gost3411_2012_512 => ("md_gost12_512", &FOUND[1]),
+        DigestAlgorithm::Gost3411_94 => ("md_gost94", &FOUND[2]),
         DigestAlgorithm::Sha256 => return Ok(MessageDigest::sha256()),
     };
     gost_engine_status()?;
-    MessageDigest::from_name(name).ok_or_else(|| CryptoError::GostEngineUnavailable {
+    if let Some(Some(md)) = slot.get() {
+        return Ok(*md);
+    }
+    let md = MessageDigest::from_name(name);
+    if md.is_some() {
+        let _ = slot.set(md);
+    }
+    md.ok_or_else(|| CryptoError::GostEngineUnavailable {
         reason: format!("digest {name} is not registered"),
     })
 }

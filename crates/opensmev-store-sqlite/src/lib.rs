@@ -21,6 +21,7 @@ mod ops;
 mod schema;
 mod worker;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -31,7 +32,7 @@ use opensmev_store::{
     AckOutcome, AckRule, Enqueued, JournalEvent, LeaseRequest, NewMessage, QueueDepth,
     RegistryDocument, StatusNotice, Store, StoreError, StoredMessage,
 };
-use opensmev_types::{InteractionStatus, MessageId, Mnemonic};
+use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
@@ -55,6 +56,60 @@ pub struct SqliteStore {
     readers: Option<Sender<ReadJob>>,
     threads: Vec<JoinHandle<()>>,
     commits: Arc<AtomicU64>,
+    empty: EmptyQueues,
+}
+
+/// Polled queues (recipient, kind, node) whose last poll found nothing. Only a hint of where to
+/// look first: a poll of such a queue asks a reader before the writer (idle systems' polls then
+/// never wait for a commit), a poll of any other goes straight to the writer (a busy queue's poll
+/// would only pay for the extra look). Either way the answer is the same. Queuing a message
+/// clears the entries it concerns. Bounded: cleared when it holds [`EMPTY_QUEUES_MAX`] entries.
+#[derive(Debug, Default)]
+struct EmptyQueues(Mutex<HashSet<(String, MessageKind, Option<String>)>>);
+
+/// The most entries [`EmptyQueues`] holds (node ids are the clients' choice).
+const EMPTY_QUEUES_MAX: usize = 100_000;
+
+impl EmptyQueues {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, MessageKind, Option<String>)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn key(request: &LeaseRequest) -> (String, MessageKind, Option<String>) {
+        (
+            request.recipient.as_str().to_owned(),
+            request.kind,
+            request.node_id.clone(),
+        )
+    }
+
+    fn seen_empty(&self, request: &LeaseRequest) -> bool {
+        self.lock().contains(&Self::key(request))
+    }
+
+    fn record(&self, request: &LeaseRequest, found: bool) {
+        let key = Self::key(request);
+        let mut set = self.lock();
+        if found {
+            set.remove(&key);
+        } else {
+            if set.len() >= EMPTY_QUEUES_MAX {
+                set.clear();
+            }
+            set.insert(key);
+        }
+    }
+
+    /// A message for `recipient`'s `kind` queue, bound to `node` or to none, was queued.
+    fn queued(&self, recipient: &Mnemonic, kind: MessageKind, node: Option<&str>) {
+        let mut set = self.lock();
+        if set.is_empty() {
+            return;
+        }
+        set.retain(|(r, k, n)| {
+            !(r == recipient.as_str() && *k == kind && (node.is_none() || n.as_deref() == node))
+        });
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -103,6 +158,7 @@ impl SqliteStore {
             readers: Some(reader_tx),
             threads,
             commits,
+            empty: EmptyQueues::default(),
         })
     }
 
@@ -182,10 +238,18 @@ impl Store for SqliteStore {
         status: InteractionStatus,
         quota: u64,
     ) -> Result<Enqueued, StoreError> {
-        self.write("enqueue", move |conn| {
-            ops::enqueue(conn, &message, status, quota)
-        })
-        .await
+        let (recipient, kind, node) = (
+            message.recipient.clone(),
+            message.kind,
+            message.target_node_id.clone(),
+        );
+        let enqueued = self
+            .write("enqueue", move |conn| {
+                ops::enqueue(conn, &message, status, quota)
+            })
+            .await?;
+        self.empty.queued(&recipient, kind, node.as_deref());
+        Ok(enqueued)
     }
 
     async fn enqueue_response(
@@ -195,33 +259,48 @@ impl Store for SqliteStore {
         quota: u64,
         request_status: InteractionStatus,
     ) -> Result<Enqueued, StoreError> {
-        self.write("enqueue_response", move |conn| {
-            let enqueued = ops::enqueue(conn, &message, status, quota)?;
-            if let (Enqueued::Accepted { .. }, Some(request)) =
-                (&enqueued, &message.original_message_id)
-            {
-                ops::set_status(conn, request, request_status, None, message.sent_at)?;
-            }
-            Ok(enqueued)
-        })
-        .await
+        let (recipient, kind, node) = (
+            message.recipient.clone(),
+            message.kind,
+            message.target_node_id.clone(),
+        );
+        let enqueued = self
+            .write("enqueue_response", move |conn| {
+                let enqueued = ops::enqueue(conn, &message, status, quota)?;
+                if let (Enqueued::Accepted { .. }, Some(request)) =
+                    (&enqueued, &message.original_message_id)
+                {
+                    ops::set_status(conn, request, request_status, None, message.sent_at)?;
+                }
+                Ok(enqueued)
+            })
+            .await?;
+        self.empty.queued(&recipient, kind, node.as_deref());
+        Ok(enqueued)
     }
 
     async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError> {
-        // A poll of an empty queue is answered from a reader's snapshot, without a turn of the
-        // writer (idle systems poll all the time). A message committed after that snapshot is
-        // simply found by the next poll, as if this one had come a moment earlier.
-        let probe = request.clone();
-        if !self
-            .read("lease_next: probe", move |conn| {
-                ops::anything_to_lease(conn, &probe)
-            })
-            .await?
-        {
-            return Ok(None);
+        // A poll of a queue that was empty last time is answered from a reader's snapshot when
+        // it still is, without a turn of the writer (idle systems poll all the time). A message
+        // committed after that snapshot is simply found by the next poll, as if this one had
+        // come a moment earlier.
+        if self.empty.seen_empty(&request) {
+            let probe = request.clone();
+            if !self
+                .read("lease_next: probe", move |conn| {
+                    ops::anything_to_lease(conn, &probe)
+                })
+                .await?
+            {
+                return Ok(None);
+            }
         }
-        self.write("lease_next", move |conn| ops::lease_next(conn, &request))
-            .await
+        let key = request.clone();
+        let leased = self
+            .write("lease_next", move |conn| ops::lease_next(conn, &request))
+            .await?;
+        self.empty.record(&key, leased.is_some());
+        Ok(leased)
     }
 
     async fn ack(
