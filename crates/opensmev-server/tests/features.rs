@@ -1387,3 +1387,58 @@ async fn the_bus_id_never_collides_with_ids_of_the_sender() {
     let got = provider.get_request(None).await;
     assert!(got.text.contains("Id=\"SIGNED_BY_SMEV_2\""), "{}", got.text);
 }
+
+/// Long polling over HTTP (`poll_wait_ms`): a `GetRequest` on an empty queue is held until a
+/// request arrives for it, then answered with that request; with nothing arriving it is answered
+/// empty when the wait is over; another system's message does not end the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_polling_holds_an_empty_poll_until_a_message_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let bus = TestBus::start_in(dir.path().to_owned(), |config| {
+        config.poll_wait_ms = 1500;
+    })
+    .await;
+    let consumer = bus.client("MFC01", SchemaVersion::V1_2);
+    let provider = bus.client("PFR01", SchemaVersion::V1_2);
+    let request = bus.example(VS_PFR, "request.xml");
+
+    // Nothing arrives: answered empty after the wait; a request for another provider (FNS01)
+    // does not wake PFR01's poll.
+    let started = Instant::now();
+    let (empty, other) = tokio::join!(provider.get_request(None), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let id = new_message_id();
+        let answer = consumer
+            .send_request(&id, &bus.example(VS_EGRUL, "request.xml"), "")
+            .await;
+        assert_accepted(&answer, &id);
+    });
+    let () = other;
+    let waited = started.elapsed();
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert!(!empty.has("RequestMessage"), "{}", empty.text);
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_millis(5000),
+        "an empty poll is answered when the wait is over: {waited:?}"
+    );
+
+    // A request arrives during the wait: the held poll gets it at once.
+    let id = new_message_id();
+    let started = Instant::now();
+    let (got, ()) = tokio::join!(provider.get_request(None), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_accepted(&consumer.send_request(&id, &request, "").await, &id);
+    });
+    let waited = started.elapsed();
+    assert_eq!(
+        got.find("MessageID").as_deref(),
+        Some(id.as_str()),
+        "{}",
+        got.text
+    );
+    assert!(
+        waited < Duration::from_millis(1400),
+        "the held poll is answered when the request comes, not at the end of the wait: {waited:?}"
+    );
+    bus.stop().await;
+}
