@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use crate::baseline::crypto::{self, CryptoConfig, CryptoReport, OpCounts};
 use crate::baseline::postgres::{self, PostgresConfig, PostgresReport};
 use crate::baseline::rabbitmq::{self, QueueType, RabbitConfig, RabbitReport};
-use crate::baseline::round3;
+use crate::baseline::{HopReport, round3};
 use crate::report::Report;
 use crate::sysinfo::{self, MachineInfo};
 use crate::{LoadConfig, Stop, Target};
@@ -505,87 +505,26 @@ impl CompareReport {
                 );
             }
         }
-        match &self.rabbitmq {
-            Ok(r) => {
-                let rt = r.round_trip_latency();
-                let cpu = r
-                    .broker_cpu_seconds
-                    .zip(r.tool_cpu_seconds)
-                    .map(|(b, t)| b + t);
-                let _ = writeln!(
-                    out,
-                    "| RabbitMQ durable hops | {} producers / {} consumers, window {}, {} queues | {:.1} round trips/s | {:.2} | {:.2} | {} | {} (broker {}) | {} | {} |",
-                    c.consumers,
-                    c.providers,
-                    c.window,
-                    c.queue_type.as_str(),
-                    r.round_trips_per_second(),
-                    rt.p50_ms,
-                    rt.p99_ms,
-                    r.errors + r.failed,
-                    cpu.map_or("n/a".to_owned(), |s| format!(
-                        "{:.2}",
-                        s / r.elapsed_s.max(1e-9)
-                    )),
-                    r.broker_cpu_seconds.map_or("n/a".to_owned(), |s| format!(
-                        "{:.2}",
-                        s / r.elapsed_s.max(1e-9)
-                    )),
-                    cpu.map_or("n/a".to_owned(), |s| format!(
-                        "{:.2}",
-                        1000.0 * s / r.completed.max(1) as f64
-                    )),
-                    other(3),
-                );
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "| RabbitMQ durable hops | failed: {} | | | | | | | |",
-                    e.replace('|', "/")
-                );
-            }
-        }
-        match &self.postgres {
-            Ok(r) => {
-                let rt = r.round_trip_latency();
-                let cpu = r
-                    .server_cpu_seconds
-                    .zip(r.tool_cpu_seconds)
-                    .map(|(b, t)| b + t);
-                let _ = writeln!(
-                    out,
-                    "| PostgreSQL SKIP LOCKED hops | {} producers / {} consumers, window {}, one table, polling | {:.1} round trips/s | {:.2} | {:.2} | {} | {} (server {}) | {} | {} |",
-                    c.consumers,
-                    c.providers,
-                    c.window,
-                    r.round_trips_per_second(),
-                    rt.p50_ms,
-                    rt.p99_ms,
-                    r.errors + r.failed,
-                    cpu.map_or("n/a".to_owned(), |s| format!(
-                        "{:.2}",
-                        s / r.elapsed_s.max(1e-9)
-                    )),
-                    r.server_cpu_seconds.map_or("n/a".to_owned(), |s| format!(
-                        "{:.2}",
-                        s / r.elapsed_s.max(1e-9)
-                    )),
-                    cpu.map_or("n/a".to_owned(), |s| format!(
-                        "{:.2}",
-                        1000.0 * s / r.completed.max(1) as f64
-                    )),
-                    other(4),
-                );
-            }
-            Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "| PostgreSQL SKIP LOCKED hops | failed: {} | | | | | | | |",
-                    e.replace('|', "/")
-                );
-            }
-        }
+        let setup = format!(
+            "{} producers / {} consumers, window {}",
+            c.consumers, c.providers, c.window
+        );
+        hop_row(
+            &mut out,
+            "RabbitMQ durable hops",
+            &format!("{setup}, {} queues", c.queue_type.as_str()),
+            "broker",
+            &self.rabbitmq,
+            other(3),
+        );
+        hop_row(
+            &mut out,
+            "PostgreSQL SKIP LOCKED hops",
+            &format!("{setup}, one table, polling"),
+            "server",
+            &self.postgres,
+            other(4),
+        );
         let _ = writeln!(
             out,
             "\nCPU of the bus runs: the whole process (server + load generator, which signs and verifies as much as the server); of RabbitMQ: broker (`beam.smp`) + load tool; of PostgreSQL: the `postgres` processes + load tool. Other load: CPU the machine spent on anything else during the run (`/proc/stat` minus this process, the broker and PostgreSQL). One bus round trip = 2 message hops (request and response), as one RabbitMQ round trip = 2 durable hops (persistent publish with confirm → consume → ack) and one PostgreSQL round trip = 2 durable hops (committed INSERT → committed DELETE … FOR UPDATE SKIP LOCKED … RETURNING)."
@@ -761,6 +700,54 @@ pub async fn run(config: CompareConfig) -> CompareReport {
         rabbitmq,
         postgres,
         loads,
+    }
+}
+
+/// The row of "The runs" for a durable-queue baseline: `name`, `setup`, the rate, the round-trip
+/// latency, the errors, the CPU (the server's, named `server`, and the tool's) and `other` load.
+fn hop_row(
+    out: &mut String,
+    name: &str,
+    setup: &str,
+    server: &str,
+    run: &Result<HopReport, String>,
+    other: String,
+) {
+    match run {
+        Ok(r) => {
+            let rt = r.round_trip_latency();
+            let cpu = r
+                .server_cpu_seconds
+                .zip(r.tool_cpu_seconds)
+                .map(|(b, t)| b + t);
+            let _ = writeln!(
+                out,
+                "| {name} | {setup} | {:.1} round trips/s | {:.2} | {:.2} | {} | {} ({server} {}) | {} | {other} |",
+                r.round_trips_per_second(),
+                rt.p50_ms,
+                rt.p99_ms,
+                r.errors + r.failed,
+                cpu.map_or("n/a".to_owned(), |s| format!(
+                    "{:.2}",
+                    s / r.elapsed_s.max(1e-9)
+                )),
+                r.server_cpu_seconds.map_or("n/a".to_owned(), |s| format!(
+                    "{:.2}",
+                    s / r.elapsed_s.max(1e-9)
+                )),
+                cpu.map_or("n/a".to_owned(), |s| format!(
+                    "{:.2}",
+                    1000.0 * s / r.completed.max(1) as f64
+                )),
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "| {name} | failed: {} | | | | | | | |",
+                e.replace('|', "/")
+            );
+        }
     }
 }
 

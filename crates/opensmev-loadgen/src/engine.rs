@@ -70,27 +70,36 @@ struct Shared {
     open_loop: bool,
 }
 
-/// Sleeps between polls: 1 ms after an empty poll, doubling up to the maximum.
+/// Sleeps between polls: 1 ms after an empty poll, doubling up to the maximum (the bus run's
+/// pollers, and the PostgreSQL baseline's takers, which poll as they do).
 #[derive(Debug)]
-struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
     max: Duration,
 }
 
 impl Backoff {
-    fn new(max: Duration) -> Backoff {
+    pub(crate) fn new(max: Duration) -> Backoff {
         Backoff {
             next: Duration::from_millis(1),
             max,
         }
     }
 
-    async fn wait(&mut self) {
-        tokio::time::sleep(self.next.min(self.max)).await;
+    /// The next sleep, and the one after it doubled (up to the maximum).
+    pub(crate) fn step(&mut self) -> Duration {
+        let now = self.next.min(self.max);
         self.next = (self.next * 2).min(self.max.max(Duration::from_millis(1)));
+        now
     }
 
-    fn reset(&mut self) {
+    /// Sleeps [`Backoff::step`].
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.step()).await;
+    }
+
+    /// Back to 1 ms (after a message).
+    pub(crate) fn reset(&mut self) {
         self.next = Duration::from_millis(1);
     }
 }
@@ -899,4 +908,20 @@ async fn load(
         pid,
         machine: sysinfo::machine(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_doubles_up_to_its_maximum() {
+        let mut b = Backoff::new(Duration::from_millis(20));
+        let steps: Vec<u128> = (0..7).map(|_| b.step().as_millis()).collect();
+        assert_eq!(steps, [1, 2, 4, 8, 16, 20, 20]);
+        b.reset();
+        assert_eq!(b.step(), Duration::from_millis(1));
+        let mut b = Backoff::new(Duration::ZERO);
+        assert_eq!(b.step(), Duration::ZERO);
+    }
 }

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgGroup, Parser, Subcommand, ValueEnum};
+use opensmev_loadgen::baseline::HopReport;
 use opensmev_loadgen::baseline::crypto::CryptoConfig;
 use opensmev_loadgen::baseline::postgres::PostgresConfig;
 use opensmev_loadgen::baseline::rabbitmq::{DEFAULT_URL, QueueType, RabbitConfig};
@@ -404,12 +405,9 @@ fn run_command(command: &Command) -> ExitCode {
             }
         }
         Command::Baseline(BaselineCommand::Rabbitmq(a)) => {
-            let (duration, grace) = match (
-                seconds(a.duration, "--duration"),
-                seconds(a.grace, "--grace"),
-            ) {
-                (Ok(d), Ok(g)) => (d, g),
-                (Err(e), _) | (_, Err(e)) => return fail(e),
+            let (duration, grace) = match duration_and_grace(a.duration, a.grace) {
+                Ok(pair) => pair,
+                Err(e) => return fail(e),
             };
             let mut config = RabbitConfig::new(a.url.clone());
             config.producers = a.producers;
@@ -425,28 +423,15 @@ fn run_command(command: &Command) -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return fail(e),
             };
-            match runtime.block_on(opensmev_loadgen::baseline::rabbitmq::run(&config)) {
-                Ok(report) => {
-                    let written = write_json(a.json.as_ref(), &report.to_json());
-                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
-                    if !written {
-                        ExitCode::from(2)
-                    } else if report.errors > 0 || report.failed > 0 {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
-                Err(e) => fail(e),
-            }
+            hop_outcome(
+                runtime.block_on(opensmev_loadgen::baseline::rabbitmq::run(&config)),
+                a.json.as_ref(),
+            )
         }
         Command::Baseline(BaselineCommand::Postgres(a)) => {
-            let (duration, grace) = match (
-                seconds(a.duration, "--duration"),
-                seconds(a.grace, "--grace"),
-            ) {
-                (Ok(d), Ok(g)) => (d, g),
-                (Err(e), _) | (_, Err(e)) => return fail(e),
+            let (duration, grace) = match duration_and_grace(a.duration, a.grace) {
+                Ok(pair) => pair,
+                Err(e) => return fail(e),
             };
             let mut config = PostgresConfig::new(a.url.clone());
             config.producers = a.producers;
@@ -462,20 +447,10 @@ fn run_command(command: &Command) -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return fail(e),
             };
-            match runtime.block_on(opensmev_loadgen::baseline::postgres::run(&config)) {
-                Ok(report) => {
-                    let written = write_json(a.json.as_ref(), &report.to_json());
-                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
-                    if !written {
-                        ExitCode::from(2)
-                    } else if report.errors > 0 || report.failed > 0 {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
-                Err(e) => fail(e),
-            }
+            hop_outcome(
+                runtime.block_on(opensmev_loadgen::baseline::postgres::run(&config)),
+                a.json.as_ref(),
+            )
         }
         Command::Backlog(a) => {
             let config = opensmev_loadgen::backlog::BacklogConfig {
@@ -548,6 +523,34 @@ fn run_command(command: &Command) -> ExitCode {
 
 fn parse_version(text: &str) -> Result<SchemaVersion, String> {
     SchemaVersion::parse(text).ok_or_else(|| format!("{text:?}: expected 1.1, 1.2 or 1.3"))
+}
+
+/// `--duration` and `--grace` of a durable-queue baseline.
+fn duration_and_grace(duration: f64, grace: f64) -> Result<(Duration, Duration), String> {
+    Ok((seconds(duration, "--duration")?, seconds(grace, "--grace")?))
+}
+
+/// Writes a durable-queue baseline's report (JSON to `json`, Markdown to stdout): exit 0, 1 when
+/// round trips failed or calls erred, 2 when the report could not be written or the run could
+/// not be set up.
+fn hop_outcome(
+    result: Result<HopReport, opensmev_loadgen::LoadError>,
+    json: Option<&PathBuf>,
+) -> ExitCode {
+    match result {
+        Ok(report) => {
+            let written = write_json(json, &report.to_json());
+            let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+            if !written {
+                ExitCode::from(2)
+            } else if report.errors > 0 || report.failed > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => fail(e),
+    }
 }
 
 fn seconds(v: f64, what: &str) -> Result<Duration, String> {

@@ -77,7 +77,7 @@ async fn smoke_against_a_local_postgres() {
     assert!(json["totals"]["hops_per_second"].as_f64().unwrap() > 0.0);
     assert_eq!(json["tool"], "opensmev-load baseline postgres");
     // The table is gone.
-    assert!(report.table.starts_with("opensmev_baseline_"), "{md}");
+    assert!(report.created[0].starts_with("opensmev_baseline_"), "{md}");
     let (client, connection) = tokio::time::timeout(
         Duration::from_secs(10),
         tokio_postgres::connect(DEFAULT_URL, tokio_postgres::NoTls),
@@ -88,7 +88,7 @@ async fn smoke_against_a_local_postgres() {
     let driver = tokio::spawn(connection);
     let row = tokio::time::timeout(
         Duration::from_secs(10),
-        client.query_one("SELECT to_regclass($1)::text", &[&report.table]),
+        client.query_one("SELECT to_regclass($1)::text", &[&report.created[0]]),
     )
     .await
     .expect("the server answers a query")
@@ -97,7 +97,7 @@ async fn smoke_against_a_local_postgres() {
         row.get::<_, Option<String>>(0),
         None,
         "{} was not dropped",
-        report.table
+        report.created[0]
     );
     drop(client);
     let _ = tokio::time::timeout(Duration::from_secs(5), driver).await;

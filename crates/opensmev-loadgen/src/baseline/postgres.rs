@@ -53,33 +53,48 @@
 //! The server's CPU is the `postgres` processes' (postmaster, backends, background workers, and
 //! the children they reaped, such as autovacuum workers), read from `/proc`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
 use std::str::FromStr as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-use opensmev_client::new_message_id;
-use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::crypto::machine_json;
-use super::{Latency, round3};
+use super::{
+    AFTER_ERROR, HopBackend, HopOperation, HopReport, HopRun, SEND_REQUEST, SEND_RESPONSE,
+};
 use crate::LoadError;
-use crate::stats::{histogram, micros};
-use crate::sysinfo::{self, MachineInfo};
-use crate::workload::{Scenario, Workload};
+use crate::engine::Backoff;
+use crate::sysinfo;
 
 /// The default server (trust authentication on the loopback).
 pub const DEFAULT_URL: &str = "host=127.0.0.1 port=5432 user=postgres dbname=test";
 
 /// The longest sleep of a worker after empty takes, by default (the bus run's `--max-backoff-ms`).
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(20);
+
+/// How a PostgreSQL baseline report names itself and the server.
+pub const BACKEND: HopBackend = HopBackend {
+    name: "postgres",
+    title: "PostgreSQL SKIP LOCKED queue baseline",
+    server_cpu_key: "server_cpu_seconds",
+    server_cpu_label: "PostgreSQL server",
+    operations: [
+        "insert request (committed)",
+        "request hop (insert → take)",
+        "insert response (committed)",
+        "response hop (insert → take)",
+        "round trip",
+    ],
+};
+
+/// The report of a PostgreSQL baseline run.
+pub type PostgresReport = HopReport;
+
+/// One measured operation of a PostgreSQL baseline run.
+pub type PostgresOperation = HopOperation;
 
 /// A PostgreSQL baseline run.
 #[derive(Debug, Clone)]
@@ -129,22 +144,13 @@ impl PostgresConfig {
 /// Whether a PostgreSQL server answers at `addr` (`host:port`): an `SSLRequest` is sent and
 /// the server's one-byte answer (`S` or `N`) must come back within `timeout`.
 pub fn postgres_answers(addr: &str, timeout: Duration) -> bool {
-    use std::net::ToSocketAddrs as _;
-    let Some(socket) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return false;
-    };
-    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&socket, timeout) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(timeout));
     // Length 8, request code 80877103 (1234 << 16 | 5679).
-    let mut answer = [0u8; 1];
-    stream
-        .write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
-        .is_ok()
-        && stream.read_exact(&mut answer).is_ok()
-        && matches!(answer[0], b'S' | b'N')
+    super::answers(
+        addr,
+        timeout,
+        &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f],
+        |answer| matches!(answer, b'S' | b'N'),
+    )
 }
 
 /// The connection string with the password hidden (key-value form and URL form).
@@ -211,111 +217,14 @@ fn pg(what: &str) -> impl Fn(tokio_postgres::Error) -> String + '_ {
     move |e| format!("{what}: {}", pg_text(&e))
 }
 
-/// The measured operations.
-const OPS: [&str; 5] = [
-    "insert request (committed)",
-    "request hop (insert → take)",
-    "insert response (committed)",
-    "response hop (insert → take)",
-    "round trip",
-];
-const INSERT_REQUEST: usize = 0;
-const REQUEST_HOP: usize = 1;
-const INSERT_RESPONSE: usize = 2;
-const RESPONSE_HOP: usize = 3;
-const ROUND_TRIP: usize = 4;
-
-/// Errors kept with their text.
-const KEPT_ERRORS: usize = 10;
-
-#[derive(Debug)]
-struct Rec {
-    latency: Vec<Histogram<u64>>,
-    errors: BTreeMap<String, u64>,
-    first_errors: Vec<String>,
-}
-
-#[derive(Debug)]
-struct Pending {
-    seq: u64,
-    start: Instant,
-    response_inserted: Option<Instant>,
-    _permit: OwnedSemaphorePermit,
-}
-
-/// Sleeps after empty takes: 1 ms, doubling up to the maximum (the bus run's pollers' policy); a
-/// new one for each message awaited.
-#[derive(Debug)]
-struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    fn new(max: Duration) -> Backoff {
-        Backoff {
-            next: Duration::from_millis(1),
-            max,
-        }
-    }
-
-    fn step(&mut self) -> Duration {
-        let now = self.next.min(self.max);
-        self.next = (self.next * 2).min(self.max.max(Duration::from_millis(1)));
-        now
-    }
-}
-
-#[derive(Debug)]
-struct Shared {
-    scenario: Scenario,
-    requests: String,
-    replies: Vec<String>,
-    max_backoff: Duration,
-    pending: Mutex<HashMap<String, Pending>>,
-    rec: Mutex<Rec>,
-    started: AtomicU64,
-    completed: AtomicU64,
-    errors: AtomicU64,
-    empty_takes: AtomicU64,
-    t0: Instant,
-    send_until: Instant,
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn record(&self, op: usize, latency: Duration) {
-        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        rec.latency[op].saturating_record(micros(latency));
-    }
-
-    fn error(&self, kind: &str, text: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        *rec.errors.entry(kind.to_owned()).or_insert(0) += 1;
-        if rec.first_errors.len() < KEPT_ERRORS {
-            let at = self.t0.elapsed().as_secs_f64();
-            rec.first_errors.push(format!("{at:.3} s [{kind}] {text}"));
-        }
-    }
-
-    /// Ends a round trip as failed (if it is still in flight).
-    fn fail(&self, id: &str, kind: &str, text: String) {
-        if self.lock().remove(id).is_some() {
-            self.error(kind, text);
-        }
-    }
-}
-
 /// One client connection with its prepared statements and the task that drives it.
 struct Session {
     client: Client,
     insert: Statement,
     take: Statement,
     driver: JoinHandle<()>,
+    /// The longest sleep of [`Session::next`] after empty takes.
+    max_backoff: Duration,
 }
 
 impl std::fmt::Debug for Session {
@@ -333,8 +242,8 @@ struct Taken {
 }
 
 impl Session {
-    /// Connects and prepares the statements on `table`.
-    async fn open(url: &str, table: &str) -> Result<Session, String> {
+    /// Connects and prepares the statements on `table`; takes back off up to `max_backoff`.
+    async fn open(url: &str, table: &str, max_backoff: Duration) -> Result<Session, String> {
         let (client, connection) = connect(url).await?;
         let driver = tokio::spawn(drive(connection));
         let prepared = async {
@@ -359,6 +268,7 @@ impl Session {
                 insert,
                 take,
                 driver,
+                max_backoff,
             }),
             Err(e) => {
                 driver.abort();
@@ -367,22 +277,29 @@ impl Session {
         }
     }
 
-    /// Inserts a message into `queue`, committed (durable) when this returns.
+    /// Inserts a message into `queue`, committed (durable) when this returns; an error as
+    /// `(kind, text)`.
     async fn send(
         &self,
         queue: &str,
         correlation: &str,
         reply_to: Option<&str>,
         payload: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), (String, String)> {
+        let failed = |text: String| {
+            Err((
+                "postgres".to_owned(),
+                format!("insert into {queue}: {text}"),
+            ))
+        };
         match self
             .client
             .execute(&self.insert, &[&queue, &correlation, &reply_to, &payload])
             .await
         {
             Ok(1) => Ok(()),
-            Ok(n) => Err(format!("insert into {queue}: {n} rows")),
-            Err(e) => Err(format!("insert into {queue}: {}", pg_text(&e))),
+            Ok(n) => failed(format!("{n} rows")),
+            Err(e) => failed(pg_text(&e)),
         }
     }
 
@@ -405,24 +322,30 @@ impl Session {
     }
 
     /// The next message of `queue`: taken at once if there is one, else polled for with
-    /// backoff. `None` when halted.
+    /// backoff; a failed take is counted as an error and tried again after a pause, at once
+    /// after it. `None` when halted.
     async fn next(
         &self,
-        shared: &Shared,
+        shared: &HopRun,
         queue: &str,
         halt: &mut watch::Receiver<bool>,
-    ) -> Option<Result<Taken, String>> {
-        let mut backoff = Backoff::new(shared.max_backoff);
+    ) -> Option<Taken> {
+        let mut backoff = Backoff::new(self.max_backoff);
         loop {
             if *halt.borrow() {
                 return None;
             }
             match self.take(queue).await {
-                Ok(Some(taken)) => return Some(Ok(taken)),
+                Ok(Some(taken)) => return Some(taken),
                 Ok(None) => {
                     shared.empty_takes.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(e) => return Some(Err(e)),
+                Err(e) => {
+                    shared.error("postgres", e);
+                    tokio::time::sleep(AFTER_ERROR).await;
+                    backoff.reset();
+                    continue;
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff.step()) => {}
@@ -435,13 +358,18 @@ impl Session {
     async fn close(self) {
         let Session { client, driver, .. } = self;
         drop(client);
-        let abort = driver.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), driver)
-            .await
-            .is_err()
-        {
-            abort.abort();
-        }
+        finish(driver).await;
+    }
+}
+
+/// Lets a connection's driver end (its client dropped) for up to 5 s, then aborts it.
+async fn finish(driver: JoinHandle<()>) {
+    let abort = driver.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(5), driver)
+        .await
+        .is_err()
+    {
+        abort.abort();
     }
 }
 
@@ -451,71 +379,29 @@ async fn drive(mut connection: PgConnection) {
     while let Some(Ok(_)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {}
 }
 
-const AFTER_ERROR: Duration = Duration::from_millis(50);
-
 /// A producer: inserts requests in a closed loop of `window` round trips.
-async fn producer(shared: Arc<Shared>, index: usize, session: Session, window: usize) -> Session {
+async fn producer(shared: Arc<HopRun>, index: usize, session: Session, window: usize) -> Session {
     let slots = Arc::new(Semaphore::new(window));
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return session;
-        };
-        if Instant::now() >= shared.send_until {
-            return session;
-        }
-        let seq = shared.started.fetch_add(1, Ordering::SeqCst);
-        let id = new_message_id();
-        let (body, _) = shared.scenario.request(&id, seq);
-        let start = Instant::now();
-        shared.lock().insert(
-            id.clone(),
-            Pending {
-                seq,
-                start,
-                response_inserted: None,
-                _permit: permit,
-            },
-        );
+    while let Some((id, body, start)) = shared.start_round_trip(&slots).await {
         let reply_to = shared.replies[index].as_str();
-        match session
+        let inserted = session
             .send(&shared.requests, &id, Some(reply_to), body.as_bytes())
-            .await
-        {
-            Ok(()) => shared.record(INSERT_REQUEST, start.elapsed()),
-            Err(text) => {
-                shared.fail(&id, "postgres", text);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
-        }
+            .await;
+        shared.sent(SEND_REQUEST, &id, start, inserted).await;
     }
+    session
 }
 
 /// A handler: takes requests one at a time (take = receive + ack), inserts each response.
 async fn handler(
-    shared: Arc<Shared>,
+    shared: Arc<HopRun>,
     session: Session,
     mut halt: watch::Receiver<bool>,
 ) -> Session {
     let requests = shared.requests.clone();
     while let Some(taken) = session.next(&shared, &requests, &mut halt).await {
-        let taken = match taken {
-            Ok(t) => t,
-            Err(e) => {
-                shared.error("postgres", e);
-                tokio::time::sleep(AFTER_ERROR).await;
-                continue;
-            }
-        };
-        let acked = Instant::now();
         let id = taken.correlation;
-        let known = shared.lock().get(&id).map(|p| (p.seq, p.start));
-        let Some((seq, start)) = known else {
-            shared.error("foreign", format!("request {id:?} is not in flight"));
-            continue;
-        };
-        shared.record(REQUEST_HOP, acked - start);
-        if taken.payload != shared.scenario.request(&id, seq).0.as_bytes() {
-            shared.fail(&id, "mismatch", format!("request {id}: content differs"));
+        if !shared.request_taken(&id, &taken.payload, Instant::now()) {
             continue;
         }
         let Some(reply_to) = shared
@@ -530,82 +416,27 @@ async fn handler(
             );
             continue;
         };
-        let inserted = Instant::now();
-        match shared.lock().get_mut(&id) {
-            Some(p) => p.response_inserted = Some(inserted),
-            None => continue,
-        }
-        let (body, _) = shared.scenario.response(&id);
-        match session.send(reply_to, &id, None, body.as_bytes()).await {
-            Ok(()) => shared.record(INSERT_RESPONSE, inserted.elapsed()),
-            Err(text) => {
-                shared.fail(&id, "postgres", text);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
-        }
+        let Some((body, begun)) = shared.response_to(&id) else {
+            continue;
+        };
+        let inserted = session.send(reply_to, &id, None, body.as_bytes()).await;
+        shared.sent(SEND_RESPONSE, &id, begun, inserted).await;
     }
     session
 }
 
 /// A producer's reply taker: takes responses, ends round trips.
 async fn reply_taker(
-    shared: Arc<Shared>,
+    shared: Arc<HopRun>,
     index: usize,
     session: Session,
     mut halt: watch::Receiver<bool>,
 ) -> Session {
     let queue = shared.replies[index].clone();
     while let Some(taken) = session.next(&shared, &queue, &mut halt).await {
-        let taken = match taken {
-            Ok(t) => t,
-            Err(e) => {
-                shared.error("postgres", e);
-                tokio::time::sleep(AFTER_ERROR).await;
-                continue;
-            }
-        };
-        let done = Instant::now();
-        let id = taken.correlation;
-        let Some(pending) = shared.lock().remove(&id) else {
-            shared.error(
-                "foreign",
-                format!("a response to {id:?}, which is not in flight"),
-            );
-            continue;
-        };
-        if taken.payload != shared.scenario.response(&id).0.as_bytes() {
-            shared.error("mismatch", format!("the response to {id}: content differs"));
-            continue;
-        }
-        if let Some(inserted) = pending.response_inserted {
-            shared.record(RESPONSE_HOP, done.saturating_duration_since(inserted));
-        }
-        shared.record(ROUND_TRIP, done - pending.start);
-        shared.completed.fetch_add(1, Ordering::Relaxed);
+        shared.response_taken(&taken.correlation, &taken.payload, Instant::now());
     }
     session
-}
-
-async fn progress(shared: Arc<Shared>, mut halt: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.tick().await;
-    let mut last = 0u64;
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = halt.changed() => return,
-        }
-        let completed = shared.completed.load(Ordering::Relaxed);
-        let t = shared.t0.elapsed().as_secs_f64();
-        eprintln!(
-            "[{t:>6.1}s] postgres round trips {completed} ({} /s now, {:.0} /s avg) | in flight {} | errors {}",
-            completed - last,
-            completed as f64 / t.max(1e-9),
-            shared.lock().len(),
-            shared.errors.load(Ordering::Relaxed),
-        );
-        last = completed;
-    }
 }
 
 /// CPU seconds of every PostgreSQL server process on this machine (`comm` = `postgres`: the
@@ -650,161 +481,6 @@ fn postgres_ticks(stat: &str) -> Option<u64> {
     (11..15).map(|i| fields.get(i)?.parse::<u64>().ok()).sum()
 }
 
-/// One measured operation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PostgresOperation {
-    /// What it is.
-    pub name: &'static str,
-    /// Latency (count = successful operations).
-    pub latency: Latency,
-}
-
-/// The report of a PostgreSQL baseline run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PostgresReport {
-    /// The command line.
-    pub command: String,
-    /// When it started (RFC 3339, UTC).
-    pub started_at: String,
-    /// The machine.
-    pub machine: MachineInfo,
-    /// Settings, `(name, value)`.
-    pub settings: Vec<(&'static str, String)>,
-    /// Seconds from the first start to the end of the last round trip (or the grace period).
-    pub elapsed_s: f64,
-    /// Round trips started.
-    pub started: u64,
-    /// Round trips completed.
-    pub completed: u64,
-    /// Round trips failed or unfinished.
-    pub failed: u64,
-    /// Errors of any kind.
-    pub errors: u64,
-    /// Errors by kind.
-    pub errors_by_kind: Vec<(String, u64)>,
-    /// The first errors.
-    pub first_errors: Vec<String>,
-    /// Per operation.
-    pub operations: Vec<PostgresOperation>,
-    /// Takes that found their queue empty (each followed by a backoff sleep).
-    pub empty_takes: u64,
-    /// CPU seconds of the PostgreSQL server processes over the run.
-    pub server_cpu_seconds: Option<f64>,
-    /// CPU seconds of this process over the run.
-    pub tool_cpu_seconds: Option<f64>,
-    /// The table created for the run (and dropped after it).
-    pub table: String,
-}
-
-impl PostgresReport {
-    /// Durable hops completed: 2 per round trip.
-    pub fn hops(&self) -> u64 {
-        2 * self.completed
-    }
-
-    /// Round trips per second.
-    pub fn round_trips_per_second(&self) -> f64 {
-        self.completed as f64 / self.elapsed_s.max(1e-9)
-    }
-
-    /// Durable hops per second.
-    pub fn hops_per_second(&self) -> f64 {
-        self.hops() as f64 / self.elapsed_s.max(1e-9)
-    }
-
-    /// The round-trip latency.
-    pub fn round_trip_latency(&self) -> &Latency {
-        &self.operations[ROUND_TRIP].latency
-    }
-
-    /// The JSON document.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "tool": "opensmev-load baseline postgres",
-            "command": self.command,
-            "started_at": self.started_at,
-            "machine": machine_json(&self.machine),
-            "settings": self.settings.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "elapsed_s": round3(self.elapsed_s),
-            "totals": {
-                "round_trips_started": self.started,
-                "round_trips_completed": self.completed,
-                "round_trips_failed": self.failed,
-                "round_trips_per_second": round3(self.round_trips_per_second()),
-                "hops": self.hops(),
-                "hops_per_second": round3(self.hops_per_second()),
-                "errors": self.errors,
-                "empty_takes": self.empty_takes,
-            },
-            "operations": self.operations.iter().map(|o| (o.name.to_owned(), o.latency.to_json())).collect::<serde_json::Map<_, _>>(),
-            "errors_by_kind": self.errors_by_kind.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "errors": self.first_errors,
-            "server_cpu_seconds": self.server_cpu_seconds.map(round3),
-            "tool_cpu_seconds": self.tool_cpu_seconds.map(round3),
-        })
-    }
-
-    /// The Markdown report.
-    pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# PostgreSQL SKIP LOCKED queue baseline\n");
-        let _ = writeln!(out, "`{}`\n", self.command.replace('`', "'"));
-        let _ = writeln!(
-            out,
-            "Started {}, {:.1} s. Machine: {} ({} CPUs).\n",
-            self.started_at, self.elapsed_s, self.machine.cpu_model, self.machine.nproc
-        );
-        for (k, v) in &self.settings {
-            let _ = writeln!(out, "- {k}: {v}");
-        }
-        let _ = writeln!(
-            out,
-            "\n| operation | count | p50 ms | p90 ms | p99 ms | max ms |"
-        );
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
-        for o in &self.operations {
-            let l = &o.latency;
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                o.name, l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
-            );
-        }
-        let cores = |c: Option<f64>| {
-            c.map_or("n/a".to_owned(), |c| {
-                format!("{c:.2} s ({:.2} cores)", c / self.elapsed_s.max(1e-9))
-            })
-        };
-        let _ = writeln!(
-            out,
-            "\nRound trips: {} started, {} completed ({:.1}/s), {} failed or unfinished. **Durable hops: {} ({:.1}/s)**, 2 per round trip. Empty takes: {} ({:.2} per round trip). Errors: {}. CPU: PostgreSQL server {}, load tool {}.",
-            self.started,
-            self.completed,
-            self.round_trips_per_second(),
-            self.failed,
-            self.hops(),
-            self.hops_per_second(),
-            self.empty_takes,
-            self.empty_takes as f64 / self.completed.max(1) as f64,
-            self.errors,
-            cores(self.server_cpu_seconds),
-            cores(self.tool_cpu_seconds),
-        );
-        if !self.first_errors.is_empty() {
-            let kinds: Vec<String> = self
-                .errors_by_kind
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            let _ = writeln!(out, "\nErrors by kind: {}.\n", kinds.join(", "));
-            for e in &self.first_errors {
-                let _ = writeln!(out, "- {e}");
-            }
-        }
-        out
-    }
-}
-
 type PgConnection =
     tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>;
 
@@ -842,17 +518,12 @@ async fn connect(url: &str) -> Result<(Client, PgConnection), String> {
 
 /// Runs the baseline.
 pub async fn run(config: &PostgresConfig) -> Result<PostgresReport, LoadError> {
-    if config.producers == 0 || config.consumers == 0 {
-        return Err(LoadError::Setup(
-            "at least one producer and one consumer are needed".into(),
-        ));
-    }
-    if config.window == 0 {
-        return Err(LoadError::Setup("--window must be at least 1".into()));
-    }
-    if config.duration.is_zero() {
-        return Err(LoadError::Setup("--duration must be positive".into()));
-    }
+    super::check_loop(
+        config.producers,
+        config.consumers,
+        config.window,
+        config.duration,
+    )?;
     let (admin, connection) = connect(&config.url).await.map_err(LoadError::Setup)?;
     let admin_driver = tokio::spawn(drive(connection));
     let stamp = std::time::SystemTime::now()
@@ -890,13 +561,7 @@ pub async fn run(config: &PostgresConfig) -> Result<PostgresReport, LoadError> {
     }
     .await;
     drop(admin);
-    let abort = admin_driver.abort_handle();
-    if tokio::time::timeout(Duration::from_secs(5), admin_driver)
-        .await
-        .is_err()
-    {
-        abort.abort();
-    }
+    finish(admin_driver).await;
     result.map_err(|e| LoadError::Setup(format!("postgres baseline: {e}")))
 }
 
@@ -943,12 +608,12 @@ async fn load(
         let mut senders = Vec::new();
         let mut takers = Vec::new();
         for _ in &replies {
-            senders.push(Session::open(&config.url, table).await?);
-            takers.push(Session::open(&config.url, table).await?);
+            senders.push(Session::open(&config.url, table, config.max_backoff).await?);
+            takers.push(Session::open(&config.url, table, config.max_backoff).await?);
         }
         let mut handlers = Vec::new();
         for _ in 0..config.consumers {
-            handlers.push(Session::open(&config.url, table).await?);
+            handlers.push(Session::open(&config.url, table, config.max_backoff).await?);
         }
         Ok::<_, String>((senders, takers, handlers))
     }
@@ -957,24 +622,14 @@ async fn load(
     let server_before = server_cpu_seconds();
     let tool_before = sysinfo::sample(None);
     let t0 = Instant::now();
-    let shared = Arc::new(Shared {
-        scenario: Scenario::new(Workload::Bench, true, config.payload_bytes, 0),
+    let shared = Arc::new(HopRun::new(
+        BACKEND,
+        t0,
+        config.duration,
+        config.payload_bytes,
         requests,
         replies,
-        max_backoff: config.max_backoff,
-        pending: Mutex::new(HashMap::new()),
-        rec: Mutex::new(Rec {
-            latency: OPS.iter().map(|_| histogram()).collect(),
-            errors: BTreeMap::new(),
-            first_errors: Vec::new(),
-        }),
-        started: AtomicU64::new(0),
-        completed: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        empty_takes: AtomicU64::new(0),
-        t0,
-        send_until: t0 + config.duration,
-    });
+    ));
     let mut workers = tokio::task::JoinSet::new();
     for (i, session) in takers.into_iter().enumerate() {
         workers.spawn(reply_taker(shared.clone(), i, session, halt_rx.clone()));
@@ -984,7 +639,7 @@ async fn load(
     }
     let progress_task = config
         .progress
-        .then(|| tokio::spawn(progress(shared.clone(), halt_rx.clone())));
+        .then(|| tokio::spawn(shared.clone().progress(halt_rx.clone())));
     let mut sessions = Vec::new();
     let mut producers = tokio::task::JoinSet::new();
     for (i, session) in senders.into_iter().enumerate() {
@@ -995,10 +650,7 @@ async fn load(
             sessions.push(session);
         }
     }
-    let sending_ended = Instant::now();
-    while !shared.lock().is_empty() && sending_ended.elapsed() < config.grace {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    shared.settle(config.grace).await;
     let end = Instant::now();
     let server_after = server_cpu_seconds();
     let tool_after = sysinfo::sample(None);
@@ -1019,35 +671,13 @@ async fn load(
     if let Some(task) = progress_task {
         let _ = task.await;
     }
-    let left: Vec<String> = shared.lock().keys().cloned().collect();
-    for id in left {
-        shared.fail(
-            &id,
-            "timeout",
-            format!(
-                "round trip {id} did not finish within {:?} after the last start",
-                config.grace
-            ),
-        );
-    }
+    shared.fail_unfinished(config.grace);
     for session in sessions {
         session.close().await;
     }
-    let rec = shared.rec.lock().unwrap_or_else(|e| e.into_inner());
-    let operations: Vec<PostgresOperation> = OPS
-        .iter()
-        .zip(&rec.latency)
-        .map(|(name, h)| PostgresOperation {
-            name,
-            latency: Latency::of(h),
-        })
-        .collect();
-    let started = shared.started.load(Ordering::SeqCst);
-    let completed = shared.completed.load(Ordering::SeqCst);
-    Ok(PostgresReport {
+    Ok(HopReport {
         command: config.command_line.clone(),
         started_at,
-        machine: sysinfo::machine(),
         settings: vec![
             ("server", format!("{} ({server})", masked(&config.url))),
             (
@@ -1086,18 +716,11 @@ async fn load(
                 ),
             ),
         ],
-        elapsed_s: (end - t0).as_secs_f64().max(1e-9),
-        started,
-        completed,
-        failed: started.saturating_sub(completed),
-        errors: shared.errors.load(Ordering::SeqCst),
-        errors_by_kind: rec.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        first_errors: rec.first_errors.clone(),
-        operations,
-        empty_takes: shared.empty_takes.load(Ordering::SeqCst),
+        empty_takes: Some(shared.empty_takes.load(Ordering::SeqCst)),
         server_cpu_seconds: server_before.zip(server_after).map(|(b, a)| a - b),
         tool_cpu_seconds: tool_before.zip(tool_after).map(|(b, a)| a.cpu_s - b.cpu_s),
-        table: table.to_owned(),
+        created: vec![table.to_owned()],
+        ..shared.report(end)
     })
 }
 
@@ -1124,15 +747,6 @@ mod tests {
             "host=h password = *** dbname=d"
         );
         assert_eq!(masked(DEFAULT_URL), DEFAULT_URL);
-    }
-
-    #[test]
-    fn the_backoff_doubles_up_to_its_maximum() {
-        let mut b = Backoff::new(Duration::from_millis(20));
-        let steps: Vec<u128> = (0..7).map(|_| b.step().as_millis()).collect();
-        assert_eq!(steps, [1, 2, 4, 8, 16, 20, 20]);
-        let mut b = Backoff::new(Duration::ZERO);
-        assert_eq!(b.step(), Duration::ZERO);
     }
 
     #[test]

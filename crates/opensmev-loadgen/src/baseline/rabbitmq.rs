@@ -29,15 +29,10 @@
 //! quorum) are declared durable at the start and deleted at the end. A broker that cannot be
 //! reached is a setup error (the command exits 2).
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
-use std::io::{Read as _, Write as _};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
-use hdrhistogram::Histogram;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
@@ -45,18 +40,35 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer};
 use opensmev_client::new_message_id;
-use serde_json::{Value, json};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{Semaphore, watch};
 
-use super::crypto::machine_json;
-use super::{Latency, round3};
+use super::{HopBackend, HopOperation, HopReport, HopRun, SEND_REQUEST, SEND_RESPONSE};
 use crate::LoadError;
-use crate::stats::{histogram, micros};
-use crate::sysinfo::{self, MachineInfo};
-use crate::workload::{Scenario, Workload};
+use crate::sysinfo;
 
 /// The default broker address.
 pub const DEFAULT_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// How a RabbitMQ baseline report names itself and the broker.
+pub const BACKEND: HopBackend = HopBackend {
+    name: "rabbitmq",
+    title: "RabbitMQ durable-hop baseline",
+    server_cpu_key: "broker_cpu_seconds",
+    server_cpu_label: "broker",
+    operations: [
+        "publish request (confirmed)",
+        "request hop (publish → consume → ack)",
+        "publish response (confirmed)",
+        "response hop (publish → consume → ack)",
+        "round trip",
+    ],
+};
+
+/// The report of a RabbitMQ baseline run.
+pub type RabbitReport = HopReport;
+
+/// One measured operation of a RabbitMQ baseline run.
+pub type RabbitOperation = HopOperation;
 
 /// The RabbitMQ queue type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,19 +136,7 @@ impl RabbitConfig {
 /// Whether an AMQP 0-9-1 server answers at `addr` (`host:port`): the protocol header is sent
 /// and a method frame (`connection.start`) must come back within `timeout`.
 pub fn amqp_answers(addr: &str, timeout: Duration) -> bool {
-    use std::net::ToSocketAddrs as _;
-    let Some(socket) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
-        return false;
-    };
-    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&socket, timeout) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(timeout));
-    let _ = stream.set_write_timeout(Some(timeout));
-    let mut first = [0u8; 1];
-    stream.write_all(b"AMQP\x00\x00\x09\x01").is_ok()
-        && stream.read_exact(&mut first).is_ok()
-        && first[0] == 1
+    super::answers(addr, timeout, b"AMQP\x00\x00\x09\x01", |first| first == 1)
 }
 
 /// The URL with the password hidden.
@@ -150,80 +150,6 @@ fn masked(url: &str) -> String {
             }
         }
         _ => url.to_owned(),
-    }
-}
-
-/// The measured operations.
-const OPS: [&str; 5] = [
-    "publish request (confirmed)",
-    "request hop (publish → consume → ack)",
-    "publish response (confirmed)",
-    "response hop (publish → consume → ack)",
-    "round trip",
-];
-const PUBLISH_REQUEST: usize = 0;
-const REQUEST_HOP: usize = 1;
-const PUBLISH_RESPONSE: usize = 2;
-const RESPONSE_HOP: usize = 3;
-const ROUND_TRIP: usize = 4;
-
-/// Errors kept with their text.
-const KEPT_ERRORS: usize = 10;
-
-#[derive(Debug)]
-struct Rec {
-    latency: Vec<Histogram<u64>>,
-    errors: BTreeMap<String, u64>,
-    first_errors: Vec<String>,
-}
-
-#[derive(Debug)]
-struct Pending {
-    seq: u64,
-    start: Instant,
-    response_published: Option<Instant>,
-    _permit: OwnedSemaphorePermit,
-}
-
-#[derive(Debug)]
-struct Shared {
-    scenario: Scenario,
-    requests: String,
-    replies: Vec<String>,
-    pending: Mutex<HashMap<String, Pending>>,
-    rec: Mutex<Rec>,
-    started: AtomicU64,
-    completed: AtomicU64,
-    errors: AtomicU64,
-    t0: Instant,
-    send_until: Instant,
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn record(&self, op: usize, latency: Duration) {
-        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        rec.latency[op].saturating_record(micros(latency));
-    }
-
-    fn error(&self, kind: &str, text: String) {
-        self.errors.fetch_add(1, Ordering::Relaxed);
-        let mut rec = self.rec.lock().unwrap_or_else(|e| e.into_inner());
-        *rec.errors.entry(kind.to_owned()).or_insert(0) += 1;
-        if rec.first_errors.len() < KEPT_ERRORS {
-            let at = self.t0.elapsed().as_secs_f64();
-            rec.first_errors.push(format!("{at:.3} s [{kind}] {text}"));
-        }
-    }
-
-    /// Ends a round trip as failed (if it is still in flight).
-    fn fail(&self, id: &str, kind: &str, text: String) {
-        if self.lock().remove(id).is_some() {
-            self.error(kind, text);
-        }
     }
 }
 
@@ -289,39 +215,13 @@ async fn publish_confirmed(
     Ok(())
 }
 
-const AFTER_ERROR: Duration = Duration::from_millis(50);
-
 /// A producer: publishes requests in a closed loop of `window` round trips.
-async fn producer(shared: Arc<Shared>, index: usize, channel: Channel, window: usize) {
+async fn producer(shared: Arc<HopRun>, index: usize, channel: Channel, window: usize) {
     let slots = Arc::new(Semaphore::new(window));
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        if Instant::now() >= shared.send_until {
-            return;
-        }
-        let seq = shared.started.fetch_add(1, Ordering::SeqCst);
-        let id = new_message_id();
-        let (body, _) = shared.scenario.request(&id, seq);
-        let start = Instant::now();
-        shared.lock().insert(
-            id.clone(),
-            Pending {
-                seq,
-                start,
-                response_published: None,
-                _permit: permit,
-            },
-        );
+    while let Some((id, body, start)) = shared.start_round_trip(&slots).await {
         let props = persistent(&id, Some(&shared.replies[index]));
-        match publish_confirmed(&channel, &shared.requests, body.as_bytes(), props).await {
-            Ok(()) => shared.record(PUBLISH_REQUEST, start.elapsed()),
-            Err((kind, text)) => {
-                shared.fail(&id, &kind, text);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
-        }
+        let published = publish_confirmed(&channel, &shared.requests, body.as_bytes(), props).await;
+        shared.sent(SEND_REQUEST, &id, start, published).await;
     }
 }
 
@@ -336,7 +236,7 @@ fn correlation(delivery: &lapin::message::Delivery) -> String {
 
 /// A handler: consumes requests one at a time, acks each, publishes its response.
 async fn handler(
-    shared: Arc<Shared>,
+    shared: Arc<HopRun>,
     mut consumer: Consumer,
     outbound: Channel,
     mut halt: watch::Receiver<bool>,
@@ -360,39 +260,23 @@ async fn handler(
             shared.fail(&id, "amqp", format!("ack of request {id}: {e}"));
             continue;
         }
-        let acked = Instant::now();
-        let known = shared.lock().get(&id).map(|p| (p.seq, p.start));
-        let Some((seq, start)) = known else {
-            shared.error("foreign", format!("request {id:?} is not in flight"));
+        if !shared.request_taken(&id, &delivery.data, Instant::now()) {
+            continue;
+        }
+        let Some((body, begun)) = shared.response_to(&id) else {
             continue;
         };
-        shared.record(REQUEST_HOP, acked - start);
-        if delivery.data != shared.scenario.request(&id, seq).0.as_bytes() {
-            shared.fail(&id, "mismatch", format!("request {id}: content differs"));
-            continue;
-        }
-        let published = Instant::now();
-        match shared.lock().get_mut(&id) {
-            Some(p) => p.response_published = Some(published),
-            None => continue,
-        }
-        let (body, _) = shared.scenario.response(&id);
         let response_id = new_message_id();
         let mut props = persistent(&response_id, None);
         props = props.with_correlation_id(id.as_str().into());
-        match publish_confirmed(&outbound, &reply_to, body.as_bytes(), props).await {
-            Ok(()) => shared.record(PUBLISH_RESPONSE, published.elapsed()),
-            Err((kind, text)) => {
-                shared.fail(&id, &kind, text);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
-        }
+        let published = publish_confirmed(&outbound, &reply_to, body.as_bytes(), props).await;
+        shared.sent(SEND_RESPONSE, &id, begun, published).await;
     }
 }
 
 /// A producer's reply consumer: consumes and acks responses, ends round trips.
 async fn reply_consumer(
-    shared: Arc<Shared>,
+    shared: Arc<HopRun>,
     mut consumer: Consumer,
     mut halt: watch::Receiver<bool>,
 ) {
@@ -409,45 +293,7 @@ async fn reply_consumer(
             shared.fail(&id, "amqp", format!("ack of the response to {id}: {e}"));
             continue;
         }
-        let done = Instant::now();
-        let Some(pending) = shared.lock().remove(&id) else {
-            shared.error(
-                "foreign",
-                format!("a response to {id:?}, which is not in flight"),
-            );
-            continue;
-        };
-        if delivery.data != shared.scenario.response(&id).0.as_bytes() {
-            shared.error("mismatch", format!("the response to {id}: content differs"));
-            continue;
-        }
-        if let Some(published) = pending.response_published {
-            shared.record(RESPONSE_HOP, done.saturating_duration_since(published));
-        }
-        shared.record(ROUND_TRIP, done - pending.start);
-        shared.completed.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-async fn progress(shared: Arc<Shared>, mut halt: watch::Receiver<bool>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    ticker.tick().await;
-    let mut last = 0u64;
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {}
-            _ = halt.changed() => return,
-        }
-        let completed = shared.completed.load(Ordering::Relaxed);
-        let t = shared.t0.elapsed().as_secs_f64();
-        eprintln!(
-            "[{t:>6.1}s] rabbitmq round trips {completed} ({} /s now, {:.0} /s avg) | in flight {} | errors {}",
-            completed - last,
-            completed as f64 / t.max(1e-9),
-            shared.lock().len(),
-            shared.errors.load(Ordering::Relaxed),
-        );
-        last = completed;
+        shared.response_taken(&id, &delivery.data, Instant::now());
     }
 }
 
@@ -473,156 +319,6 @@ pub(crate) fn cpu_of(pids: &[u32]) -> Option<f64> {
     pids.iter()
         .map(|p| sysinfo::sample(Some(*p)).map(|s| s.cpu_s))
         .sum()
-}
-
-/// One measured operation.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RabbitOperation {
-    /// What it is.
-    pub name: &'static str,
-    /// Latency (count = successful operations).
-    pub latency: Latency,
-}
-
-/// The report of a RabbitMQ baseline run.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RabbitReport {
-    /// The command line.
-    pub command: String,
-    /// When it started (RFC 3339, UTC).
-    pub started_at: String,
-    /// The machine.
-    pub machine: MachineInfo,
-    /// Settings, `(name, value)`.
-    pub settings: Vec<(&'static str, String)>,
-    /// Seconds from the first start to the end of the last round trip (or the grace period).
-    pub elapsed_s: f64,
-    /// Round trips started.
-    pub started: u64,
-    /// Round trips completed.
-    pub completed: u64,
-    /// Round trips failed or unfinished.
-    pub failed: u64,
-    /// Errors of any kind.
-    pub errors: u64,
-    /// Errors by kind.
-    pub errors_by_kind: Vec<(String, u64)>,
-    /// The first errors.
-    pub first_errors: Vec<String>,
-    /// Per operation.
-    pub operations: Vec<RabbitOperation>,
-    /// CPU seconds of the broker processes (`beam.smp`) over the run.
-    pub broker_cpu_seconds: Option<f64>,
-    /// CPU seconds of this process over the run.
-    pub tool_cpu_seconds: Option<f64>,
-    /// The queues declared for the run (and deleted after it).
-    pub queues: Vec<String>,
-}
-
-impl RabbitReport {
-    /// Durable hops completed: 2 per round trip.
-    pub fn hops(&self) -> u64 {
-        2 * self.completed
-    }
-
-    /// Round trips per second.
-    pub fn round_trips_per_second(&self) -> f64 {
-        self.completed as f64 / self.elapsed_s.max(1e-9)
-    }
-
-    /// Durable hops per second.
-    pub fn hops_per_second(&self) -> f64 {
-        self.hops() as f64 / self.elapsed_s.max(1e-9)
-    }
-
-    /// The round-trip latency.
-    pub fn round_trip_latency(&self) -> &Latency {
-        &self.operations[ROUND_TRIP].latency
-    }
-
-    /// The JSON document.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "tool": "opensmev-load baseline rabbitmq",
-            "command": self.command,
-            "started_at": self.started_at,
-            "machine": machine_json(&self.machine),
-            "settings": self.settings.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "elapsed_s": round3(self.elapsed_s),
-            "totals": {
-                "round_trips_started": self.started,
-                "round_trips_completed": self.completed,
-                "round_trips_failed": self.failed,
-                "round_trips_per_second": round3(self.round_trips_per_second()),
-                "hops": self.hops(),
-                "hops_per_second": round3(self.hops_per_second()),
-                "errors": self.errors,
-            },
-            "operations": self.operations.iter().map(|o| (o.name.to_owned(), o.latency.to_json())).collect::<serde_json::Map<_, _>>(),
-            "errors_by_kind": self.errors_by_kind.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-            "errors": self.first_errors,
-            "broker_cpu_seconds": self.broker_cpu_seconds.map(round3),
-            "tool_cpu_seconds": self.tool_cpu_seconds.map(round3),
-        })
-    }
-
-    /// The Markdown report.
-    pub fn to_markdown(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "# RabbitMQ durable-hop baseline\n");
-        let _ = writeln!(out, "`{}`\n", self.command.replace('`', "'"));
-        let _ = writeln!(
-            out,
-            "Started {}, {:.1} s. Machine: {} ({} CPUs).\n",
-            self.started_at, self.elapsed_s, self.machine.cpu_model, self.machine.nproc
-        );
-        for (k, v) in &self.settings {
-            let _ = writeln!(out, "- {k}: {v}");
-        }
-        let _ = writeln!(
-            out,
-            "\n| operation | count | p50 ms | p90 ms | p99 ms | max ms |"
-        );
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|");
-        for o in &self.operations {
-            let l = &o.latency;
-            let _ = writeln!(
-                out,
-                "| {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                o.name, l.count, l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
-            );
-        }
-        let cores = |c: Option<f64>| {
-            c.map_or("n/a".to_owned(), |c| {
-                format!("{c:.2} s ({:.2} cores)", c / self.elapsed_s.max(1e-9))
-            })
-        };
-        let _ = writeln!(
-            out,
-            "\nRound trips: {} started, {} completed ({:.1}/s), {} failed or unfinished. **Durable hops: {} ({:.1}/s)**, 2 per round trip. Errors: {}. CPU: broker {}, load tool {}.",
-            self.started,
-            self.completed,
-            self.round_trips_per_second(),
-            self.failed,
-            self.hops(),
-            self.hops_per_second(),
-            self.errors,
-            cores(self.broker_cpu_seconds),
-            cores(self.tool_cpu_seconds),
-        );
-        if !self.first_errors.is_empty() {
-            let kinds: Vec<String> = self
-                .errors_by_kind
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}"))
-                .collect();
-            let _ = writeln!(out, "\nErrors by kind: {}.\n", kinds.join(", "));
-            for e in &self.first_errors {
-                let _ = writeln!(out, "- {e}");
-            }
-        }
-        out
-    }
 }
 
 /// The clients' connections and channels, closed at the end.
@@ -664,17 +360,12 @@ async fn connect(url: &str) -> Result<Connection, String> {
 
 /// Runs the baseline.
 pub async fn run(config: &RabbitConfig) -> Result<RabbitReport, LoadError> {
-    if config.producers == 0 || config.consumers == 0 {
-        return Err(LoadError::Setup(
-            "at least one producer and one consumer are needed".into(),
-        ));
-    }
-    if config.window == 0 {
-        return Err(LoadError::Setup("--window must be at least 1".into()));
-    }
-    if config.duration.is_zero() {
-        return Err(LoadError::Setup("--duration must be positive".into()));
-    }
+    super::check_loop(
+        config.producers,
+        config.consumers,
+        config.window,
+        config.duration,
+    )?;
     let admin = connect(&config.url).await.map_err(LoadError::Setup)?;
     let result = async {
         let channel = admin
@@ -714,7 +405,7 @@ pub async fn run(config: &RabbitConfig) -> Result<RabbitReport, LoadError> {
         }
         .await;
         let outcome = outcome.map(|mut report| {
-            report.queues = declared.clone();
+            report.created = declared.clone();
             report
         });
         for queue in declared {
@@ -801,22 +492,14 @@ async fn load(
     let broker_before = cpu_of(&broker);
     let tool_before = sysinfo::sample(None);
     let t0 = Instant::now();
-    let shared = Arc::new(Shared {
-        scenario: Scenario::new(Workload::Bench, true, config.payload_bytes, 0),
+    let shared = Arc::new(HopRun::new(
+        BACKEND,
+        t0,
+        config.duration,
+        config.payload_bytes,
         requests,
         replies,
-        pending: Mutex::new(HashMap::new()),
-        rec: Mutex::new(Rec {
-            latency: OPS.iter().map(|_| histogram()).collect(),
-            errors: BTreeMap::new(),
-            first_errors: Vec::new(),
-        }),
-        started: AtomicU64::new(0),
-        completed: AtomicU64::new(0),
-        errors: AtomicU64::new(0),
-        t0,
-        send_until: t0 + config.duration,
-    });
+    ));
     let mut workers = tokio::task::JoinSet::new();
     for consumer in reply_consumers {
         workers.spawn(reply_consumer(shared.clone(), consumer, halt_rx.clone()));
@@ -825,17 +508,14 @@ async fn load(
         workers.spawn(handler(shared.clone(), consumer, outbound, halt_rx.clone()));
     }
     if config.progress {
-        workers.spawn(progress(shared.clone(), halt_rx.clone()));
+        workers.spawn(shared.clone().progress(halt_rx.clone()));
     }
     let mut senders = tokio::task::JoinSet::new();
     for (i, channel) in producer_channels.into_iter().enumerate() {
         senders.spawn(producer(shared.clone(), i, channel, config.window));
     }
     while senders.join_next().await.is_some() {}
-    let sending_ended = Instant::now();
-    while !shared.lock().is_empty() && sending_ended.elapsed() < config.grace {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    shared.settle(config.grace).await;
     let end = Instant::now();
     let broker_after = cpu_of(&broker);
     let tool_after = sysinfo::sample(None);
@@ -849,33 +529,11 @@ async fn load(
         workers.abort_all();
         while workers.join_next().await.is_some() {}
     }
-    let left: Vec<String> = shared.lock().keys().cloned().collect();
-    for id in left {
-        shared.fail(
-            &id,
-            "timeout",
-            format!(
-                "round trip {id} did not finish within {:?} after the last start",
-                config.grace
-            ),
-        );
-    }
+    shared.fail_unfinished(config.grace);
     connections.close().await;
-    let rec = shared.rec.lock().unwrap_or_else(|e| e.into_inner());
-    let operations: Vec<RabbitOperation> = OPS
-        .iter()
-        .zip(&rec.latency)
-        .map(|(name, h)| RabbitOperation {
-            name,
-            latency: Latency::of(h),
-        })
-        .collect();
-    let started = shared.started.load(Ordering::SeqCst);
-    let completed = shared.completed.load(Ordering::SeqCst);
-    Ok(RabbitReport {
+    Ok(HopReport {
         command: config.command_line.clone(),
         started_at,
-        machine: sysinfo::machine(),
         settings: vec![
             ("broker", masked(&config.url)),
             (
@@ -908,17 +566,9 @@ async fn load(
                 ),
             ),
         ],
-        elapsed_s: (end - t0).as_secs_f64().max(1e-9),
-        started,
-        completed,
-        failed: started.saturating_sub(completed),
-        errors: shared.errors.load(Ordering::SeqCst),
-        errors_by_kind: rec.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
-        first_errors: rec.first_errors.clone(),
-        operations,
-        broker_cpu_seconds: broker_before.zip(broker_after).map(|(b, a)| a - b),
+        server_cpu_seconds: broker_before.zip(broker_after).map(|(b, a)| a - b),
         tool_cpu_seconds: tool_before.zip(tool_after).map(|(b, a)| a.cpu_s - b.cpu_s),
-        queues: Vec::new(),
+        ..shared.report(end)
     })
 }
 
@@ -986,13 +636,13 @@ mod tests {
         let json = report.to_json();
         assert!(json["totals"]["hops_per_second"].as_f64().unwrap() > 0.0);
         // The queues are gone: a passive declare of each fails (and closes its channel).
-        assert_eq!(report.queues.len(), 1 + config.producers);
+        assert_eq!(report.created.len(), 1 + config.producers);
         let admin = connect(DEFAULT_URL).await.unwrap();
         let passive = QueueDeclareOptions {
             passive: true,
             ..QueueDeclareOptions::default()
         };
-        for queue in &report.queues {
+        for queue in &report.created {
             let channel = admin.create_channel().await.unwrap();
             let found = tokio::time::timeout(
                 Duration::from_secs(10),
