@@ -124,18 +124,69 @@ struct Waiters(Mutex<HashMap<(Mnemonic, MessageKind), NodeWaiters>>);
 /// One queue's waiters by the `NodeID` they poll as (`None`: no node).
 type NodeWaiters = HashMap<Option<String>, Arc<Notify>>;
 
+/// A poller's registration in [`Waiters`]. Dropping the last one of a queue and node removes
+/// their entry, so node ids that clients stop using (they choose them freely) are not kept.
+struct WaitSlot<'w> {
+    waiters: &'w Waiters,
+    key: (Mnemonic, MessageKind),
+    node: Option<String>,
+    notify: Option<Arc<Notify>>,
+}
+
+impl WaitSlot<'_> {
+    fn notify(&self) -> &Notify {
+        self.notify
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("set until drop"))
+    }
+}
+
+impl Drop for WaitSlot<'_> {
+    fn drop(&mut self) {
+        let mut map = self.waiters.lock();
+        // Dropped under the lock: a `slot` call cannot take a clone between the count and the
+        // removal.
+        self.notify.take();
+        if let Some(nodes) = map.get_mut(&self.key) {
+            if nodes
+                .get(&self.node)
+                .is_some_and(|n| Arc::strong_count(n) == 1)
+            {
+                nodes.remove(&self.node);
+            }
+            if nodes.is_empty() {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
 impl Waiters {
-    fn of(&self, recipient: &Mnemonic, kind: MessageKind, node: &Option<String>) -> Arc<Notify> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry((recipient.clone(), kind))
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Mnemonic, MessageKind), NodeWaiters>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A poller's place among its queue's waiters, until the slot is dropped (also when the poll
+    /// is abandoned half-way, e.g. the client went away).
+    fn slot(&self, recipient: &Mnemonic, kind: MessageKind, node: &Option<String>) -> WaitSlot<'_> {
+        let key = (recipient.clone(), kind);
+        let notify = self
+            .lock()
+            .entry(key.clone())
             .or_default()
             .entry(node.clone())
             .or_default()
-            .clone()
+            .clone();
+        WaitSlot {
+            waiters: self,
+            key,
+            node: node.clone(),
+            notify: Some(notify),
+        }
     }
 
     fn wake(&self, recipient: &Mnemonic, kind: MessageKind, target_node: &Option<String>) {
-        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let map = self.lock();
         let Some(nodes) = map.get(&(recipient.clone(), kind)) else {
             return;
         };
@@ -843,13 +894,13 @@ impl Bus {
         self.check_selector(&registry, &caller, kind, &input.message_type)?;
         let wait = self.config.poll_wait;
         let deadline = tokio::time::Instant::now() + wait;
-        let queue = (!wait.is_zero()).then(|| {
+        let slot = (!wait.is_zero()).then(|| {
             self.waiters
-                .of(&caller.system.mnemonic, kind, &input.node_id)
+                .slot(&caller.system.mnemonic, kind, &input.node_id)
         });
         loop {
             // Registered before looking, so a message queued in between is not missed.
-            let notified = queue.as_ref().map(|n| n.notified());
+            let notified = slot.as_ref().map(|s| s.notify().notified());
             let mut notified = std::pin::pin!(notified);
             if let Some(n) = notified.as_mut().as_pin_mut() {
                 n.enable();
@@ -928,5 +979,32 @@ impl Bus {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         Ok(self.store.queue_depths(&caller.system.mnemonic).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(w: &Waiters) -> usize {
+        w.lock().values().map(HashMap::len).sum()
+    }
+
+    #[test]
+    fn waiter_entries_last_as_long_as_their_pollers() {
+        let w = Waiters::default();
+        let is = Mnemonic::parse("PFR01").unwrap();
+        let (a, b) = (Some("node-a".to_owned()), None);
+        let first = w.slot(&is, MessageKind::Request, &a);
+        let second = w.slot(&is, MessageKind::Request, &a);
+        let third = w.slot(&is, MessageKind::Request, &b);
+        assert_eq!(entries(&w), 2);
+        drop(first);
+        assert_eq!(entries(&w), 2, "node-a still has a poller");
+        drop(second);
+        assert_eq!(entries(&w), 1);
+        drop(third);
+        assert_eq!(entries(&w), 0);
+        assert!(w.lock().is_empty(), "no empty queue entries are left");
     }
 }
