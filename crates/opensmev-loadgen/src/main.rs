@@ -308,13 +308,13 @@ struct CompareArgs {
     #[arg(long, default_value = "1.2", value_parser = parse_version)]
     version: SchemaVersion,
     /// Bus consumers = RabbitMQ producers.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = opensmev_loadgen::compare::COMPARE_CLIENTS)]
     consumers: usize,
     /// Bus providers = RabbitMQ consumers.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = opensmev_loadgen::compare::COMPARE_CLIENTS)]
     providers: usize,
     /// Round trips in flight per consumer / producer.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = opensmev_loadgen::compare::COMPARE_WINDOW)]
     window: usize,
     /// Worker threads of the in-process server (default: number of CPUs).
     #[arg(long)]
