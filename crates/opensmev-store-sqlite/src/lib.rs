@@ -21,7 +21,7 @@ mod ops;
 mod schema;
 mod worker;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
@@ -63,52 +63,82 @@ pub struct SqliteStore {
 /// look first: a poll of such a queue asks a reader before the writer (idle systems' polls then
 /// never wait for a commit), a poll of any other goes straight to the writer (a busy queue's poll
 /// would only pay for the extra look). Either way the answer is the same. Queuing a message
-/// clears the entries it concerns. Bounded: cleared when it holds [`EMPTY_QUEUES_MAX`] entries.
+/// clears the entries it concerns: its node's, or the whole queue's for a message bound to no
+/// node. Bounded: cleared when it holds [`EMPTY_QUEUES_MAX`] nodes.
 #[derive(Debug, Default)]
-struct EmptyQueues(Mutex<HashSet<(String, MessageKind, Option<String>)>>);
+struct EmptyQueues(Mutex<EmptyNodes>);
 
-/// The most entries [`EmptyQueues`] holds (node ids are the clients' choice).
+/// Per queue (recipient, kind): the nodes (`None`: polls without a node) found empty, and the
+/// number of nodes over all queues.
+#[derive(Debug, Default)]
+struct EmptyNodes {
+    queues: HashMap<(String, MessageKind), HashSet<Option<String>>>,
+    nodes: usize,
+}
+
+/// The most nodes [`EmptyQueues`] holds (node ids are the clients' choice).
 const EMPTY_QUEUES_MAX: usize = 100_000;
 
 impl EmptyQueues {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<(String, MessageKind, Option<String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, EmptyNodes> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn key(request: &LeaseRequest) -> (String, MessageKind, Option<String>) {
-        (
-            request.recipient.as_str().to_owned(),
-            request.kind,
-            request.node_id.clone(),
-        )
+    fn queue(recipient: &Mnemonic, kind: MessageKind) -> (String, MessageKind) {
+        (recipient.as_str().to_owned(), kind)
     }
 
     fn seen_empty(&self, request: &LeaseRequest) -> bool {
-        self.lock().contains(&Self::key(request))
+        self.lock()
+            .queues
+            .get(&Self::queue(&request.recipient, request.kind))
+            .is_some_and(|nodes| nodes.contains(&request.node_id))
     }
 
     fn record(&self, request: &LeaseRequest, found: bool) {
-        let key = Self::key(request);
-        let mut set = self.lock();
+        let queue = Self::queue(&request.recipient, request.kind);
+        let mut empty = self.lock();
         if found {
-            set.remove(&key);
-        } else {
-            if set.len() >= EMPTY_QUEUES_MAX {
-                set.clear();
+            let Some(nodes) = empty.queues.get_mut(&queue) else {
+                return;
+            };
+            let removed = nodes.remove(&request.node_id);
+            if nodes.is_empty() {
+                empty.queues.remove(&queue);
             }
-            set.insert(key);
+            empty.nodes -= usize::from(removed);
+        } else {
+            if empty.nodes >= EMPTY_QUEUES_MAX {
+                *empty = EmptyNodes::default();
+            }
+            let added = empty
+                .queues
+                .entry(queue)
+                .or_default()
+                .insert(request.node_id.clone());
+            empty.nodes += usize::from(added);
         }
     }
 
     /// A message for `recipient`'s `kind` queue, bound to `node` or to none, was queued.
     fn queued(&self, recipient: &Mnemonic, kind: MessageKind, node: Option<&str>) {
-        let mut set = self.lock();
-        if set.is_empty() {
+        let queue = Self::queue(recipient, kind);
+        let mut empty = self.lock();
+        let Some(nodes) = empty.queues.get_mut(&queue) else {
             return;
+        };
+        let removed = match node {
+            Some(node) => usize::from(nodes.remove(&Some(node.to_owned()))),
+            None => {
+                let all = nodes.len();
+                nodes.clear();
+                all
+            }
+        };
+        if nodes.is_empty() {
+            empty.queues.remove(&queue);
         }
-        set.retain(|(r, k, n)| {
-            !(r == recipient.as_str() && *k == kind && (node.is_none() || n.as_deref() == node))
-        });
+        empty.nodes -= removed;
     }
 }
 
@@ -378,5 +408,56 @@ impl Store for SqliteStore {
             ops::save_registry(conn, &text, expected, force, now)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll(recipient: &str, node: Option<&str>) -> LeaseRequest {
+        LeaseRequest {
+            recipient: Mnemonic::parse(recipient).unwrap(),
+            kind: MessageKind::Response,
+            message_type: None,
+            node_id: node.map(str::to_owned),
+            lease: time::Duration::seconds(60),
+            now: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_empty_queue_hint_follows_polls_and_queued_messages() {
+        let empty = EmptyQueues::default();
+        let (a, b, none, other) = (
+            poll("C01", Some("a")),
+            poll("C01", Some("b")),
+            poll("C01", None),
+            poll("C02", Some("a")),
+        );
+        for p in [&a, &b, &none, &other] {
+            assert!(!empty.seen_empty(p));
+            empty.record(p, false);
+            assert!(empty.seen_empty(p));
+        }
+        assert_eq!(empty.lock().nodes, 4);
+        let c01 = Mnemonic::parse("C01").unwrap();
+        // A message for node a concerns node a only.
+        empty.queued(&c01, MessageKind::Response, Some("a"));
+        assert!(!empty.seen_empty(&a));
+        assert!(empty.seen_empty(&b) && empty.seen_empty(&none));
+        // Another kind's queue is another queue.
+        empty.queued(&c01, MessageKind::Request, None);
+        assert!(empty.seen_empty(&b));
+        // A message bound to no node concerns every poller of the queue, and no other queue.
+        empty.queued(&c01, MessageKind::Response, None);
+        assert!(!empty.seen_empty(&b) && !empty.seen_empty(&none));
+        assert!(empty.seen_empty(&other));
+        assert_eq!(empty.lock().nodes, 1);
+        // A poll that found something is no longer empty.
+        empty.record(&other, true);
+        assert!(!empty.seen_empty(&other));
+        assert_eq!(empty.lock().nodes, 0);
+        assert!(empty.lock().queues.is_empty());
     }
 }
