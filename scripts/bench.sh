@@ -8,7 +8,7 @@
 # Settings (environment):
 #   OUT=bench-results/<time>   where the reports go
 #   DURATION=20                seconds per measured run
-#   CLIENTS=8                  consumers = providers = producers = handlers in the bus runs
+#   CLIENTS=16                 consumers = providers = producers = handlers in the bus runs
 #   WINDOW=8                   round trips in flight per consumer (closed loop)
 #   BACKLOG=10000000           queued messages for the throughput-at-depth run (0: skip)
 #   IDLE=1000                  idle polling clients for the many-pollers run (0: skip)
@@ -19,7 +19,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 OUT=${OUT:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 DURATION=${DURATION:-20}
-CLIENTS=${CLIENTS:-8}
+CLIENTS=${CLIENTS:-16}
 WINDOW=${WINDOW:-8}
 BACKLOG=${BACKLOG:-10000000}
 IDLE=${IDLE:-1000}

@@ -95,7 +95,7 @@ impl CompareConfig {
 /// throughput limit on a small machine (with 2 + 2 and window 4 the bus is latency-bound — a
 /// provider's three calls per message are sequential — while the CPU is not saturated), as in
 /// the published tables.
-pub const COMPARE_CLIENTS: usize = 8;
+pub const COMPARE_CLIENTS: usize = 16;
 
 /// Round trips in flight per consumer (producer) by default.
 pub const COMPARE_WINDOW: usize = 8;
