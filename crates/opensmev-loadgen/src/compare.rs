@@ -200,6 +200,14 @@ pub struct CompareReport {
     pub loads: [Option<MachineLoad>; 5],
 }
 
+/// A cell of durable hops: 2 per round trip, both shown; "not run" without a run.
+fn hops_cell(round_trips_per_second: Option<f64>) -> String {
+    round_trips_per_second.map_or_else(
+        || "not run".to_owned(),
+        |r| format!("{:.1} hops/s ({r:.1} round trips/s × 2)", 2.0 * r),
+    )
+}
+
 fn rate(report: &Report) -> f64 {
     report.round_trips() as f64 / report.elapsed_s.max(1e-9)
 }
@@ -382,26 +390,18 @@ impl CompareReport {
             fmt_ratio(signed_ratio),
             verdict(signed_ratio, SIGNED_TARGET)
         );
+        let unsigned_hops = hops_cell(self.unsigned.as_ref().ok().map(rate));
         let hops_ratio = self.hops_ratio();
         let _ = writeln!(
             out,
             "| unsigned message hops / RabbitMQ durable hops | {} | {} | {} | ≥ {HOPS_TARGET:.2} | **{}** |",
-            match &self.unsigned {
-                Ok(r) => format!(
-                    "{:.1} hops/s ({:.1} round trips/s × 2)",
-                    2.0 * rate(r),
-                    rate(r)
-                ),
-                Err(_) => "not run".to_owned(),
-            },
-            match &self.rabbitmq {
-                Ok(r) => format!(
-                    "{:.1} hops/s ({:.1} round trips/s × 2)",
-                    r.hops_per_second(),
-                    r.round_trips_per_second()
-                ),
-                Err(_) => "not run".to_owned(),
-            },
+            unsigned_hops,
+            hops_cell(
+                self.rabbitmq
+                    .as_ref()
+                    .ok()
+                    .map(|r| r.round_trips_per_second())
+            ),
             fmt_ratio(hops_ratio),
             verdict(hops_ratio, HOPS_TARGET)
         );
@@ -409,22 +409,13 @@ impl CompareReport {
         let _ = writeln!(
             out,
             "| unsigned message hops / PostgreSQL SKIP LOCKED hops | {} | {} | {} | none | {} |",
-            match &self.unsigned {
-                Ok(r) => format!(
-                    "{:.1} hops/s ({:.1} round trips/s × 2)",
-                    2.0 * rate(r),
-                    rate(r)
-                ),
-                Err(_) => "not run".to_owned(),
-            },
-            match &self.postgres {
-                Ok(r) => format!(
-                    "{:.1} hops/s ({:.1} round trips/s × 2)",
-                    r.hops_per_second(),
-                    r.round_trips_per_second()
-                ),
-                Err(_) => "not run".to_owned(),
-            },
+            unsigned_hops,
+            hops_cell(
+                self.postgres
+                    .as_ref()
+                    .ok()
+                    .map(|r| r.round_trips_per_second())
+            ),
             fmt_ratio(postgres_ratio),
             if postgres_ratio.is_some() {
                 "informational"

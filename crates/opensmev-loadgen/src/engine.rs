@@ -285,37 +285,74 @@ fn same_attachments(got: &[(String, Vec<u8>)], expected: Option<(String, Vec<u8>
     got == expected.as_slice()
 }
 
+/// What a poller asks for: the next request, or the next response on a node; the business
+/// root of the `MessageTypeSelector`.
+#[derive(Debug, Clone, Copy)]
+enum Poll<'a> {
+    Request {
+        ns: &'a str,
+        root: &'a str,
+    },
+    Response {
+        ns: &'a str,
+        root: &'a str,
+        node: &'a str,
+    },
+}
+
+/// One `GetRequest`/`GetResponse` with its checks, recorded under `op`: a failed call is
+/// recorded and followed by a pause, an empty answer recorded and followed by the backoff's
+/// sleep; a delivered message (with the call's latency) is returned for the caller to record.
+async fn poll_once(
+    shared: &Shared,
+    client: &SmevClient,
+    poll: Poll<'_>,
+    op: Operation,
+    backoff: &mut Backoff,
+) -> Option<(Delivered, Duration)> {
+    let (action, ns, root, node, wrapper) = match poll {
+        Poll::Request { ns, root } => ("GetRequest", ns, root, None, "RequestMessage"),
+        Poll::Response { ns, root, node } => {
+            ("GetResponse", ns, root, Some(node), "ResponseMessage")
+        }
+    };
+    let xml = envelope::poll_xml(client, action, ns, root, node);
+    let expected = format!("{action}Response");
+    let got = call(client, action, xml, &expected, Signed::IfMessage(wrapper))
+        .await
+        .and_then(|(answer, latency)| Ok((envelope::delivered(&answer, wrapper)?, latency)));
+    match got {
+        Err(failure) => {
+            shared.rec.error(op, failure);
+            tokio::time::sleep(AFTER_ERROR).await;
+            None
+        }
+        Ok((None, latency)) => {
+            shared.rec.empty(op, latency);
+            backoff.wait().await;
+            None
+        }
+        Ok((Some(message), latency)) => {
+            backoff.reset();
+            Some((message, latency))
+        }
+    }
+}
+
 /// A provider: polls `GetRequest`, checks, acknowledges and answers.
 async fn provider(shared: Arc<Shared>, p: usize) {
     let client = &shared.providers[p];
     let s = &shared.scenario;
     let mut backoff = Backoff::new(shared.max_backoff);
     while !shared.halted() {
-        let xml = envelope::poll_xml(client, "GetRequest", s.ns, s.request_root, None);
-        let got = call(
-            client,
-            "GetRequest",
-            xml,
-            "GetRequestResponse",
-            Signed::IfMessage("RequestMessage"),
-        )
-        .await
-        .and_then(|(answer, latency)| {
-            Ok((envelope::delivered(&answer, "RequestMessage")?, latency))
-        });
-        match got {
-            Err(failure) => {
-                shared.rec.error(Operation::GetRequest, failure);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
-            Ok((None, latency)) => {
-                shared.rec.empty(Operation::GetRequest, latency);
-                backoff.wait().await;
-            }
-            Ok((Some(message), latency)) => {
-                backoff.reset();
-                handle_request(&shared, client, message, latency).await;
-            }
+        let poll = Poll::Request {
+            ns: s.ns,
+            root: s.request_root,
+        };
+        if let Some((message, latency)) =
+            poll_once(&shared, client, poll, Operation::GetRequest, &mut backoff).await
+        {
+            handle_request(&shared, client, message, latency).await;
         }
     }
 }
@@ -433,7 +470,6 @@ async fn handle_request(
     }
 }
 
-/// A consumer's response poller (on its own node).
 /// An idle poller: `GetResponse` of the unsigned test consumer on node `opensmev-idle-<i>`, which
 /// nothing is ever addressed to, until the run ends. A message, a fault or a failed check is an
 /// error.
@@ -442,49 +478,29 @@ async fn idle_poller(shared: Arc<Shared>, i: usize) {
     let node = format!("opensmev-idle-{i}");
     let mut backoff = Backoff::new(shared.max_backoff);
     while !shared.halted() {
-        let xml = envelope::poll_xml(
-            client,
-            "GetResponse",
-            crate::workload::BENCH_UNSIGNED_NS,
-            "LoadResponse",
-            Some(&node),
-        );
-        let got = call(
-            client,
-            "GetResponse",
-            xml,
-            "GetResponseResponse",
-            Signed::IfMessage("ResponseMessage"),
-        )
-        .await
-        .and_then(|(answer, latency)| {
-            Ok((envelope::delivered(&answer, "ResponseMessage")?, latency))
-        });
-        match got {
-            Ok((None, latency)) => {
-                shared.rec.empty(Operation::IdlePoll, latency);
-                backoff.wait().await;
-            }
-            Ok((Some(message), _)) => {
-                shared.rec.error(
-                    Operation::IdlePoll,
-                    Failure::new(
-                        "unexpected",
-                        format!(
-                            "node {node} got message {} though nothing was sent to it",
-                            message.message_id
-                        ),
+        let poll = Poll::Response {
+            ns: crate::workload::BENCH_UNSIGNED_NS,
+            root: "LoadResponse",
+            node: &node,
+        };
+        if let Some((message, _)) =
+            poll_once(&shared, client, poll, Operation::IdlePoll, &mut backoff).await
+        {
+            shared.rec.error(
+                Operation::IdlePoll,
+                Failure::new(
+                    "unexpected",
+                    format!(
+                        "node {node} got message {} though nothing was sent to it",
+                        message.message_id
                     ),
-                );
-            }
-            Err(failure) => {
-                shared.rec.error(Operation::IdlePoll, failure);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
+                ),
+            );
         }
     }
 }
 
+/// A consumer's response poller (on its own node).
 async fn consumer_poller(shared: Arc<Shared>, c: usize) {
     let consumer = &shared.consumers[c];
     let s = &shared.scenario;
@@ -497,37 +513,21 @@ async fn consumer_poller(shared: Arc<Shared>, c: usize) {
             }
             continue;
         }
-        let xml = envelope::poll_xml(
+        let poll = Poll::Response {
+            ns: s.ns,
+            root: s.response_root,
+            node: &consumer.node_id,
+        };
+        let polled = poll_once(
+            &shared,
             &consumer.client,
-            "GetResponse",
-            s.ns,
-            s.response_root,
-            Some(&consumer.node_id),
-        );
-        let got = call(
-            &consumer.client,
-            "GetResponse",
-            xml,
-            "GetResponseResponse",
-            Signed::IfMessage("ResponseMessage"),
+            poll,
+            Operation::GetResponse,
+            &mut backoff,
         )
-        .await
-        .and_then(|(answer, latency)| {
-            Ok((envelope::delivered(&answer, "ResponseMessage")?, latency))
-        });
-        match got {
-            Err(failure) => {
-                shared.rec.error(Operation::GetResponse, failure);
-                tokio::time::sleep(AFTER_ERROR).await;
-            }
-            Ok((None, latency)) => {
-                shared.rec.empty(Operation::GetResponse, latency);
-                backoff.wait().await;
-            }
-            Ok((Some(message), latency)) => {
-                backoff.reset();
-                handle_response(&shared, c, message, latency).await;
-            }
+        .await;
+        if let Some((message, latency)) = polled {
+            handle_response(&shared, c, message, latency).await;
         }
     }
 }

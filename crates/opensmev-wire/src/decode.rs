@@ -731,151 +731,137 @@ impl Cx<'_, '_> {
         Ok(el.index())
     }
 
-    fn attachment_headers(&self, el: Element<'_, '_>) -> Result<Vec<AttachmentHeader>, WireError> {
+    /// A list element without attributes holding `1..=max` `item` children (the attachment
+    /// lists, an archive's files), each without attributes and read in order by `read`.
+    fn list<'d, 'a, T>(
+        &self,
+        el: Element<'d, 'a>,
+        item: &str,
+        max: usize,
+        mut read: impl FnMut(Element<'d, 'a>, Seq<'d, 'a>) -> Result<T, WireError>,
+    ) -> Result<Vec<T>, WireError> {
         no_attributes(&el)?;
-        let b = self.b();
         let mut s = Seq::new(el)?;
-        let headers = s.some(b, "AttachmentHeader", usize::MAX)?;
+        let items = s.some(self.b(), item, max)?;
         s.end()?;
-        headers
+        items
             .into_iter()
-            .map(|h| {
-                no_attributes(&h)?;
-                let mut s = Seq::new(h)?;
-                let content_id = leaf(s.req(b, "contentId")?)?;
-                let namespace_uri = if self.v13() {
-                    s.opt(b, "NamespaceUri").map(leaf).transpose()?
-                } else {
-                    None
-                };
-                let mime_type = mime_type(s.req(b, "MimeType")?)?;
-                let signature_pkcs7 = s
-                    .opt(b, "SignaturePKCS7")
-                    .map(|e| self.binary(e).map(|bin| bin.data))
-                    .transpose()?;
-                let archive = if self.v13() {
-                    s.opt(b, "Archive")
-                        .map(|e| self.archive(e))
-                        .transpose()?
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                s.end()?;
-                Ok(AttachmentHeader {
-                    element: h.index(),
-                    content_id,
-                    namespace_uri,
-                    mime_type,
-                    signature_pkcs7,
-                    archive,
-                })
+            .map(|i| {
+                no_attributes(&i)?;
+                read(i, Seq::new(i)?)
             })
             .collect()
+    }
+
+    /// How both kinds of attachment header end: an optional `SignaturePKCS7`, then (1.3) an
+    /// optional `Archive`.
+    fn signature_and_archive(
+        &self,
+        s: &mut Seq<'_, '_>,
+    ) -> Result<(Option<Vec<u8>>, Vec<ArchiveFile>), WireError> {
+        let b = self.b();
+        let signature_pkcs7 = s
+            .opt(b, "SignaturePKCS7")
+            .map(|e| self.binary(e).map(|bin| bin.data))
+            .transpose()?;
+        let archive = if self.v13() {
+            s.opt(b, "Archive")
+                .map(|e| self.archive(e))
+                .transpose()?
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        Ok((signature_pkcs7, archive))
+    }
+
+    fn attachment_headers(&self, el: Element<'_, '_>) -> Result<Vec<AttachmentHeader>, WireError> {
+        let b = self.b();
+        self.list(el, "AttachmentHeader", usize::MAX, |h, mut s| {
+            let content_id = leaf(s.req(b, "contentId")?)?;
+            let namespace_uri = if self.v13() {
+                s.opt(b, "NamespaceUri").map(leaf).transpose()?
+            } else {
+                None
+            };
+            let mime_type = mime_type(s.req(b, "MimeType")?)?;
+            let (signature_pkcs7, archive) = self.signature_and_archive(&mut s)?;
+            s.end()?;
+            Ok(AttachmentHeader {
+                element: h.index(),
+                content_id,
+                namespace_uri,
+                mime_type,
+                signature_pkcs7,
+                archive,
+            })
+        })
     }
 
     fn ref_attachment_headers(
         &self,
         el: Element<'_, '_>,
     ) -> Result<Vec<RefAttachmentHeader>, WireError> {
-        no_attributes(&el)?;
         let b = self.b();
-        let mut s = Seq::new(el)?;
-        let headers = s.some(b, "RefAttachmentHeader", usize::MAX)?;
-        s.end()?;
-        headers
-            .into_iter()
-            .map(|h| {
-                no_attributes(&h)?;
-                let mut s = Seq::new(h)?;
-                let uuid = leaf(s.req(b, "uuid")?)?;
-                let (file_name, namespace_uri) = if self.v13() {
-                    (
-                        s.opt(b, "FileName").map(leaf).transpose()?,
-                        s.opt(b, "NamespaceUri").map(leaf).transpose()?,
-                    )
-                } else {
-                    (None, None)
-                };
-                let hash = leaf(s.req(b, "Hash")?)?;
-                let mime_type = mime_type(s.req(b, "MimeType")?)?;
-                let signature_pkcs7 = s
-                    .opt(b, "SignaturePKCS7")
-                    .map(|e| self.binary(e).map(|bin| bin.data))
-                    .transpose()?;
-                let archive = if self.v13() {
-                    s.opt(b, "Archive")
-                        .map(|e| self.archive(e))
-                        .transpose()?
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                s.end()?;
-                Ok(RefAttachmentHeader {
-                    element: h.index(),
-                    uuid,
-                    file_name,
-                    namespace_uri,
-                    hash,
-                    mime_type,
-                    signature_pkcs7,
-                    archive,
-                })
+        self.list(el, "RefAttachmentHeader", usize::MAX, |h, mut s| {
+            let uuid = leaf(s.req(b, "uuid")?)?;
+            let (file_name, namespace_uri) = if self.v13() {
+                (
+                    s.opt(b, "FileName").map(leaf).transpose()?,
+                    s.opt(b, "NamespaceUri").map(leaf).transpose()?,
+                )
+            } else {
+                (None, None)
+            };
+            let hash = leaf(s.req(b, "Hash")?)?;
+            let mime_type = mime_type(s.req(b, "MimeType")?)?;
+            let (signature_pkcs7, archive) = self.signature_and_archive(&mut s)?;
+            s.end()?;
+            Ok(RefAttachmentHeader {
+                element: h.index(),
+                uuid,
+                file_name,
+                namespace_uri,
+                hash,
+                mime_type,
+                signature_pkcs7,
+                archive,
             })
-            .collect()
+        })
     }
 
     fn archive(&self, el: Element<'_, '_>) -> Result<Vec<ArchiveFile>, WireError> {
-        no_attributes(&el)?;
         let b = self.b();
-        let mut s = Seq::new(el)?;
-        let files = s.some(b, "File", 1000)?;
-        s.end()?;
-        files
-            .into_iter()
-            .map(|f| {
-                no_attributes(&f)?;
-                let mut s = Seq::new(f)?;
-                let name = leaf(s.req(b, "Name")?)?;
-                let namespace_uri = leaf(s.req(b, "NamespaceUri")?)?;
-                s.end()?;
-                Ok(ArchiveFile {
-                    name,
-                    namespace_uri,
-                })
+        self.list(el, "File", 1000, |_, mut s| {
+            let name = leaf(s.req(b, "Name")?)?;
+            let namespace_uri = leaf(s.req(b, "NamespaceUri")?)?;
+            s.end()?;
+            Ok(ArchiveFile {
+                name,
+                namespace_uri,
             })
-            .collect()
+        })
     }
 
     fn attachment_contents(
         &self,
         el: Element<'_, '_>,
     ) -> Result<Vec<AttachmentContent>, WireError> {
-        no_attributes(&el)?;
         let b = self.b();
-        let mut s = Seq::new(el)?;
-        let contents = s.some(b, "AttachmentContent", usize::MAX)?;
-        s.end()?;
-        contents
-            .into_iter()
-            .map(|c| {
-                no_attributes(&c)?;
-                let mut s = Seq::new(c)?;
-                let id_el = s.req(b, "Id")?;
-                let id = self.id_value(&id_el, &leaf(id_el)?)?;
-                let content = s.req(b, "Content")?;
-                s.end()?;
-                let binary = self.binary(content)?;
-                Ok(AttachmentContent {
-                    element: c.index(),
-                    id,
-                    data: binary.data,
-                    mtom_content_id: binary.content_id,
-                    part_content_type: binary.content_type,
-                })
+        self.list(el, "AttachmentContent", usize::MAX, |c, mut s| {
+            let id_el = s.req(b, "Id")?;
+            let id = self.id_value(&id_el, &leaf(id_el)?)?;
+            let content = s.req(b, "Content")?;
+            s.end()?;
+            let binary = self.binary(content)?;
+            Ok(AttachmentContent {
+                element: c.index(),
+                id,
+                data: binary.data,
+                mtom_content_id: binary.content_id,
+                part_content_type: binary.content_type,
             })
-            .collect()
+        })
     }
 
     /// An `xs:base64Binary` element: base64 text, or (MTOM) one `xop:Include` of a MIME part.
