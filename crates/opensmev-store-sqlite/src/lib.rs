@@ -203,6 +203,42 @@ impl SqliteStore {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// [`Store::enqueue`], and with `request_status` [`Store::enqueue_response`]: one write job;
+    /// an accepted message clears the empty-queue hint of its queue.
+    async fn enqueue_and_update(
+        &self,
+        message: NewMessage,
+        status: InteractionStatus,
+        quota: u64,
+        request_status: Option<InteractionStatus>,
+    ) -> Result<Enqueued, StoreError> {
+        let (recipient, kind, node) = (
+            message.recipient.clone(),
+            message.kind,
+            message.target_node_id.clone(),
+        );
+        let what = if request_status.is_some() {
+            "enqueue_response"
+        } else {
+            "enqueue"
+        };
+        let enqueued = self
+            .write(what, move |conn| {
+                let enqueued = ops::enqueue(conn, &message, status, quota)?;
+                if let (Enqueued::Accepted { .. }, Some(request), Some(request_status)) =
+                    (&enqueued, &message.original_message_id, request_status)
+                {
+                    ops::set_status(conn, request, request_status, None, message.sent_at)?;
+                }
+                Ok(enqueued)
+            })
+            .await?;
+        if let Enqueued::Accepted { .. } = enqueued {
+            self.empty.queued(&recipient, kind, node.as_deref());
+        }
+        Ok(enqueued)
+    }
+
     /// Runs `f` on the writer thread inside the batch transaction; resolves after COMMIT.
     async fn write<T, F>(&self, what: &'static str, f: F) -> Result<T, StoreError>
     where
@@ -268,18 +304,7 @@ impl Store for SqliteStore {
         status: InteractionStatus,
         quota: u64,
     ) -> Result<Enqueued, StoreError> {
-        let (recipient, kind, node) = (
-            message.recipient.clone(),
-            message.kind,
-            message.target_node_id.clone(),
-        );
-        let enqueued = self
-            .write("enqueue", move |conn| {
-                ops::enqueue(conn, &message, status, quota)
-            })
-            .await?;
-        self.empty.queued(&recipient, kind, node.as_deref());
-        Ok(enqueued)
+        self.enqueue_and_update(message, status, quota, None).await
     }
 
     async fn enqueue_response(
@@ -289,24 +314,8 @@ impl Store for SqliteStore {
         quota: u64,
         request_status: InteractionStatus,
     ) -> Result<Enqueued, StoreError> {
-        let (recipient, kind, node) = (
-            message.recipient.clone(),
-            message.kind,
-            message.target_node_id.clone(),
-        );
-        let enqueued = self
-            .write("enqueue_response", move |conn| {
-                let enqueued = ops::enqueue(conn, &message, status, quota)?;
-                if let (Enqueued::Accepted { .. }, Some(request)) =
-                    (&enqueued, &message.original_message_id)
-                {
-                    ops::set_status(conn, request, request_status, None, message.sent_at)?;
-                }
-                Ok(enqueued)
-            })
-            .await?;
-        self.empty.queued(&recipient, kind, node.as_deref());
-        Ok(enqueued)
+        self.enqueue_and_update(message, status, quota, Some(request_status))
+            .await
     }
 
     async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError> {
