@@ -24,6 +24,7 @@ use std::sync::Arc;
 use quick_xml::events::{BytesStart, Event};
 
 mod index;
+pub(crate) mod tag;
 
 /// The XML namespace (`xml:` prefix), bound implicitly.
 pub const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";

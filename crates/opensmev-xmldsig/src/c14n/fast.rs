@@ -10,14 +10,11 @@ use std::borrow::Cow;
 use std::io::Write;
 use std::ops::Range;
 
-use crate::xml::{Element, NsBinding, normalize_attribute_trusted, normalize_eol, resolve_trusted};
+use crate::xml::tag::start_tag;
+use crate::xml::{Element, NsBinding, normalize_eol, resolve_trusted};
 
 /// Output is handed to the sink in pieces of about this size.
 const CHUNK: usize = 8 * 1024;
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
 
 /// Appends `text` with C14N's text escapes.
 fn text_into(buf: &mut Vec<u8>, text: &str) {
@@ -224,61 +221,9 @@ fn run<'s>(
 
         // A start tag.
         let at = pos;
-        let mut p = pos + 1;
-        let mut colon = 0;
-        while p < end && !matches!(b[p], b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>') {
-            if b[p] == b':' && colon == 0 {
-                colon = p;
-            }
-            p += 1;
-        }
-        let (prefix, local) = if colon == 0 {
-            ("", &text[pos + 1..p])
-        } else {
-            (&text[pos + 1..colon], &text[colon + 1..p])
-        };
         let scope_start = scope.len();
         attrs.clear();
-        let empty;
-        loop {
-            while p < end && is_ws(b[p]) {
-                p += 1;
-            }
-            if p >= end {
-                empty = false;
-                break;
-            }
-            if b[p] == b'>' {
-                empty = false;
-                p += 1;
-                break;
-            }
-            if b[p] == b'/' {
-                empty = true;
-                p = (p + 2).min(end);
-                break;
-            }
-            let key_start = p;
-            while p < end && b[p] != b'=' && !is_ws(b[p]) {
-                p += 1;
-            }
-            let key = &text[key_start..p];
-            while p < end && (is_ws(b[p]) || b[p] == b'=') {
-                p += 1;
-            }
-            if p >= end {
-                empty = false;
-                break;
-            }
-            let quote = b[p];
-            let value_start = p + 1;
-            let value_end = b[value_start.min(end)..end]
-                .iter()
-                .position(|&c| c == quote)
-                .map_or(end, |k| value_start + k);
-            let raw = &text[value_start.min(value_end)..value_end];
-            p = (value_end + 1).min(end);
-            let value = normalize_attribute_trusted(raw);
+        let tag = start_tag(text, pos, end, |key, value| {
             if key == "xmlns" {
                 if skipping == 0 {
                     scope.push(("", value));
@@ -291,8 +236,9 @@ fn run<'s>(
                 let (ap, al) = key.split_once(':').unwrap_or(("", key));
                 attrs.push((ap, al, Cow::Borrowed(""), value));
             }
-        }
-        pos = p;
+        });
+        let (prefix, local, empty) = (tag.prefix, tag.local, tag.empty);
+        pos = tag.end;
         if skipping > 0 || skip.as_ref().is_some_and(|r| r.start == at) {
             scope.truncate(scope_start);
             if !empty {

@@ -12,9 +12,8 @@ use std::io::Write;
 use std::ops::Range;
 
 use super::{Flavor, TransformError, is_blank, write_attr, write_text_woodstox};
-use crate::xml::{
-    Element, XML_NS, normalize_attribute_trusted, normalize_eol, resolve_trusted, swar,
-};
+use crate::xml::tag::start_tag;
+use crate::xml::{Element, XML_NS, normalize_eol, resolve_trusted, swar};
 
 /// Output is handed to the sink in pieces of about this size.
 const CHUNK: usize = 8 * 1024;
@@ -42,19 +41,6 @@ const TEXT_CLASS: [u8; 256] = {
     t
 };
 
-/// Bytes that end an attribute value (`"`, `'`) or make it need normalisation.
-const VALUE_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
-    t[b'"' as usize] = 1;
-    t[b'\'' as usize] = 1;
-    t[b'&' as usize] = 2;
-    t[b'<' as usize] = 2;
-    t[b'\t' as usize] = 2;
-    t[b'\n' as usize] = 2;
-    t[b'\r' as usize] = 2;
-    t
-};
-
 /// Bytes that make an attribute value need [`write_attr`] (Woodstox): `&`, `<`, `"`, TAB, LF, CR.
 const ATTR_ESCAPE: [bool; 256] = {
     let mut t = [false; 256];
@@ -66,10 +52,6 @@ const ATTR_ESCAPE: [bool; 256] = {
     t[b'\r' as usize] = true;
     t
 };
-
-fn is_ws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
-}
 
 /// An open output element.
 struct Frame<'s> {
@@ -372,73 +354,9 @@ fn run<'s>(
 
         // A start tag.
         let at = pos;
-        let mut p = pos + 1;
-        let mut colon = 0;
-        while p < end && !matches!(b[p], b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'>') {
-            if b[p] == b':' && colon == 0 {
-                colon = p;
-            }
-            p += 1;
-        }
-        let (prefix, local) = if colon == 0 {
-            ("", &text[pos + 1..p])
-        } else {
-            (&text[pos + 1..colon], &text[colon + 1..p])
-        };
         let scope_start = scope.len();
         attrs.clear();
-        let empty;
-        loop {
-            while p < end && is_ws(b[p]) {
-                p += 1;
-            }
-            if p >= end {
-                empty = false;
-                break;
-            }
-            if b[p] == b'>' {
-                empty = false;
-                p += 1;
-                break;
-            }
-            if b[p] == b'/' {
-                empty = true;
-                p = (p + 2).min(end);
-                break;
-            }
-            let key_start = p;
-            while p < end && b[p] != b'=' && !is_ws(b[p]) {
-                p += 1;
-            }
-            let key = &text[key_start..p];
-            while p < end && (is_ws(b[p]) || b[p] == b'=') {
-                p += 1;
-            }
-            if p >= end {
-                empty = false;
-                break;
-            }
-            let quote = b[p];
-            let value_start = p + 1;
-            let mut value_end = value_start;
-            let mut special = false;
-            while value_end < end {
-                let c = b[value_end];
-                match VALUE_CLASS[c as usize] {
-                    0 => {}
-                    1 if c == quote => break,
-                    1 => {}
-                    _ => special = true,
-                }
-                value_end += 1;
-            }
-            let raw = &text[value_start..value_end];
-            p = (value_end + 1).min(end);
-            let value = if special {
-                normalize_attribute_trusted(raw)
-            } else {
-                Cow::Borrowed(raw)
-            };
+        let tag = start_tag(text, pos, end, |key, value| {
             if key == "xmlns" {
                 if skipping == 0 {
                     scope.push(("", value));
@@ -451,8 +369,9 @@ fn run<'s>(
                 let (ap, al) = key.split_once(':').unwrap_or(("", key));
                 attrs.push((ap, None, al, value));
             }
-        }
-        pos = p;
+        });
+        let (prefix, local, empty) = (tag.prefix, tag.local, tag.empty);
+        pos = tag.end;
         if skipping > 0 || skip.as_ref().is_some_and(|r| r.start == at) {
             scope.truncate(scope_start);
             if !empty {
