@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use base64::Engine as _;
 use opensmev_crypto::{CryptoProvider, Signer};
 use opensmev_store::{
-    AckOutcome, Attachment, Enqueued, LeaseRequest, NewMessage, QueueDepth, StatusNotice, Store,
-    StoredMessage,
+    AckOutcome, Attachment, Blob, Enqueued, LeaseRequest, NewMessage, QueueDepth, StatusNotice,
+    Store, StoredMessage,
 };
 use opensmev_types::{
     DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
@@ -222,8 +222,9 @@ pub struct Signed<'d, 'a> {
 pub struct AttachmentsInput {
     /// `AttachmentHeaderList`: (contentId, MimeType).
     pub headers: Vec<(String, String)>,
-    /// `AttachmentContentList`: (Id, bytes).
-    pub contents: Vec<(String, Vec<u8>)>,
+    /// `AttachmentContentList`: (Id, bytes — in memory, or a file the server spooled a large
+    /// MTOM part to; the store takes such a file over).
+    pub contents: Vec<(String, Blob)>,
     /// How many `RefAttachmentHeader`s (file-store attachments) there were.
     pub file_store_references: usize,
 }
@@ -541,7 +542,7 @@ impl Bus {
     fn check_attachments(&self, input: &AttachmentsInput) -> Result<Vec<Attachment>, BusError> {
         let mut headers: Vec<&(String, String)> = input.headers.iter().collect();
         headers.sort();
-        let mut contents: Vec<&(String, Vec<u8>)> = input.contents.iter().collect();
+        let mut contents: Vec<&(String, Blob)> = input.contents.iter().collect();
         contents.sort_by(|a, b| a.0.cmp(&b.0));
         let header_ids: Vec<&str> = headers.iter().map(|h| h.0.as_str()).collect();
         let content_ids: Vec<&str> = contents.iter().map(|c| c.0.as_str()).collect();
@@ -562,7 +563,7 @@ impl Bus {
                 "file-store attachments (RefAttachmentHeaderList) are not supported by this bus yet",
             ));
         }
-        let real: u64 = contents.iter().map(|c| c.1.len() as u64).sum();
+        let real: u64 = contents.iter().map(|c| c.1.len()).sum();
         if real > self.config.max_attachments_bytes {
             return Err(BusError::AttachmentSizeLimitExceeded {
                 permitted: self.config.max_attachments_bytes,

@@ -36,6 +36,7 @@ use std::time::Duration;
 
 use opensmev_types::SchemaVersion;
 
+pub mod attachment;
 pub mod backlog;
 pub mod baseline;
 pub mod compare;

@@ -166,6 +166,33 @@ enum Command {
     /// Fill a data directory's store with queued messages for the backlog test system LOADB01
     /// (the "throughput at depth" run); then run the load with --spawn --data-dir DIR.
     Backlog(BacklogArgs),
+    /// One signed round trip carrying one large MTOM attachment (1 GiB by default) against a
+    /// running server, sampling the server's resident memory (the "RSS growth" scale run). The
+    /// server needs the benchmark registry and body limits above the size:
+    /// OPENSMEV_MAX_MTOM_BODY_BYTES and OPENSMEV_MAX_ATTACHMENTS_BYTES.
+    Attachment(AttachmentArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct AttachmentArgs {
+    /// The server's endpoint prefix, e.g. http://127.0.0.1:7611/smev.
+    #[arg(long)]
+    url: String,
+    /// <data_dir>/demo of that server (IS keys, bus certificate).
+    #[arg(long)]
+    demo_dir: PathBuf,
+    /// The server's PID (its VmRSS is sampled from /proc every 20 ms).
+    #[arg(long)]
+    server_pid: u32,
+    /// The attachment's size in bytes.
+    #[arg(long, default_value_t = 1 << 30)]
+    bytes: u64,
+    /// Schema version: 1.1, 1.2 or 1.3.
+    #[arg(long, default_value = "1.2", value_parser = parse_version)]
+    version: SchemaVersion,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -451,6 +478,32 @@ fn run_command(command: &Command) -> ExitCode {
                 runtime.block_on(opensmev_loadgen::baseline::postgres::run(&config)),
                 a.json.as_ref(),
             )
+        }
+        Command::Attachment(a) => {
+            let config = opensmev_loadgen::attachment::AttachmentConfig {
+                base: a.url.clone(),
+                demo_dir: a.demo_dir.clone(),
+                server_pid: a.server_pid,
+                bytes: a.bytes,
+                version: a.version,
+            };
+            let runtime = match runtime(None) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match runtime.block_on(opensmev_loadgen::attachment::run(&config)) {
+                Ok(report) => {
+                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+                    if !write_json(a.json.as_ref(), &report.to_json()) {
+                        ExitCode::from(2)
+                    } else if report.content_ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => fail(e),
+            }
         }
         Command::Backlog(a) => {
             let config = opensmev_loadgen::backlog::BacklogConfig {

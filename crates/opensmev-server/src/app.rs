@@ -42,6 +42,8 @@ pub(crate) struct State {
     /// Memory budget for request bodies being read or processed, in MiB: a request holds
     /// permits for its size, so concurrent large MTOM bodies cannot exhaust memory.
     pub(crate) body_budget: tokio::sync::Semaphore,
+    /// Where large MTOM parts of requests are spooled.
+    pub(crate) spool: Arc<crate::body::Spool>,
 }
 
 /// Total MiB of request bodies in memory at once.
@@ -121,11 +123,15 @@ impl Application {
                     .map_err(|e| setup("importing the registry", e))?;
             }
         }
+        let spool_dir = config.data_dir.join("spool");
+        let spool = crate::body::Spool::open(&spool_dir)
+            .map_err(|e| setup(format!("preparing {}", spool_dir.display()), e))?;
         Ok(Application {
             state: Arc::new(State {
                 bus,
                 config,
                 body_budget: tokio::sync::Semaphore::new(BODY_BUDGET_MIB),
+                spool: Arc::new(spool),
             }),
             demo,
         })

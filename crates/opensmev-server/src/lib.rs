@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 
 mod app;
+mod body;
 mod faults;
 mod soap;
 

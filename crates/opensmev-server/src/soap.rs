@@ -15,16 +15,17 @@ use opensmev_core::{
     AckInput, AttachmentsInput, BusError, PollInput, ResponseBody, SendRequestInput,
     SendResponseInput, Signed, StatusInput,
 };
-use opensmev_store::StoredMessage;
+use opensmev_store::{Blob, StoredMessage};
 use opensmev_types::{MessageKind, Mnemonic, SchemaVersion};
 use opensmev_wire::{
-    AttachmentContent, DeliveredRequest, DeliveredResponse, Fault, MessageMetadata, Participant,
-    Request, ResponseContent, StatusItem,
+    AnswerAttachment, AttachmentContent, AttachmentData, DeliveredRequest, DeliveredResponse,
+    Fault, MessageMetadata, Participant, Request, ResponseContent, StatusItem,
 };
 use opensmev_xmldsig::dsig::{self, Placement, SignOptions};
 use opensmev_xmldsig::xml::{Document, Limits};
 
 use crate::app::State;
+use crate::body;
 use crate::faults;
 
 /// The HTTP header a test IS with an optional signature policy names itself with.
@@ -117,20 +118,48 @@ async fn describe(
     xml_response(StatusCode::OK, "text/xml; charset=utf-8", text)
 }
 
+fn too_large(version: SchemaVersion, text: String) -> Response {
+    let mut response = fault_response(version, &faults::invalid(text));
+    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    response
+}
+
 async fn endpoint(
     AxumState(state): AxumState<Arc<State>>,
     headers: HeaderMap,
     body: axum::body::Body,
     version: SchemaVersion,
 ) -> Response {
-    // Reserve memory for the body before reading it (its declared size, or the maximum).
-    let limit = state.config.max_mtom_body_bytes;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/xml");
+    let multipart = match opensmev_wire::multipart_type(content_type) {
+        Ok(multipart) => multipart,
+        Err(
+            e @ (opensmev_wire::WireError::UnsupportedContentType(_)
+            | opensmev_wire::WireError::UnsupportedCharset(_)),
+        ) => {
+            let mut response = fault_response(version, &faults::invalid(e.to_string()));
+            *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
+            return response;
+        }
+        Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
+    };
+    // Reserve memory for what of the body is held in memory (its declared size, or the most
+    // that can be): the XML, and for MTOM the attachment bytes kept before spooling.
+    let max_xml = state.config.max_xml_body_bytes;
+    let in_memory = if multipart.is_some() {
+        max_xml.saturating_add(body::SPILL_BYTES)
+    } else {
+        max_xml
+    };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(limit)
-        .min(limit);
+        .unwrap_or(in_memory)
+        .min(in_memory);
     let mib = u32::try_from(
         declared
             .div_ceil(1024 * 1024)
@@ -143,60 +172,64 @@ async fn endpoint(
             &faults::from_bus(&BusError::Internal("body budget closed".into())),
         );
     };
-    let body: Bytes = match axum::body::to_bytes(body, limit).await {
-        Ok(body) => body,
-        Err(_) => {
-            let mut response = fault_response(
-                version,
-                &faults::invalid(format!(
-                    "тело запроса больше допустимых {limit} байт или не дочитано"
-                )),
-            );
-            *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-            return response;
+    let received = match multipart {
+        None => {
+            let bytes: Bytes = match axum::body::to_bytes(body, max_xml).await {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    return fault_response(
+                        version,
+                        &faults::invalid(format!(
+                            "тело запроса больше допустимых {max_xml} байт для XML без MTOM или не дочитано"
+                        )),
+                    );
+                }
+            };
+            let action = match opensmev_wire::split_http_body(content_type, &bytes) {
+                Ok(payload) => payload.action,
+                Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
+            };
+            body::Received {
+                xml: bytes,
+                parts: body::KeptParts::default(),
+                mtom: false,
+                action,
+                _files: body::SpoolFiles::default(),
+            }
+        }
+        Some(kind) => {
+            let limits = body::ReadLimits {
+                body: state.config.max_mtom_body_bytes,
+                xml: max_xml,
+            };
+            match body::read_multipart(Arc::clone(&state.spool), kind, body, limits).await {
+                Ok(received) => received,
+                Err(body::ReadError::TooLarge(text)) => return too_large(version, text),
+                Err(body::ReadError::Wire(e)) => {
+                    return fault_response(version, &faults::from_wire(&e, None));
+                }
+                Err(body::ReadError::Io(text)) => {
+                    tracing::error!(error = %text, "reading a request body");
+                    return fault_response(version, &faults::from_bus(&BusError::Internal(text)));
+                }
+            }
         }
     };
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("text/xml");
-    let payload = match opensmev_wire::split_http_body(content_type, &body) {
-        Ok(payload) => payload,
-        Err(
-            e @ (opensmev_wire::WireError::UnsupportedContentType(_)
-            | opensmev_wire::WireError::UnsupportedCharset(_)),
-        ) => {
-            let mut response = fault_response(version, &faults::invalid(e.to_string()));
-            *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-            return response;
-        }
-        Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
-    };
-    if !payload.mtom && body.len() > state.config.max_xml_body_bytes {
-        return fault_response(
-            version,
-            &faults::invalid(format!(
-                "тело запроса {} байт превышает допустимые {} байт для XML без MTOM",
-                body.len(),
-                state.config.max_xml_body_bytes
-            )),
-        );
-    }
     let limits = Limits {
         max_document_bytes: state.config.max_mtom_body_bytes,
         ..Limits::default()
     };
-    let doc = match Document::parse(&payload.xml, limits) {
+    let doc = match Document::parse(&received.xml, limits) {
         Ok(doc) => doc,
         Err(e) => {
-            let text = String::from_utf8_lossy(&payload.xml);
+            let text = String::from_utf8_lossy(&received.xml);
             return fault_response(
                 version,
                 &faults::from_wire(&opensmev_wire::WireError::Xml(e), Some(&text)),
             );
         }
     };
-    let request = match opensmev_wire::decode_request(&doc, &payload.parts) {
+    let request = match opensmev_wire::decode_request(&doc, &received.parts) {
         Ok(request) => request,
         Err(e) => return fault_response(version, &faults::from_wire(&e, Some(doc.text()))),
     };
@@ -213,7 +246,7 @@ async fn endpoint(
     let action = headers
         .get("soapaction")
         .and_then(|v| v.to_str().ok())
-        .or(payload.action.as_deref());
+        .or(received.action.as_deref());
     if let Some(named) = opensmev_wire::soap_action_operation(action)
         && named != request.operation()
     {
@@ -230,19 +263,37 @@ async fn endpoint(
         .get(CLAIMED_MNEMONIC_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Mnemonic::parse(v).ok());
-    let outcome = handle(&state, &doc, &request, claimed.as_ref()).await;
+    let outcome = handle(&state, &doc, &request, &received.parts, claimed.as_ref()).await;
     match outcome {
         Ok(Answer { xml, attachments }) => {
-            if payload.mtom {
-                match opensmev_wire::to_mtom(&xml, &attachments) {
-                    Ok((content_type, body)) => xml_response(StatusCode::OK, &content_type, body),
-                    Err(e) => fault_response(
-                        version,
-                        &faults::from_bus(&BusError::Internal(e.to_string())),
-                    ),
+            if attachments.is_empty() && !received.mtom {
+                return xml_response(StatusCode::OK, opensmev_wire::TEXT_XML_UTF8, xml);
+            }
+            let places: Vec<AnswerAttachment> = attachments
+                .iter()
+                .map(|a| AnswerAttachment {
+                    id: a.content_id.clone(),
+                    mime_type: a.mime_type.clone(),
+                    len: a.data.len(),
+                })
+                .collect();
+            match opensmev_wire::frame_answer(&xml, &places, received.mtom) {
+                Ok(framed) => {
+                    let blobs = attachments.into_iter().map(|a| a.data).collect();
+                    let mut response = xml_response(
+                        StatusCode::OK,
+                        &framed.content_type,
+                        body::answer_body(&framed, blobs),
+                    );
+                    response
+                        .headers_mut()
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(framed.len));
+                    response
                 }
-            } else {
-                xml_response(StatusCode::OK, opensmev_wire::TEXT_XML_UTF8, xml)
+                Err(e) => fault_response(
+                    version,
+                    &faults::from_bus(&BusError::Internal(e.to_string())),
+                ),
             }
         }
         Err(e) => {
@@ -256,7 +307,8 @@ async fn endpoint(
 
 struct Answer {
     xml: String,
-    attachments: Vec<opensmev_wire::MtomAttachment>,
+    /// The delivered message's attachments, placed into the signed XML afterwards.
+    attachments: Vec<opensmev_store::Attachment>,
 }
 
 impl Answer {
@@ -272,18 +324,32 @@ fn attachments_input(
     headers: &[opensmev_wire::AttachmentHeader],
     refs: usize,
     contents: &[AttachmentContent],
-) -> AttachmentsInput {
-    AttachmentsInput {
+    parts: &body::KeptParts,
+) -> Result<AttachmentsInput, BusError> {
+    let contents = contents
+        .iter()
+        .map(|c| {
+            let blob = match &c.data {
+                AttachmentData::Bytes(bytes) => Blob::Bytes(bytes.clone()),
+                AttachmentData::Part { .. } => c
+                    .mtom_content_id
+                    .as_deref()
+                    .and_then(|cid| parts.blob(cid))
+                    .ok_or_else(|| {
+                        BusError::Internal(format!("the MIME part of attachment {} is gone", c.id))
+                    })?,
+            };
+            Ok((c.id.clone(), blob))
+        })
+        .collect::<Result<_, BusError>>()?;
+    Ok(AttachmentsInput {
         headers: headers
             .iter()
             .map(|h| (h.content_id.clone(), h.mime_type.clone()))
             .collect(),
-        contents: contents
-            .iter()
-            .map(|c| (c.id.clone(), c.data.clone()))
-            .collect(),
+        contents,
         file_store_references: refs,
-    }
+    })
 }
 
 fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
@@ -366,19 +432,11 @@ fn sender_data_for(stored: &StoredMessage, version: SchemaVersion) -> Result<Str
     ))
 }
 
-fn mtom_attachments(stored: &StoredMessage) -> Vec<opensmev_wire::MtomAttachment> {
-    stored
-        .message
-        .attachments
-        .iter()
-        .map(|a| (a.content_id.clone(), a.mime_type.clone(), a.data.clone()))
-        .collect()
-}
-
 async fn handle(
     state: &State,
     doc: &Document<'_>,
     request: &Request,
+    parts: &body::KeptParts,
     claimed: Option<&Mnemonic>,
 ) -> Result<Answer, BusError> {
     let bus = &state.bus;
@@ -406,7 +464,8 @@ async fn handle(
                     &data.attachment_headers,
                     data.ref_attachment_headers.len(),
                     &r.attachments,
-                ),
+                    parts,
+                )?,
             };
             let accepted = bus.send_request(input).await?;
             let m = &accepted.message;
@@ -449,7 +508,7 @@ async fn handle(
                 message_id: data.message_id.clone(),
                 to: data.to.clone(),
                 body,
-                attachments: attachments_input(headers, refs, &r.attachments),
+                attachments: attachments_input(headers, refs, &r.attachments, parts)?,
             };
             let accepted = bus.send_response(input).await?;
             let m = &accepted.message;
@@ -488,11 +547,8 @@ async fn handle(
             let sender_data_xml = sender_data_for(&stored, version)?;
             let id = smev_id(&sender_data_xml, &stored);
             let m = &stored.message;
-            let attachments: Vec<(String, Vec<u8>)> = m
-                .attachments
-                .iter()
-                .map(|a| (a.content_id.clone(), a.data.clone()))
-                .collect();
+            let attachments: Vec<String> =
+                m.attachments.iter().map(|a| a.content_id.clone()).collect();
             let xml = if is_request {
                 let delivered = DeliveredRequest {
                     request_id_attr: id.clone(),
@@ -520,7 +576,7 @@ async fn handle(
             };
             Ok(Answer {
                 xml: sign(state, &xml, &id)?,
-                attachments: mtom_attachments(&stored),
+                attachments: stored.message.attachments,
             })
         }
         Request::Ack(r) => {

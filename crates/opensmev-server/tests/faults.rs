@@ -259,16 +259,29 @@ async fn hostile_input_gets_faults_and_the_server_stays_up() {
     let big = consumer.envelope(&format!("<x>{}</x>", "y".repeat(17 * 1024 * 1024)));
     let answer = consumer.post("GetRequest", big).await;
     assert_eq!(answer.status, 500);
-    // Over the MTOM limit: refused with 413 (and a fault), without being kept.
+    // An MTOM body over the MTOM limit (100 MiB): refused with 413 (and a fault) as soon as
+    // the limit is passed, without being kept.
+    let mut body = b"--b\r\nContent-Type: application/xop+xml; type=\"text/xml\"\r\n\r\n<a/>\r\n--b\r\nContent-ID: <p>\r\n\r\n".to_vec();
+    body.resize(101 * 1024 * 1024, b'x');
     let response = consumer
         .http
         .post(&consumer.url)
-        .header("Content-Type", "text/xml")
-        .body(vec![b' '; 101 * 1024 * 1024])
+        .header(
+            "Content-Type",
+            "multipart/related; type=\"application/xop+xml\"; boundary=b",
+        )
+        .body(body)
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    assert!(
+        std::fs::read_dir(bus.data_dir.join("spool"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing of it is left in the spool"
+    );
     // Still serving.
     let answer = consumer.get_response(None).await;
     assert_eq!(answer.status, 200, "{}", answer.text);

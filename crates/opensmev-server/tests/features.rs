@@ -1442,3 +1442,116 @@ async fn long_polling_holds_an_empty_poll_until_a_message_arrives() {
     );
     bus.stop().await;
 }
+
+// ------------------------------------------------------------------------------------------------
+// Large MTOM attachments: spooled, kept as files by the store, streamed out
+
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_mtom_attachments_are_spooled_kept_as_files_and_streamed() {
+    let bus = TestBus::start().await;
+    let consumer = bus.client("MFC01", SchemaVersion::V1_2);
+    let provider = bus.client("PFR01", SchemaVersion::V1_2);
+    let spool = bus.data_dir.join("spool");
+    let files = bus.data_dir.join("store").join("attachments");
+    // 6 MiB (over what a request keeps in memory) and a small one (kept in memory).
+    let big: Vec<u8> = (0..6 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let small = text_bytes();
+    let send = |id: &str, header_ids: &[(&str, &str)]| {
+        let envelope = consumer.send_request_xml_with(
+            id,
+            &bus.example(VS_PFR, "request.xml"),
+            RequestParts {
+                after_content: &header_list(header_ids),
+                test_message: true,
+                after_data: &content_list(&[
+                    ("small-txt", xop_include("small@client")),
+                    ("big-bin", xop_include("big@client")),
+                ]),
+                ..RequestParts::default()
+            },
+        );
+        cxf_mtom(
+            &envelope,
+            &[
+                ("small@client", "text/plain", small.as_slice()),
+                ("big@client", "application/octet-stream", big.as_slice()),
+            ],
+        )
+    };
+    let headers = [("small-txt", "text/plain"), ("big-bin", "application/pdf")];
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let id = new_message_id();
+        let (content_type, body) = send(&id, &headers);
+        let raw = consumer
+            .post_raw(&content_type, Some("\"urn:SendRequest\""), body)
+            .await;
+        assert_accepted(&any_answer(&consumer, raw), &id);
+        ids.push(id);
+    }
+    // The large attachment of each message is a file of the store; the spool is empty again.
+    assert_eq!(file_names(&files).len(), 2, "{:?}", file_names(&files));
+    assert!(file_names(&spool).is_empty(), "{:?}", file_names(&spool));
+
+    // A refused message leaves nothing behind.
+    let id = new_message_id();
+    let (content_type, body) = send(&id, &[("small-txt", "text/plain"), ("other", "text/plain")]);
+    let raw = consumer
+        .post_raw(&content_type, Some("\"urn:SendRequest\""), body)
+        .await;
+    let refused = any_answer(&consumer, raw);
+    assert_eq!(
+        refused.fault().as_deref(),
+        Some("AttachmentContentMiscoordination"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(file_names(&files).len(), 2);
+    assert!(file_names(&spool).is_empty());
+
+    // Delivered as MTOM parts (streamed from the file) ...
+    let raw = get_request_mtom(&provider).await;
+    assert_eq!(raw.status, 200);
+    let declared_len = raw.body.len();
+    let (got, multipart) = mtom_answer(&provider, &raw);
+    assert_eq!(got.find("MessageID").as_deref(), Some(ids[0].as_str()));
+    let mut parts: Vec<(String, Vec<u8>)> = multipart.parts.values().cloned().collect();
+    parts.sort_by_key(|p| p.1.len());
+    assert_eq!(
+        parts,
+        [
+            ("text/plain".to_owned(), small.clone()),
+            ("application/pdf".to_owned(), big.clone())
+        ]
+    );
+    assert!(declared_len > big.len());
+    assert_eq!(provider.ack(&ids[0], true).await.status, 200);
+
+    // ... and as base64 inside the XML to a plain poll.
+    let got = provider.get_request(None).await;
+    assert!(got.content_type.starts_with("text/xml"));
+    assert_eq!(got.find("MessageID").as_deref(), Some(ids[1].as_str()));
+    assert_eq!(
+        delivered_attachments(&got),
+        BTreeMap::from([
+            ("big-bin".to_owned(), big.clone()),
+            ("small-txt".to_owned(), small.clone()),
+        ])
+    );
+    assert_eq!(provider.ack(&ids[1], true).await.status, 200);
+    bus.stop().await;
+}

@@ -11,12 +11,16 @@
 //! The library starts no async runtime: callers await `tokio::sync::oneshot` replies, which work
 //! under any executor.
 //!
-//! Files: `<dir>/opensmev.db` plus SQLite's `-wal` and `-shm` next to it. Settings: WAL,
+//! Files: `<dir>/opensmev.db` plus SQLite's `-wal` and `-shm` next to it, and
+//! `<dir>/attachments/` with the attachments given as files (see `files`). Settings: WAL,
 //! `synchronous=FULL` (a commit is on disk when it returns; `NORMAL` is not power-loss durable),
 //! `foreign_keys=ON`, a 5 s busy timeout. The schema and its versioning are in `schema`; how values
 //! are stored (times as fixed-width UTC RFC 3339 text) in `codec`.
 
 mod codec;
+mod files;
+
+pub use files::FILES_DIR;
 mod ops;
 mod schema;
 mod worker;
@@ -57,6 +61,7 @@ pub struct SqliteStore {
     threads: Vec<JoinHandle<()>>,
     commits: Arc<AtomicU64>,
     empty: EmptyQueues,
+    files: Arc<files::Files>,
 }
 
 /// Polled queues (recipient, kind, node) whose last poll found nothing. Only a hint of where to
@@ -163,6 +168,7 @@ impl SqliteStore {
         })?;
         let path = dir.join(DB_FILE);
         let writer_conn = schema::open_writer(&path)?;
+        let files = Arc::new(files::Files::open(dir, &writer_conn)?);
         let reader_conns = (0..READERS)
             .map(|_| schema::open_reader(&path))
             .collect::<Result<Vec<_>, _>>()?;
@@ -189,6 +195,7 @@ impl SqliteStore {
             threads,
             commits,
             empty: EmptyQueues::default(),
+            files,
         })
     }
 
@@ -207,7 +214,7 @@ impl SqliteStore {
     /// an accepted message clears the empty-queue hint of its queue.
     async fn enqueue_and_update(
         &self,
-        message: NewMessage,
+        mut message: NewMessage,
         status: InteractionStatus,
         quota: u64,
         request_status: Option<InteractionStatus>,
@@ -222,6 +229,23 @@ impl SqliteStore {
         } else {
             "enqueue"
         };
+        // Attachment files go into the store's directory, durably, before the commit.
+        let adopted = if message
+            .attachments
+            .iter()
+            .any(|a| matches!(a.data, opensmev_store::Blob::File { .. }))
+        {
+            let files = Arc::clone(&self.files);
+            let (moved, adopted) = blocking(move || {
+                let adopted = files.adopt(&mut message)?;
+                Ok((message, adopted))
+            })
+            .await?;
+            message = moved;
+            adopted
+        } else {
+            Vec::new()
+        };
         let enqueued = self
             .write(what, move |conn| {
                 let enqueued = ops::enqueue(conn, &message, status, quota)?;
@@ -232,7 +256,11 @@ impl SqliteStore {
                 }
                 Ok(enqueued)
             })
-            .await?;
+            .await;
+        if !matches!(enqueued, Ok(Enqueued::Accepted { .. })) {
+            files::Files::discard(&adopted);
+        }
+        let enqueued = enqueued?;
         if let Enqueued::Accepted { .. } = enqueued {
             self.empty.queued(&recipient, kind, node.as_deref());
         }
@@ -270,6 +298,20 @@ impl SqliteStore {
         sender.send(job).map_err(|_| gone(what))?;
         answer.await.map_err(|_| gone(what))?
     }
+}
+
+/// Runs blocking file work on a thread of its own (large attachments only, so rare) and awaits
+/// it without depending on any async runtime.
+async fn blocking<T, F>(f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    spawn("opensmev-sqlite-files", move || {
+        let _ = reply.send(f());
+    })?;
+    answer.await.map_err(|_| gone("attachment files"))?
 }
 
 fn gone(what: &str) -> StoreError {
@@ -335,10 +377,13 @@ impl Store for SqliteStore {
             }
         }
         let key = request.clone();
-        let leased = self
+        let mut leased = self
             .write("lease_next", move |conn| ops::lease_next(conn, &request))
             .await?;
         self.empty.record(&key, leased.is_some());
+        if let Some(stored) = &mut leased {
+            self.files.resolve(stored);
+        }
         Ok(leased)
     }
 
@@ -359,8 +404,13 @@ impl Store for SqliteStore {
 
     async fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {
         let id = id.clone();
-        self.read("message", move |conn| ops::load(conn, ops::By::Id(&id)))
-            .await
+        let mut stored = self
+            .read("message", move |conn| ops::load(conn, ops::By::Id(&id)))
+            .await?;
+        if let Some(stored) = &mut stored {
+            self.files.resolve(stored);
+        }
+        Ok(stored)
     }
 
     async fn set_status(

@@ -6,9 +6,11 @@
 //! locking. Read operations run on a reader connection inside one read transaction, so their
 //! several statements see one snapshot.
 
+use std::path::PathBuf;
+
 use opensmev_store::{
-    AckOutcome, AckRule, Attachment, Enqueued, JournalEvent, JournalKind, LeaseRequest, NewMessage,
-    QueueDepth, RegistryDocument, StatusNotice, StoreError, StoredMessage,
+    AckOutcome, AckRule, Attachment, Blob, Enqueued, JournalEvent, JournalKind, LeaseRequest,
+    NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError, StoredMessage,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -19,6 +21,7 @@ use crate::codec::{
     parse_kind, parse_mnemonic, parse_mode, parse_opt_id, parse_opt_time, parse_state,
     parse_status, parse_time, parse_u8, parse_u32, parse_u64, parse_version, time_text,
 };
+use crate::files;
 
 /// The detail of the notice sent when a message's EOL passes undelivered.
 const EXPIRED_DETAILS: &str = "Срок доставки сообщения (EOL) истёк";
@@ -106,12 +109,33 @@ pub(crate) fn enqueue(
     if !m.attachments.is_empty() {
         let mut insert = conn
             .prepare_cached(
-                "INSERT INTO attachments (message_seq, ord, content_id, mime_type, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO attachments (message_seq, ord, content_id, mime_type, data, file, file_len)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .ctx("enqueue: insert attachment")?;
         for (ord, a) in m.attachments.iter().enumerate() {
+            // A file was moved into the store's directory by the caller (`files::adopt`): the
+            // row keeps its name there.
+            let (data, file, file_len): (&[u8], Option<&str>, Option<i64>) = match &a.data {
+                Blob::Bytes(bytes) => (bytes, None, None),
+                Blob::File { path, len } => (
+                    &[],
+                    Some(files::name_of(path)?),
+                    Some(i64::try_from(*len).map_err(|_| {
+                        StoreError::Backend(format!("attachment {} is too large", a.content_id))
+                    })?),
+                ),
+            };
             insert
-                .execute(params![seq, ord as i64, a.content_id, a.mime_type, a.data])
+                .execute(params![
+                    seq,
+                    ord as i64,
+                    a.content_id,
+                    a.mime_type,
+                    data,
+                    file,
+                    file_len
+                ])
                 .ctx("enqueue: insert attachment")?;
         }
     }
@@ -638,16 +662,27 @@ fn decode(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
 
 fn attachments(conn: &Connection, seq: i64) -> Result<Vec<Attachment>, StoreError> {
     let mut stmt = conn
-        .prepare_cached("SELECT content_id, mime_type, data FROM attachments WHERE message_seq = ?1 ORDER BY ord")
+        .prepare_cached(
+            "SELECT content_id, mime_type, data, file, file_len FROM attachments WHERE message_seq = ?1 ORDER BY ord",
+        )
         .ctx("loading attachments")?;
     let mut rows = stmt.query([seq]).ctx("loading attachments")?;
     let at = format!("attachments of message seq {seq}");
     let mut out = Vec::new();
     while let Some(row) = rows.next().ctx("loading attachments")? {
+        // A file's path is relative to the store's attachment directory here; the store makes
+        // it absolute (`files::Files::resolve`).
+        let data = match col::<Option<String>>(row, 3, &at)? {
+            Some(name) => Blob::File {
+                path: PathBuf::from(name),
+                len: parse_u64(col(row, 4, &at)?, &at)?,
+            },
+            None => Blob::Bytes(col(row, 2, &at)?),
+        };
         out.push(Attachment {
             content_id: col(row, 0, &at)?,
             mime_type: col(row, 1, &at)?,
-            data: col(row, 2, &at)?,
+            data,
         });
     }
     Ok(out)

@@ -4,13 +4,16 @@
 //! `PRAGMA application_id` marks the file as OpenSMEV's. A file with a newer version than this
 //! build knows is refused as [`StoreError::Corrupt`], never modified.
 //!
-//! Migration 1 creates the tables; migration 2 adds `deliveries_leases`:
+//! Migration 1 creates the tables; migration 2 adds `deliveries_leases`; migration 3 the
+//! attachment files:
 //! * `messages` — one row per message, every small [`opensmev_store::NewMessage`] field as a
 //!   column, plus the current interaction `status`. `seq` (AUTOINCREMENT, never reused) is the
 //!   arrival order.
 //! * `message_bodies` — `sender_data` and `sender_signature`, written once. Kept apart because
 //!   SQLite rewrites a whole row on every UPDATE: a status change must not copy a 1 MiB body.
-//! * `attachments` — (`message_seq`, `ord`) with the bytes as a BLOB.
+//! * `attachments` — (`message_seq`, `ord`) with the bytes as a BLOB, or (migration 3) for an
+//!   attachment given as a file, the file's name in the store's `attachments` directory and its
+//!   size (`file`, `file_len`; `data` empty).
 //! * `deliveries` — one row per (message, recipient): the queue. It copies the routing fields the
 //!   poll filters on (kind, type, priority, target node, EOL) so that `lease_next` reads this
 //!   table only. Indexes: `deliveries_queue` (recipient, kind, state, priority DESC, seq) for
@@ -147,6 +150,13 @@ CREATE TABLE registry_versions (
     r#"
 CREATE INDEX IF NOT EXISTS deliveries_leases ON deliveries (recipient, kind, lease_until)
     WHERE state = 'leased';
+"#,
+    // Migration 3: large attachments live in files next to the database (`file`, the name in the
+    // store's `attachments` directory, and its size); `data` is then empty.
+    r#"
+ALTER TABLE attachments ADD COLUMN file TEXT;
+ALTER TABLE attachments ADD COLUMN file_len INTEGER;
+CREATE INDEX attachments_files ON attachments (file) WHERE file IS NOT NULL;
 "#,
 ];
 

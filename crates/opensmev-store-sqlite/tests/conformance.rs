@@ -319,8 +319,12 @@ async fn a_version_1_database_is_migrated() {
     }
     // Make it a file as migration 1 alone left it.
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch("DROP INDEX deliveries_leases; PRAGMA user_version = 1;")
-        .unwrap();
+    conn.execute_batch(
+        "DROP INDEX deliveries_leases; DROP INDEX attachments_files;
+         ALTER TABLE attachments DROP COLUMN file; ALTER TABLE attachments DROP COLUMN file_len;
+         PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(conn);
 
     let store = SqliteStore::open(dir.path()).unwrap();
@@ -335,7 +339,7 @@ async fn a_version_1_database_is_migrated() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!((version, index), (2, 1));
+    assert_eq!((version, index), (3, 1));
     let leased = store
         .lease_next(poll("R", MessageKind::Request, at(1)))
         .await
@@ -458,4 +462,78 @@ async fn enqueue_lease_ack_throughput() {
 /// The ack rule of these tests.
 fn delivered(_: MessageKind, _: bool) -> (InteractionStatus, Option<&'static str>) {
     (InteractionStatus::MessageIsDelivered, None)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = tempfile::tempdir_in(dir.path()).unwrap();
+    let source = spool.path().join("part");
+    let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&source, &bytes).unwrap();
+    let files = dir.path().join(opensmev_store_sqlite::FILES_DIR);
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(&files)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    };
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let mut message = request(1, "S", "R");
+        message.attachments = vec![opensmev_store::Attachment {
+            content_id: "a".into(),
+            mime_type: "application/octet-stream".into(),
+            data: opensmev_store::Blob::File {
+                path: source.clone(),
+                len: bytes.len() as u64,
+            },
+        }];
+        store
+            .enqueue(message, InteractionStatus::RequestIsQueued, 10)
+            .await
+            .unwrap();
+        assert!(!source.exists(), "the file was moved, not copied");
+        assert_eq!(listing().len(), 1);
+        // A wrong announced size is refused and leaves nothing behind.
+        std::fs::write(&source, b"short").unwrap();
+        let mut message = request(2, "S", "R");
+        message.attachments = vec![opensmev_store::Attachment {
+            content_id: "a".into(),
+            mime_type: "application/octet-stream".into(),
+            data: opensmev_store::Blob::File {
+                path: source.clone(),
+                len: 6,
+            },
+        }];
+        assert!(
+            store
+                .enqueue(message, InteractionStatus::RequestIsQueued, 10)
+                .await
+                .is_err()
+        );
+        assert_eq!(listing().len(), 1);
+    }
+    let kept = listing();
+    std::fs::write(files.join("orphan.0.1-1"), b"left by a crash").unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(
+        listing(),
+        kept,
+        "the orphan is removed, the stored file kept"
+    );
+    let stored = store.message(&mid(1)).await.unwrap().unwrap();
+    let data = &stored.message.attachments[0].data;
+    assert!(matches!(data, opensmev_store::Blob::File { path, .. } if path.starts_with(&files)));
+    assert_eq!(data.to_vec().unwrap(), bytes);
+    // The database holds no copy of the bytes.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let stored_bytes: i64 = conn
+        .query_row("SELECT sum(length(data)) FROM attachments", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(stored_bytes, 0);
 }

@@ -30,7 +30,7 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AckOutcome, Attachment, DeliveryState, Enqueued, JournalKind, LeaseRequest, NewMessage,
+    AckOutcome, Attachment, Blob, DeliveryState, Enqueued, JournalKind, LeaseRequest, NewMessage,
     QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
 };
 
@@ -82,6 +82,7 @@ where
         concurrent_leases_from_threads,
         concurrent_leases_in_one_task,
         concurrent_duplicate_enqueues,
+        file_attachments,
     );
 }
 
@@ -202,15 +203,15 @@ pub fn full_request(n: u32) -> NewMessage {
             Attachment {
                 content_id: "att-1".to_owned(),
                 mime_type: "application/octet-stream".to_owned(),
-                data: (0..70_000u32).map(|i| (i % 256) as u8).collect(),
+                data: Blob::Bytes((0..70_000u32).map(|i| (i % 256) as u8).collect()),
             },
             Attachment {
                 content_id: "вложение-2".to_owned(),
                 mime_type: "text/plain; charset=utf-8".to_owned(),
-                data: "Привет\0мир".as_bytes().to_vec(),
+                data: Blob::Bytes("Привет\0мир".as_bytes().to_vec()),
             },
-            Attachment { content_id: "empty".to_owned(), mime_type: "application/pdf".to_owned(), data: Vec::new() },
-            Attachment { content_id: "zeros".to_owned(), mime_type: "application/zip".to_owned(), data: vec![0; 4096] },
+            Attachment { content_id: "empty".to_owned(), mime_type: "application/pdf".to_owned(), data: Blob::Bytes(Vec::new()) },
+            Attachment { content_id: "zeros".to_owned(), mime_type: "application/zip".to_owned(), data: Blob::Bytes(vec![0; 4096]) },
         ],
     }
 }
@@ -416,15 +417,25 @@ fn assert_same_message(got: &NewMessage, want: &NewMessage, context: &str) {
             g.mime_type, w.mime_type,
             "{context}: attachment {i} mime_type"
         );
+        let (g, w) = (
+            g.data.to_vec().expect("reading a stored attachment"),
+            w.data.to_vec().expect("reading a fixture attachment"),
+        );
         assert!(
-            g.data == w.data,
+            g == w,
             "{context}: attachment {i} data differs (len {} vs {})",
-            g.data.len(),
-            w.data.len()
+            g.len(),
+            w.len()
         );
     }
+    // The rest (attachments compared by their bytes above: a file may come back in memory
+    // and the other way round).
+    let without_attachments = |m: &NewMessage| NewMessage {
+        attachments: Vec::new(),
+        ..m.clone()
+    };
     assert!(
-        got == want,
+        without_attachments(got) == without_attachments(want),
         "{context}: messages differ (offsets of equal instants are allowed to differ)"
     );
 }
@@ -1603,6 +1614,91 @@ pub async fn concurrent_duplicate_enqueues(store: &dyn Store) {
     }
     assert_eq!(journal_kinds(store, 1).await, vec![JournalKind::Accepted]);
     assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 1)]);
+}
+
+/// Attachments given as files ([`Blob::File`]) are taken over by the store: after `enqueue`
+/// returns, the message reads back with the same bytes even when the given file is gone, both
+/// when leased and by id; a duplicate or a full queue keeps nothing of them (the given file may
+/// or may not be there any more, and nothing stored refers to it).
+pub async fn file_attachments(store: &dyn Store) {
+    let dir = std::env::temp_dir().join(format!(
+        "opensmev-conformance-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default()
+    ));
+    std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).expect("writing a fixture file");
+        Blob::File {
+            path,
+            len: bytes.len() as u64,
+        }
+    };
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let mut message = request(1, "C01", "P01");
+    message.attachments = vec![
+        Attachment {
+            content_id: "big".to_owned(),
+            mime_type: "application/octet-stream".to_owned(),
+            data: write("big", &big),
+        },
+        Attachment {
+            content_id: "small".to_owned(),
+            mime_type: "text/plain".to_owned(),
+            data: Blob::Bytes(b"small".to_vec()),
+        },
+        Attachment {
+            content_id: "empty-file".to_owned(),
+            mime_type: "application/pdf".to_owned(),
+            data: write("empty", b""),
+        },
+    ];
+    let mut want = message.clone();
+    want.attachments[0].data = Blob::Bytes(big.clone());
+    want.attachments[2].data = Blob::Bytes(Vec::new());
+    put(store, message).await;
+    // Whatever the store left of the given files, the caller removes.
+    let _ = std::fs::remove_dir_all(&dir);
+    let leased = lease(store, poll("P01", MessageKind::Request, at(1)))
+        .await
+        .expect("the message is leased");
+    assert_same_message(&leased.message, &want, "leased with file attachments");
+    assert_same_message(&get(store, 1).await.message, &want, "read by id");
+
+    // A duplicate and a full queue take nothing over.
+    std::fs::create_dir_all(&dir).expect("creating a temporary directory");
+    let mut duplicate = request(1, "C01", "P01");
+    duplicate.attachments = vec![Attachment {
+        content_id: "other".to_owned(),
+        mime_type: "application/octet-stream".to_owned(),
+        data: write("dup", b"duplicate bytes"),
+    }];
+    let outcome = store
+        .enqueue(duplicate, InteractionStatus::RequestIsQueued, NO_QUOTA)
+        .await
+        .expect("enqueue of a duplicate");
+    assert!(matches!(outcome, Enqueued::Duplicate { .. }), "{outcome:?}");
+    let mut over = request(2, "C01", "P01");
+    over.attachments = vec![Attachment {
+        content_id: "over".to_owned(),
+        mime_type: "application/octet-stream".to_owned(),
+        data: write("over", b"over quota"),
+    }];
+    let outcome = store
+        .enqueue(over, InteractionStatus::RequestIsQueued, 1)
+        .await
+        .expect("enqueue into a full queue");
+    assert!(matches!(outcome, Enqueued::QueueFull { .. }), "{outcome:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_same_message(&get(store, 1).await.message, &want, "after the duplicate");
+    assert!(
+        store.message(&mid(2)).await.expect("reading").is_none(),
+        "a message refused for its quota is not stored"
+    );
 }
 
 fn check_each_once(per_worker: Vec<Vec<MessageId>>, total: u32) {

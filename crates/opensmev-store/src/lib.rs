@@ -27,6 +27,8 @@
 pub mod conformance;
 
 use std::fmt::Debug;
+use std::io::Read;
+use std::path::PathBuf;
 
 use opensmev_types::{
     DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
@@ -42,7 +44,78 @@ pub struct Attachment {
     /// `AttachmentHeader/MimeType`.
     pub mime_type: String,
     /// The bytes.
-    pub data: Vec<u8>,
+    pub data: Blob,
+}
+
+/// An attachment's bytes: in memory, or in a file on local disk (large attachments, which are
+/// never held in memory whole: an MTOM part spooled by the server, or the store's own file).
+///
+/// Given to [`Store::enqueue`], a [`Blob::File`] is taken over by the store: it moves (or
+/// copies) the file into its own keeping and makes it durable before the commit that refers to
+/// it; the caller must not rely on the path afterwards and removes it if it is still there. A
+/// [`Blob::File`] read back from the store names the store's file: read it, never change it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blob {
+    /// The bytes themselves.
+    Bytes(Vec<u8>),
+    /// A file holding exactly `len` bytes.
+    File {
+        /// Where the file is.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+    },
+}
+
+impl Blob {
+    /// The number of bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            Blob::Bytes(bytes) => bytes.len() as u64,
+            Blob::File { len, .. } => *len,
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Opens the bytes for reading.
+    pub fn open(&self) -> std::io::Result<Box<dyn Read + Send + '_>> {
+        match self {
+            Blob::Bytes(bytes) => Ok(Box::new(bytes.as_slice())),
+            Blob::File { path, len } => {
+                let file = std::fs::File::open(path)?;
+                let actual = file.metadata()?.len();
+                if actual != *len {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} has {actual} bytes, {len} expected", path.display()),
+                    ));
+                }
+                Ok(Box::new(file.take(*len)))
+            }
+        }
+    }
+
+    /// All the bytes in memory (reads a file whole: for small blobs and tests).
+    pub fn to_vec(&self) -> std::io::Result<Vec<u8>> {
+        match self {
+            Blob::Bytes(bytes) => Ok(bytes.clone()),
+            Blob::File { .. } => {
+                let mut out = Vec::with_capacity(usize::try_from(self.len()).unwrap_or(0));
+                self.open()?.read_to_end(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(bytes: Vec<u8>) -> Blob {
+        Blob::Bytes(bytes)
+    }
 }
 
 /// A message as accepted by the bus, before it is stored.

@@ -35,10 +35,7 @@ const MAX_ROUTING_ITEMS: usize = 1000;
 /// `soap:Header` is fine, header entries are ignored unless `soap:mustUnderstand="1"`), takes the
 /// single body element, determines the schema version from its namespace and the operation from
 /// its local name, and decodes it. `parts` are the MTOM parts (for `xop:Include`).
-pub fn decode_request(
-    doc: &Document<'_>,
-    parts: &HashMap<String, Part<'_>>,
-) -> Result<Request, WireError> {
+pub fn decode_request(doc: &Document<'_>, parts: &dyn PartLookup) -> Result<Request, WireError> {
     let root = doc.root();
     if root.is(SOAP12_ENV_NS, "Envelope") {
         return Err(err_at(
@@ -538,21 +535,63 @@ fn percent_decode(text: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 // The SMEV structures
 
-struct Cx<'p, 'x> {
+struct Cx<'p> {
     v: SchemaVersion,
-    parts: &'p HashMap<String, Part<'x>>,
+    parts: &'p dyn PartLookup,
     /// `xs:ID` values seen so far (they must be unique in the message).
     ids: RefCell<HashMap<String, usize>>,
 }
 
 /// A decoded base64Binary value and where it came from.
 struct Binary {
-    data: Vec<u8>,
+    data: AttachmentData,
     content_id: Option<String>,
     content_type: Option<String>,
 }
 
-impl Cx<'_, '_> {
+impl Binary {
+    /// The bytes, for values that must be in memory (`SignaturePKCS7`).
+    fn into_bytes(self, el: &Element<'_, '_>) -> Result<Vec<u8>, WireError> {
+        match self.data {
+            AttachmentData::Bytes(bytes) => Ok(bytes),
+            AttachmentData::Part { .. } => Err(err_at(
+                el,
+                "this value cannot be an xop:Include of a large MIME part",
+            )),
+        }
+    }
+}
+
+/// A MIME part as [`PartLookup::lookup`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundPart {
+    /// Its Content-ID, as the part names it (without `<>`).
+    pub content_id: String,
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// Its bytes, or where the caller keeps them.
+    pub data: AttachmentData,
+}
+
+/// The MIME parts of an MTOM message, as `xop:Include` resolves them. The parts of
+/// [`crate::split_http_body`] (in memory) are one; a server that spools large parts to files
+/// implements it to answer [`AttachmentData::Part`] for those.
+pub trait PartLookup {
+    /// The part with exactly this Content-ID, if there is one.
+    fn lookup(&self, content_id: &str) -> Option<FoundPart>;
+}
+
+impl PartLookup for HashMap<String, Part<'_>> {
+    fn lookup(&self, content_id: &str) -> Option<FoundPart> {
+        self.get_key_value(content_id).map(|(key, part)| FoundPart {
+            content_id: key.clone(),
+            content_type: part.content_type.clone(),
+            data: AttachmentData::Bytes(part.data.to_vec()),
+        })
+    }
+}
+
+impl Cx<'_> {
     fn t(&self) -> &'static str {
         self.v.types_ns()
     }
@@ -762,7 +801,7 @@ impl Cx<'_, '_> {
         let b = self.b();
         let signature_pkcs7 = s
             .opt(b, "SignaturePKCS7")
-            .map(|e| self.binary(e).map(|bin| bin.data))
+            .map(|e| self.binary(e).and_then(|bin| bin.into_bytes(&e)))
             .transpose()?;
         let archive = if self.v13() {
             s.opt(b, "Archive")
@@ -870,7 +909,7 @@ impl Cx<'_, '_> {
         if el.children().next().is_none() {
             let data = decode_base64(&el.text_content()).map_err(|e| err_at(&el, e))?;
             return Ok(Binary {
-                data,
+                data: AttachmentData::Bytes(data),
                 content_id: None,
                 content_type: None,
             });
@@ -897,9 +936,9 @@ impl Cx<'_, '_> {
             })?;
         let found = self
             .parts
-            .get_key_value(cid)
-            .or_else(|| percent_decode(cid).and_then(|d| self.parts.get_key_value(d.as_str())));
-        let Some((key, part)) = found else {
+            .lookup(cid)
+            .or_else(|| percent_decode(cid).and_then(|d| self.parts.lookup(&d)));
+        let Some(part) = found else {
             return Err(err_at(
                 &include,
                 format!(
@@ -908,9 +947,9 @@ impl Cx<'_, '_> {
             ));
         };
         Ok(Binary {
-            data: part.data.to_vec(),
-            content_id: Some(key.clone()),
-            content_type: Some(part.content_type.clone()),
+            data: part.data,
+            content_id: Some(part.content_id),
+            content_type: Some(part.content_type),
         })
     }
 

@@ -12,7 +12,7 @@ use opensmev_types::{InteractionStatus, MessageKind, Mnemonic, SchemaVersion};
 use time::OffsetDateTime;
 
 use crate::fault::{Fault, extension_type, write_fault_content_as};
-use crate::lexical::{encode_base64, escape_attr, escape_text, format_date_time, truncate_chars};
+use crate::lexical::{escape_attr, escape_text, format_date_time, truncate_chars};
 use crate::ns::{SOAP_ENV_NS, XSI_NS};
 
 /// `basic:InteractionTypeType` (written in 1.1 `MessageMetadata/SupplementaryData`).
@@ -159,9 +159,9 @@ pub struct DeliveredRequest {
     pub reply_to: String,
     /// A standalone `ds:Signature`, inserted verbatim in `SenderInformationSystemSignature`.
     pub sender_signature_xml: Option<String>,
-    /// `RequestMessage/AttachmentContentList`: (`Id`, bytes), written as base64 (see
-    /// [`crate::to_mtom`]).
-    pub attachments: Vec<(String, Vec<u8>)>,
+    /// `RequestMessage/AttachmentContentList`: the `Id`s. Each `Content` is written empty;
+    /// [`crate::frame_answer`] puts the bytes in (base64 or an MTOM part) after signing.
+    pub attachments: Vec<String>,
 }
 
 /// A response as delivered by `GetResponse`.
@@ -184,8 +184,9 @@ pub struct DeliveredResponse {
     pub fs_attachments: Vec<FsAttachment>,
     /// A standalone `ds:Signature`, inserted verbatim in `SenderInformationSystemSignature`.
     pub sender_signature_xml: Option<String>,
-    /// `ResponseMessage/AttachmentContentList`: (`Id`, bytes).
-    pub attachments: Vec<(String, Vec<u8>)>,
+    /// `ResponseMessage/AttachmentContentList`: the `Id`s (see
+    /// [`DeliveredRequest::attachments`]).
+    pub attachments: Vec<String>,
 }
 
 /// A status notice delivered by `GetStatus`.
@@ -390,16 +391,15 @@ fn fs_attachments(w: &mut Writer, list: &[FsAttachment]) {
     w.close("FSAttachmentsList");
 }
 
-fn attachment_contents(w: &mut Writer, list: &[(String, Vec<u8>)]) {
-    if list.is_empty() {
+fn attachment_contents(w: &mut Writer, ids: &[String]) {
+    if ids.is_empty() {
         return;
     }
     w.open("AttachmentContentList", &[]);
-    for (id, data) in list {
+    for id in ids {
         w.open("AttachmentContent", &[]);
         w.leaf("Id", id);
         w.open("Content", &[]);
-        w.raw(&encode_base64(data));
         w.close("Content");
         w.close("AttachmentContent");
     }

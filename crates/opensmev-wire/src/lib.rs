@@ -3,7 +3,9 @@
 //!
 //! Layers:
 //! * [`transport`]: `Content-Type` handling, a synchronous `multipart/related` (MTOM/XOP) parser
-//!   and writer ([`split_http_body`], [`to_mtom`]), `SOAPAction` ([`soap_action_operation`]);
+//!   ([`split_http_body`]), `SOAPAction` ([`soap_action_operation`]);
+//! * [`frame`]: the body of an answer that delivers attachments ([`frame_answer`]): the signed
+//!   XML around the attachments' bytes, base64 or MTOM parts, for the caller to stream;
 //! * [`decode_request`]: the SOAP envelope and the SMEV request, checked against the version's
 //!   schema while being read, into a [`Request`] with owned values and the element ids the core
 //!   verifies signatures on;
@@ -21,13 +23,15 @@ pub mod encode;
 pub mod error;
 pub mod fault;
 pub mod fragment;
+pub mod frame;
 pub mod lexical;
+pub mod multipart;
 pub mod ns;
 pub mod operation;
 pub mod request;
 pub mod transport;
 
-pub use decode::decode_request;
+pub use decode::{FoundPart, PartLookup, decode_request};
 pub use encode::{
     AsyncStatusResponse, DeliveredRequest, DeliveredResponse, FsAttachment, InteractionType,
     MessageMetadata, Participant, StatusItem, ack_response, async_status_sender_data,
@@ -37,10 +41,12 @@ pub use encode::{
 pub use error::WireError;
 pub use fault::{FAULT_HTTP_STATUS, Fault, FaultKind, ValidationErrorItem, fault};
 pub use fragment::{rewrite_sender_data, standalone};
+pub use frame::{AnswerAttachment, FramedAnswer, Segment, base64_len, frame_answer};
 pub use lexical::{NAIVE_DATETIME_OFFSET, format_date_time, parse_date_time};
+pub use multipart::{MultipartReader, PartSink};
 pub use operation::Operation;
 pub use request::*;
 pub use transport::{
-    MtomAttachment, Part, SoapPayload, TEXT_XML_UTF8, soap_action_operation, split_http_body,
-    to_mtom,
+    MTOM_ROOT_CONTENT_ID, MultipartType, Part, RootPart, SoapPayload, TEXT_XML_UTF8,
+    multipart_type, part_content_id, part_content_type, soap_action_operation, split_http_body,
 };

@@ -195,6 +195,42 @@ pub struct ArchiveFile {
     pub namespace_uri: String,
 }
 
+/// Where an attachment's bytes are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachmentData {
+    /// In memory: decoded from base64 text, or copied from an in-memory MIME part.
+    Bytes(Vec<u8>),
+    /// In the MIME part named by [`AttachmentContent::mtom_content_id`], which the caller keeps
+    /// (a large part spooled to a file); its size.
+    Part {
+        /// The part's size in bytes.
+        len: u64,
+    },
+}
+
+impl AttachmentData {
+    /// The bytes, when they are in memory.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            AttachmentData::Bytes(bytes) => Some(bytes),
+            AttachmentData::Part { .. } => None,
+        }
+    }
+
+    /// The size in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            AttachmentData::Bytes(bytes) => bytes.len() as u64,
+            AttachmentData::Part { len } => *len,
+        }
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// `basic:AttachmentContent`, resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentContent {
@@ -202,8 +238,8 @@ pub struct AttachmentContent {
     pub element: ElementId,
     /// `Id`.
     pub id: String,
-    /// The bytes (from base64 text or from the MTOM part).
-    pub data: Vec<u8>,
+    /// The bytes (from base64 text or from the MTOM part), or where the caller keeps them.
+    pub data: AttachmentData,
     /// The MTOM part's Content-ID when `Content` was an `xop:Include`.
     pub mtom_content_id: Option<String>,
     /// The MTOM part's `Content-Type`, when it came from a part.

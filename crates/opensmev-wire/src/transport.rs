@@ -8,11 +8,8 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use opensmev_xmldsig::xml::{Document, Limits};
-
 use crate::error::WireError;
-use crate::lexical::{decode_base64, escape_attr, is_smev_mime_type};
-use crate::ns::XOP_NS;
+use crate::lexical::decode_base64;
 use crate::operation::Operation;
 
 /// Most MIME parts accepted in one body.
@@ -150,7 +147,10 @@ pub fn split_http_body<'a>(
                 action: media.param("action").map(str::to_owned),
             })
         }
-        "multipart/related" => split_multipart(&media, body),
+        "multipart/related" => {
+            multipart_type(content_type)?;
+            split_multipart(media, body)
+        }
         _ => Err(WireError::UnsupportedContentType(content_type.to_owned())),
     }
 }
@@ -187,77 +187,160 @@ fn strip_angle(id: &str) -> &str {
         .trim()
 }
 
-fn split_multipart<'a>(media: &MediaType, body: &'a [u8]) -> Result<SoapPayload<'a>, WireError> {
-    let boundary = media
-        .param("boundary")
-        .ok_or_else(|| multipart_err("multipart/related without a boundary parameter"))?;
-    if boundary.is_empty()
-        || boundary.len() > 200
-        || boundary.bytes().any(|b| b.is_ascii_control() || b >= 0x80)
-    {
-        return Err(multipart_err(format!("unusable boundary {boundary:?}")));
+/// The parameters of a `multipart/related` body, to read it part by part (see
+/// [`crate::MultipartReader`]): which part is the root and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartType {
+    media: MediaType,
+    /// The `boundary` parameter.
+    pub boundary: String,
+}
+
+/// What the root part of a multipart body says about the message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootPart {
+    /// Whether the body is MTOM/XOP (root part `application/xop+xml`).
+    pub mtom: bool,
+    /// The SOAP 1.2-style `action` parameter, if any (of the root part, else of the body).
+    pub action: Option<String>,
+}
+
+/// The `multipart/related` parameters of a body's `Content-Type`, or `None` for the plain SOAP
+/// types (`text/xml`, `application/soap+xml`: read the body whole with [`split_http_body`]).
+/// Any other type is [`WireError::UnsupportedContentType`].
+pub fn multipart_type(content_type: &str) -> Result<Option<MultipartType>, WireError> {
+    let media = parse_media_type(content_type)?;
+    match media.essence.as_str() {
+        "text/xml" | "application/soap+xml" => {
+            check_charset(&media)?;
+            Ok(None)
+        }
+        "multipart/related" => {
+            let boundary = media
+                .param("boundary")
+                .ok_or_else(|| multipart_err("multipart/related without a boundary parameter"))?
+                .to_owned();
+            if boundary.is_empty()
+                || boundary.len() > 200
+                || boundary.bytes().any(|b| b.is_ascii_control() || b >= 0x80)
+            {
+                return Err(multipart_err(format!("unusable boundary {boundary:?}")));
+            }
+            Ok(Some(MultipartType { media, boundary }))
+        }
+        _ => Err(WireError::UnsupportedContentType(content_type.to_owned())),
     }
-    let raw_parts = parse_parts(body, boundary.as_bytes())?;
+}
+
+/// A header of a part (names are lower-case).
+fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A part's `Content-ID` without `<>`, if it has a non-empty one.
+pub fn part_content_id(headers: &[(String, String)]) -> Option<&str> {
+    header(headers, "content-id")
+        .map(strip_angle)
+        .filter(|id| !id.is_empty())
+}
+
+/// A part's `Content-Type` (`application/octet-stream` when absent).
+pub fn part_content_type(headers: &[(String, String)]) -> &str {
+    header(headers, "content-type").unwrap_or("application/octet-stream")
+}
+
+impl MultipartType {
+    /// The `start` parameter (the root part's Content-ID), if any.
+    fn start(&self) -> Option<&str> {
+        self.media
+            .param("start")
+            .map(strip_angle)
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Whether the part number `index` (from 0) with these headers is the root part: the one
+    /// named by `start`, else the first.
+    pub fn is_root(&self, index: usize, headers: &[(String, String)]) -> bool {
+        match self.start() {
+            Some(start) => header(headers, "content-id").map(strip_angle) == Some(start),
+            None => index == 0,
+        }
+    }
+
+    /// The error for a body in which no part was the root.
+    pub fn no_root(&self) -> WireError {
+        match self.start() {
+            Some(start) => multipart_err(format!("no part has the start Content-ID <{start}>")),
+            None => multipart_err("the multipart body has no parts"),
+        }
+    }
+
+    /// Checks the root part's headers: its type is `application/xop+xml` (MTOM) or plain
+    /// `text/xml` / `application/soap+xml`, UTF-8.
+    pub fn root(&self, headers: &[(String, String)]) -> Result<RootPart, WireError> {
+        let content_type = part_content_type(headers);
+        let root_media = parse_media_type(content_type)?;
+        let mtom = match root_media.essence.as_str() {
+            "application/xop+xml" => true,
+            "text/xml" | "application/soap+xml" => false,
+            other => {
+                return Err(WireError::UnsupportedContentType(format!(
+                    "root part of type {other}"
+                )));
+            }
+        };
+        check_charset(&root_media)?;
+        let action = root_media
+            .param("action")
+            .or_else(|| self.media.param("action"))
+            .map(str::to_owned);
+        if mtom {
+            // The type of the XOP infoset: SOAP 1.1 (text/xml) is what SMEV uses; accept the
+            // SOAP 1.2 media type too (the envelope check rejects a 1.2 envelope later).
+            if let Some(t) = root_media.param("type").or(self.media.param("start-info")) {
+                let t = parse_media_type(t)?;
+                if !matches!(t.essence.as_str(), "text/xml" | "application/soap+xml") {
+                    return Err(WireError::UnsupportedContentType(format!(
+                        "XOP package of type {}",
+                        t.essence
+                    )));
+                }
+                check_charset(&t)?;
+            }
+        }
+        Ok(RootPart { mtom, action })
+    }
+}
+
+fn split_multipart<'a>(media: MediaType, body: &'a [u8]) -> Result<SoapPayload<'a>, WireError> {
+    let boundary = media.param("boundary").unwrap_or_default().to_owned();
+    let kind = MultipartType { media, boundary };
+    let raw_parts = parse_parts(body, kind.boundary.as_bytes())?;
     if raw_parts.is_empty() {
         return Err(multipart_err("the multipart body has no parts"));
     }
-    let start = media.param("start").map(strip_angle);
-    let root_index = match start {
-        Some(start) if !start.is_empty() => raw_parts
-            .iter()
-            .position(|p| p.header("content-id").map(strip_angle) == Some(start))
-            .ok_or_else(|| multipart_err(format!("no part has the start Content-ID <{start}>")))?,
-        _ => 0,
-    };
+    let root_index = raw_parts
+        .iter()
+        .enumerate()
+        .position(|(i, p)| kind.is_root(i, &p.headers))
+        .ok_or_else(|| kind.no_root())?;
     let mut xml = None;
-    let mut mtom = false;
-    let mut action = None;
+    let mut root = None;
     let mut parts = HashMap::new();
     for (index, raw) in raw_parts.into_iter().enumerate() {
-        let content_type = raw
-            .header("content-type")
-            .unwrap_or("application/octet-stream")
-            .to_owned();
+        let content_type = part_content_type(&raw.headers).to_owned();
         let data = decode_transfer(&raw)?;
         if index == root_index {
-            let root_media = parse_media_type(&content_type)?;
-            match root_media.essence.as_str() {
-                "application/xop+xml" => mtom = true,
-                "text/xml" | "application/soap+xml" => {}
-                other => {
-                    return Err(WireError::UnsupportedContentType(format!(
-                        "root part of type {other}"
-                    )));
-                }
-            }
-            check_charset(&root_media)?;
-            action = root_media
-                .param("action")
-                .or_else(|| media.param("action"))
-                .map(str::to_owned);
-            if mtom {
-                // The type of the XOP infoset: SOAP 1.1 (text/xml) is what SMEV uses; accept the
-                // SOAP 1.2 media type too (the envelope check rejects a 1.2 envelope later).
-                if let Some(t) = root_media.param("type").or(media.param("start-info")) {
-                    let t = parse_media_type(t)?;
-                    if !matches!(t.essence.as_str(), "text/xml" | "application/soap+xml") {
-                        return Err(WireError::UnsupportedContentType(format!(
-                            "XOP package of type {}",
-                            t.essence
-                        )));
-                    }
-                    check_charset(&t)?;
-                }
-            }
+            root = Some(kind.root(&raw.headers)?);
             xml = Some(data);
             continue;
         }
-        let Some(id) = raw.header("content-id").map(strip_angle) else {
+        let Some(id) = part_content_id(&raw.headers) else {
             continue; // cannot be referenced
         };
-        if id.is_empty() {
-            continue;
-        }
         if parts
             .insert(id.to_owned(), Part { content_type, data })
             .is_some()
@@ -267,12 +350,14 @@ fn split_multipart<'a>(media: &MediaType, body: &'a [u8]) -> Result<SoapPayload<
             )));
         }
     }
-    let xml = xml.ok_or_else(|| multipart_err("no root part"))?;
+    let (Some(xml), Some(root)) = (xml, root) else {
+        return Err(multipart_err("no root part"));
+    };
     Ok(SoapPayload {
         xml,
         parts,
-        mtom,
-        action,
+        mtom: root.mtom,
+        action: root.action,
     })
 }
 
@@ -461,171 +546,21 @@ fn parse_headers(body: &[u8], start: usize) -> Result<(Vec<(String, String)>, us
     }
 }
 
-/// An attachment for [`to_mtom`]: (`AttachmentContent/Id`, MIME type, bytes).
-pub type MtomAttachment = (String, String, Vec<u8>);
-
-/// Turns a complete SOAP answer into an MTOM/XOP body: every `AttachmentContent/Content`
-/// (base64 in the XML) becomes an `xop:Include` of a binary MIME part. Bytes and MIME types come
-/// from `attachments` by `AttachmentContent/Id`; a content not listed there is decoded from the
-/// XML and sent as `application/octet-stream`.
-///
-/// Call it after the answer is signed: `AttachmentContentList` is outside every SMEV-signed
-/// element. Returns the HTTP `Content-Type` and the body. Deterministic (the boundary is
-/// derived from the content and checked not to occur in it).
-pub fn to_mtom(xml: &str, attachments: &[MtomAttachment]) -> Result<(String, Vec<u8>), WireError> {
-    // Our own output: no size limit beyond what the caller built.
-    let limits = Limits {
-        max_document_bytes: usize::MAX,
-        max_attribute_bytes: usize::MAX,
-        ..Limits::default()
-    };
-    let doc = Document::parse_str(xml, limits)?;
-    let mut replacements: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-    let mut parts: Vec<(String, String, Cow<'_, [u8]>)> = Vec::new();
-    // Only the answer's own AttachmentContentList (a child of RequestMessage / ResponseMessage),
-    // never look-alike elements inside the delivered business content.
-    let is_answer_content = |e: &opensmev_xmldsig::xml::Element<'_, '_>| {
-        let Some(version) = e
-            .namespace()
-            .and_then(opensmev_types::SchemaVersion::of_namespace)
-        else {
-            return false;
-        };
-        let list = e.parent();
-        let message = list.and_then(|l| l.parent());
-        e.is(version.basic_ns(), "AttachmentContent")
-            && list.is_some_and(|l| l.is(version.basic_ns(), "AttachmentContentList"))
-            && message.is_some_and(|m| {
-                m.is(version.types_ns(), "RequestMessage")
-                    || m.is(version.types_ns(), "ResponseMessage")
-            })
-    };
-    for content in doc.elements().filter(is_answer_content) {
-        let ns = content.namespace().unwrap_or("");
-        let (Some(id_el), Some(data_el)) = (content.child(ns, "Id"), content.child(ns, "Content"))
-        else {
-            continue;
-        };
-        if data_el.children().next().is_some() {
-            continue; // already an xop:Include
-        }
-        let id = crate::lexical::collapse(&id_el.text_content()).to_owned();
-        let (mime, data): (String, Cow<'_, [u8]>) =
-            match attachments.iter().find(|(aid, _, _)| *aid == id) {
-                Some((_, mime, bytes)) => (mime.clone(), Cow::Borrowed(bytes.as_slice())),
-                None => (
-                    "application/octet-stream".to_owned(),
-                    Cow::Owned(decode_base64(&data_el.text_content()).map_err(|e| {
-                        WireError::invalid(
-                            format!("{}: {e}", data_el.path()),
-                            Some(data_el.range().start),
-                        )
-                    })?),
-                ),
-            };
-        let mime = if is_smev_mime_type(&mime) {
-            mime
-        } else {
-            "application/octet-stream".to_owned()
-        };
-        let sanitized: String = id
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-            .collect();
-        let cid = format!("{}.{sanitized}@opensmev", parts.len() + 1);
-        let qname = data_el.qname();
-        replacements.push((
-            data_el.range(),
-            format!(
-                "<{qname}><xop:Include xmlns:xop=\"{XOP_NS}\" href=\"cid:{}\"/></{qname}>",
-                escape_attr(&cid)
-            ),
-        ));
-        parts.push((cid, mime, data));
-    }
-    let mut root = String::with_capacity(xml.len());
-    let mut last = 0;
-    for (range, text) in &replacements {
-        root.push_str(&xml[last..range.start]);
-        root.push_str(text);
-        last = range.end;
-    }
-    root.push_str(&xml[last..]);
-
-    let boundary = choose_boundary(root.as_bytes(), parts.iter().map(|p| p.2.as_ref()));
-    let mut body =
-        Vec::with_capacity(root.len() + parts.iter().map(|p| p.2.len() + 200).sum::<usize>() + 300);
-    let mut part = |headers: String, content: &[u8]| {
-        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n").as_bytes());
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    };
-    part(
-        format!(
-            "Content-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\n\
-             Content-Transfer-Encoding: binary\r\nContent-ID: <{MTOM_ROOT_CONTENT_ID}>\r\n"
-        ),
-        root.as_bytes(),
-    );
-    for (cid, mime, data) in &parts {
-        part(
-            format!(
-                "Content-Type: {mime}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{cid}>\r\n"
-            ),
-            data,
-        );
-    }
-    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
-    let content_type = format!(
-        "multipart/related; type=\"application/xop+xml\"; boundary=\"{boundary}\"; \
-         start=\"<{MTOM_ROOT_CONTENT_ID}>\"; start-info=\"text/xml\""
-    );
-    Ok((content_type, body))
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    if needle.is_empty() {
-        return true;
-    }
-    let first = needle[0];
-    let mut i = 0;
-    while let Some(p) = haystack[i..].iter().position(|b| *b == first) {
-        let at = i + p;
-        if haystack[at..].starts_with(needle) {
-            return true;
-        }
-        i = at + 1;
-    }
-    false
-}
-
-fn choose_boundary<'p>(root: &[u8], parts: impl Iterator<Item = &'p [u8]> + Clone) -> String {
-    // FNV-1a over the sizes and a sample of the content: deterministic, and varied enough that
-    // the first candidate practically never occurs in the content.
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
-            hash ^= u64::from(*b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    feed(&(root.len() as u64).to_le_bytes());
-    feed(&root[..root.len().min(4096)]);
-    for p in parts.clone() {
-        feed(&(p.len() as u64).to_le_bytes());
-        feed(&p[..p.len().min(256)]);
-    }
-    let mut counter: u64 = 0;
-    loop {
-        let candidate = format!("uuid:opensmev-{hash:016x}-{counter}");
-        let delimiter = format!("--{candidate}");
-        let clash = contains(root, delimiter.as_bytes())
-            || parts.clone().any(|p| contains(p, delimiter.as_bytes()));
-        if !clash {
-            return candidate;
-        }
-        counter += 1;
-    }
+/// Test-only: the parts of `body` as the in-memory parser reads them (headers, and content with
+/// the transfer encoding removed), to compare the streaming parser with.
+#[cfg(test)]
+#[allow(clippy::type_complexity)]
+pub(crate) fn parse_parts_for_tests(
+    body: &[u8],
+    boundary: &str,
+) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, WireError> {
+    parse_parts(body, boundary.as_bytes())?
+        .into_iter()
+        .map(|raw| {
+            let data = decode_transfer(&raw)?.into_owned();
+            Ok((raw.headers, data))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -153,11 +153,11 @@ fn send_request_in_every_version() {
         assert_eq!(r.attachments.len(), 2);
         assert_eq!(r.attachments[0].id, "att1");
         assert_eq!(
-            r.attachments[0].data,
+            r.attachments[0].data.bytes().unwrap(),
             b"%PDF-1.4 first attachment\x00\x01\x02"
         );
         assert_eq!(
-            r.attachments[1].data,
+            r.attachments[1].data.bytes().unwrap(),
             "<?xml version='1.0'?><доверенность/>".as_bytes()
         );
         assert!(r.attachments[0].mtom_content_id.is_none());
@@ -360,7 +360,7 @@ fn mtom_request_with_two_binary_parts() {
     };
     assert_eq!(r.attachments.len(), 2);
     assert_eq!(
-        r.attachments[0].data,
+        r.attachments[0].data.bytes().unwrap(),
         read(data("send-request-mtom-1.2.part1.bin"))
     );
     assert_eq!(
@@ -373,7 +373,7 @@ fn mtom_request_with_two_binary_parts() {
     );
     // The second href is percent-encoded (cid:part%322@…) and its Content-ID header is folded.
     let expected: Vec<u8> = (0..=255u8).cycle().take(768).collect();
-    assert_eq!(r.attachments[1].data, expected);
+    assert_eq!(r.attachments[1].data.bytes().unwrap(), expected);
     assert_eq!(
         r.attachments[1].mtom_content_id.as_deref(),
         Some("part22@example.org")

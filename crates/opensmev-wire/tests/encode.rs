@@ -176,7 +176,7 @@ struct Stored {
 fn stored_request(v: SchemaVersion, to: SchemaVersion) -> Stored {
     let bytes = read(data(&format!("send-request-{}.xml", v.as_str())));
     let doc = parse(&bytes);
-    let Request::SendRequest(r) = decode_request(&doc, &Default::default()).unwrap() else {
+    let Request::SendRequest(r) = decode_request(&doc, &no_parts()).unwrap() else {
         panic!()
     };
     let spd = doc.element(r.sender_data.element);
@@ -189,7 +189,7 @@ fn stored_request(v: SchemaVersion, to: SchemaVersion) -> Stored {
         attachments: r
             .attachments
             .iter()
-            .map(|a| (a.id.clone(), a.data.clone()))
+            .map(|a| (a.id.clone(), a.data.bytes().unwrap().to_vec()))
             .collect(),
     }
 }
@@ -209,7 +209,7 @@ fn delivered_request(stored: Stored) -> DeliveredRequest {
         }],
         reply_to: "eyJzaWQiOjE2NjAyNX0=".into(),
         sender_signature_xml: Some(stored.sender_signature),
-        attachments: stored.attachments,
+        attachments: stored.attachments.into_iter().map(|a| a.0).collect(),
     }
 }
 
@@ -233,8 +233,7 @@ fn get_request_response_for_every_version_pair() {
                 standalone(&spd)
             );
             let doc2 = Document::parse_str(&wrapped, Limits::default()).unwrap();
-            let Request::SendRequest(r) = decode_request(&doc2, &Default::default()).unwrap()
-            else {
+            let Request::SendRequest(r) = decode_request(&doc2, &no_parts()).unwrap() else {
                 panic!()
             };
             assert_eq!(r.version, to);
@@ -291,8 +290,7 @@ fn get_response_response_for_every_choice_and_version_pair() {
         for kind in ["", "-rejected", "-status"] {
             let bytes = read(data(&format!("send-response{kind}-{}.xml", from.as_str())));
             let doc = parse(&bytes);
-            let Request::SendResponse(r) = decode_request(&doc, &Default::default()).unwrap()
-            else {
+            let Request::SendResponse(r) = decode_request(&doc, &no_parts()).unwrap() else {
                 panic!()
             };
             let spd = doc.element(r.sender_data.element);
@@ -306,11 +304,7 @@ fn get_response_response_for_every_choice_and_version_pair() {
                     metadata: full_metadata(MessageKind::Response),
                     fs_attachments: Vec::new(),
                     sender_signature_xml: None,
-                    attachments: r
-                        .attachments
-                        .iter()
-                        .map(|a| (a.id.clone(), a.data.clone()))
-                        .collect(),
+                    attachments: r.attachments.iter().map(|a| a.id.clone()).collect(),
                 };
                 validate_envelope(to, &get_response_response(to, Some(&delivered)));
             }
@@ -712,28 +706,43 @@ fn stored_sender_data_keeps_the_sender_signature_valid() {
     }
 }
 
+fn no_parts() -> std::collections::HashMap<String, Part<'static>> {
+    std::collections::HashMap::new()
+}
+
 #[test]
-fn mtom_answers_round_trip() {
+fn framed_answers_round_trip() {
     let v = SchemaVersion::V1_3;
-    let mut delivered = delivered_request(stored_request(v, v));
+    let stored = stored_request(v, v);
+    let first = stored.attachments[0].1.clone();
     let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    delivered.attachments[1].1 = big.clone();
+    let delivered = delivered_request(stored);
     let xml = get_request_response(v, Some(&delivered));
     validate_envelope(v, &xml);
-    let (content_type, body) = to_mtom(
-        &xml,
-        &[
-            (
-                "att1".into(),
-                "application/pdf".into(),
-                delivered.attachments[0].1.clone(),
-            ),
-            ("att2".into(), "application/xml".into(), big.clone()),
-        ],
-    )
-    .unwrap();
-    assert!(content_type.starts_with("multipart/related; type=\"application/xop+xml\""));
-    let payload = split_http_body(&content_type, &body).unwrap();
+    let places = [
+        AnswerAttachment {
+            id: "att1".into(),
+            mime_type: "application/pdf".into(),
+            len: first.len() as u64,
+        },
+        AnswerAttachment {
+            id: "att2".into(),
+            mime_type: "not a mime type".into(),
+            len: big.len() as u64,
+        },
+    ];
+    let data: [&[u8]; 2] = [&first, &big];
+
+    // MTOM: binary parts referenced by xop:Include.
+    let framed = frame_answer(&xml, &places, true).unwrap();
+    let body = framed.to_bytes(&data);
+    assert_eq!(framed.len, body.len() as u64);
+    assert!(
+        framed
+            .content_type
+            .starts_with("multipart/related; type=\"application/xop+xml\"")
+    );
+    let payload = split_http_body(&framed.content_type, &body).unwrap();
     assert!(payload.mtom);
     assert_eq!(payload.parts.len(), 2);
     let root = std::str::from_utf8(&payload.xml).unwrap();
@@ -743,30 +752,46 @@ fn mtom_answers_round_trip() {
         .map(|i| i.attribute(None, "href").unwrap())
         .collect();
     assert_eq!(includes.len(), 2);
-    let first = &payload.parts[includes[0].strip_prefix("cid:").unwrap()];
-    assert_eq!(first.content_type, "application/pdf");
-    assert_eq!(&*first.data, &delivered.attachments[0].1[..]);
-    let second = &payload.parts[includes[1].strip_prefix("cid:").unwrap()];
-    assert_eq!(&*second.data, &big[..]);
+    let part = &payload.parts[includes[0].strip_prefix("cid:").unwrap()];
+    assert_eq!(part.content_type, "application/pdf");
+    assert_eq!(&*part.data, &first[..]);
+    let part = &payload.parts[includes[1].strip_prefix("cid:").unwrap()];
+    assert_eq!(part.content_type, "application/octet-stream");
+    assert_eq!(&*part.data, &big[..]);
     // Everything but the Content elements is unchanged.
     let request_start = xml.find("<ns2:Request ").unwrap();
     assert!(root.contains(&xml[request_start..xml.find("</ns2:Request>").unwrap()]));
     // Deterministic.
-    assert_eq!(to_mtom(&xml, &[]).unwrap().1, to_mtom(&xml, &[]).unwrap().1);
-    // A content not listed is taken from the XML.
-    let (ct, body) = to_mtom(&xml, &[]).unwrap();
-    let payload = split_http_body(&ct, &body).unwrap();
-    assert!(
-        payload
-            .parts
-            .values()
-            .any(|p| *p.data == big[..] && p.content_type == "application/octet-stream")
-    );
+    assert_eq!(frame_answer(&xml, &places, true).unwrap(), framed);
+
+    // Plain SOAP: base64 in Content, a valid envelope.
+    let framed = frame_answer(&xml, &places, false).unwrap();
+    assert_eq!(framed.content_type, TEXT_XML_UTF8);
+    let body = framed.to_bytes(&data);
+    assert_eq!(framed.len, body.len() as u64);
+    let text = String::from_utf8(body).unwrap();
+    validate_envelope(v, &text);
+    let doc = Document::parse_str(&text, Limits::default()).unwrap();
+    let contents: Vec<String> = doc
+        .find(v.basic_ns(), "Content")
+        .map(|c| c.text_content())
+        .collect();
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(contents, [b64.encode(&first), b64.encode(&big)]);
+
+    // Every Content needs its bytes, and an answer is framed once.
+    assert!(frame_answer(&xml, &places[..1], false).is_err());
+    assert!(frame_answer(&text, &places, false).is_err());
+
     // An answer without attachments is a one-part package.
-    let (ct, body) = to_mtom(&ack_response(v), &[]).unwrap();
-    let payload = split_http_body(&ct, &body).unwrap();
+    let framed = frame_answer(&ack_response(v), &[], true).unwrap();
+    let body = framed.to_bytes(&[]);
+    let payload = split_http_body(&framed.content_type, &body).unwrap();
     assert!(payload.parts.is_empty());
     assert_eq!(&*payload.xml, ack_response(v).as_bytes());
+    let framed = frame_answer(&ack_response(v), &[], false).unwrap();
+    assert_eq!(framed.to_bytes(&[]), ack_response(v).as_bytes());
 }
 
 #[test]
@@ -797,7 +822,7 @@ fn wire_errors_become_invalid_content_faults() {
         .unwrap()
         .replace(" accepted=\"true\"", "");
     let doc = Document::parse_str(&xml, Limits::default()).unwrap();
-    let err = decode_request(&doc, &Default::default()).unwrap_err();
+    let err = decode_request(&doc, &no_parts()).unwrap_err();
     let item = err.to_validation_error();
     assert_eq!(item.position, err.position().map(|p| p as i32));
     assert!(xml[err.position().unwrap()..].starts_with("<b:AckTargetMessage"));
@@ -810,7 +835,7 @@ fn wire_errors_become_invalid_content_faults() {
 }
 
 #[test]
-fn to_mtom_leaves_business_look_alikes_alone() {
+fn framing_leaves_business_look_alikes_alone() {
     let v = SchemaVersion::V1_2;
     let look_alike = format!(
         "<ns2:SenderProvidedRequestData xmlns:ns2=\"{t}\" xmlns=\"{b}\" Id=\"A\"><ns2:MessageID>1c3b5f9a-2b7a-11ee-be56-0242ac120002</ns2:MessageID>\
@@ -822,13 +847,19 @@ fn to_mtom_leaves_business_look_alikes_alone() {
     let delivered = DeliveredRequest {
         sender_data_xml: look_alike,
         sender_signature_xml: None,
-        attachments: vec![("real".into(), b"bytes".to_vec())],
+        attachments: vec!["real".into()],
         ..delivered_request(stored_request(v, v))
     };
     let xml = get_request_response(v, Some(&delivered));
     validate_envelope(v, &xml);
-    let (ct, body) = to_mtom(&xml, &[]).unwrap();
-    let payload = split_http_body(&ct, &body).unwrap();
+    let real = [AnswerAttachment {
+        id: "real".into(),
+        mime_type: "text/plain".into(),
+        len: 5,
+    }];
+    let framed = frame_answer(&xml, &real, true).unwrap();
+    let body = framed.to_bytes(&[b"bytes"]);
+    let payload = split_http_body(&framed.content_type, &body).unwrap();
     assert_eq!(payload.parts.len(), 1);
     assert!(
         std::str::from_utf8(&payload.xml)
