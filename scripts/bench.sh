@@ -88,8 +88,8 @@ data=$(mktemp -d "${TMPDIR:-/tmp}/opensmev-attach.XXXXXX")
 cat >"$data/opensmev.toml" <<EOF
 listen = "127.0.0.1:7611"
 max_xml_body_bytes = 209715200
-max_mtom_body_bytes = 209715200
-max_attachments_bytes = 134217728
+max_mtom_body_bytes = 2147483648
+max_attachments_bytes = 2147483648
 poll_wait_ms = 1000
 EOF
 "$OPENSMEV" serve --config "$data/opensmev.toml" --demo --data-dir "$data" \
@@ -105,6 +105,9 @@ for size in 1048576 33554432; do
     --server-pid "$server" --workload bench --unsigned --round-trips 4 --consumers 1 \
     --providers 1 --window 1 --attachments-bytes "$size" --quiet --json "$OUT/attach-$size.json"
 done
+# One 1 GiB attachment as an MTOM part (streamed both ways; the target: RSS growth < 64 MiB).
+run attach-1GiB-mtom "$LOAD" attachment --url http://127.0.0.1:7611/smev --demo-dir "$data/demo" \
+  --server-pid "$server" --bytes 1073741824 --json "$OUT/attach-1GiB-mtom.json"
 kill "$server"
 wait "$server" 2>/dev/null || true
 rm -rf "$data"

@@ -661,7 +661,7 @@ fn finish_decoder(decoder: &mut Decoder) -> Result<(), WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::transport::parse_parts_for_tests;
+    use crate::transport::oracle::parse_parts_for_tests;
 
     type Headers = Vec<(String, String)>;
 

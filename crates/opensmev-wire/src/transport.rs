@@ -1,15 +1,17 @@
 //! HTTP bodies: plain SOAP (`text/xml`, `application/soap+xml`) and MTOM/XOP
 //! (`multipart/related`, RFC 2046 / RFC 2387 / W3C XOP), in both directions, plus `SOAPAction`.
 //!
-//! The multipart parser is synchronous and works on a body already in memory: it borrows the
-//! XML root part and `binary` parts from the body (no copies), decodes `base64` and
-//! `quoted-printable` parts, and bounds what it accepts ([`MAX_PARTS`], [`MAX_HEADER_BYTES`]).
+//! [`split_http_body`] reads a body already in memory, a multipart one with the streaming
+//! [`crate::MultipartReader`] (which decodes `base64` and `quoted-printable` parts and bounds what
+//! it accepts: [`MAX_PARTS`], [`MAX_HEADER_BYTES`]). A server that must not hold large bodies in
+//! memory drives the reader itself, part by part, with [`multipart_type`] and
+//! [`MultipartType`] deciding which part is the SOAP root and what it says.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::error::WireError;
-use crate::lexical::decode_base64;
+use crate::multipart::{MultipartReader, PartSink};
 use crate::operation::Operation;
 
 /// Most MIME parts accepted in one body.
@@ -28,7 +30,7 @@ pub const MTOM_ROOT_CONTENT_ID: &str = "root.message@opensmev";
 pub struct Part<'a> {
     /// Its `Content-Type` (`application/octet-stream` when absent).
     pub content_type: String,
-    /// The content, transfer encoding removed (borrowed from the body for `binary` parts).
+    /// The content, transfer encoding removed.
     pub data: Cow<'a, [u8]>,
 }
 
@@ -159,20 +161,6 @@ pub fn split_http_body<'a>(
 /// missing, empty or unknown action.
 pub fn soap_action_operation(header: Option<&str>) -> Option<Operation> {
     header.and_then(Operation::from_soap_action)
-}
-
-struct RawPart<'a> {
-    headers: Vec<(String, String)>,
-    content: &'a [u8],
-}
-
-impl RawPart<'_> {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 fn multipart_err(message: impl Into<String>) -> WireError {
@@ -315,34 +303,43 @@ impl MultipartType {
     }
 }
 
-fn split_multipart<'a>(media: MediaType, body: &'a [u8]) -> Result<SoapPayload<'a>, WireError> {
+fn split_multipart<'a>(media: MediaType, body: &[u8]) -> Result<SoapPayload<'a>, WireError> {
     let boundary = media.param("boundary").unwrap_or_default().to_owned();
     let kind = MultipartType { media, boundary };
-    let raw_parts = parse_parts(body, kind.boundary.as_bytes())?;
-    if raw_parts.is_empty() {
+    let mut reader = MultipartReader::new(&kind.boundary)?;
+    let mut sink = Collect::default();
+    reader.feed(body, &mut sink)?;
+    reader.finish(&mut sink)?;
+    if sink.parts.is_empty() {
         return Err(multipart_err("the multipart body has no parts"));
     }
-    let root_index = raw_parts
+    let root_index = sink
+        .parts
         .iter()
         .enumerate()
-        .position(|(i, p)| kind.is_root(i, &p.headers))
+        .position(|(i, p)| kind.is_root(i, &p.0))
         .ok_or_else(|| kind.no_root())?;
     let mut xml = None;
     let mut root = None;
     let mut parts = HashMap::new();
-    for (index, raw) in raw_parts.into_iter().enumerate() {
-        let content_type = part_content_type(&raw.headers).to_owned();
-        let data = decode_transfer(&raw)?;
+    for (index, (headers, data)) in sink.parts.into_iter().enumerate() {
         if index == root_index {
-            root = Some(kind.root(&raw.headers)?);
-            xml = Some(data);
+            root = Some(kind.root(&headers)?);
+            xml = Some(Cow::Owned(data));
             continue;
         }
-        let Some(id) = part_content_id(&raw.headers) else {
+        let Some(id) = part_content_id(&headers) else {
             continue; // cannot be referenced
         };
+        let content_type = part_content_type(&headers).to_owned();
         if parts
-            .insert(id.to_owned(), Part { content_type, data })
+            .insert(
+                id.to_owned(),
+                Part {
+                    content_type,
+                    data: Cow::Owned(data),
+                },
+            )
             .is_some()
         {
             return Err(multipart_err(format!(
@@ -361,206 +358,275 @@ fn split_multipart<'a>(media: MediaType, body: &'a [u8]) -> Result<SoapPayload<'
     })
 }
 
-fn decode_transfer<'a>(raw: &RawPart<'a>) -> Result<Cow<'a, [u8]>, WireError> {
-    let encoding = raw
-        .header("content-transfer-encoding")
-        .unwrap_or("binary")
-        .trim()
-        .to_ascii_lowercase();
-    match encoding.as_str() {
-        "binary" | "8bit" | "7bit" => Ok(Cow::Borrowed(raw.content)),
-        "base64" => {
-            let text = std::str::from_utf8(raw.content)
-                .map_err(|_| multipart_err("a base64 part contains non-ASCII bytes"))?;
-            decode_base64(text)
-                .map(Cow::Owned)
-                .map_err(|e| multipart_err(format!("base64 part: {e}")))
+/// A part's headers (lower-case names) and content.
+type Headers = Vec<(String, String)>;
+
+/// Collects every part of a body in memory: (headers, content).
+#[derive(Default)]
+struct Collect {
+    parts: Vec<(Headers, Vec<u8>)>,
+}
+
+impl PartSink for Collect {
+    fn start(&mut self, _index: usize, headers: &[(String, String)]) -> Result<(), WireError> {
+        self.parts.push((headers.to_vec(), Vec::new()));
+        Ok(())
+    }
+
+    fn data(&mut self, bytes: &[u8]) -> Result<(), WireError> {
+        if let Some(part) = self.parts.last_mut() {
+            part.1.extend_from_slice(bytes);
         }
-        "quoted-printable" => decode_quoted_printable(raw.content).map(Cow::Owned),
-        other => Err(multipart_err(format!(
-            "unsupported Content-Transfer-Encoding {other}"
-        ))),
+        Ok(())
+    }
+
+    fn end(&mut self) -> Result<(), WireError> {
+        Ok(())
     }
 }
 
-fn decode_quoted_printable(input: &[u8]) -> Result<Vec<u8>, WireError> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        let b = input[i];
-        if b != b'=' {
-            out.push(b);
-            i += 1;
-            continue;
-        }
-        // Soft line break: "=" followed by optional white space and a line end.
-        let mut j = i + 1;
-        while j < input.len() && matches!(input[j], b' ' | b'\t') {
-            j += 1;
-        }
-        if j == input.len() || input[j] == b'\n' || input[j] == b'\r' {
-            if input.get(j) == Some(&b'\r') {
-                j += 1;
-            }
-            if input.get(j) == Some(&b'\n') {
-                j += 1;
-            }
-            i = j;
-            continue;
-        }
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            input.get(i + 1).copied().and_then(hex),
-            input.get(i + 2).copied().and_then(hex),
-        ) {
-            (Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            _ => return Err(multipart_err("invalid quoted-printable escape")),
-        }
-    }
-    Ok(out)
-}
-
-/// Finds the next delimiter line `--boundary` that starts a line at or after `from`. Returns
-/// (end of the preceding content, i.e. before the line break that belongs to the delimiter;
-/// position just after `--boundary`).
-fn find_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<(usize, usize)> {
-    let mut i = from;
-    loop {
-        if i > body.len() {
-            return None;
-        }
-        let at_line_start = i == 0 || body[i - 1] == b'\n';
-        if at_line_start && body[i..].starts_with(delimiter) {
-            let after = i + delimiter.len();
-            let rest = &body[after..];
-            // A real delimiter is followed by "--", white space or a line end (or the end).
-            let ok = rest.is_empty()
-                || rest.starts_with(b"--")
-                || matches!(rest[0], b'\r' | b'\n' | b' ' | b'\t');
-            if ok {
-                let mut content_end = i;
-                if content_end > from && body[content_end - 1] == b'\n' {
-                    content_end -= 1;
-                    if content_end > from && body[content_end - 1] == b'\r' {
-                        content_end -= 1;
-                    }
-                }
-                return Some((content_end, after));
-            }
-        }
-        // Next line start.
-        match body[i..].iter().position(|b| *b == b'\n') {
-            Some(p) => i += p + 1,
-            None => return None,
-        }
-    }
-}
-
-/// Skips transport padding and the line end after a delimiter; returns the start of the part.
-fn skip_delimiter_line(body: &[u8], mut i: usize) -> Result<usize, WireError> {
-    while i < body.len() && matches!(body[i], b' ' | b'\t') {
-        i += 1;
-    }
-    if body[i..].starts_with(b"\r\n") {
-        Ok(i + 2)
-    } else if body[i..].starts_with(b"\n") {
-        Ok(i + 1)
-    } else {
-        Err(multipart_err(
-            "a boundary line is not followed by a line end",
-        ))
-    }
-}
-
-fn parse_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Result<Vec<RawPart<'a>>, WireError> {
-    let mut delimiter = Vec::with_capacity(boundary.len() + 2);
-    delimiter.extend_from_slice(b"--");
-    delimiter.extend_from_slice(boundary);
-    let (_, mut pos) = find_delimiter(body, 0, &delimiter)
-        .ok_or_else(|| multipart_err("the boundary does not occur in the body"))?;
-    let mut parts = Vec::new();
-    loop {
-        if body[pos..].starts_with(b"--") {
-            return Ok(parts); // close delimiter; the epilogue is ignored
-        }
-        if parts.len() >= MAX_PARTS {
-            return Err(multipart_err(format!("more than {MAX_PARTS} parts")));
-        }
-        let start = skip_delimiter_line(body, pos)?;
-        let (headers, content_start) = parse_headers(body, start)?;
-        let (content_end, next) = find_delimiter(body, content_start, &delimiter)
-            .ok_or_else(|| multipart_err("the body ends without a closing boundary"))?;
-        parts.push(RawPart {
-            headers,
-            content: &body[content_start..content_end],
-        });
-        pos = next;
-    }
-}
-
-/// Reads a header block (up to the empty line); returns headers (lower-case names) and the
-/// start of the content.
-fn parse_headers(body: &[u8], start: usize) -> Result<(Vec<(String, String)>, usize), WireError> {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    let mut i = start;
-    loop {
-        if i - start > MAX_HEADER_BYTES {
-            return Err(multipart_err(format!(
-                "a part header block is larger than {MAX_HEADER_BYTES} bytes"
-            )));
-        }
-        let line_end = body[i..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map(|p| i + p)
-            .ok_or_else(|| multipart_err("a part header block is not terminated"))?;
-        let mut line = &body[i..line_end];
-        if let Some(l) = line.strip_suffix(b"\r") {
-            line = l;
-        }
-        i = line_end + 1;
-        if line.is_empty() {
-            return Ok((headers, i));
-        }
-        let line =
-            std::str::from_utf8(line).map_err(|_| multipart_err("a part header is not UTF-8"))?;
-        if line.starts_with([' ', '\t']) {
-            let Some(last) = headers.last_mut() else {
-                return Err(multipart_err("a header continuation line without a header"));
-            };
-            last.1.push(' ');
-            last.1.push_str(line.trim());
-            continue;
-        }
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| multipart_err(format!("malformed part header {line:?}")))?;
-        let name = name.trim().to_ascii_lowercase();
-        if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(multipart_err(format!("malformed part header {line:?}")));
-        }
-        headers.push((name, value.trim().to_owned()));
-    }
-}
-
-/// Test-only: the parts of `body` as the in-memory parser reads them (headers, and content with
-/// the transfer encoding removed), to compare the streaming parser with.
+/// The earlier in-memory multipart parser, kept as the test oracle of
+/// [`crate::MultipartReader`] (the differential tests in `multipart`): written independently,
+/// on a whole body, with no chunk boundaries to get wrong.
 #[cfg(test)]
-#[allow(clippy::type_complexity)]
-pub(crate) fn parse_parts_for_tests(
-    body: &[u8],
-    boundary: &str,
-) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, WireError> {
-    parse_parts(body, boundary.as_bytes())?
-        .into_iter()
-        .map(|raw| {
-            let data = decode_transfer(&raw)?.into_owned();
-            Ok((raw.headers, data))
-        })
-        .collect()
+pub(crate) mod oracle {
+    use std::borrow::Cow;
+
+    use super::{MAX_HEADER_BYTES, MAX_PARTS, multipart_err};
+    use crate::error::WireError;
+    use crate::lexical::decode_base64;
+
+    struct RawPart<'a> {
+        headers: Vec<(String, String)>,
+        content: &'a [u8],
+    }
+
+    impl RawPart<'_> {
+        fn header(&self, name: &str) -> Option<&str> {
+            self.headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        }
+    }
+
+    fn decode_transfer<'a>(raw: &RawPart<'a>) -> Result<Cow<'a, [u8]>, WireError> {
+        let encoding = raw
+            .header("content-transfer-encoding")
+            .unwrap_or("binary")
+            .trim()
+            .to_ascii_lowercase();
+        match encoding.as_str() {
+            "binary" | "8bit" | "7bit" => Ok(Cow::Borrowed(raw.content)),
+            "base64" => {
+                let text = std::str::from_utf8(raw.content)
+                    .map_err(|_| multipart_err("a base64 part contains non-ASCII bytes"))?;
+                decode_base64(text)
+                    .map(Cow::Owned)
+                    .map_err(|e| multipart_err(format!("base64 part: {e}")))
+            }
+            "quoted-printable" => decode_quoted_printable(raw.content).map(Cow::Owned),
+            other => Err(multipart_err(format!(
+                "unsupported Content-Transfer-Encoding {other}"
+            ))),
+        }
+    }
+
+    fn decode_quoted_printable(input: &[u8]) -> Result<Vec<u8>, WireError> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            if b != b'=' {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+            // Soft line break: "=" followed by optional white space and a line end.
+            let mut j = i + 1;
+            while j < input.len() && matches!(input[j], b' ' | b'\t') {
+                j += 1;
+            }
+            if j == input.len() || input[j] == b'\n' || input[j] == b'\r' {
+                if input.get(j) == Some(&b'\r') {
+                    j += 1;
+                }
+                if input.get(j) == Some(&b'\n') {
+                    j += 1;
+                }
+                i = j;
+                continue;
+            }
+            let hex = |c: u8| (c as char).to_digit(16);
+            match (
+                input.get(i + 1).copied().and_then(hex),
+                input.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                _ => return Err(multipart_err("invalid quoted-printable escape")),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Finds the next delimiter line `--boundary` that starts a line at or after `from`. Returns
+    /// (end of the preceding content, i.e. before the line break that belongs to the delimiter;
+    /// position just after `--boundary`).
+    fn find_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<(usize, usize)> {
+        let mut i = from;
+        loop {
+            if i > body.len() {
+                return None;
+            }
+            let at_line_start = i == 0 || body[i - 1] == b'\n';
+            if at_line_start && body[i..].starts_with(delimiter) {
+                let after = i + delimiter.len();
+                let rest = &body[after..];
+                // A real delimiter is followed by "--", white space or a line end (or the end).
+                let ok = rest.is_empty()
+                    || rest.starts_with(b"--")
+                    || matches!(rest[0], b'\r' | b'\n' | b' ' | b'\t');
+                if ok {
+                    let mut content_end = i;
+                    if content_end > from && body[content_end - 1] == b'\n' {
+                        content_end -= 1;
+                        if content_end > from && body[content_end - 1] == b'\r' {
+                            content_end -= 1;
+                        }
+                    }
+                    return Some((content_end, after));
+                }
+            }
+            // Next line start.
+            match body[i..].iter().position(|b| *b == b'\n') {
+                Some(p) => i += p + 1,
+                None => return None,
+            }
+        }
+    }
+
+    /// Skips transport padding and the line end after a delimiter; returns the start of the part.
+    fn skip_delimiter_line(body: &[u8], mut i: usize) -> Result<usize, WireError> {
+        while i < body.len() && matches!(body[i], b' ' | b'\t') {
+            i += 1;
+        }
+        if body[i..].starts_with(b"\r\n") {
+            Ok(i + 2)
+        } else if body[i..].starts_with(b"\n") {
+            Ok(i + 1)
+        } else {
+            Err(multipart_err(
+                "a boundary line is not followed by a line end",
+            ))
+        }
+    }
+
+    fn parse_parts<'a>(body: &'a [u8], boundary: &[u8]) -> Result<Vec<RawPart<'a>>, WireError> {
+        let mut delimiter = Vec::with_capacity(boundary.len() + 2);
+        delimiter.extend_from_slice(b"--");
+        delimiter.extend_from_slice(boundary);
+        let (_, mut pos) = find_delimiter(body, 0, &delimiter)
+            .ok_or_else(|| multipart_err("the boundary does not occur in the body"))?;
+        let mut parts = Vec::new();
+        loop {
+            if body[pos..].starts_with(b"--") {
+                return Ok(parts); // close delimiter; the epilogue is ignored
+            }
+            if parts.len() >= MAX_PARTS {
+                return Err(multipart_err(format!("more than {MAX_PARTS} parts")));
+            }
+            let start = skip_delimiter_line(body, pos)?;
+            let (headers, content_start) = parse_headers(body, start)?;
+            let (content_end, next) = find_delimiter(body, content_start, &delimiter)
+                .ok_or_else(|| multipart_err("the body ends without a closing boundary"))?;
+            parts.push(RawPart {
+                headers,
+                content: &body[content_start..content_end],
+            });
+            pos = next;
+        }
+    }
+
+    /// Reads a header block (up to the empty line); returns headers (lower-case names) and the
+    /// start of the content.
+    fn parse_headers(
+        body: &[u8],
+        start: usize,
+    ) -> Result<(Vec<(String, String)>, usize), WireError> {
+        let mut headers: Vec<(String, String)> = Vec::new();
+        let mut i = start;
+        loop {
+            if i - start > MAX_HEADER_BYTES {
+                return Err(multipart_err(format!(
+                    "a part header block is larger than {MAX_HEADER_BYTES} bytes"
+                )));
+            }
+            let line_end = body[i..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map(|p| i + p)
+                .ok_or_else(|| multipart_err("a part header block is not terminated"))?;
+            let mut line = &body[i..line_end];
+            if let Some(l) = line.strip_suffix(b"\r") {
+                line = l;
+            }
+            i = line_end + 1;
+            if line.is_empty() {
+                return Ok((headers, i));
+            }
+            let line = std::str::from_utf8(line)
+                .map_err(|_| multipart_err("a part header is not UTF-8"))?;
+            if line.starts_with([' ', '\t']) {
+                let Some(last) = headers.last_mut() else {
+                    return Err(multipart_err("a header continuation line without a header"));
+                };
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+                continue;
+            }
+            let (name, value) = line
+                .split_once(':')
+                .ok_or_else(|| multipart_err(format!("malformed part header {line:?}")))?;
+            let name = name.trim().to_ascii_lowercase();
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(multipart_err(format!("malformed part header {line:?}")));
+            }
+            headers.push((name, value.trim().to_owned()));
+        }
+    }
+
+    /// The parts of `body` as this parser reads them (headers, and content with the transfer
+    /// encoding removed), to compare the streaming parser with.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn parse_parts_for_tests(
+        body: &[u8],
+        boundary: &str,
+    ) -> Result<Vec<(Vec<(String, String)>, Vec<u8>)>, WireError> {
+        parse_parts(body, boundary.as_bytes())?
+            .into_iter()
+            .map(|raw| {
+                let data = decode_transfer(&raw)?.into_owned();
+                Ok((raw.headers, data))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn quoted_printable() {
+        assert_eq!(decode_quoted_printable(b"a=3Db=\r\nc").unwrap(), b"a=bc");
+        assert!(decode_quoted_printable(b"a=zz").is_err());
+    }
+
+    #[test]
+    fn delimiters_need_a_line_start_and_a_proper_end() {
+        let body = b"x--b\r\n--bb\r\n--b\r\nH: v\r\n\r\ncontent\r\n--b--";
+        let (_, after) = find_delimiter(body, 0, b"--b").unwrap();
+        assert_eq!(&body[after..after + 2], b"\r\n");
+        assert_eq!(after, 15);
+    }
 }
 
 #[cfg(test)]
@@ -580,19 +646,5 @@ mod tests {
         assert!(parse_media_type("textxml").is_err());
         assert!(parse_media_type("text/xml; charset").is_err());
         assert!(parse_media_type("text/xml; a=\"unterminated").is_err());
-    }
-
-    #[test]
-    fn quoted_printable() {
-        assert_eq!(decode_quoted_printable(b"a=3Db=\r\nc").unwrap(), b"a=bc");
-        assert!(decode_quoted_printable(b"a=zz").is_err());
-    }
-
-    #[test]
-    fn delimiters_need_a_line_start_and_a_proper_end() {
-        let body = b"x--b\r\n--bb\r\n--b\r\nH: v\r\n\r\ncontent\r\n--b--";
-        let (_, after) = find_delimiter(body, 0, b"--b").unwrap();
-        assert_eq!(&body[after..after + 2], b"\r\n");
-        assert_eq!(after, 15);
     }
 }
