@@ -60,6 +60,28 @@ impl Spool {
 #[derive(Debug, Default)]
 pub(crate) struct SpoolFiles(Vec<PathBuf>);
 
+impl SpoolFiles {
+    /// Removes this file too when the request is done.
+    pub(crate) fn push(&mut self, path: PathBuf) {
+        self.0.push(path);
+    }
+}
+
+/// Writes bytes to a new spool file (on the blocking pool); returns its path.
+pub(crate) async fn spill(spool: Arc<Spool>, bytes: Vec<u8>) -> std::io::Result<PathBuf> {
+    tokio::task::spawn_blocking(move || {
+        let (mut file, path) = spool.create()?;
+        let written = file.write_all(&bytes);
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        Ok(path)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 impl Drop for SpoolFiles {
     fn drop(&mut self) {
         for path in &self.0 {

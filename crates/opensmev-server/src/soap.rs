@@ -320,36 +320,52 @@ impl Answer {
     }
 }
 
-fn attachments_input(
+/// The attachments of a send for the bus. A large attachment that came as base64 text is
+/// written to a spool file, so that the store keeps it as a file and deliveries stream it (the
+/// returned guard removes what the store did not take over).
+async fn attachments_input(
+    state: &State,
     headers: &[opensmev_wire::AttachmentHeader],
     refs: usize,
     contents: &[AttachmentContent],
     parts: &body::KeptParts,
-) -> Result<AttachmentsInput, BusError> {
-    let contents = contents
-        .iter()
-        .map(|c| {
-            let blob = match &c.data {
-                AttachmentData::Bytes(bytes) => Blob::Bytes(bytes.clone()),
-                AttachmentData::Part { .. } => c
-                    .mtom_content_id
-                    .as_deref()
-                    .and_then(|cid| parts.blob(cid))
-                    .ok_or_else(|| {
-                        BusError::Internal(format!("the MIME part of attachment {} is gone", c.id))
-                    })?,
-            };
-            Ok((c.id.clone(), blob))
-        })
-        .collect::<Result<_, BusError>>()?;
-    Ok(AttachmentsInput {
+) -> Result<(AttachmentsInput, body::SpoolFiles), BusError> {
+    let mut files = body::SpoolFiles::default();
+    let mut blobs = Vec::with_capacity(contents.len());
+    for c in contents {
+        let blob = match &c.data {
+            AttachmentData::Bytes(bytes) if bytes.len() > body::SPILL_BYTES => {
+                let path = body::spill(Arc::clone(&state.spool), bytes.clone())
+                    .await
+                    .map_err(|e| {
+                        BusError::Internal(format!("spooling attachment {}: {e}", c.id))
+                    })?;
+                files.push(path.clone());
+                Blob::File {
+                    path,
+                    len: bytes.len() as u64,
+                }
+            }
+            AttachmentData::Bytes(bytes) => Blob::Bytes(bytes.clone()),
+            AttachmentData::Part { .. } => c
+                .mtom_content_id
+                .as_deref()
+                .and_then(|cid| parts.blob(cid))
+                .ok_or_else(|| {
+                    BusError::Internal(format!("the MIME part of attachment {} is gone", c.id))
+                })?,
+        };
+        blobs.push((c.id.clone(), blob));
+    }
+    let input = AttachmentsInput {
         headers: headers
             .iter()
             .map(|h| (h.content_id.clone(), h.mime_type.clone()))
             .collect(),
-        contents,
+        contents: blobs,
         file_store_references: refs,
-    })
+    };
+    Ok((input, files))
 }
 
 fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
@@ -451,6 +467,14 @@ async fn handle(
     match request {
         Request::SendRequest(r) => {
             let data = &r.sender_data;
+            let (attachments, _files) = attachments_input(
+                state,
+                &data.attachment_headers,
+                data.ref_attachment_headers.len(),
+                &r.attachments,
+                parts,
+            )
+            .await?;
             let input = SendRequestInput {
                 signed: signed(data.element),
                 message_id: data.message_id.clone(),
@@ -460,12 +484,7 @@ async fn handle(
                 eol: data.eol,
                 test_message: data.test_message,
                 content: data.content.root,
-                attachments: attachments_input(
-                    &data.attachment_headers,
-                    data.ref_attachment_headers.len(),
-                    &r.attachments,
-                    parts,
-                )?,
+                attachments,
             };
             let accepted = bus.send_request(input).await?;
             let m = &accepted.message;
@@ -503,12 +522,14 @@ async fn handle(
                     }]));
                 }
             };
+            let (attachments, _files) =
+                attachments_input(state, headers, refs, &r.attachments, parts).await?;
             let input = SendResponseInput {
                 signed: signed(data.element),
                 message_id: data.message_id.clone(),
                 to: data.to.clone(),
                 body,
-                attachments: attachments_input(headers, refs, &r.attachments, parts)?,
+                attachments,
             };
             let accepted = bus.send_response(input).await?;
             let m = &accepted.message;

@@ -1553,5 +1553,28 @@ async fn large_mtom_attachments_are_spooled_kept_as_files_and_streamed() {
         ])
     );
     assert_eq!(provider.ack(&ids[1], true).await.status, 200);
+
+    // A large attachment sent as base64 text is kept as a file too, and delivered as MTOM.
+    let id = new_message_id();
+    let answer = consumer
+        .send_request_with(
+            &id,
+            &bus.example(VS_PFR, "request.xml"),
+            RequestParts {
+                after_content: &header_list(&[("big-bin", "application/octet-stream")]),
+                after_data: &content_list(&[("big-bin", b64_lines(&big))]),
+                ..RequestParts::default()
+            },
+        )
+        .await;
+    assert_accepted(&answer, &id);
+    assert_eq!(file_names(&files).len(), 3, "{:?}", file_names(&files));
+    assert!(file_names(&spool).is_empty(), "{:?}", file_names(&spool));
+    let raw = get_request_mtom(&provider).await;
+    let (got, multipart) = mtom_answer(&provider, &raw);
+    assert_eq!(got.find("MessageID").as_deref(), Some(id.as_str()));
+    let parts: Vec<&Vec<u8>> = multipart.parts.values().map(|p| &p.1).collect();
+    assert_eq!(parts, [&big]);
+    assert_eq!(provider.ack(&id, true).await.status, 200);
     bus.stop().await;
 }
