@@ -6,7 +6,10 @@
 //! * `sign/<alg>/<size>`: `dsig::sign_document` end to end (parse, exc-C14N + SMEV transform,
 //!   digest, C14N of `SignedInfo`, signature, insertion into `CallerInformationSystemSignature`);
 //! * `verify/<alg>/<size>`: `Document::parse` of the signed message, then `dsig::verify_wrapped`
-//!   of the wrapper with the expected target (what the bus does per message);
+//!   of the wrapper with the expected target;
+//! * `verify_parsed/<alg>/<size>`: `dsig::verify_wrapped` alone on the message parsed once —
+//!   what checking the signature adds to a call of the bus, whose one parse of the message also
+//!   serves decoding, routing and validation;
 //! * `raw_verify/<alg>` and `raw_sign/<alg>`: `CryptoProvider::verify` and `Signer::sign` alone
 //!   over the real canonical `SignedInfo` of the 2 KiB message (about 700 bytes), i.e. the
 //!   crypto baseline the XML side is compared with (`raw_verify` reuses one `Certificate`, whose
@@ -19,14 +22,14 @@
 //!   over the transformed bytes), so the end-to-end numbers can be decomposed.
 //!
 //! Run with `cargo bench -p opensmev-xmldsig --bench sign_verify` (a few minutes in total).
+//! `OPENSMEV_PAIRED=1 cargo bench -p opensmev-xmldsig --bench sign_verify` instead measures the
+//! verify-rate target alone, with the three verifications interleaved (see `paired`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{
-    BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
-};
+use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput, criterion_group};
 use opensmev_crypto::{
     Certificate, CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
     generate_test_identity,
@@ -195,9 +198,18 @@ fn sign(input: &[u8], signer: &dyn Signer) -> Vec<u8> {
     .expect("sign_document")
 }
 
-/// `Document::parse` + `verify_wrapped` with the expected target, as the bus verifies a message.
+/// `Document::parse` + `verify_wrapped` with the expected target.
 fn verify(signed: &[u8], provider: &dyn CryptoProvider, options: &VerifyOptions) -> bool {
     let doc = Document::parse(signed, Limits::default()).expect("parse");
+    verify_parsed(&doc, provider, options)
+}
+
+/// `verify_wrapped` of a parsed message with the expected target, as the bus verifies a call.
+fn verify_parsed(
+    doc: &Document<'_>,
+    provider: &dyn CryptoProvider,
+    options: &VerifyOptions,
+) -> bool {
     let target = doc
         .find(TYPES_12, "SenderProvidedRequestData")
         .next()
@@ -288,6 +300,21 @@ fn benches(c: &mut Criterion) {
                 b.iter(|| {
                     assert!(verify(
                         black_box(&prepared.signed),
+                        &provider,
+                        &verify_options
+                    ))
+                })
+            });
+            group.finish();
+
+            let parsed = Document::parse(&prepared.signed, Limits::default()).expect("parse");
+            let mut group = c.benchmark_group(format!("verify_parsed/{alg_name}"));
+            configure(&mut group, large);
+            group.throughput(Throughput::Bytes(prepared.element_len as u64));
+            group.bench_function(size_name, |b| {
+                b.iter(|| {
+                    assert!(verify_parsed(
+                        black_box(&parsed),
                         &provider,
                         &verify_options
                     ))
@@ -484,5 +511,90 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// The verify-rate target as one paired measurement: `verify`, `verify_parsed` and `raw_verify`
+/// of the 2 KiB GOST message run interleaved in short blocks, so that the drift of a shared
+/// machine (easily ±5 % between criterion groups minutes apart) hits all three alike; prints
+/// each one's median block time and the median and quartiles of the per-block ratios.
+fn paired() {
+    const BLOCKS: usize = 300;
+    const PER_BLOCK: u32 = 40;
+    let provider = OpenSslProvider::new();
+    let options = VerifyOptions::now();
+    let signer = signer_for(SignatureAlgorithm::Gost2012_256);
+    let prepared = prepare(SIZES[0].0, signer.as_ref());
+    let parsed = Document::parse(&prepared.signed, Limits::default()).expect("parse");
+    let report = dsig::verify_all(
+        &parsed,
+        &provider,
+        &VerifyOptions {
+            capture: true,
+            ..VerifyOptions::now()
+        },
+    )
+    .remove(0);
+    let canonical = report.canonical_signed_info.expect("captured SignedInfo");
+    let sig = parsed
+        .find(dsig::DSIG_NS, "Signature")
+        .next()
+        .expect("signature");
+    let value = dsig::parse_signature(&sig)
+        .expect("parse_signature")
+        .signature_value;
+    let cert = signer.certificate().clone();
+    let alg = SignatureAlgorithm::Gost2012_256;
+    let time = |f: &mut dyn FnMut()| {
+        let start = std::time::Instant::now();
+        for _ in 0..PER_BLOCK {
+            f();
+        }
+        start.elapsed().as_secs_f64() * 1e6 / f64::from(PER_BLOCK)
+    };
+    let mut rows: Vec<[f64; 3]> = Vec::with_capacity(BLOCKS);
+    for block in 0..BLOCKS + 10 {
+        let row = [
+            time(&mut || assert!(verify(black_box(&prepared.signed), &provider, &options))),
+            time(&mut || assert!(verify_parsed(black_box(&parsed), &provider, &options))),
+            time(&mut || {
+                provider
+                    .verify(&cert, alg, black_box(&canonical), black_box(&value))
+                    .expect("valid")
+            }),
+        ];
+        if block >= 10 {
+            rows.push(row); // the first blocks warm up
+        }
+    }
+    let quartiles = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        [v[v.len() / 4], v[v.len() / 2], v[v.len() * 3 / 4]]
+    };
+    let column = |i: usize| quartiles(rows.iter().map(|r| r[i]).collect());
+    let ratio = |i: usize| quartiles(rows.iter().map(|r| r[2] / r[i]).collect());
+    println!(
+        "paired/gost2012_256/2KiB: {BLOCKS} blocks of {PER_BLOCK} calls each, interleaved; median µs per call: \
+         verify {:.2}, verify_parsed {:.2}, raw_verify {:.2}",
+        column(0)[1],
+        column(1)[1],
+        column(2)[1]
+    );
+    for (name, i) in [("verify", 0), ("verify_parsed", 1)] {
+        let [q1, median, q3] = ratio(i);
+        println!(
+            "paired ratio raw_verify / {name}: median {:.1} % (quartiles {:.1} – {:.1} %)",
+            median * 100.0,
+            q1 * 100.0,
+            q3 * 100.0
+        );
+    }
+}
+
 criterion_group!(sign_verify, benches);
-criterion_main!(sign_verify);
+
+fn main() {
+    if std::env::var_os("OPENSMEV_PAIRED").is_some() {
+        paired();
+        return;
+    }
+    sign_verify();
+    Criterion::default().configure_from_args().final_summary();
+}
