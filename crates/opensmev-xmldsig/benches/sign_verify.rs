@@ -256,6 +256,26 @@ struct RawInput<'s> {
 
 const SIZES: [(usize, &str); 2] = [(2 * 1024, "2KiB"), (1024 * 1024, "1MiB")];
 
+/// The real canonical `SignedInfo` and signature value of a signed message: what the raw
+/// verification is given.
+fn raw_input(signed: &[u8], provider: &dyn CryptoProvider) -> (Vec<u8>, Vec<u8>) {
+    let doc = Document::parse(signed, Limits::default()).expect("parse");
+    let options = VerifyOptions {
+        capture: true,
+        ..VerifyOptions::now()
+    };
+    let report = dsig::verify_all(&doc, provider, &options).remove(0);
+    let canonical = report.canonical_signed_info.expect("captured SignedInfo");
+    let sig = doc
+        .find(dsig::DSIG_NS, "Signature")
+        .next()
+        .expect("signature");
+    let value = dsig::parse_signature(&sig)
+        .expect("parse_signature")
+        .signature_value;
+    (canonical, value)
+}
+
 fn configure(group: &mut BenchmarkGroup<'_, WallTime>, large: bool) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
@@ -323,21 +343,7 @@ fn benches(c: &mut Criterion) {
             group.finish();
 
             if size == SIZES[0].0 {
-                // The real canonical SignedInfo and signature value of this message.
-                let doc = Document::parse(&prepared.signed, Limits::default()).expect("parse");
-                let options = VerifyOptions {
-                    capture: true,
-                    ..VerifyOptions::now()
-                };
-                let report = dsig::verify_all(&doc, &provider, &options).remove(0);
-                let canonical = report.canonical_signed_info.expect("captured SignedInfo");
-                let sig = doc
-                    .find(dsig::DSIG_NS, "Signature")
-                    .next()
-                    .expect("signature");
-                let value = dsig::parse_signature(&sig)
-                    .expect("parse_signature")
-                    .signature_value;
+                let (canonical, value) = raw_input(&prepared.signed, &provider);
                 eprintln!(
                     "[{alg_name}] canonical SignedInfo {} bytes, SignatureValue {} bytes",
                     canonical.len(),
@@ -523,23 +529,7 @@ fn paired() {
     let signer = signer_for(SignatureAlgorithm::Gost2012_256);
     let prepared = prepare(SIZES[0].0, signer.as_ref());
     let parsed = Document::parse(&prepared.signed, Limits::default()).expect("parse");
-    let report = dsig::verify_all(
-        &parsed,
-        &provider,
-        &VerifyOptions {
-            capture: true,
-            ..VerifyOptions::now()
-        },
-    )
-    .remove(0);
-    let canonical = report.canonical_signed_info.expect("captured SignedInfo");
-    let sig = parsed
-        .find(dsig::DSIG_NS, "Signature")
-        .next()
-        .expect("signature");
-    let value = dsig::parse_signature(&sig)
-        .expect("parse_signature")
-        .signature_value;
+    let (canonical, value) = raw_input(&prepared.signed, &provider);
     let cert = signer.certificate().clone();
     let alg = SignatureAlgorithm::Gost2012_256;
     let time = |f: &mut dyn FnMut()| {
@@ -570,7 +560,10 @@ fn paired() {
     };
     let column = |i: usize| quartiles(rows.iter().map(|r| r[i]).collect());
     let ratio = |i: usize| quartiles(rows.iter().map(|r| r[2] / r[i]).collect());
-    println!(
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
         "paired/gost2012_256/2KiB: {BLOCKS} blocks of {PER_BLOCK} calls each, interleaved; median µs per call: \
          verify {:.2}, verify_parsed {:.2}, raw_verify {:.2}",
         column(0)[1],
@@ -579,7 +572,8 @@ fn paired() {
     );
     for (name, i) in [("verify", 0), ("verify_parsed", 1)] {
         let [q1, median, q3] = ratio(i);
-        println!(
+        let _ = writeln!(
+            out,
             "paired ratio raw_verify / {name}: median {:.1} % (quartiles {:.1} – {:.1} %)",
             median * 100.0,
             q1 * 100.0,
