@@ -517,7 +517,6 @@ async fn respond(
 
 /// Collects the root part and compares the attachment part with the pattern.
 struct AnswerSink {
-    index: usize,
     in_root: bool,
     root: Vec<u8>,
     /// Offset into the current attachment part, if in one.
@@ -529,7 +528,6 @@ struct AnswerSink {
 
 impl PartSink for AnswerSink {
     fn start(&mut self, index: usize, headers: &[(String, String)]) -> Result<(), WireError> {
-        self.index = index;
         self.in_root = index == 0;
         self.offset = (index > 0).then_some(0);
         if index > 1 {
@@ -598,7 +596,6 @@ async fn read_mtom_answer(
     let mut reader = MultipartReader::new(&kind.boundary)
         .map_err(|e| LoadError::Setup(format!("answer: {e}")))?;
     let mut sink = AnswerSink {
-        index: 0,
         in_root: false,
         root: Vec::new(),
         offset: None,
@@ -659,6 +656,39 @@ mod tests {
         pattern(5 + at as u64, &mut pieces[at..]);
         assert_eq!(whole, pieces);
         assert_ne!(whole[..8], whole[8..16]);
+    }
+
+    fn check(part: &[u8], expected_len: u64) -> Option<bool> {
+        let mut body = b"--b\r\nContent-Type: application/xop+xml\r\n\r\n<r/>\r\n--b\r\nContent-ID: <p>\r\n\r\n".to_vec();
+        body.extend_from_slice(part);
+        body.extend_from_slice(b"\r\n--b--\r\n");
+        let mut sink = AnswerSink {
+            in_root: false,
+            root: Vec::new(),
+            offset: None,
+            expected_len: Some(expected_len),
+            matches: None,
+            scratch: Vec::new(),
+        };
+        let mut reader = MultipartReader::new("b").unwrap();
+        for chunk in body.chunks(1000) {
+            reader.feed(chunk, &mut sink).unwrap();
+        }
+        reader.finish(&mut sink).unwrap();
+        assert_eq!(sink.root, b"<r/>");
+        sink.matches
+    }
+
+    #[test]
+    fn a_delivered_attachment_must_be_the_pattern_and_complete() {
+        let mut good = vec![0u8; 10_000];
+        pattern(0, &mut good);
+        assert_eq!(check(&good, 10_000), Some(true));
+        let mut flipped = good.clone();
+        flipped[7_777] ^= 1;
+        assert_eq!(check(&flipped, 10_000), Some(false));
+        assert_eq!(check(&good[..9_999], 10_000), Some(false));
+        assert_eq!(check(&good, 10_001), Some(false));
     }
 
     #[test]

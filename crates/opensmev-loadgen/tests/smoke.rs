@@ -1,7 +1,8 @@
 //! The load tool must not rot and must not be fooled: a few-second run against the real server
 //! (in-process, through the library API) completes every round trip without an error, and a
 //! fake server that answers every call with the same well-formed, schema-valid but unsigned
-//! `SendRequestResponse` scores nothing but errors.
+//! `SendRequestResponse` scores nothing but errors; the large-attachment run
+//! (`opensmev-load attachment`) carries a few MiB through and back intact.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -180,4 +181,50 @@ async fn a_wrong_server_scores_only_errors() {
         "{markdown}"
     );
     assert!(!report.first_errors.is_empty());
+}
+
+/// `opensmev-load attachment` against the real server (in this process, so "the server's" RSS is
+/// this test process's): a 3 MiB MTOM attachment goes through and comes back byte for byte.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_mtom_attachment_round_trip_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = opensmev_loadgen::write_bench_registry(dir.path()).unwrap();
+    let config = opensmev_server::config::Config {
+        data_dir: dir.path().to_owned(),
+        demo: true,
+        registry_file: Some(registry),
+        ..opensmev_server::config::Config::default()
+    };
+    let app = opensmev_server::Application::build(config).await.unwrap();
+    let demo_dir = app.demo().unwrap().dir.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/smev", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(listener, async move {
+        let _ = stopped.await;
+    }));
+    let config = opensmev_loadgen::attachment::AttachmentConfig {
+        base,
+        demo_dir,
+        server_pid: std::process::id(),
+        bytes: 3 * 1024 * 1024 + 5,
+        version: SchemaVersion::V1_2,
+    };
+    let report = opensmev_loadgen::attachment::run(&config).await.unwrap();
+    assert!(report.content_ok, "{}", report.to_markdown());
+    assert!(report.rss_before_kib > 0 && report.send.peak_kib > 0);
+    let json = report.to_json();
+    assert_eq!(json["attachment_bytes"], 3 * 1024 * 1024 + 5);
+    assert!(
+        report
+            .to_markdown()
+            .contains("| SendRequest (upload, spool, store) |")
+    );
+    // The store kept it as a file.
+    let files = std::fs::read_dir(dir.path().join("store").join("attachments"))
+        .unwrap()
+        .count();
+    assert_eq!(files, 1);
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
