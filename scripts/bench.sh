@@ -44,6 +44,9 @@ clients=(--consumers "$CLIENTS" --providers "$CLIENTS" --window "$WINDOW")
 if [ "$CRITERION" = 1 ]; then
   echo "== §1 criterion: cargo bench -p opensmev-xmldsig --bench sign_verify"
   cargo bench --locked -p opensmev-xmldsig --bench sign_verify 2>&1 | tee "$OUT/sign_verify.txt"
+  echo "== §1 the verify-rate target, paired: OPENSMEV_PAIRED=1 cargo bench … --bench sign_verify"
+  OPENSMEV_PAIRED=1 cargo bench --locked -p opensmev-xmldsig --bench sign_verify 2>&1 |
+    grep '^paired' | tee "$OUT/verify_paired.txt"
 fi
 
 # §2 — the bus against its baselines (signed / crypto bound, unsigned / RabbitMQ, PostgreSQL).
