@@ -130,6 +130,11 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 /// Checks the encoding of `bytes` and returns them as text (a UTF-8 BOM is skipped).
 pub fn decode_utf8(bytes: &[u8]) -> Result<&str, XmlError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    // SIMD validation first (several times faster on Cyrillic text); std's only to say where
+    // an invalid sequence is.
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return Ok(text);
+    }
     std::str::from_utf8(bytes).map_err(|e| {
         XmlError::new(
             XmlErrorKind::Encoding(format!("invalid UTF-8 sequence: {e}")),

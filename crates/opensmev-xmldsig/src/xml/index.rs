@@ -333,7 +333,7 @@ pub(super) fn index(text: &str, limits: &Limits) -> Option<(Vec<ElementData>, Ve
                         }
                         decls.push(NsBinding {
                             prefix: empty.clone(),
-                            uri: Arc::from(&*value),
+                            uri: intern(&namespaces, &value),
                         });
                     } else if let Some(declared) = key.strip_prefix("xmlns:") {
                         if !is_name(declared)
@@ -344,9 +344,15 @@ pub(super) fn index(text: &str, limits: &Limits) -> Option<(Vec<ElementData>, Ve
                         {
                             return None;
                         }
+                        // Messages declare the same few prefixes and namespaces again and
+                        // again: share the strings instead of allocating them anew.
+                        let prefix = match scope.iter().rfind(|b| &*b.prefix == declared) {
+                            Some(b) => b.prefix.clone(),
+                            None => Arc::from(declared),
+                        };
                         decls.push(NsBinding {
-                            prefix: Arc::from(declared),
-                            uri: Arc::from(&*value),
+                            prefix,
+                            uri: intern(&namespaces, &value),
                         });
                     } else if key_prefix_len == 0 {
                         attrs.push(("", key, value, NO_NS));
@@ -359,8 +365,13 @@ pub(super) fn index(text: &str, limits: &Limits) -> Option<(Vec<ElementData>, Ve
                     scope_ns.push(if decl.uri.is_empty() {
                         0
                     } else {
-                        namespaces.push(decl.uri.clone());
-                        namespaces.len() as u32
+                        match namespaces.iter().position(|n| Arc::ptr_eq(n, &decl.uri)) {
+                            Some(i) => i as u32 + 1,
+                            None => {
+                                namespaces.push(decl.uri.clone());
+                                namespaces.len() as u32
+                            }
+                        }
                     });
                 }
                 scope.extend(decls.iter().cloned());
@@ -428,6 +439,14 @@ pub(super) fn index(text: &str, limits: &Limits) -> Option<(Vec<ElementData>, Ve
         return None;
     }
     Some((elements, namespaces))
+}
+
+/// The URI as a shared string: the entry of `namespaces` equal to it, or a new one.
+fn intern(namespaces: &[Arc<str>], uri: &str) -> Arc<str> {
+    match namespaces.iter().find(|n| &***n == uri) {
+        Some(n) => n.clone(),
+        None => Arc::from(uri),
+    }
 }
 
 /// An attribute without a namespace (in `attribute_ns` results).
