@@ -229,7 +229,7 @@ async fn endpoint(
             );
         }
     };
-    let request = match opensmev_wire::decode_request(&doc, &received.parts) {
+    let mut request = match opensmev_wire::decode_request(&doc, &received.parts) {
         Ok(request) => request,
         Err(e) => return fault_response(version, &faults::from_wire(&e, Some(doc.text()))),
     };
@@ -263,7 +263,14 @@ async fn endpoint(
         .get(CLAIMED_MNEMONIC_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| Mnemonic::parse(v).ok());
-    let outcome = handle(&state, &doc, &request, &received.parts, claimed.as_ref()).await;
+    let outcome = handle(
+        &state,
+        &doc,
+        &mut request,
+        &received.parts,
+        claimed.as_ref(),
+    )
+    .await;
     match outcome {
         Ok(Answer { xml, attachments }) => {
             if attachments.is_empty() && !received.mtom {
@@ -327,26 +334,25 @@ async fn attachments_input(
     state: &State,
     headers: &[opensmev_wire::AttachmentHeader],
     refs: usize,
-    contents: &[AttachmentContent],
+    contents: &mut [AttachmentContent],
     parts: &body::KeptParts,
 ) -> Result<(AttachmentsInput, body::SpoolFiles), BusError> {
     let mut files = body::SpoolFiles::default();
     let mut blobs = Vec::with_capacity(contents.len());
     for c in contents {
-        let blob = match &c.data {
+        // The decoded bytes move to the bus: the request is not read for them again.
+        let blob = match &mut c.data {
             AttachmentData::Bytes(bytes) if bytes.len() > body::SPILL_BYTES => {
-                let path = body::spill(Arc::clone(&state.spool), bytes.clone())
+                let len = bytes.len() as u64;
+                let path = body::spill(Arc::clone(&state.spool), std::mem::take(bytes))
                     .await
                     .map_err(|e| {
                         BusError::Internal(format!("spooling attachment {}: {e}", c.id))
                     })?;
                 files.push(path.clone());
-                Blob::File {
-                    path,
-                    len: bytes.len() as u64,
-                }
+                Blob::File { path, len }
             }
-            AttachmentData::Bytes(bytes) => Blob::Bytes(bytes.clone()),
+            AttachmentData::Bytes(bytes) => Blob::Bytes(std::mem::take(bytes)),
             AttachmentData::Part { .. } => c
                 .mtom_content_id
                 .as_deref()
@@ -451,27 +457,29 @@ fn sender_data_for(stored: &StoredMessage, version: SchemaVersion) -> Result<Str
 async fn handle(
     state: &State,
     doc: &Document<'_>,
-    request: &Request,
+    request: &mut Request,
     parts: &body::KeptParts,
     claimed: Option<&Mnemonic>,
 ) -> Result<Answer, BusError> {
     let bus = &state.bus;
     let version = request.version();
+    let wrapper = request.caller_signature();
     let signed = |target| Signed {
         doc,
         target,
-        wrapper: request.caller_signature(),
+        wrapper,
         version,
         claimed,
     };
     match request {
         Request::SendRequest(r) => {
+            let r = &mut **r;
             let data = &r.sender_data;
             let (attachments, _files) = attachments_input(
                 state,
                 &data.attachment_headers,
                 data.ref_attachment_headers.len(),
-                &r.attachments,
+                &mut r.attachments,
                 parts,
             )
             .await?;
@@ -501,6 +509,7 @@ async fn handle(
             Ok(Answer::plain(sign(state, &xml, SMEV_ID)?))
         }
         Request::SendResponse(r) => {
+            let r = &mut **r;
             let data = &r.sender_data;
             let (body, headers, refs) = match &data.content {
                 ResponseContent::Primary {
@@ -523,7 +532,7 @@ async fn handle(
                 }
             };
             let (attachments, _files) =
-                attachments_input(state, headers, refs, &r.attachments, parts).await?;
+                attachments_input(state, headers, refs, &mut r.attachments, parts).await?;
             let input = SendResponseInput {
                 signed: signed(data.element),
                 message_id: data.message_id.clone(),

@@ -907,7 +907,7 @@ impl Cx<'_> {
     fn binary(&self, el: Element<'_, '_>) -> Result<Binary, WireError> {
         no_attributes(&el)?;
         if el.children().next().is_none() {
-            let data = decode_base64(&el.text_content()).map_err(|e| err_at(&el, e))?;
+            let data = decode_base64(&el.text_cow()).map_err(|e| err_at(&el, e))?;
             return Ok(Binary {
                 data: AttachmentData::Bytes(data),
                 content_id: None,

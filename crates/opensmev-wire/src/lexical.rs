@@ -225,12 +225,49 @@ pub fn is_smev_mime_type(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
 }
 
-/// Decodes `xs:base64Binary` (white space anywhere is ignored, padding is required).
+/// Decodes `xs:base64Binary` (white space anywhere is ignored, padding is required), in chunks:
+/// no white-space-free copy of a large text is made.
 pub(crate) fn decode_base64(text: &str) -> Result<Vec<u8>, String> {
-    let compact: String = text.chars().filter(|c| !is_xml_space(*c)).collect();
-    base64::engine::general_purpose::STANDARD
-        .decode(compact.as_bytes())
-        .map_err(|e| format!("not valid base64: {e}"))
+    use base64::Engine as _;
+    const CHUNK: usize = 64 * 1024; // a multiple of 4: chunks decode independently
+    let engine = &base64::engine::general_purpose::STANDARD;
+    let bad = |e: base64::DecodeError| format!("not valid base64: {e}");
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    let mut chunk: Vec<u8> = Vec::with_capacity(CHUNK.min(text.len()));
+    let mut decoded = 0usize;
+    for &b in text.as_bytes() {
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            continue;
+        }
+        chunk.push(b);
+        if chunk.len() == CHUNK {
+            // Padding may only end the whole text: a full chunk with `=` inside is an error
+            // unless nothing but white space follows, which the last chunk handles.
+            if chunk.contains(&b'=') {
+                continue;
+            }
+            engine
+                .decode_vec(&chunk, &mut out)
+                .map_err(|e| bad(shift(e, decoded)))?;
+            decoded += chunk.len();
+            chunk.clear();
+        }
+    }
+    engine
+        .decode_vec(&chunk, &mut out)
+        .map_err(|e| bad(shift(e, decoded)))?;
+    Ok(out)
+}
+
+/// A decode error of a chunk, its offset made relative to the whole (white-space-free) text.
+fn shift(e: base64::DecodeError, by: usize) -> base64::DecodeError {
+    match e {
+        base64::DecodeError::InvalidByte(at, b) => base64::DecodeError::InvalidByte(at + by, b),
+        base64::DecodeError::InvalidLastSymbol(at, b) => {
+            base64::DecodeError::InvalidLastSymbol(at + by, b)
+        }
+        other => other,
+    }
 }
 
 /// Encodes bytes as `xs:base64Binary` (one line).
@@ -387,6 +424,30 @@ mod tests {
         assert!(!is_smev_mime_type("application/pdf; charset=x"));
         assert_eq!(decode_base64("aGVs\n bG8=").unwrap(), b"hello");
         assert!(decode_base64("aGVsbG8").is_err());
+        // Chunked decoding gives what one decode of the compacted text gives, for any layout.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        for len in [0usize, 1, 2, 3, 49_151, 49_152, 49_153, 200_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 256) as u8).collect();
+            let text = b64.encode(&bytes);
+            let wrapped: String = text
+                .as_bytes()
+                .chunks(76)
+                .map(|c| std::str::from_utf8(c).unwrap())
+                .collect::<Vec<_>>()
+                .join("\r\n ");
+            assert_eq!(decode_base64(&text).unwrap(), bytes, "{len}");
+            assert_eq!(decode_base64(&wrapped).unwrap(), bytes, "{len} wrapped");
+        }
+        let long = b64.encode(vec![1u8; 100_000]);
+        let mut bad = long.clone();
+        bad.insert(70_000, '=');
+        assert!(decode_base64(&bad).is_err());
+        let mut bad = long.clone();
+        bad.replace_range(70_001..70_002, "*");
+        let err = decode_base64(&bad).unwrap_err();
+        assert!(err.contains("70001"), "{err}");
+        assert!(decode_base64(&long[..long.len() - 1]).is_err());
         assert_eq!(escape_text("a<&>\u{1}\r"), "a&lt;&amp;&gt;\u{FFFD}&#13;");
         assert_eq!(escape_attr("\"\t"), "&quot;&#9;");
         assert_eq!(truncate_chars("абвгд", 3), "абв");

@@ -1611,6 +1611,16 @@ impl<'d, 'a> Element<'d, 'a> {
         (b[i] == b'<' && b.get(i + 1) == Some(&b'/')).then(|| &self.doc.text[open_end..i])
     }
 
+    /// [`Element::text_content`], borrowed from the document when the element holds plain text
+    /// only (no child elements, references or carriage returns): large base64 contents need no
+    /// copy.
+    pub fn text_cow(&self) -> Cow<'a, str> {
+        match self.plain_text() {
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(self.text_content()),
+        }
+    }
+
     /// The concatenated character data of the element and its descendants.
     pub fn text_content(&self) -> String {
         if let Some(text) = self.plain_text() {
