@@ -12,7 +12,7 @@ use std::io::Write;
 use std::ops::Range;
 
 use super::{Flavor, TransformError, is_blank, write_attr, write_text_woodstox};
-use crate::xml::tag::start_tag;
+use crate::xml::tag::{end_tag, start_tag_split};
 use crate::xml::{Element, XML_NS, normalize_eol, resolve_trusted, swar};
 
 /// Output is handed to the sink in pieces of about this size.
@@ -337,10 +337,7 @@ fn run<'s>(
             continue;
         }
         if rest.starts_with(b"</") {
-            pos = b[pos..end]
-                .iter()
-                .position(|&c| c == b'>')
-                .map_or(end, |k| pos + k + 1);
+            pos = end_tag(b, pos, end);
             if skipping > 0 {
                 skipping -= 1;
                 continue;
@@ -356,20 +353,17 @@ fn run<'s>(
         let at = pos;
         let scope_start = scope.len();
         attrs.clear();
-        let tag = start_tag(text, pos, end, |key, value| {
-            if key == "xmlns" {
+        let tag = start_tag_split(
+            text,
+            pos,
+            end,
+            |prefix, uri| {
                 if skipping == 0 {
-                    scope.push(("", value));
+                    scope.push((prefix, uri));
                 }
-            } else if let Some(declared) = key.strip_prefix("xmlns:") {
-                if skipping == 0 {
-                    scope.push((declared, value));
-                }
-            } else {
-                let (ap, al) = key.split_once(':').unwrap_or(("", key));
-                attrs.push((ap, None, al, value));
-            }
-        });
+            },
+            |prefix, local, value| attrs.push((prefix, None, local, value)),
+        );
         let (prefix, local, empty) = (tag.prefix, tag.local, tag.empty);
         pos = tag.end;
         if skipping > 0 || skip.as_ref().is_some_and(|r| r.start == at) {

@@ -123,3 +123,35 @@ pub(crate) fn start_tag<'t>(
         end: p,
     }
 }
+
+/// [`start_tag`] with the attributes sorted out, as both fast paths need them: a namespace
+/// declaration goes to `declaration` (its prefix, `""` for the default namespace, and URI),
+/// any other attribute to `attribute` (its prefix, `""` for none, local name and value).
+#[inline(always)]
+pub(crate) fn start_tag_split<'t>(
+    text: &'t str,
+    pos: usize,
+    end: usize,
+    mut declaration: impl FnMut(&'t str, Cow<'t, str>),
+    mut attribute: impl FnMut(&'t str, &'t str, Cow<'t, str>),
+) -> StartTag<'t> {
+    start_tag(text, pos, end, |key, value| {
+        if key == "xmlns" {
+            declaration("", value);
+        } else if let Some(declared) = key.strip_prefix("xmlns:") {
+            declaration(declared, value);
+        } else {
+            let (prefix, local) = key.split_once(':').unwrap_or(("", key));
+            attribute(prefix, local, value);
+        }
+    })
+}
+
+/// Just after the end tag whose `</` is at `pos` (at most `end`).
+#[inline]
+pub(crate) fn end_tag(b: &[u8], pos: usize, end: usize) -> usize {
+    b[pos..end]
+        .iter()
+        .position(|&c| c == b'>')
+        .map_or(end, |k| pos + k + 1)
+}
