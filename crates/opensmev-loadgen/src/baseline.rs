@@ -601,6 +601,28 @@ impl HopRun {
         }
     }
 
+    /// The settings rows both durable-queue baselines end with: clients, loop, stop, payload.
+    pub(crate) fn common_settings(
+        producers: usize,
+        consumers: usize,
+        mode: String,
+        duration: std::time::Duration,
+        payload_bytes: usize,
+    ) -> [(&'static str, String); 5] {
+        [
+            ("producers", producers.to_string()),
+            ("consumers", consumers.to_string()),
+            ("mode", mode),
+            ("stop", format!("{} s", duration.as_secs_f64())),
+            (
+                "payload",
+                format!(
+                    "{payload_bytes} B padding of the bench business content (request and response)"
+                ),
+            ),
+        ]
+    }
+
     /// The report's measured part, the run having ended at `end`; the caller adds the command,
     /// the settings, the CPU figures and what it created.
     pub(crate) fn report(&self, end: Instant) -> HopReport {

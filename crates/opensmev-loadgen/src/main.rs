@@ -248,18 +248,16 @@ struct CryptoArgs {
     json: Option<PathBuf>,
 }
 
+/// What the two durable-queue baselines (RabbitMQ, PostgreSQL) share.
 #[derive(Debug, clap::Args)]
-struct RabbitArgs {
-    /// The broker.
-    #[arg(long, default_value = DEFAULT_URL)]
-    url: String,
-    /// Round-trip originators (publish requests, consume their responses).
+struct HopArgs {
+    /// Round-trip originators (send requests, receive their responses).
     #[arg(long, default_value_t = 2)]
     producers: usize,
-    /// Request handlers (consume requests, publish responses).
+    /// Request handlers (receive requests, send responses).
     #[arg(long, default_value_t = 2)]
     consumers: usize,
-    /// Round trips in flight per producer (and the consumers' prefetch).
+    /// Round trips in flight per producer (RabbitMQ: also the consumers' prefetch).
     #[arg(long, default_value_t = 4)]
     window: usize,
     /// Seconds to start round trips.
@@ -268,9 +266,6 @@ struct RabbitArgs {
     /// Padding of the business content in bytes (request and response).
     #[arg(long, default_value_t = 0)]
     payload_bytes: usize,
-    /// Queue type.
-    #[arg(long, value_enum, default_value = "classic")]
-    queue_type: QueueTypeArg,
     /// Seconds unfinished round trips may take after the last start.
     #[arg(long, default_value_t = 10.0)]
     grace: f64,
@@ -286,41 +281,28 @@ struct RabbitArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct RabbitArgs {
+    /// The broker.
+    #[arg(long, default_value = DEFAULT_URL)]
+    url: String,
+    /// Queue type.
+    #[arg(long, value_enum, default_value = "classic")]
+    queue_type: QueueTypeArg,
+    #[command(flatten)]
+    hop: HopArgs,
+}
+
+#[derive(Debug, clap::Args)]
 struct PostgresArgs {
     /// The server: a libpq connection string or a postgresql:// URL.
     #[arg(long, default_value = opensmev_loadgen::baseline::postgres::DEFAULT_URL)]
     url: String,
-    /// Round-trip originators (insert requests, take their responses).
-    #[arg(long, default_value_t = 2)]
-    producers: usize,
-    /// Request handlers (take requests, insert responses).
-    #[arg(long, default_value_t = 2)]
-    consumers: usize,
-    /// Round trips in flight per producer.
-    #[arg(long, default_value_t = 4)]
-    window: usize,
-    /// Seconds to start round trips.
-    #[arg(long, default_value_t = 10.0)]
-    duration: f64,
-    /// Padding of the business content in bytes (request and response).
-    #[arg(long, default_value_t = 0)]
-    payload_bytes: usize,
     /// Longest pause of a taker after an empty take, in milliseconds (1 ms, doubling; the bus
     /// run's poller backoff).
     #[arg(long, default_value_t = 20)]
     max_backoff_ms: u64,
-    /// Seconds unfinished round trips may take after the last start.
-    #[arg(long, default_value_t = 10.0)]
-    grace: f64,
-    /// Worker threads of the tool (default: number of CPUs).
-    #[arg(long)]
-    threads: Option<usize>,
-    /// Write the report as JSON to this file.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// No progress line on stderr.
-    #[arg(long)]
-    quiet: bool,
+    #[command(flatten)]
+    hop: HopArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -432,51 +414,51 @@ fn run_command(command: &Command) -> ExitCode {
             }
         }
         Command::Baseline(BaselineCommand::Rabbitmq(a)) => {
-            let (duration, grace) = match duration_and_grace(a.duration, a.grace) {
+            let (duration, grace) = match duration_and_grace(a.hop.duration, a.hop.grace) {
                 Ok(pair) => pair,
                 Err(e) => return fail(e),
             };
             let mut config = RabbitConfig::new(a.url.clone());
-            config.producers = a.producers;
-            config.consumers = a.consumers;
-            config.window = a.window;
+            config.producers = a.hop.producers;
+            config.consumers = a.hop.consumers;
+            config.window = a.hop.window;
             config.duration = duration;
             config.grace = grace;
-            config.payload_bytes = a.payload_bytes;
+            config.payload_bytes = a.hop.payload_bytes;
             config.queue_type = a.queue_type.get();
-            config.progress = !a.quiet;
+            config.progress = !a.hop.quiet;
             config.command_line = opensmev_loadgen::baseline::command_line();
-            let runtime = match runtime(a.threads) {
+            let runtime = match runtime(a.hop.threads) {
                 Ok(r) => r,
                 Err(e) => return fail(e),
             };
             hop_outcome(
                 runtime.block_on(opensmev_loadgen::baseline::rabbitmq::run(&config)),
-                a.json.as_ref(),
+                a.hop.json.as_ref(),
             )
         }
         Command::Baseline(BaselineCommand::Postgres(a)) => {
-            let (duration, grace) = match duration_and_grace(a.duration, a.grace) {
+            let (duration, grace) = match duration_and_grace(a.hop.duration, a.hop.grace) {
                 Ok(pair) => pair,
                 Err(e) => return fail(e),
             };
             let mut config = PostgresConfig::new(a.url.clone());
-            config.producers = a.producers;
-            config.consumers = a.consumers;
-            config.window = a.window;
+            config.producers = a.hop.producers;
+            config.consumers = a.hop.consumers;
+            config.window = a.hop.window;
             config.duration = duration;
             config.grace = grace;
-            config.payload_bytes = a.payload_bytes;
+            config.payload_bytes = a.hop.payload_bytes;
             config.max_backoff = Duration::from_millis(a.max_backoff_ms);
-            config.progress = !a.quiet;
+            config.progress = !a.hop.quiet;
             config.command_line = opensmev_loadgen::baseline::command_line();
-            let runtime = match runtime(a.threads) {
+            let runtime = match runtime(a.hop.threads) {
                 Ok(r) => r,
                 Err(e) => return fail(e),
             };
             hop_outcome(
                 runtime.block_on(opensmev_loadgen::baseline::postgres::run(&config)),
-                a.json.as_ref(),
+                a.hop.json.as_ref(),
             )
         }
         Command::Attachment(a) => {
@@ -825,7 +807,7 @@ mod tests {
         match args.command {
             Some(Command::Baseline(BaselineCommand::Rabbitmq(a))) => {
                 assert_eq!(
-                    (a.producers, a.consumers, a.url.as_str()),
+                    (a.hop.producers, a.hop.consumers, a.url.as_str()),
                     (3, 1, DEFAULT_URL)
                 );
             }
@@ -844,7 +826,12 @@ mod tests {
         match args.command {
             Some(Command::Baseline(BaselineCommand::Postgres(a))) => {
                 assert_eq!(
-                    (a.producers, a.window, a.duration, a.max_backoff_ms),
+                    (
+                        a.hop.producers,
+                        a.hop.window,
+                        a.hop.duration,
+                        a.max_backoff_ms
+                    ),
                     (2, 8, 20.0, 20)
                 );
                 assert_eq!(a.url, opensmev_loadgen::baseline::postgres::DEFAULT_URL);

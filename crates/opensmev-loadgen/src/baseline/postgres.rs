@@ -698,24 +698,19 @@ async fn load(
                     config.max_backoff.as_millis()
                 ),
             ),
-            ("producers", config.producers.to_string()),
-            ("consumers", config.consumers.to_string()),
-            (
-                "mode",
-                format!(
-                    "closed loop, window {} per producer; a connection per handler, two per producer (insert; take)",
-                    config.window
-                ),
+        ]
+        .into_iter()
+        .chain(HopRun::common_settings(
+            config.producers,
+            config.consumers,
+            format!(
+                "closed loop, window {} per producer; a connection per handler, two per producer (insert; take)",
+                config.window
             ),
-            ("stop", format!("{} s", config.duration.as_secs_f64())),
-            (
-                "payload",
-                format!(
-                    "{} B padding of the bench business content (request and response)",
-                    config.payload_bytes
-                ),
-            ),
-        ],
+            config.duration,
+            config.payload_bytes,
+        ))
+        .collect(),
         empty_takes: Some(shared.empty_takes.load(Ordering::SeqCst)),
         server_cpu_seconds: server_before.zip(server_after).map(|(b, a)| a - b),
         tool_cpu_seconds: tool_before.zip(tool_after).map(|(b, a)| a.cpu_s - b.cpu_s),

@@ -548,24 +548,19 @@ async fn load(
                 "messages",
                 "persistent (delivery_mode 2), mandatory, publisher confirm awaited per publish; manual ack".to_owned(),
             ),
-            ("producers", config.producers.to_string()),
-            ("consumers", config.consumers.to_string()),
-            (
-                "mode",
-                format!(
-                    "closed loop, window {} per producer, prefetch {prefetch}",
-                    config.window
-                ),
+        ]
+        .into_iter()
+        .chain(HopRun::common_settings(
+            config.producers,
+            config.consumers,
+            format!(
+                "closed loop, window {} per producer, prefetch {prefetch}",
+                config.window
             ),
-            ("stop", format!("{} s", config.duration.as_secs_f64())),
-            (
-                "payload",
-                format!(
-                    "{} B padding of the bench business content (request and response)",
-                    config.payload_bytes
-                ),
-            ),
-        ],
+            config.duration,
+            config.payload_bytes,
+        ))
+        .collect(),
         server_cpu_seconds: broker_before.zip(broker_after).map(|(b, a)| a - b),
         tool_cpu_seconds: tool_before.zip(tool_after).map(|(b, a)| a.cpu_s - b.cpu_s),
         ..shared.report(end)
