@@ -93,6 +93,17 @@ pub struct RequestParts<'a> {
     pub after_data: &'a str,
 }
 
+/// An HTTP answer's status code and `Content-Type` (empty when absent).
+pub fn status_and_type(response: &reqwest::Response) -> (u16, String) {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (response.status().as_u16(), content_type)
+}
+
 /// An SMEV client for tests.
 #[derive(Debug)]
 pub struct SmevClient {
@@ -183,13 +194,7 @@ impl SmevClient {
             request = request.header("X-OpenSMEV-Mnemonic", m);
         }
         let response = request.send().await?;
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let (status, content_type) = status_and_type(&response);
         let text = response.text().await?;
         Ok(Answer {
             status,
@@ -477,13 +482,7 @@ impl SmevClient {
             request = request.header("X-OpenSMEV-Mnemonic", m);
         }
         let response = request.send().await.expect("HTTP");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
+        let (status, content_type) = status_and_type(&response);
         let body = response.bytes().await.expect("HTTP body").to_vec();
         RawAnswer {
             status,

@@ -572,13 +572,7 @@ async fn read_mtom_answer(
     mut response: reqwest::Response,
     expected_len: Option<u64>,
 ) -> Result<Received, LoadError> {
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let (status, content_type) = opensmev_client::status_and_type(&response);
     let http = |e: reqwest::Error| LoadError::Setup(format!("reading an answer: {e}"));
     let kind = opensmev_wire::multipart_type(&content_type)
         .map_err(|e| LoadError::Setup(format!("answer of type {content_type:?}: {e}")))?;
