@@ -216,19 +216,6 @@ impl AttachmentData {
             AttachmentData::Part { .. } => None,
         }
     }
-
-    /// The size in bytes.
-    pub fn len(&self) -> u64 {
-        match self {
-            AttachmentData::Bytes(bytes) => bytes.len() as u64,
-            AttachmentData::Part { len } => *len,
-        }
-    }
-
-    /// Whether there are no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// `basic:AttachmentContent`, resolved.
