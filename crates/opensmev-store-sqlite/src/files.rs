@@ -5,7 +5,8 @@
 //! Order of durability: the file is moved into the directory (a rename; a copy if the source is
 //! on another file system), synced, and the directory synced — all before the transaction that
 //! refers to the file is committed. A crash in between leaves a file no row refers to, and
-//! [`Files::open`] removes such files before the store serves anything. When the enqueue stores
+//! [`Files::open`] removes such files before the store serves anything. Attachments of one message
+//! given as the same file share one stored file (rows may name a file more than once). When the enqueue stores
 //! nothing (a duplicate, a full queue, an error), the adopted files are removed at once.
 
 use std::io::ErrorKind;
@@ -91,10 +92,18 @@ impl Files {
         message: &mut NewMessage,
         taken: &mut Vec<PathBuf>,
     ) -> Result<(), StoreError> {
+        // (source, stored file): two attachments may name one file (two `xop:Include`s of one
+        // MIME part); they then share the stored file.
+        let mut moved: Vec<(PathBuf, PathBuf)> = Vec::new();
         for (ord, attachment) in message.attachments.iter_mut().enumerate() {
             let Blob::File { path, len } = &mut attachment.data else {
                 continue;
             };
+            if let Some((_, target)) = moved.iter().find(|(source, _)| source == path) {
+                *path = target.clone();
+                continue;
+            }
+            let source = path.clone();
             let unique = self.counter.fetch_add(1, Ordering::Relaxed);
             let nanos = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -127,7 +136,8 @@ impl Files {
             }
             file.sync_all()
                 .map_err(|e| io_error("syncing", &target, e))?;
-            *path = target;
+            *path = target.clone();
+            moved.push((source, target));
         }
         if !taken.is_empty() {
             std::fs::File::open(&self.dir)

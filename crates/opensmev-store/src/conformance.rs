@@ -1619,7 +1619,8 @@ pub async fn concurrent_duplicate_enqueues(store: &dyn Store) {
 /// Attachments given as files ([`Blob::File`]) are taken over by the store: after `enqueue`
 /// returns, the message reads back with the same bytes even when the given file is gone, both
 /// when leased and by id; a duplicate or a full queue keeps nothing of them (the given file may
-/// or may not be there any more, and nothing stored refers to it).
+/// or may not be there any more, and nothing stored refers to it). Two attachments given as
+/// the same file both read back whole.
 pub async fn file_attachments(store: &dyn Store) {
     let dir = std::env::temp_dir().join(format!(
         "opensmev-conformance-{}-{}",
@@ -1657,9 +1658,16 @@ pub async fn file_attachments(store: &dyn Store) {
             data: write("empty", b""),
         },
     ];
+    // A second attachment with the same file (two `xop:Include`s of one MIME part).
+    let again = Attachment {
+        content_id: "big-again".to_owned(),
+        ..message.attachments[0].clone()
+    };
+    message.attachments.push(again);
     let mut want = message.clone();
     want.attachments[0].data = Blob::Bytes(big.clone());
     want.attachments[2].data = Blob::Bytes(Vec::new());
+    want.attachments[3].data = Blob::Bytes(big.clone());
     put(store, message).await;
     // Whatever the store left of the given files, the caller removes.
     let _ = std::fs::remove_dir_all(&dir);
