@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use base64::Engine as _;
 use opensmev_crypto::{CryptoProvider, Signer};
 use opensmev_store::{
-    AckOutcome, Attachment, Blob, Enqueued, LeaseRequest, NewMessage, QueueDepth, StatusNotice,
-    Store, StoredMessage,
+    AckOutcome, Attachment, Blob, Enqueued, LeaseOutcome, LeaseRequest, NewMessage, QueueDepth,
+    StatusNotice, Store, StoredMessage,
 };
 use opensmev_types::{
     DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
@@ -79,6 +79,12 @@ pub struct BusConfig {
     /// answering "nothing" (long polling; zero = answer at once, as SMEV does). A waiting poll
     /// costs no store work: it is woken when a message is queued for its queue.
     pub poll_wait: std::time::Duration,
+    /// The window around the bus's clock that the signed `Timestamp` of a poll, `GetStatus` or
+    /// queue statistics call must fall in; a signature seen within it is refused the second time
+    /// (replay). `None`: neither check (for clients that reuse signed polls).
+    pub timestamp_window: Option<Duration>,
+    /// How many signatures the replay check remembers at most (the oldest are forgotten first).
+    pub replay_cache_entries: usize,
 }
 
 impl Default for BusConfig {
@@ -89,7 +95,44 @@ impl Default for BusConfig {
             future_message_id: Duration::minutes(15),
             max_attachments_bytes: 64 * 1024 * 1024,
             poll_wait: std::time::Duration::ZERO,
+            timestamp_window: Some(Duration::hours(1)),
+            replay_cache_entries: 200_000,
         }
+    }
+}
+
+/// Signatures of signed polls and status calls seen within the timestamp window: a digest of
+/// the `SignatureValue` and when it may be forgotten (when its Timestamp leaves the window),
+/// in arrival order. Bounded by [`BusConfig::replay_cache_entries`].
+#[derive(Debug, Default)]
+struct ReplayCache(Mutex<ReplaySeen>);
+
+#[derive(Debug, Default)]
+struct ReplaySeen {
+    seen: HashMap<[u8; 16], OffsetDateTime>,
+    order: std::collections::VecDeque<([u8; 16], OffsetDateTime)>,
+}
+
+impl ReplayCache {
+    /// Records `key` (forgettable after `until`); false when it was seen already.
+    fn first_time(&self, key: [u8; 16], until: OffsetDateTime, now: OffsetDateTime, max: usize) -> bool {
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let cache = &mut *guard;
+        while let Some((old, forget)) = cache.order.front().copied() {
+            if forget >= now && cache.order.len() < max.max(1) {
+                break;
+            }
+            cache.order.pop_front();
+            if cache.seen.get(&old) == Some(&forget) {
+                cache.seen.remove(&old);
+            }
+        }
+        if cache.seen.contains_key(&key) {
+            return false;
+        }
+        cache.seen.insert(key, until);
+        cache.order.push_back((key, until));
+        true
     }
 }
 
@@ -287,6 +330,8 @@ pub struct PollInput<'d, 'a> {
     pub message_type: Option<QName>,
     /// `NodeID` of the selector.
     pub node_id: Option<String>,
+    /// `Timestamp` of the selector.
+    pub timestamp: OffsetDateTime,
 }
 
 /// `Ack`, decoded.
@@ -303,8 +348,10 @@ pub struct AckInput<'d, 'a> {
 /// `GetStatus` / `GetIncomingQueueStatistics`, decoded.
 #[derive(Debug, Clone)]
 pub struct StatusInput<'d, 'a> {
-    /// The signed `Timestamp`.
+    /// The signed `Timestamp` element.
     pub signed: Signed<'d, 'a>,
+    /// Its value.
+    pub timestamp: OffsetDateTime,
 }
 
 /// Who is calling.
@@ -314,6 +361,35 @@ pub struct Caller {
     pub system: Arc<InformationSystem>,
     /// Whether it proved itself by a signature (false for unsigned test calls).
     pub signed: bool,
+}
+
+/// Why a leased message could not be handed out ([`Bus::poll_with`]).
+#[derive(Debug)]
+pub enum HandOutError {
+    /// The message itself can never be carried in an answer (e.g. its stored data cannot be
+    /// read or signed over): it leaves the queue for good.
+    Undeliverable(String),
+    /// A passing failure not due to the message (e.g. the bus's signing key failed): the lease is
+    /// given back and the error answers the poll.
+    Failed(BusError),
+}
+
+/// The status details a sender gets when its message can never be delivered.
+const UNDELIVERABLE_NOTICE: &str =
+    "Сообщение не может быть доставлено получателю: СМЭВ не может сформировать ответ с ним";
+
+/// The most undeliverable messages one poll takes out of the queue before it answers (empty).
+const MAX_UNDELIVERABLE_PER_POLL: usize = 16;
+
+/// The longest reason journaled for an undeliverable message, in characters.
+const MAX_REASON_CHARS: usize = 1000;
+
+/// `text` cut to at most `max` characters (an ellipsis marks the cut).
+fn bounded(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((at, _)) => format!("{}…", &text[..at]),
+    }
 }
 
 /// A message the bus accepted.
@@ -365,6 +441,7 @@ pub struct Bus {
     config: BusConfig,
     clock: Arc<dyn Clock>,
     waiters: Waiters,
+    replays: ReplayCache,
 }
 
 fn issue(text: impl Into<String>) -> BusError {
@@ -391,6 +468,7 @@ impl Bus {
             config,
             clock,
             waiters: Waiters::default(),
+            replays: ReplayCache::default(),
         }
     }
 
@@ -479,6 +557,37 @@ impl Bus {
                 message: "the call carries no CallerInformationSystemSignature (ЭП-ОВ)".into(),
             });
         };
+        // Identity before the expensive work: the signing certificate is looked up by its DER
+        // bytes; an unregistered one is refused without verifying (and without caching) it.
+        if let Some(signature) = wrapper
+            .children()
+            .find(|c| c.is(dsig::DSIG_NS, "Signature"))
+            && let Ok(parsed) = dsig::parse_signature(&signature)
+            && let Some(text) = parsed.certificates.first()
+        {
+            match dsig::certificate_der(text) {
+                Err(message) => {
+                    return Err(BusError::Signature {
+                        category: FaultCategory::CertificateIsNotFound,
+                        message,
+                    });
+                }
+                Ok(der) if registry.system_by_certificate_der(&der).is_none() => {
+                    return Err(match opensmev_crypto::Certificate::from_der(&der) {
+                        Ok(cert) => BusError::SenderIsNotRegistered(format!(
+                            "certificate {} ({}) is not registered for any information system",
+                            cert.thumbprint_sha1(),
+                            cert.subject()
+                        )),
+                        Err(e) => BusError::Signature {
+                            category: FaultCategory::CertificateIsNotFound,
+                            message: format!("X509Certificate cannot be read: {e}"),
+                        },
+                    });
+                }
+                Ok(_) => {}
+            }
+        }
         let options = VerifyOptions {
             at: self.now(),
             expected_target: Some(signed.target),
@@ -521,6 +630,64 @@ impl Bus {
             system,
             signed: true,
         })
+    }
+
+    /// OpenSMEV's rule for the signed `Timestamp` of polls and status calls (the protocol notes
+    /// are silent): it must lie within [`BusConfig::timestamp_window`] of the bus's clock, and the
+    /// same signature is honoured once within it (a captured call cannot be replayed to lease a
+    /// provider's messages or consume notices). Unsigned test calls are not checked.
+    fn check_fresh(
+        &self,
+        signed: &Signed<'_, '_>,
+        caller: &Caller,
+        timestamp: OffsetDateTime,
+    ) -> Result<(), BusError> {
+        let Some(window) = self.config.timestamp_window else {
+            return Ok(());
+        };
+        if !caller.signed {
+            return Ok(());
+        }
+        let now = self.now();
+        if timestamp < now - window || timestamp > now + window {
+            let text = |t: OffsetDateTime| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| t.to_string())
+            };
+            return Err(BusError::StaleTimestamp {
+                at: text(timestamp),
+                now: text(now),
+                window_seconds: window.whole_seconds(),
+            });
+        }
+        let value = signed
+            .wrapper
+            .and_then(|w| {
+                signed
+                    .doc
+                    .element(w)
+                    .children()
+                    .find(|c| c.is(dsig::DSIG_NS, "Signature"))
+            })
+            .and_then(|s| dsig::parse_signature(&s).ok())
+            .map(|p| p.signature_value);
+        let Some(value) = value else {
+            return Ok(()); // authenticated, so there is one
+        };
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(&value);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        if self.replays.first_time(
+            key,
+            timestamp + window,
+            now,
+            self.config.replay_cache_entries,
+        ) {
+            Ok(())
+        } else {
+            Err(BusError::ReplayedCall)
+        }
     }
 
     fn check_message_id(&self, text: &str) -> Result<MessageId, BusError> {
@@ -885,20 +1052,23 @@ impl Bus {
         }
     }
 
-    async fn poll(
+    async fn poll<T>(
         &self,
         input: PollInput<'_, '_>,
         kind: MessageKind,
-    ) -> Result<Option<StoredMessage>, BusError> {
+        mut hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
+    ) -> Result<Option<T>, BusError> {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         self.check_selector(&registry, &caller, kind, &input.message_type)?;
+        self.check_fresh(&input.signed, &caller, input.timestamp)?;
         let wait = self.config.poll_wait;
         let deadline = tokio::time::Instant::now() + wait;
         let slot = (!wait.is_zero()).then(|| {
             self.waiters
                 .slot(&caller.system.mnemonic, kind, &input.node_id)
         });
+        let mut undeliverable = 0;
         loop {
             // Registered before looking, so a message queued in between is not missed.
             let notified = slot.as_ref().map(|s| s.notify().notified());
@@ -915,7 +1085,44 @@ impl Bus {
                 now: self.now(),
             };
             if let Some(message) = self.store.lease_next(request).await? {
-                return Ok(Some(message));
+                let id = message.message.id.clone();
+                match hand_out(message) {
+                    Ok(answer) => return Ok(Some(answer)),
+                    Err(HandOutError::Failed(e)) => {
+                        // Not the message's fault: it stays first in line.
+                        self.store
+                            .settle_lease(
+                                &caller.system.mnemonic,
+                                &id,
+                                LeaseOutcome::Release,
+                                self.now(),
+                            )
+                            .await?;
+                        return Err(e);
+                    }
+                    Err(HandOutError::Undeliverable(reason)) => {
+                        let reason = bounded(&reason, MAX_REASON_CHARS);
+                        tracing::warn!(message_id = %id, recipient = %caller.system.mnemonic, %reason,
+                            "a message can never be delivered; it leaves the queue");
+                        self.store
+                            .settle_lease(
+                                &caller.system.mnemonic,
+                                &id,
+                                LeaseOutcome::Undeliverable {
+                                    reason,
+                                    notice: UNDELIVERABLE_NOTICE.to_owned(),
+                                },
+                                self.now(),
+                            )
+                            .await?;
+                        undeliverable += 1;
+                        if undeliverable >= MAX_UNDELIVERABLE_PER_POLL {
+                            // The queue is not stuck (they are gone); the next poll goes on.
+                            return Ok(None);
+                        }
+                        continue;
+                    }
+                }
             }
             let Some(n) = notified.as_mut().as_pin_mut() else {
                 return Ok(None);
@@ -931,7 +1138,7 @@ impl Bus {
         &self,
         input: PollInput<'_, '_>,
     ) -> Result<Option<StoredMessage>, BusError> {
-        self.poll(input, MessageKind::Request).await
+        self.poll(input, MessageKind::Request, Ok).await
     }
 
     /// `GetResponse`: the next response from the caller's queue, leased until `Ack`.
@@ -939,7 +1146,21 @@ impl Bus {
         &self,
         input: PollInput<'_, '_>,
     ) -> Result<Option<StoredMessage>, BusError> {
-        self.poll(input, MessageKind::Response).await
+        self.poll(input, MessageKind::Response, Ok).await
+    }
+
+    /// `GetRequest` / `GetResponse` (by `kind`) with the answer built by `hand_out` from the
+    /// leased message. No stored message can make a poll fail: a message `hand_out` finds
+    /// undeliverable leaves the queue for good (journaled, its sender notified) and the poll goes
+    /// on with the next one; on a passing failure the lease is given back before the error is
+    /// returned, so the message is not held for a lease's length.
+    pub async fn poll_with<T>(
+        &self,
+        input: PollInput<'_, '_>,
+        kind: MessageKind,
+        hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
+    ) -> Result<Option<T>, BusError> {
+        self.poll(input, kind, hand_out).await
     }
 
     /// `Ack`: the caller confirms a delivered message.
@@ -966,6 +1187,7 @@ impl Bus {
     ) -> Result<Option<StatusNotice>, BusError> {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
+        self.check_fresh(&input.signed, &caller, input.timestamp)?;
         Ok(self
             .store
             .take_status_notice(&caller.system.mnemonic)
@@ -979,6 +1201,7 @@ impl Bus {
     ) -> Result<Vec<QueueDepth>, BusError> {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
+        self.check_fresh(&input.signed, &caller, input.timestamp)?;
         Ok(self.store.queue_depths(&caller.system.mnemonic).await?)
     }
 }

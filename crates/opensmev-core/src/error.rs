@@ -91,6 +91,20 @@ pub enum BusError {
     /// No unacknowledged delivered message with that id.
     #[error("no unacknowledged message {0}")]
     TargetMessageIsNotFound(String),
+    /// The signed `Timestamp` of a poll or status call is outside the bus's window around its
+    /// clock (OpenSMEV's rule: a captured call cannot be replayed later).
+    #[error("the signed Timestamp {at} differs from the bus's time {now} by more than {window_seconds} s")]
+    StaleTimestamp {
+        /// The Timestamp.
+        at: String,
+        /// The bus's time.
+        now: String,
+        /// The window.
+        window_seconds: i64,
+    },
+    /// The same signed poll or status call came a second time within the window.
+    #[error("the signed call was already received (a replay)")]
+    ReplayedCall,
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

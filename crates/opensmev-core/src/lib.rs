@@ -16,8 +16,8 @@ mod bus;
 mod error;
 
 pub use bus::{
-    Accepted, AckInput, AttachmentsInput, Bus, BusConfig, Caller, Clock, ManualClock, PollInput,
-    ReplyToken, ResponseBody, SendRequestInput, SendResponseInput, Signed, StatusInput,
+    Accepted, AckInput, AttachmentsInput, Bus, BusConfig, Caller, Clock, HandOutError, ManualClock,
+    PollInput, ReplyToken, ResponseBody, SendRequestInput, SendResponseInput, Signed, StatusInput,
     SystemClock,
 };
 pub use error::{BusError, ContentIssue};

@@ -493,6 +493,13 @@ impl Registry {
         self.systems.values()
     }
 
+    /// The IS a certificate, given by its DER bytes (not parsed), is registered for.
+    pub fn system_by_certificate_der(&self, der: &[u8]) -> Option<&Arc<InformationSystem>> {
+        self.by_certificate
+            .get(&hex::encode(sha2::Sha256::digest(der)))
+            .and_then(|m| self.systems.get(m))
+    }
+
     /// The IS a certificate is registered for.
     pub fn system_by_certificate(&self, cert: &Certificate) -> Option<&Arc<InformationSystem>> {
         self.by_certificate

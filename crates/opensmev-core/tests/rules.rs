@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use opensmev_core::Clock as _;
 use opensmev_core::registry::Registry;
 use opensmev_core::{
     AckInput, AttachmentsInput, Bus, BusConfig, BusError, ManualClock, PollInput, SendRequestInput,
@@ -191,7 +192,8 @@ async fn send(w: &World, message_id: &str, extra: &str) -> Result<(), BusError> 
 
 async fn poll(w: &World) -> Option<String> {
     let body = format!(
-        "<t:GetRequestRequest xmlns:t=\"{TYPES}\"><b:MessageTypeSelector xmlns:b=\"{BASIC}\" Id=\"S\"><b:Timestamp>2026-06-01T12:00:00Z</b:Timestamp></b:MessageTypeSelector></t:GetRequestRequest>"
+        "<t:GetRequestRequest xmlns:t=\"{TYPES}\"><b:MessageTypeSelector xmlns:b=\"{BASIC}\" Id=\"S\"><b:Timestamp>{}</b:Timestamp></b:MessageTypeSelector></t:GetRequestRequest>",
+        w.clock.now().format(&time::format_description::well_known::Rfc3339).unwrap()
     );
     let xml = signed_xml(&body, "S", w.provider.as_ref());
     let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
@@ -210,6 +212,7 @@ async fn poll(w: &World) -> Option<String> {
         },
         message_type: None,
         node_id: None,
+        timestamp: w.clock.now(),
     };
     w.bus
         .get_request(input)

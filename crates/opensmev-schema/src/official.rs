@@ -95,6 +95,8 @@ pub fn official_file(version: &str, name: &str) -> Option<&'static str> {
 /// endpoint's path rather than its `?xsd=` query.
 pub fn official_file_for_endpoint(version: &str, name: &str, endpoint: &str) -> Option<String> {
     let text = official_file(version, name)?;
+    // Written into attribute values: escaped, whatever the caller passed.
+    let endpoint = &escape_attribute(endpoint);
     let names = official_files(version);
     let text = rewrite_attribute_values(text, "schemaLocation=", |value| {
         let file = value
@@ -106,6 +108,22 @@ pub fn official_file_for_endpoint(version: &str, name: &str, endpoint: &str) -> 
             .then(|| format!("{endpoint}?xsd={file}"))
     });
     Some(rewrite_soap_address(&text, endpoint))
+}
+
+/// `text` escaped for an XML attribute value in either kind of quotes.
+fn escape_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn rewrite_attribute_values(
@@ -275,5 +293,19 @@ mod tests {
             types.matches("schemaLocation=\"http://h/ws?xsd=").count(),
             3
         );
+    }
+
+    #[test]
+    fn endpoint_is_escaped() {
+        let wsdl = official_file_for_endpoint(
+            "1.2",
+            "smev-message-exchange-service-1.2.wsdl",
+            "http://x\"/><evil xmlns=\"urn:evil\"/><a b=\"'&/ws",
+        )
+        .unwrap();
+        assert!(!wsdl.contains("<evil"), "{wsdl}");
+        assert!(wsdl.contains(
+            "location=\"http://x&quot;/&gt;&lt;evil xmlns=&quot;urn:evil&quot;/&gt;&lt;a b=&quot;&apos;&amp;/ws\""
+        ));
     }
 }

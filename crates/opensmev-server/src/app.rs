@@ -96,6 +96,8 @@ impl Application {
             stale_message_id: time::Duration::hours(config.stale_message_id_hours as i64),
             max_attachments_bytes: config.max_attachments_bytes,
             poll_wait: std::time::Duration::from_millis(config.poll_wait_ms),
+            timestamp_window: (config.timestamp_window_seconds > 0)
+                .then(|| time::Duration::seconds(config.timestamp_window_seconds as i64)),
             ..BusConfig::default()
         };
         let crypto: Arc<dyn CryptoProvider> = provider;

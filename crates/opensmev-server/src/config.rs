@@ -66,6 +66,27 @@ pub struct Config {
     pub registry_poll_seconds: u64,
     /// Demo mode: generate keys, a registry and examples in the data directory.
     pub demo: bool,
+    /// The bus's address as its clients reach it (`http://host:port` or `https://…`, no path):
+    /// the WSDL's addresses use it. Unset: taken from each request's `Host` header, which must
+    /// then be a plain `host[:port]`.
+    pub public_url: Option<String>,
+    /// Most open client connections at once; beyond it new connections wait in the listen
+    /// backlog.
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a request's headers (from the connection's start or the
+    /// end of the previous request) before the connection is closed.
+    pub header_read_timeout_ms: u64,
+    /// Seconds an idle keep-alive connection is kept.
+    pub idle_timeout_seconds: u64,
+    /// Milliseconds a request body may stall (no byte arriving) before the call is refused with
+    /// HTTP 408.
+    pub body_idle_timeout_ms: u64,
+    /// Seconds a whole call (reading the body, processing, answering) may take.
+    pub request_timeout_seconds: u64,
+    /// Seconds by which the signed `Timestamp` of a poll, `GetStatus` or queue statistics call
+    /// may differ from the bus's clock; such signatures are also remembered for this long and a
+    /// replay is refused. 0 turns both checks off (for clients that reuse signed polls).
+    pub timestamp_window_seconds: u64,
 }
 
 impl Default for Config {
@@ -85,6 +106,13 @@ impl Default for Config {
             registry_file: None,
             registry_poll_seconds: 2,
             demo: false,
+            public_url: None,
+            max_connections: 4096,
+            header_read_timeout_ms: 10_000,
+            idle_timeout_seconds: 60,
+            body_idle_timeout_ms: 10_000,
+            request_timeout_seconds: 120,
+            timestamp_window_seconds: 3600,
         }
     }
 }
@@ -107,6 +135,13 @@ struct FileConfig {
     registry_file: Option<PathBuf>,
     registry_poll_seconds: Option<u64>,
     demo: Option<bool>,
+    public_url: Option<String>,
+    max_connections: Option<usize>,
+    header_read_timeout_ms: Option<u64>,
+    idle_timeout_seconds: Option<u64>,
+    body_idle_timeout_ms: Option<u64>,
+    request_timeout_seconds: Option<u64>,
+    timestamp_window_seconds: Option<u64>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -123,7 +158,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 14] = [
+const ENV_KEYS: [&str; 21] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -138,6 +173,13 @@ const ENV_KEYS: [&str; 14] = [
     "REGISTRY_FILE",
     "REGISTRY_POLL_SECONDS",
     "DEMO",
+    "PUBLIC_URL",
+    "MAX_CONNECTIONS",
+    "HEADER_READ_TIMEOUT_MS",
+    "IDLE_TIMEOUT_SECONDS",
+    "BODY_IDLE_TIMEOUT_MS",
+    "REQUEST_TIMEOUT_SECONDS",
+    "TIMESTAMP_WINDOW_SECONDS",
 ];
 
 impl Config {
@@ -212,8 +254,17 @@ impl Config {
             stale_message_id_hours,
             poll_wait_ms,
             registry_poll_seconds,
-            demo
+            demo,
+            max_connections,
+            header_read_timeout_ms,
+            idle_timeout_seconds,
+            body_idle_timeout_ms,
+            request_timeout_seconds,
+            timestamp_window_seconds
         );
+        if f.public_url.is_some() {
+            self.public_url = f.public_url;
+        }
         if f.smev_key.is_some() {
             self.smev_key = f.smev_key;
         }
@@ -246,6 +297,15 @@ impl Config {
             "SMEV_CERT" => self.smev_cert = Some(PathBuf::from(value)),
             "REGISTRY_FILE" => self.registry_file = Some(PathBuf::from(value)),
             "REGISTRY_POLL_SECONDS" => self.registry_poll_seconds = num(name, value)?,
+            "PUBLIC_URL" => {
+                self.public_url = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+            }
+            "MAX_CONNECTIONS" => self.max_connections = num(name, value)?,
+            "HEADER_READ_TIMEOUT_MS" => self.header_read_timeout_ms = num(name, value)?,
+            "IDLE_TIMEOUT_SECONDS" => self.idle_timeout_seconds = num(name, value)?,
+            "BODY_IDLE_TIMEOUT_MS" => self.body_idle_timeout_ms = num(name, value)?,
+            "REQUEST_TIMEOUT_SECONDS" => self.request_timeout_seconds = num(name, value)?,
+            "TIMESTAMP_WINDOW_SECONDS" => self.timestamp_window_seconds = num(name, value)?,
             "DEMO" => {
                 self.demo = match value.trim() {
                     "1" | "true" | "yes" => true,
@@ -285,6 +345,24 @@ impl Config {
                 "max_mtom_body_bytes must be at least max_xml_body_bytes (> 0)".into(),
             ));
         }
+        if let Some(url) = &self.public_url
+            && !valid_public_url(url)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "public_url {url:?} must be http://HOST[:PORT] or https://HOST[:PORT], without a path"
+            )));
+        }
+        for (name, value) in [
+            ("max_connections", self.max_connections as u64),
+            ("header_read_timeout_ms", self.header_read_timeout_ms),
+            ("idle_timeout_seconds", self.idle_timeout_seconds),
+            ("body_idle_timeout_ms", self.body_idle_timeout_ms),
+            ("request_timeout_seconds", self.request_timeout_seconds),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{name} must be positive")));
+            }
+        }
         if self.smev_key.is_some() != self.smev_cert.is_some() {
             return Err(ConfigError::Invalid(
                 "smev_key and smev_cert go together".into(),
@@ -297,6 +375,56 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// Whether `url` is `http(s)://` and an authority only ([`valid_host`]).
+fn valid_public_url(url: &str) -> bool {
+    url.strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .is_some_and(valid_host)
+}
+
+/// Whether `host` is a plain `host[:port]` (DNS name or IPv4 address, or a bracketed IPv6
+/// address; the port digits only): what may be written into an address the bus publishes.
+pub(crate) fn valid_host(host: &str) -> bool {
+    let (name, port) = if let Some(rest) = host.strip_prefix('[') {
+        let Some((inside, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if inside.is_empty()
+            || !inside
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return false;
+        }
+        match after {
+            "" => return true,
+            _ => match after.strip_prefix(':') {
+                Some(port) => (None, Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match host.rsplit_once(':') {
+            Some((name, port)) => (Some(name), Some(port)),
+            None => (Some(host), None),
+        }
+    };
+    let name_ok = name.is_none_or(|n| {
+        !n.is_empty()
+            && n.len() <= 253
+            && n.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            })
+    });
+    let port_ok =
+        port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+    name_ok && port_ok
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, ConfigError> {
@@ -346,6 +474,59 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("poll_wait_ms"), "{err}");
+    }
+
+    #[test]
+    fn hosts_and_public_urls() {
+        for good in [
+            "localhost",
+            "127.0.0.1:7500",
+            "smev.example.ru",
+            "a-b.c_d:80",
+            "[::1]:7500",
+            "[::1]",
+        ] {
+            assert!(valid_host(good), "{good}");
+        }
+        for bad in [
+            "",
+            "x\"/><evil xmlns=\"urn:evil\"/><a b=\"",
+            "a b",
+            "host:",
+            "host:80:80",
+            "host/path",
+            "[::1",
+            "[::1]x",
+            "h:123456",
+            "a..b",
+            "user@host",
+        ] {
+            assert!(!valid_host(bad), "{bad}");
+        }
+        assert!(valid_public_url("https://smev.example.ru"));
+        assert!(valid_public_url("http://127.0.0.1:7500"));
+        assert!(!valid_public_url("https://smev.example.ru/ws"));
+        assert!(!valid_public_url("ftp://x"));
+        let err = Config::load(
+            None,
+            env(&[("OPENSMEV_PUBLIC_URL", "http://x/\"")]),
+            &Overrides {
+                demo: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("public_url"), "{err}");
+        let err = Config::load(
+            None,
+            env(&[("OPENSMEV_HEADER_READ_TIMEOUT_MS", "0")]),
+            &Overrides {
+                demo: true,
+                ..Overrides::default()
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("header_read_timeout_ms"), "{err}");
     }
 
     #[test]

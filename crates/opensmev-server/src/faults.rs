@@ -139,6 +139,34 @@ pub(crate) fn from_bus(error: &BusError) -> Fault {
             "SMEV-115",
             format!("Неподтверждённое сообщение с идентификатором {id} не найдено"),
         ),
+        BusError::StaleTimestamp {
+            at,
+            now,
+            window_seconds,
+        } => {
+            let text = format!(
+                "Подписанное время запроса (Timestamp {at}) отличается от времени СМЭВ ({now}) более чем на {window_seconds} с: сформируйте и подпишите запрос заново (проверьте часы системы)"
+            );
+            (
+                K::InvalidContent(vec![ValidationErrorItem {
+                    text: text.clone(),
+                    position: None,
+                }]),
+                "SMEV-116",
+                text,
+            )
+        }
+        BusError::ReplayedCall => {
+            let text = "Этот подписанный запрос уже был получен СМЭВ (повтор): каждый запрос опроса или статуса подписывается заново с текущим временем".to_owned();
+            (
+                K::InvalidContent(vec![ValidationErrorItem {
+                    text: text.clone(),
+                    position: None,
+                }]),
+                "SMEV-117",
+                text,
+            )
+        }
         BusError::Store(_) | BusError::Internal(_) => internal(error),
         _ => internal(error),
     };

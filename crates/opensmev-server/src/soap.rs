@@ -2,7 +2,7 @@
 //! `…?xsd=NAME`. Each handler decodes (wire) → calls one bus service function (core) → encodes,
 //! signs (ЭП-СМЭВ) and answers; errors become faults in `faults.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use opensmev_core::{
-    AckInput, AttachmentsInput, BusError, PollInput, ResponseBody, SendRequestInput,
+    AckInput, AttachmentsInput, BusError, HandOutError, PollInput, ResponseBody, SendRequestInput,
     SendResponseInput, Signed, StatusInput,
 };
 use opensmev_store::{Blob, StoredMessage};
@@ -82,12 +82,27 @@ async fn describe(
     Query(query): Query<HashMap<String, String>>,
     version: SchemaVersion,
 ) -> Response {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+    // The address clients are told: the configured public URL, or this request's Host — which
+    // is the client's to write, so only a plain host[:port] is taken.
+    let origin = match &state.config.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let host = match headers.get(header::HOST).map(|h| h.to_str()) {
+                None => "localhost",
+                Some(Ok(host)) if crate::config::valid_host(host) => host,
+                Some(_) => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        "Заголовок Host должен иметь вид ИМЯ[:ПОРТ] (a Host header must be HOST[:PORT])\n",
+                    )
+                        .into_response();
+                }
+            };
+            format!("http://{host}")
+        }
+    };
     let base = format!(
-        "http://{host}{}/v{}/ws",
+        "{origin}{}/v{}/ws",
         state.config.path_prefix,
         version.as_str()
     );
@@ -375,6 +390,10 @@ async fn attachments_input(
 }
 
 fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
+    sign_answer(state, xml, id).map_err(|e| BusError::Internal(format!("signing the answer: {e}")))
+}
+
+fn sign_answer(state: &State, xml: &str, id: &str) -> Result<String, dsig::SignError> {
     let bus = &state.bus;
     let signed = dsig::sign_document(
         xml.as_bytes(),
@@ -383,29 +402,94 @@ fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
         bus.crypto(),
         Placement::Smev,
         &SignOptions::default(),
-    )
-    .map_err(|e| BusError::Internal(format!("signing the answer: {e}")))?;
-    String::from_utf8(signed).map_err(|e| BusError::Internal(e.to_string()))
+    )?;
+    String::from_utf8(signed).map_err(|e| dsig::SignError::Other(e.to_string()))
 }
 
-/// An `Id` for the element the bus signs that neither the embedded sender data nor the
-/// attachments (whose `AttachmentContent/Id` is an `xs:ID` of the same document) use already.
-fn smev_id(sender_data: &str, stored: &StoredMessage) -> String {
-    let taken = |id: &str| {
-        sender_data.contains(&format!("\"{id}\""))
-            || stored
-                .message
-                .attachments
-                .iter()
-                .any(|a| a.content_id == id)
-    };
+/// An `Id` for the element the bus signs that nothing else in the answer carries: not the
+/// embedded sender data, not the passed-on sender signature (any element of either, as the XML
+/// parser reads them — whatever quotes or character references were written), not the
+/// attachments (whose `AttachmentContent/Id` is an `xs:ID` of the same document).
+fn smev_id(fragments: &[&str], stored: &StoredMessage) -> Result<String, String> {
+    let mut taken: HashSet<String> = stored
+        .message
+        .attachments
+        .iter()
+        .map(|a| a.content_id.clone())
+        .collect();
+    for fragment in fragments {
+        let doc = Document::parse_str(fragment, Limits::default())
+            .map_err(|e| format!("stored XML cannot be read: {e}"))?;
+        taken.extend(
+            doc.elements()
+                .filter_map(|e| e.id_attr())
+                .map(str::to_owned),
+        );
+    }
     let mut id = SMEV_ID.to_owned();
     let mut n = 1;
-    while taken(&id) {
+    while taken.contains(&id) {
         n += 1;
         id = format!("{SMEV_ID}_{n}");
     }
-    id
+    Ok(id)
+}
+
+/// Builds and signs the answer that delivers `stored` (`GetRequestResponse` or
+/// `GetResponseResponse`). A failure the message causes makes it undeliverable; a failure of the
+/// bus's own key is passing.
+fn delivery_answer(
+    state: &State,
+    version: SchemaVersion,
+    is_request: bool,
+    stored: StoredMessage,
+) -> Result<Answer, HandOutError> {
+    let undeliverable = |e: String| HandOutError::Undeliverable(e);
+    let sender_data_xml =
+        sender_data_for(&stored, version).map_err(|e| undeliverable(e.to_string()))?;
+    let m = &stored.message;
+    let mut fragments = vec![sender_data_xml.as_str()];
+    fragments.extend(m.sender_signature.as_deref());
+    let id = smev_id(&fragments, &stored).map_err(undeliverable)?;
+    let attachments: Vec<String> = m.attachments.iter().map(|a| a.content_id.clone()).collect();
+    let xml = if is_request {
+        let delivered = DeliveredRequest {
+            request_id_attr: id.clone(),
+            sender_data_xml,
+            metadata: metadata_of(state, &stored, true),
+            fs_attachments: Vec::new(),
+            reply_to: m.reply_to.clone().unwrap_or_default(),
+            sender_signature_xml: m.sender_signature.clone(),
+            attachments,
+        };
+        opensmev_wire::get_request_response(version, Some(&delivered))
+    } else {
+        let delivered = DeliveredResponse {
+            response_id_attr: id.clone(),
+            original_message_id: m.original_message_id.as_ref().map(|i| i.to_string()),
+            original_transaction_code: m.transaction_code.clone(),
+            reference_message_id: m.reference_message_id.as_ref().map(|i| i.to_string()),
+            sender_data_xml,
+            metadata: metadata_of(state, &stored, true),
+            fs_attachments: Vec::new(),
+            sender_signature_xml: m.sender_signature.clone(),
+            attachments,
+        };
+        opensmev_wire::get_response_response(version, Some(&delivered))
+    };
+    let xml = match sign_answer(state, &xml, &id) {
+        Ok(xml) => xml,
+        Err(e @ dsig::SignError::Crypto(_)) => {
+            return Err(HandOutError::Failed(BusError::Internal(format!(
+                "signing the answer: {e}"
+            ))));
+        }
+        Err(e) => return Err(undeliverable(format!("the answer cannot be signed: {e}"))),
+    };
+    Ok(Answer {
+        xml,
+        attachments: stored.message.attachments,
+    })
 }
 
 fn participant(state: &State, mnemonic: &Mnemonic) -> Participant {
@@ -559,55 +643,26 @@ async fn handle(
                 signed: signed(r.selector.element),
                 message_type: r.selector.qname(),
                 node_id: r.selector.node_id.clone(),
+                timestamp: r.selector.timestamp,
             };
             let is_request = matches!(request, Request::GetRequest(_));
-            let stored = if is_request {
-                bus.get_request(input).await?
+            let kind = if is_request {
+                MessageKind::Request
             } else {
-                bus.get_response(input).await?
+                MessageKind::Response
             };
-            let Some(stored) = stored else {
-                let xml = if is_request {
+            let answer = bus
+                .poll_with(input, kind, |stored| {
+                    delivery_answer(state, version, is_request, stored)
+                })
+                .await?;
+            Ok(answer.unwrap_or_else(|| {
+                Answer::plain(if is_request {
                     opensmev_wire::get_request_response(version, None)
                 } else {
                     opensmev_wire::get_response_response(version, None)
-                };
-                return Ok(Answer::plain(xml));
-            };
-            let sender_data_xml = sender_data_for(&stored, version)?;
-            let id = smev_id(&sender_data_xml, &stored);
-            let m = &stored.message;
-            let attachments: Vec<String> =
-                m.attachments.iter().map(|a| a.content_id.clone()).collect();
-            let xml = if is_request {
-                let delivered = DeliveredRequest {
-                    request_id_attr: id.clone(),
-                    sender_data_xml,
-                    metadata: metadata_of(state, &stored, true),
-                    fs_attachments: Vec::new(),
-                    reply_to: m.reply_to.clone().unwrap_or_default(),
-                    sender_signature_xml: m.sender_signature.clone(),
-                    attachments,
-                };
-                opensmev_wire::get_request_response(version, Some(&delivered))
-            } else {
-                let delivered = DeliveredResponse {
-                    response_id_attr: id.clone(),
-                    original_message_id: m.original_message_id.as_ref().map(|i| i.to_string()),
-                    original_transaction_code: m.transaction_code.clone(),
-                    reference_message_id: m.reference_message_id.as_ref().map(|i| i.to_string()),
-                    sender_data_xml,
-                    metadata: metadata_of(state, &stored, true),
-                    fs_attachments: Vec::new(),
-                    sender_signature_xml: m.sender_signature.clone(),
-                    attachments,
-                };
-                opensmev_wire::get_response_response(version, Some(&delivered))
-            };
-            Ok(Answer {
-                xml: sign(state, &xml, &id)?,
-                attachments: stored.message.attachments,
-            })
+                })
+            }))
         }
         Request::Ack(r) => {
             let input = AckInput {
@@ -622,6 +677,7 @@ async fn handle(
             let notice = bus
                 .get_status(StatusInput {
                     signed: signed(r.timestamp.element),
+                    timestamp: r.timestamp.value,
                 })
                 .await?;
             let Some(notice) = notice else {
@@ -643,6 +699,7 @@ async fn handle(
             let depths = bus
                 .queue_statistics(StatusInput {
                     signed: signed(r.timestamp.element),
+                    timestamp: r.timestamp.value,
                 })
                 .await?;
             let queues: Vec<(String, u64)> = depths

@@ -33,8 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use opensmev_store::{
-    AckOutcome, AckRule, Enqueued, JournalEvent, LeaseRequest, NewMessage, QueueDepth,
-    RegistryDocument, StatusNotice, Store, StoreError, StoredMessage,
+    AckOutcome, AckRule, Enqueued, JournalEvent, LeaseOutcome, LeaseRequest, NewMessage,
+    QueueDepth, RegistryDocument, StatusNotice, Store, StoreError, StoredMessage,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
@@ -400,6 +400,27 @@ impl Store for SqliteStore {
             ops::ack(conn, &recipient, &id, accepted, rule, now)
         })
         .await
+    }
+
+    async fn settle_lease(
+        &self,
+        recipient: &Mnemonic,
+        id: &MessageId,
+        outcome: LeaseOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (owner, id) = (recipient.clone(), id.clone());
+        let released = matches!(outcome, LeaseOutcome::Release);
+        let settled = self
+            .write("settle_lease", move |conn| {
+                ops::settle_lease(conn, &owner, &id, &outcome, now)
+            })
+            .await?;
+        if released && let Some((kind, node)) = &settled {
+            // The queue holds the message again: the empty-queue hint must not hide it.
+            self.empty.queued(recipient, *kind, node.as_deref());
+        }
+        Ok(settled.is_some())
     }
 
     async fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError> {

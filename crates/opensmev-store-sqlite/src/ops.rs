@@ -9,8 +9,9 @@
 use std::path::PathBuf;
 
 use opensmev_store::{
-    AckOutcome, AckRule, Attachment, Blob, Enqueued, JournalEvent, JournalKind, LeaseRequest,
-    NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError, StoredMessage,
+    AckOutcome, AckRule, Attachment, Blob, Enqueued, JournalEvent, JournalKind, LeaseOutcome,
+    LeaseRequest, NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError,
+    StoredMessage,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -423,6 +424,81 @@ pub(crate) fn ack(
         notice_add(conn, &sender, id.as_str(), status, Some(details), &now)?;
     }
     Ok(AckOutcome::Acked)
+}
+
+/// A settled lease's queue: (kind, the node the message is bound to).
+pub(crate) type SettledQueue = (MessageKind, Option<String>);
+
+/// [`Store::settle_lease`](opensmev_store::Store::settle_lease): the queue of the settled
+/// delivery, or `None` when there was no such leased delivery.
+pub(crate) fn settle_lease(
+    conn: &Connection,
+    recipient: &Mnemonic,
+    id: &MessageId,
+    outcome: &LeaseOutcome,
+    now: OffsetDateTime,
+) -> Result<Option<SettledQueue>, StoreError> {
+    type Found = (i64, String, String, String, String, Option<String>);
+    let found: Option<Found> = conn
+        .prepare_cached(
+            "SELECT m.seq, m.sender, d.kind, d.type_ns, d.type_local, d.target_node_id
+             FROM messages m JOIN deliveries d ON d.message_seq = m.seq
+             WHERE m.id = ?1 AND d.recipient = ?2 AND d.state = 'leased'",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![id.as_str(), recipient.as_str()], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })
+            .optional()
+        })
+        .ctx("settle_lease: find")?;
+    let Some((seq, sender, kind, ns, local, node)) = found else {
+        return Ok(None);
+    };
+    let now = time_text(now)?;
+    match outcome {
+        LeaseOutcome::Release => {
+            conn.prepare_cached(
+                "UPDATE deliveries SET state = 'queued', lease_until = NULL
+                 WHERE message_seq = ?1 AND recipient = ?2",
+            )
+            .and_then(|mut s| s.execute(params![seq, recipient.as_str()]))
+            .ctx("settle_lease: release")?;
+            journal_add(conn, seq, &now, JournalKind::Released, None)?;
+        }
+        LeaseOutcome::Undeliverable { reason, notice } => {
+            conn.prepare_cached(
+                "UPDATE deliveries SET state = 'undeliverable', lease_until = NULL
+                 WHERE message_seq = ?1 AND recipient = ?2",
+            )
+            .and_then(|mut s| s.execute(params![seq, recipient.as_str()]))
+            .ctx("settle_lease: undeliverable")?;
+            conn.prepare_cached("UPDATE messages SET status = ?2 WHERE seq = ?1")
+                .and_then(|mut s| s.execute(params![seq, InteractionStatus::Cancelled.code()]))
+                .ctx("settle_lease: status")?;
+            add_pending(conn, recipient.as_str(), &kind, &QName { ns, local }, -1)?;
+            journal_add(conn, seq, &now, JournalKind::Undeliverable, Some(reason))?;
+            notice_add(
+                conn,
+                &sender,
+                id.as_str(),
+                InteractionStatus::Cancelled,
+                Some(notice),
+                &now,
+            )?;
+        }
+    }
+    Ok(Some((
+        parse_kind(&kind, &format!("deliveries seq {seq}"))?,
+        node,
+    )))
 }
 
 pub(crate) fn set_status(

@@ -30,8 +30,8 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AckOutcome, Attachment, Blob, DeliveryState, Enqueued, JournalKind, LeaseRequest, NewMessage,
-    QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
+    AckOutcome, Attachment, Blob, DeliveryState, Enqueued, JournalKind, LeaseOutcome, LeaseRequest,
+    NewMessage, QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
 };
 
 /// The instant every test time is relative to.
@@ -74,6 +74,7 @@ where
         ack_after_lease_expiry,
         eol_boundary,
         eol_expiry,
+        settle_lease,
         set_status_and_journal,
         status_notices_once_in_order,
         queue_depths,
@@ -1202,6 +1203,120 @@ pub async fn eol_expiry(store: &dyn Store) {
     assert_eq!(journal_kinds(store, 1).await.len(), 3, "expired once only");
     assert_eq!(journal_kinds(store, 5).await.len(), 2, "expired once only");
     assert_eq!(take_notice(store, "S1").await, None);
+}
+
+/// `settle_lease`: a released lease makes the message available at once, in its place (same
+/// delivery count, `Released` journaled); an undeliverable one leaves the queue for good (state
+/// `Undeliverable`, status `cancelled`, journaled with the reason, a notice for the sender, no
+/// longer pending, never leased or acknowledged again). Only a leased delivery of that recipient
+/// is settled.
+pub async fn settle_lease(store: &dyn Store) {
+    put(store, request(1, "S", "R")).await;
+    put(store, request(2, "S", "R")).await;
+    let dead = || LeaseOutcome::Undeliverable {
+        reason: "the answer cannot be built".into(),
+        notice: "не может быть доставлено".into(),
+    };
+    // Nothing leased yet: nothing settles.
+    assert!(
+        !store
+            .settle_lease(&mn("R"), &mid(1), LeaseOutcome::Release, at(5))
+            .await
+            .expect("settle")
+    );
+    assert!(
+        !store
+            .settle_lease(&mn("R"), &mid(1), dead(), at(5))
+            .await
+            .expect("settle")
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(10))).await,
+        Some(mid(1))
+    );
+    // Not the recipient's: nothing settles.
+    assert!(
+        !store
+            .settle_lease(&mn("S"), &mid(1), LeaseOutcome::Release, at(11))
+            .await
+            .expect("settle")
+    );
+    assert!(
+        store
+            .settle_lease(&mn("R"), &mid(1), LeaseOutcome::Release, at(11))
+            .await
+            .expect("settle")
+    );
+    let released = get(store, 1).await;
+    assert_eq!(released.state, DeliveryState::Queued);
+    assert_eq!(released.lease_until, None);
+    assert_eq!(released.delivery_count, 1);
+    // Available at once, before message 2.
+    let again = lease(store, poll("R", MessageKind::Request, at(12)))
+        .await
+        .expect("released message");
+    assert_eq!(again.message.id, mid(1));
+    assert_eq!(again.delivery_count, 2);
+    assert!(
+        store
+            .settle_lease(&mn("R"), &mid(1), dead(), at(13))
+            .await
+            .expect("settle")
+    );
+    let gone = get(store, 1).await;
+    assert_eq!(gone.state, DeliveryState::Undeliverable);
+    assert_eq!(gone.status, InteractionStatus::Cancelled);
+    assert_eq!(gone.lease_until, None);
+    assert_eq!(
+        journal(store, 1).await,
+        vec![
+            (JournalKind::Accepted, request(1, "S", "R").sent_at),
+            (JournalKind::Delivered, at(10)),
+            (JournalKind::Released, at(11)),
+            (JournalKind::Redelivered, at(12)),
+            (JournalKind::Undeliverable, at(13)),
+        ]
+    );
+    let events = store.journal(&mid(1)).await.expect("journal");
+    assert_eq!(
+        events.last().and_then(|e| e.detail.as_deref()),
+        Some("the answer cannot be built")
+    );
+    let notice = take_notice(store, "S")
+        .await
+        .expect("a notice for the sender");
+    assert_eq!(notice.original_message_id, mid(1));
+    assert_eq!(notice.status, InteractionStatus::Cancelled);
+    assert_eq!(notice.details.as_deref(), Some("не может быть доставлено"));
+    assert_eq!(notice.created_at, at(13));
+    assert_eq!(take_notice(store, "S").await, None);
+    assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 1)]);
+    // Never again: not after any lease time, not acknowledged, not settled twice.
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(14))).await,
+        Some(mid(2))
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(10_000))).await,
+        Some(mid(2))
+    );
+    assert_eq!(
+        ack(store, "R", 1, true, at(10_001)).await,
+        AckOutcome::NotFound
+    );
+    assert!(
+        !store
+            .settle_lease(&mn("R"), &mid(1), dead(), at(10_002))
+            .await
+            .expect("settle")
+    );
+    assert!(
+        !store
+            .settle_lease(&mn("R"), &mid(1), LeaseOutcome::Release, at(10_002))
+            .await
+            .expect("settle")
+    );
+    assert_eq!(get(store, 1).await.state, DeliveryState::Undeliverable);
 }
 
 /// `set_status` changes the status and journals it; `false` for an unknown id; a notice only

@@ -178,6 +178,9 @@ pub enum DeliveryState {
     Acked,
     /// Its `EOL` passed before it was acknowledged.
     Expired,
+    /// The bus cannot build an answer that carries it, ever: taken out of the queue for good
+    /// ([`Store::settle_lease`] with [`LeaseOutcome::Undeliverable`]).
+    Undeliverable,
 }
 
 impl DeliveryState {
@@ -188,6 +191,7 @@ impl DeliveryState {
             DeliveryState::Leased => "leased",
             DeliveryState::Acked => "acked",
             DeliveryState::Expired => "expired",
+            DeliveryState::Undeliverable => "undeliverable",
         }
     }
 
@@ -198,6 +202,7 @@ impl DeliveryState {
             DeliveryState::Leased,
             DeliveryState::Acked,
             DeliveryState::Expired,
+            DeliveryState::Undeliverable,
         ]
         .into_iter()
         .find(|s| s.code() == code)
@@ -268,6 +273,23 @@ pub struct LeaseRequest {
     pub now: OffsetDateTime,
 }
 
+/// What becomes of a lease whose message could not be handed out ([`Store::settle_lease`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    /// A passing failure: the message is queued again at once, in its place (journaled
+    /// [`JournalKind::Released`]; its delivery count stays).
+    Release,
+    /// The message can never be delivered: [`DeliveryState::Undeliverable`], its status
+    /// `cancelled`, a [`JournalKind::Undeliverable`] event with the reason, and a status notice
+    /// with `notice` for its sender.
+    Undeliverable {
+        /// Why (journaled; for operators).
+        reason: String,
+        /// The status details for the sender.
+        notice: String,
+    },
+}
+
 /// The result of [`Store::ack`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AckOutcome {
@@ -324,6 +346,10 @@ pub enum JournalKind {
     Answered,
     /// Its interaction status changed.
     StatusChanged,
+    /// A lease was given back unused (the answer carrying it could not be sent).
+    Released,
+    /// It can never be delivered and left the queue (the detail says why).
+    Undeliverable,
 }
 
 impl JournalKind {
@@ -338,6 +364,8 @@ impl JournalKind {
             JournalKind::Expired => "expired",
             JournalKind::Answered => "answered",
             JournalKind::StatusChanged => "status",
+            JournalKind::Released => "released",
+            JournalKind::Undeliverable => "undeliverable",
         }
     }
 
@@ -352,6 +380,8 @@ impl JournalKind {
             JournalKind::Expired,
             JournalKind::Answered,
             JournalKind::StatusChanged,
+            JournalKind::Released,
+            JournalKind::Undeliverable,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -450,6 +480,17 @@ pub trait Store: Send + Sync + Debug {
         rule: AckRule,
         now: OffsetDateTime,
     ) -> Result<AckOutcome, StoreError>;
+
+    /// Settles a lease of `recipient` on message `id` that was not handed out (see
+    /// [`LeaseOutcome`]). Only a leased delivery is changed (whether or not its lease ran out);
+    /// `false` when there is none, and nothing changes.
+    async fn settle_lease(
+        &self,
+        recipient: &Mnemonic,
+        id: &MessageId,
+        outcome: LeaseOutcome,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
 
     /// A message by id.
     async fn message(&self, id: &MessageId) -> Result<Option<StoredMessage>, StoreError>;

@@ -183,12 +183,38 @@ impl Fault {
     }
 }
 
-/// A complete SOAP 1.1 fault envelope for a version.
+/// The most characters of a fault's `faultstring` and `Description` written.
+pub const MAX_FAULT_TEXT_CHARS: usize = 4000;
+
+/// The most `ValidationError`s of an `InvalidContent` written (the last says how many more
+/// there were).
+pub const MAX_VALIDATION_ERRORS: usize = 50;
+
+/// The most characters of one `ValidationError` (and of other texts from the request, such as a
+/// root element's name) written.
+pub const MAX_ITEM_CHARS: usize = 1000;
+
+/// `text` cut to `max` characters, an ellipsis marking the cut.
+fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    let cut = truncate_chars(text, max);
+    if cut.len() == text.len() {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(format!("{cut}…"))
+    }
+}
+
+/// A complete SOAP 1.1 fault envelope for a version. Whatever the fault holds, what is written
+/// is bounded ([`MAX_FAULT_TEXT_CHARS`], [`MAX_VALIDATION_ERRORS`], [`MAX_ITEM_CHARS`]): a
+/// fault never grows with a hostile request.
 pub fn fault(version: SchemaVersion, fault: &Fault) -> String {
     let mut w = Writer::new();
     w.out
         .push_str("<soap:Fault><faultcode>soap:Server</faultcode>");
-    w.leaf("faultstring", &fault.message_ru);
+    w.leaf(
+        "faultstring",
+        &bounded(&fault.message_ru, MAX_FAULT_TEXT_CHARS),
+    );
     w.out.push_str("<detail>");
     let name = format!("ns3:{}", fault.kind.element_name(version));
     w.open(&name, &smev_declarations(version));
@@ -232,7 +258,10 @@ pub(crate) fn write_fault_content_as(
             100
         };
         w.leaf("Code", truncate_chars(&fault.code, max));
-        w.leaf("Description", &fault.description);
+        w.leaf(
+            "Description",
+            &bounded(&fault.description, MAX_FAULT_TEXT_CHARS),
+        );
     }
     match &fault.kind {
         FaultKind::InvalidContent(items) => {
@@ -245,10 +274,23 @@ pub(crate) fn write_fault_content_as(
             } else {
                 items
             };
-            for item in items {
+            let more = items.len().saturating_sub(MAX_VALIDATION_ERRORS);
+            let shown = if more > 0 {
+                &items[..MAX_VALIDATION_ERRORS - 1]
+            } else {
+                items
+            };
+            let rest = (more > 0).then(|| ValidationErrorItem {
+                text: format!("… ещё ошибок: {}", more + 1),
+                position: None,
+            });
+            for item in shown.iter().chain(rest.as_ref()) {
                 let position = item.position.unwrap_or(-1).to_string();
                 w.open("ns3:ValidationError", &[("errorPosition", &position)]);
-                w.raw(&crate::lexical::escape_text(&item.text));
+                w.raw(&crate::lexical::escape_text(&bounded(
+                    &item.text,
+                    MAX_ITEM_CHARS,
+                )));
                 w.close("ns3:ValidationError");
             }
         }
@@ -261,8 +303,8 @@ pub(crate) fn write_fault_content_as(
             w.leaf("ns3:SignatureVerificationFault", value);
         }
         FaultKind::BusinessDataTypeIsNotSupported { local, ns } => {
-            w.leaf("ns3:RootElementLocalName", local);
-            w.leaf("ns3:RootElementNamespaceURI", ns);
+            w.leaf("ns3:RootElementLocalName", &bounded(local, MAX_ITEM_CHARS));
+            w.leaf("ns3:RootElementNamespaceURI", &bounded(ns, MAX_ITEM_CHARS));
         }
         FaultKind::AttachmentSizeLimitExceeded { permitted, real } => {
             w.leaf("ns3:PermittedTotalAttachmentSize", &long(*permitted));
@@ -276,8 +318,8 @@ pub(crate) fn write_fault_content_as(
             broker,
             destination,
         } => {
-            w.leaf("ns3:MessageBrokerAddress", broker);
-            w.leaf("ns3:DestinationName", destination);
+            w.leaf("ns3:MessageBrokerAddress", &bounded(broker, MAX_ITEM_CHARS));
+            w.leaf("ns3:DestinationName", &bounded(destination, MAX_ITEM_CHARS));
         }
         _ => {}
     }

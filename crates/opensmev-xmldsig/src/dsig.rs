@@ -497,7 +497,7 @@ pub fn verify_signature(
             FaultCategory::SignatureIsInvalid,
             format!(
                 "unsupported SignatureMethod algorithm '{}'",
-                parsed.signature_method
+                bounded(&parsed.signature_method)
             ),
         );
     }
@@ -506,7 +506,7 @@ pub fn verify_signature(
             FaultCategory::SignatureIsInvalid,
             format!(
                 "unsupported CanonicalizationMethod '{}' (expected {EXC_C14N_URI})",
-                parsed.c14n_method
+                bounded(&parsed.c14n_method)
             ),
         );
     }
@@ -609,28 +609,71 @@ pub fn verify_signature(
     report
 }
 
+/// The largest `X509Certificate` text accepted, in characters (real certificates are a few
+/// KiB; a larger one is refused before it is decoded).
+pub const MAX_CERTIFICATE_CHARS: usize = 64 * 1024;
+
+/// The DER bytes of an `X509Certificate` text, refused when larger than
+/// [`MAX_CERTIFICATE_CHARS`] (cheap: decoded, not parsed — for looking a certificate up before
+/// any expensive work).
+pub fn certificate_der(text: &str) -> Result<Vec<u8>, String> {
+    if text.len() > MAX_CERTIFICATE_CHARS {
+        return Err(format!(
+            "X509Certificate has {} characters, more than the {MAX_CERTIFICATE_CHARS} accepted",
+            text.len()
+        ));
+    }
+    decode_base64(text, "X509Certificate")
+}
+
+/// Total characters of certificate text the cache of [`cached_certificate`] holds at most (each
+/// entry also holds the decoded forms, a few times its text).
+const CERTIFICATE_CACHE_CHARS: usize = 1024 * 1024;
+
 /// Decoded certificates by their `X509Certificate` text: the same few certificates sign almost
 /// every message, and decoding one (ours plus OpenSSL's, with the public key) costs as much as
-/// the rest of the XML work of a small message.
+/// the rest of the XML work of a small message. Bounded by the certificates' size
+/// ([`CERTIFICATE_CACHE_CHARS`]; emptied when full) and only certificates of at most
+/// [`MAX_CERTIFICATE_CHARS`] are read at all. (The bus looks a caller's certificate up in its
+/// registry before verifying, so only registered certificates normally get here.)
 fn cached_certificate(text: &str) -> Result<Certificate, CryptoError> {
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    const CAPACITY: usize = 1024;
-    static CACHE: OnceLock<Mutex<HashMap<String, Certificate>>> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    if let Some(cert) = cache.lock().ok().and_then(|c| c.get(text).cloned()) {
+    #[derive(Default)]
+    struct Cache {
+        entries: HashMap<String, Certificate>,
+        chars: usize,
+    }
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(Cache::default()));
+    if let Some(cert) = cache.lock().ok().and_then(|c| c.entries.get(text).cloned()) {
         return Ok(cert);
     }
-    let cert = Certificate::from_base64(text)?;
+    let der = certificate_der(text).map_err(CryptoError::InvalidCertificate)?;
+    let cert = Certificate::from_der(&der)?;
     // Decode OpenSSL's form (and the public key) now, so the cached copy carries it.
     let _ = cert.warm();
     if let Ok(mut c) = cache.lock() {
-        if c.len() >= CAPACITY {
-            c.clear();
+        if c.chars + text.len() > CERTIFICATE_CACHE_CHARS {
+            c.entries.clear();
+            c.chars = 0;
         }
-        c.insert(text.to_owned(), cert.clone());
+        if c.entries.insert(text.to_owned(), cert.clone()).is_none() {
+            c.chars += text.len();
+        }
     }
     Ok(cert)
+}
+
+/// The most characters of a value from the document (an Id, a URI) quoted in a message.
+const QUOTED_CHARS: usize = 200;
+
+/// A value from the document as quoted in a message: cut to [`QUOTED_CHARS`].
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..at])),
+    }
 }
 
 fn fmt_time(t: OffsetDateTime) -> String {
@@ -666,7 +709,7 @@ fn check_reference(
     let Some(id) = reference.uri.as_deref().and_then(|u| u.strip_prefix('#')) else {
         let message = format!(
             "Reference URI {:?} is not a same-document reference to an element Id (\"#Id\")",
-            reference.uri.as_deref().unwrap_or("(absent)")
+            bounded(reference.uri.as_deref().unwrap_or("(absent)"))
         );
         fail(
             &mut report,
@@ -682,14 +725,18 @@ fn check_reference(
             fail(
                 &mut report,
                 FaultCategory::IncorrectSignatureTarget,
-                format!("no element has Id=\"{id}\""),
+                format!("no element has Id=\"{}\"", bounded(id)),
             );
             return report;
         }
         many => {
-            let paths: Vec<String> = many.iter().map(Element::path).collect();
+            let mut paths: Vec<String> = many.iter().take(3).map(Element::path).collect();
+            if many.len() > paths.len() {
+                paths.push("…".to_owned());
+            }
             let message = format!(
-                "Id=\"{id}\" is not unique ({} elements: {}); refusing to guess which one is signed",
+                "Id=\"{}\" is not unique ({} elements: {}); refusing to guess which one is signed",
+                bounded(id),
                 many.len(),
                 paths.join(", ")
             );
@@ -707,8 +754,9 @@ fn check_reference(
     {
         let expected = doc.element(expected);
         let message = format!(
-            "the signature covers {} (Id=\"{id}\") but must cover {}",
+            "the signature covers {} (Id=\"{}\") but must cover {}",
             target.path(),
+            bounded(id),
             expected.path()
         );
         fail(
@@ -733,7 +781,7 @@ fn check_reference(
         if !ok {
             let message = format!(
                 "transforms [{}] are not the SMEV profile ([enveloped-signature,] {EXC_C14N_URI}, {SMEV_TRANSFORM_URI})",
-                uris.join(", ")
+                bounded(&uris.join(", "))
             );
             fail(&mut report, FaultCategory::SignatureIsInvalid, message);
             return report;
@@ -742,7 +790,7 @@ fn check_reference(
     let Some(digest) = DigestAlgorithm::from_uri(&reference.digest_method) else {
         let message = format!(
             "unsupported DigestMethod algorithm '{}'",
-            reference.digest_method
+            bounded(&reference.digest_method)
         );
         fail(&mut report, FaultCategory::SignatureIsInvalid, message);
         return report;
@@ -801,9 +849,10 @@ fn check_reference(
     if !report.digest_ok() {
         let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
         let message = format!(
-            "the digest of {} (Id=\"{id}\") does not match: DigestValue {} but computed {} with {} after [{}]; \
+            "the digest of {} (Id=\"{}\") does not match: DigestValue {} but computed {} with {} after [{}]; \
              the element was changed after signing or was signed with a different transform",
             target.path(),
+            bounded(id),
             b64(&report.expected_digest),
             b64(report.computed_digest.as_deref().unwrap_or_default()),
             digest.name(),

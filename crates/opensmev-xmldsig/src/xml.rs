@@ -1364,6 +1364,12 @@ impl<'a> Document<'a> {
     }
 }
 
+/// The most characters of one name written by [`Element::path`].
+pub const PATH_NAME_CHARS: usize = 64;
+
+/// The most steps written by [`Element::path`].
+pub const PATH_STEPS: usize = 8;
+
 /// A handle to one element of a [`Document`].
 #[derive(Clone, Copy)]
 pub struct Element<'d, 'a> {
@@ -1686,11 +1692,40 @@ impl<'d, 'a> Element<'d, 'a> {
     }
 
     /// A readable path like `/Envelope/Body/SendRequestRequest`.
+    ///
+    /// Bounded, whatever the document: names longer than [`PATH_NAME_CHARS`] are cut, and of a
+    /// path deeper than [`PATH_STEPS`] only the first and last steps are written (with how many
+    /// were left out), so a message naming elements never grows with a hostile document.
     pub fn path(&self) -> String {
         let mut names: Vec<&str> = self.ancestors().map(|e| e.local_name()).collect();
         names.reverse();
         names.push(self.local_name());
-        format!("/{}", names.join("/"))
+        let step = |out: &mut String, name: &str| {
+            out.push('/');
+            match name.char_indices().nth(PATH_NAME_CHARS) {
+                None => out.push_str(name),
+                Some((at, _)) => {
+                    out.push_str(&name[..at]);
+                    out.push('…');
+                }
+            }
+        };
+        let mut out = String::new();
+        if names.len() <= PATH_STEPS {
+            for name in &names {
+                step(&mut out, name);
+            }
+        } else {
+            let half = PATH_STEPS / 2;
+            for name in &names[..half] {
+                step(&mut out, name);
+            }
+            out.push_str(&format!("/…({} more)…", names.len() - 2 * half));
+            for name in &names[names.len() - half..] {
+                step(&mut out, name);
+            }
+        }
+        out
     }
 }
 
