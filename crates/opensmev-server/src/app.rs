@@ -1,6 +1,5 @@
 //! Building and running the server: store, keys, registry, bus, router, background tasks.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use opensmev_core::{Bus, BusConfig, SystemClock};
@@ -39,15 +38,12 @@ fn setup(what: impl Into<String>, e: impl std::fmt::Display) -> AppError {
 pub(crate) struct State {
     pub(crate) bus: Bus,
     pub(crate) config: Config,
-    /// Memory budget for request bodies being read or processed, in MiB: a request holds
-    /// permits for its size, so concurrent large MTOM bodies cannot exhaust memory.
-    pub(crate) body_budget: tokio::sync::Semaphore,
+    /// Memory budget for request bodies being read or processed: a request holds budget for
+    /// the bytes it holds, as they arrive.
+    pub(crate) body_budget: crate::budget::BodyBudget,
     /// Where large MTOM parts of requests are spooled.
     pub(crate) spool: Arc<crate::body::Spool>,
 }
-
-/// Total MiB of request bodies in memory at once.
-pub(crate) const BODY_BUDGET_MIB: usize = 1024;
 
 /// A built server, ready to serve.
 #[derive(Debug)]
@@ -132,7 +128,7 @@ impl Application {
             state: Arc::new(State {
                 bus,
                 config,
-                body_budget: tokio::sync::Semaphore::new(BODY_BUDGET_MIB),
+                body_budget: crate::budget::BodyBudget::new(crate::budget::BODY_BUDGET_BYTES),
                 spool: Arc::new(spool),
             }),
             demo,
@@ -173,12 +169,13 @@ impl Application {
             }
         });
         let router = self.router();
-        let result = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let limits = crate::serve::ConnectionLimits {
+            max_connections: self.state.config.max_connections,
+            header_read_timeout: std::time::Duration::from_millis(
+                self.state.config.header_read_timeout_ms,
+            ),
+        };
+        let result = crate::serve::serve(listener, router, limits, shutdown).await;
         poller.abort();
         Ok(result?)
     }

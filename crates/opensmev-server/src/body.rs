@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use axum::body::{Body, Bytes};
 use http_body_util::BodyExt as _;
 use opensmev_store::Blob;
+
+use crate::budget::Reservation;
 use opensmev_wire::{
     AttachmentData, FoundPart, FramedAnswer, MultipartReader, MultipartType, PartLookup, PartSink,
     RootPart, Segment, WireError,
@@ -142,19 +144,71 @@ pub(crate) struct Received {
 pub(crate) enum ReadError {
     /// Over a size limit (HTTP 413).
     TooLarge(String),
+    /// No byte arrived for longer than the idle limit (HTTP 408).
+    Stalled(String),
+    /// The memory budget for bodies stayed exhausted (HTTP 503).
+    Busy,
     /// Not a well-formed body.
     Wire(WireError),
     /// The connection failed or the spool could not be written.
     Io(String),
 }
 
-/// Limits of [`read_multipart`].
+/// Limits of [`read_multipart`] and [`read_plain`].
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ReadLimits {
     /// The whole body.
     pub(crate) body: usize,
-    /// The XML root part.
+    /// The XML root part (for a plain body: the same as `body`).
     pub(crate) xml: usize,
+    /// Bytes of the body held in memory at most (what the budget must cover).
+    pub(crate) in_memory: usize,
+    /// Longest wait for the next bytes of the body, and for the memory budget.
+    pub(crate) idle: std::time::Duration,
+}
+
+/// The next frame of a body, or [`ReadError::Stalled`] when none comes within `idle`.
+async fn next_frame(
+    body: &mut Body,
+    idle: std::time::Duration,
+) -> Result<Option<Result<http_body::Frame<Bytes>, axum::Error>>, ReadError> {
+    tokio::time::timeout(idle, body.frame()).await.map_err(|_| {
+        ReadError::Stalled(format!(
+            "тело запроса не поступало дольше {} мс",
+            idle.as_millis()
+        ))
+    })
+}
+
+fn too_large(limit: usize) -> ReadError {
+    ReadError::TooLarge(format!("тело запроса больше допустимых {limit} байт"))
+}
+
+/// Reads a plain (not multipart) body whole, covering what arrived with `budget` as it arrives,
+/// refusing it beyond `limits.body` and when it stalls.
+pub(crate) async fn read_plain(
+    mut body: Body,
+    budget: &mut Reservation,
+    limits: ReadLimits,
+) -> Result<Bytes, ReadError> {
+    let mut buffer = bytes::BytesMut::new();
+    while let Some(frame) = next_frame(&mut body, limits.idle).await? {
+        let frame = frame.map_err(|e| ReadError::Io(format!("reading the request body: {e}")))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        let total = buffer.len() + data.len();
+        if total > limits.body {
+            return Err(too_large(limits.body));
+        }
+        // The buffer may hold up to twice what arrived while it grows.
+        budget
+            .cover(total.saturating_mul(2).min(2 * limits.body), limits.idle)
+            .await
+            .map_err(|_| ReadError::Busy)?;
+        buffer.extend_from_slice(&data);
+    }
+    Ok(buffer.freeze())
 }
 
 /// Reads a `multipart/related` body as it arrives: the root part into memory, attachment parts
@@ -164,6 +218,7 @@ pub(crate) async fn read_multipart(
     spool: Arc<Spool>,
     kind: MultipartType,
     body: Body,
+    budget: &mut Reservation,
     limits: ReadLimits,
 ) -> Result<Received, ReadError> {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(CHANNEL_CHUNKS);
@@ -209,7 +264,15 @@ pub(crate) async fn read_multipart(
     let mut body = body;
     let mut total = 0usize;
     let mut failure = None;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let frame = match next_frame(&mut body, limits.idle).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
         match frame {
             Ok(frame) => {
                 let Ok(data) = frame.into_data() else {
@@ -217,10 +280,17 @@ pub(crate) async fn read_multipart(
                 };
                 total += data.len();
                 if total > limits.body {
-                    failure = Some(ReadError::TooLarge(format!(
-                        "тело запроса больше допустимых {} байт",
-                        limits.body
-                    )));
+                    failure = Some(too_large(limits.body));
+                    break;
+                }
+                // What is in memory is at most the root part and the parts kept before
+                // spooling (plus the chunks in flight).
+                if budget
+                    .cover(total.min(limits.in_memory), limits.idle)
+                    .await
+                    .is_err()
+                {
+                    failure = Some(ReadError::Busy);
                     break;
                 }
                 if tx.send(data).await.is_err() {

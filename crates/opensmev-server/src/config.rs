@@ -73,11 +73,10 @@ pub struct Config {
     /// Most open client connections at once; beyond it new connections wait in the listen
     /// backlog.
     pub max_connections: usize,
-    /// Milliseconds a client has to send a request's headers (from the connection's start or the
-    /// end of the previous request) before the connection is closed.
+    /// Milliseconds a client has to send a request's headers, counted from when the connection
+    /// starts waiting for them (its start, or the end of the previous answer: this is also how
+    /// long an idle keep-alive connection is kept) before the connection is closed.
     pub header_read_timeout_ms: u64,
-    /// Seconds an idle keep-alive connection is kept.
-    pub idle_timeout_seconds: u64,
     /// Milliseconds a request body may stall (no byte arriving) before the call is refused with
     /// HTTP 408.
     pub body_idle_timeout_ms: u64,
@@ -109,7 +108,6 @@ impl Default for Config {
             public_url: None,
             max_connections: 4096,
             header_read_timeout_ms: 10_000,
-            idle_timeout_seconds: 60,
             body_idle_timeout_ms: 10_000,
             request_timeout_seconds: 120,
             timestamp_window_seconds: 3600,
@@ -138,7 +136,6 @@ struct FileConfig {
     public_url: Option<String>,
     max_connections: Option<usize>,
     header_read_timeout_ms: Option<u64>,
-    idle_timeout_seconds: Option<u64>,
     body_idle_timeout_ms: Option<u64>,
     request_timeout_seconds: Option<u64>,
     timestamp_window_seconds: Option<u64>,
@@ -158,7 +155,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 21] = [
+const ENV_KEYS: [&str; 20] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -176,7 +173,6 @@ const ENV_KEYS: [&str; 21] = [
     "PUBLIC_URL",
     "MAX_CONNECTIONS",
     "HEADER_READ_TIMEOUT_MS",
-    "IDLE_TIMEOUT_SECONDS",
     "BODY_IDLE_TIMEOUT_MS",
     "REQUEST_TIMEOUT_SECONDS",
     "TIMESTAMP_WINDOW_SECONDS",
@@ -257,7 +253,6 @@ impl Config {
             demo,
             max_connections,
             header_read_timeout_ms,
-            idle_timeout_seconds,
             body_idle_timeout_ms,
             request_timeout_seconds,
             timestamp_window_seconds
@@ -302,7 +297,6 @@ impl Config {
             }
             "MAX_CONNECTIONS" => self.max_connections = num(name, value)?,
             "HEADER_READ_TIMEOUT_MS" => self.header_read_timeout_ms = num(name, value)?,
-            "IDLE_TIMEOUT_SECONDS" => self.idle_timeout_seconds = num(name, value)?,
             "BODY_IDLE_TIMEOUT_MS" => self.body_idle_timeout_ms = num(name, value)?,
             "REQUEST_TIMEOUT_SECONDS" => self.request_timeout_seconds = num(name, value)?,
             "TIMESTAMP_WINDOW_SECONDS" => self.timestamp_window_seconds = num(name, value)?,
@@ -355,7 +349,6 @@ impl Config {
         for (name, value) in [
             ("max_connections", self.max_connections as u64),
             ("header_read_timeout_ms", self.header_read_timeout_ms),
-            ("idle_timeout_seconds", self.idle_timeout_seconds),
             ("body_idle_timeout_ms", self.body_idle_timeout_ms),
             ("request_timeout_seconds", self.request_timeout_seconds),
         ] {

@@ -11,7 +11,9 @@ pub mod demo;
 
 mod app;
 mod body;
+mod budget;
 mod faults;
+mod serve;
 mod soap;
 
 pub use app::{AppError, Application};

@@ -6,7 +6,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -50,7 +49,7 @@ pub(crate) fn router(state: Arc<State>) -> Router {
         // A client that stalls mid-request cannot hold a connection and its buffer forever.
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            std::time::Duration::from_secs(120),
+            std::time::Duration::from_secs(state.config.request_timeout_seconds),
         ))
         .with_state(state)
 }
@@ -133,9 +132,14 @@ async fn describe(
     xml_response(StatusCode::OK, "text/xml; charset=utf-8", text)
 }
 
-fn too_large(version: SchemaVersion, text: String) -> Response {
+/// A call refused before it was read whole: a fault with this HTTP status, and the connection
+/// closed (the rest of the body is not read).
+fn refused(version: SchemaVersion, status: StatusCode, text: String) -> Response {
     let mut response = fault_response(version, &faults::invalid(text));
-    *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
@@ -161,73 +165,84 @@ async fn endpoint(
         }
         Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
     };
-    // Reserve memory for what of the body is held in memory (its declared size, or the most
-    // that can be): the XML, and for MTOM the attachment bytes kept before spooling.
+    // A declared length over the limit is refused before any byte is read.
     let max_xml = state.config.max_xml_body_bytes;
-    let in_memory = if multipart.is_some() {
-        max_xml.saturating_add(body::SPILL_BYTES)
+    let max_body = if multipart.is_some() {
+        state.config.max_mtom_body_bytes
     } else {
         max_xml
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(in_memory)
-        .min(in_memory);
-    let mib = u32::try_from(
-        declared
-            .div_ceil(1024 * 1024)
-            .clamp(1, crate::app::BODY_BUDGET_MIB),
-    )
-    .unwrap_or(u32::MAX);
-    let Ok(_permit) = state.body_budget.acquire_many(mib).await else {
-        return fault_response(
+        .and_then(|v| v.trim().parse::<u128>().ok());
+    if declared.is_some_and(|n| n > max_body as u128) {
+        return refused(
             version,
-            &faults::from_bus(&BusError::Internal("body budget closed".into())),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("тело запроса больше допустимых {max_body} байт"),
         );
+    }
+    // Memory is reserved for the bytes of the body held in memory as they arrive.
+    let mut reservation = state.body_budget.reservation();
+    let limits = body::ReadLimits {
+        body: max_body,
+        xml: max_xml,
+        in_memory: if multipart.is_some() {
+            max_xml.saturating_add(body::SPILL_BYTES)
+        } else {
+            max_xml
+        },
+        idle: std::time::Duration::from_millis(state.config.body_idle_timeout_ms),
     };
-    let received = match multipart {
-        None => {
-            let bytes: Bytes = match axum::body::to_bytes(body, max_xml).await {
-                Ok(bytes) => bytes,
-                Err(_) => {
-                    return fault_response(
-                        version,
-                        &faults::invalid(format!(
-                            "тело запроса больше допустимых {max_xml} байт для XML без MTOM или не дочитано"
-                        )),
-                    );
-                }
-            };
-            let action = match opensmev_wire::split_http_body(content_type, &bytes) {
-                Ok(payload) => payload.action,
-                Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
-            };
-            body::Received {
-                xml: bytes,
-                parts: body::KeptParts::default(),
-                mtom: false,
-                action,
-                _files: body::SpoolFiles::default(),
-            }
-        }
+    let read = match multipart {
+        None => body::read_plain(body, &mut reservation, limits)
+            .await
+            .and_then(|bytes| {
+                let action = opensmev_wire::split_http_body(content_type, &bytes)
+                    .map_err(body::ReadError::Wire)?
+                    .action;
+                Ok(body::Received {
+                    xml: bytes,
+                    parts: body::KeptParts::default(),
+                    mtom: false,
+                    action,
+                    _files: body::SpoolFiles::default(),
+                })
+            }),
         Some(kind) => {
-            let limits = body::ReadLimits {
-                body: state.config.max_mtom_body_bytes,
-                xml: max_xml,
-            };
-            match body::read_multipart(Arc::clone(&state.spool), kind, body, limits).await {
-                Ok(received) => received,
-                Err(body::ReadError::TooLarge(text)) => return too_large(version, text),
-                Err(body::ReadError::Wire(e)) => {
-                    return fault_response(version, &faults::from_wire(&e, None));
-                }
-                Err(body::ReadError::Io(text)) => {
-                    tracing::error!(error = %text, "reading a request body");
-                    return fault_response(version, &faults::from_bus(&BusError::Internal(text)));
-                }
-            }
+            body::read_multipart(
+                Arc::clone(&state.spool),
+                kind,
+                body,
+                &mut reservation,
+                limits,
+            )
+            .await
+        }
+    };
+    let received = match read {
+        Ok(received) => received,
+        Err(body::ReadError::TooLarge(text)) => {
+            return refused(version, StatusCode::PAYLOAD_TOO_LARGE, text);
+        }
+        Err(body::ReadError::Stalled(text)) => {
+            return refused(version, StatusCode::REQUEST_TIMEOUT, text);
+        }
+        Err(body::ReadError::Busy) => {
+            return refused(
+                version,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "СМЭВ перегружена: память для приёма сообщений занята; повторите запрос позже"
+                    .to_owned(),
+            );
+        }
+        Err(body::ReadError::Wire(e)) => {
+            return fault_response(version, &faults::from_wire(&e, None));
+        }
+        Err(body::ReadError::Io(text)) => {
+            tracing::error!(error = %text, "reading a request body");
+            return fault_response(version, &faults::from_bus(&BusError::Internal(text)));
         }
     };
     let limits = Limits {

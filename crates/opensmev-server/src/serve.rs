@@ -1,0 +1,102 @@
+//! The HTTP/1.1 server loop: accepts connections up to a limit, serves each with hyper under a
+//! header-read timeout, and shuts down gracefully.
+//!
+//! Why not `axum::serve`: it builds hyper without a timer, so no header-read timeout ever
+//! applies (a client dribbling headers, or connecting and sending nothing, holds a connection
+//! for ever), and it has no connection limit. Here:
+//! * at most `max_connections` connections are open; at the limit the loop stops accepting and
+//!   new connections wait in the kernel's listen backlog;
+//! * a connection waiting for a request's head — a new one, an idle keep-alive one, or one
+//!   sending its headers slowly — is closed when the head is not complete within
+//!   `header_read_timeout` (hyper's timer, counted from when the wait starts);
+//! * HTTP/1.x only: HTTP/2 (prior-knowledge cleartext or `Upgrade: h2c`) is not spoken, so its
+//!   rapid-reset and CONTINUATION floods do not apply; an HTTP/2 preface is a malformed HTTP/1
+//!   request and the connection is closed;
+//! * slow request bodies are the handlers' concern (`soap.rs` reads them with an idle timeout).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+/// Connection limits of [`serve`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// Most open connections.
+    pub(crate) max_connections: usize,
+    /// Time allowed for a complete request head, from when the connection starts waiting for it.
+    pub(crate) header_read_timeout: Duration,
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets every
+/// connection finish its current request and waits for them.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .keep_alive(true);
+    loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&slots).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a little rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        while connections.try_join_next().is_some() {}
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(remote));
+            let mut router = router.clone();
+            async move { tower::Service::call(&mut router, request).await }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let mut stop = stop_rx.clone();
+        connections.spawn(async move {
+            let _permit = permit;
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%remote, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
+}
