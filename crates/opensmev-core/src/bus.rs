@@ -115,7 +115,13 @@ struct ReplaySeen {
 
 impl ReplayCache {
     /// Records `key` (forgettable after `until`); false when it was seen already.
-    fn first_time(&self, key: [u8; 16], until: OffsetDateTime, now: OffsetDateTime, max: usize) -> bool {
+    fn first_time(
+        &self,
+        key: [u8; 16],
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+        max: usize,
+    ) -> bool {
         let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let cache = &mut *guard;
         while let Some((old, forget)) = cache.order.front().copied() {

@@ -93,7 +93,9 @@ pub enum BusError {
     TargetMessageIsNotFound(String),
     /// The signed `Timestamp` of a poll or status call is outside the bus's window around its
     /// clock (OpenSMEV's rule: a captured call cannot be replayed later).
-    #[error("the signed Timestamp {at} differs from the bus's time {now} by more than {window_seconds} s")]
+    #[error(
+        "the signed Timestamp {at} differs from the bus's time {now} by more than {window_seconds} s"
+    )]
     StaleTimestamp {
         /// The Timestamp.
         at: String,

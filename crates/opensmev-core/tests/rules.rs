@@ -193,7 +193,10 @@ async fn send(w: &World, message_id: &str, extra: &str) -> Result<(), BusError> 
 async fn poll(w: &World) -> Option<String> {
     let body = format!(
         "<t:GetRequestRequest xmlns:t=\"{TYPES}\"><b:MessageTypeSelector xmlns:b=\"{BASIC}\" Id=\"S\"><b:Timestamp>{}</b:Timestamp></b:MessageTypeSelector></t:GetRequestRequest>",
-        w.clock.now().format(&time::format_description::well_known::Rfc3339).unwrap()
+        w.clock
+            .now()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
     );
     let xml = signed_xml(&body, "S", w.provider.as_ref());
     let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();

@@ -2,10 +2,12 @@
 //! registry ([`TestBus`]); the checking SMEV client comes from `opensmev-client`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use opensmev_crypto::Certificate;
 use opensmev_server::Application;
 use opensmev_server::config::Config;
+use opensmev_store::Store;
 use opensmev_types::SchemaVersion;
 
 pub use opensmev_client::{
@@ -19,6 +21,8 @@ pub struct TestBus {
     pub data_dir: PathBuf,
     pub demo_dir: PathBuf,
     pub smev_cert: Certificate,
+    /// The server's store (to look at, or to plant what no client could send).
+    pub store: Arc<dyn Store>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     _dir: Option<tempfile::TempDir>,
@@ -42,6 +46,7 @@ impl TestBus {
         tweak(&mut config);
         let app = Application::build(config).await.expect("build");
         let demo_dir = app.demo().expect("demo").dir.clone();
+        let store = app.bus().store().clone();
         let smev_cert =
             Certificate::from_pem(&std::fs::read(demo_dir.join("SMEV/cert.pem")).unwrap()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -59,6 +64,7 @@ impl TestBus {
             data_dir,
             demo_dir,
             smev_cert,
+            store,
             shutdown: Some(tx),
             task: Some(task),
             _dir: None,
