@@ -71,6 +71,16 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         registry_file: args.registry,
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
+    // Each connection is a file descriptor; the store, spool and logs need some more.
+    let wanted = config.max_connections as u64 + 256;
+    let allowed = raise_open_files_limit(wanted);
+    if allowed < wanted {
+        tracing::warn!(
+            allowed,
+            max_connections = config.max_connections,
+            "the open files limit (ulimit -n) is below max_connections + 256: connections beyond it are refused by the system"
+        );
+    }
     runtime()?.block_on(async move {
         let listen = config.listen;
         let prefix = config.path_prefix.clone();
@@ -100,6 +110,32 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         app.run(listener, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Raises the soft limit of open files towards `wanted` (at most the hard limit); returns the
+/// soft limit in force.
+fn raise_open_files_limit(wanted: u64) -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given, which lives for the call.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 0;
+    }
+    if limit.rlim_cur >= wanted {
+        return limit.rlim_cur;
+    }
+    let raised = libc::rlimit {
+        rlim_cur: wanted.min(limit.rlim_max),
+        rlim_max: limit.rlim_max,
+    };
+    // SAFETY: setrlimit reads the struct it is given, which lives for the call.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        raised.rlim_cur
+    } else {
+        limit.rlim_cur
+    }
 }
 
 async fn shutdown_signal() {

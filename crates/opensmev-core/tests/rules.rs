@@ -86,11 +86,25 @@ async fn world(kind_extra: &str, grant_extra: &str) -> World {
 }
 
 async fn world_with(kind_extra: &str, grant_extra: &str, poll_wait: std::time::Duration) -> World {
+    world_with_crypto(
+        kind_extra,
+        grant_extra,
+        poll_wait,
+        Arc::new(OpenSslProvider::new()),
+    )
+    .await
+}
+
+async fn world_with_crypto(
+    kind_extra: &str,
+    grant_extra: &str,
+    poll_wait: std::time::Duration,
+    crypto: Arc<dyn CryptoProvider>,
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
     let clock = Arc::new(ManualClock::new(T0));
     let (bus_signer, _) = identity("BUS");
-    let crypto: Arc<dyn CryptoProvider> = Arc::new(OpenSslProvider::new());
     let config = BusConfig {
         lease: Duration::seconds(60),
         poll_wait,
@@ -152,10 +166,19 @@ fn signed_xml(body: &str, id: &str, signer: &dyn Signer) -> String {
 }
 
 async fn send(w: &World, message_id: &str, extra: &str) -> Result<(), BusError> {
+    send_as(w, w.consumer.as_ref(), message_id, extra).await
+}
+
+async fn send_as(
+    w: &World,
+    signer: &dyn Signer,
+    message_id: &str,
+    extra: &str,
+) -> Result<(), BusError> {
     let body = format!(
         "<t:SendRequestRequest xmlns:t=\"{TYPES}\" xmlns:b=\"{BASIC}\"><t:SenderProvidedRequestData Id=\"D\"><t:MessageID>{message_id}</t:MessageID>{extra}<b:MessagePrimaryContent><Req xmlns=\"urn:t\">x</Req></b:MessagePrimaryContent></t:SenderProvidedRequestData></t:SendRequestRequest>"
     );
-    let xml = signed_xml(&body, "D", w.consumer.as_ref());
+    let xml = signed_xml(&body, "D", signer);
     let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
     let data = doc.find(TYPES, "SenderProvidedRequestData").next().unwrap();
     let wrapper = doc
@@ -401,4 +424,82 @@ async fn a_waiting_poll_is_answered_when_a_message_arrives() {
         started.elapsed() < StdDuration::from_millis(300),
         "no wait by default"
     );
+}
+
+/// A crypto provider that counts the work asked of it.
+#[derive(Debug)]
+struct Counting {
+    inner: OpenSslProvider,
+    work: std::sync::atomic::AtomicUsize,
+}
+
+impl Counting {
+    fn work(&self) -> usize {
+        self.work.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn count(&self) {
+        self.work.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl CryptoProvider for Counting {
+    fn hasher(
+        &self,
+        alg: opensmev_crypto::DigestAlgorithm,
+    ) -> Result<Box<dyn opensmev_crypto::Hasher>, opensmev_crypto::CryptoError> {
+        self.count();
+        self.inner.hasher(alg)
+    }
+
+    fn verify(
+        &self,
+        cert: &opensmev_crypto::Certificate,
+        alg: SignatureAlgorithm,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<(), opensmev_crypto::CryptoError> {
+        self.count();
+        self.inner.verify(cert, alg, data, signature)
+    }
+
+    fn load_signer(
+        &self,
+        key_pem: &[u8],
+        cert: opensmev_crypto::Certificate,
+    ) -> Result<Box<dyn Signer>, opensmev_crypto::CryptoError> {
+        self.inner.load_signer(key_pem, cert)
+    }
+
+    fn cms_verify_detached(
+        &self,
+        cms: &[u8],
+        data: &[u8],
+    ) -> Result<opensmev_crypto::CmsVerification, opensmev_crypto::CryptoError> {
+        self.inner.cms_verify_detached(cms, data)
+    }
+}
+
+/// Identity before expensive work: a call signed with a certificate nobody registered is refused
+/// (`SenderIsNotRegistered`) without a digest or a signature check; a registered one is verified.
+#[tokio::test]
+async fn unregistered_certificates_are_refused_before_any_crypto() {
+    let counting = Arc::new(Counting {
+        inner: OpenSslProvider::new(),
+        work: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let w = world_with_crypto("", "", std::time::Duration::ZERO, counting.clone()).await;
+    let (stranger, _) = identity("STRANGER");
+    let refused = send_as(&w, stranger.as_ref(), &id_at(T0), "").await;
+    assert!(
+        matches!(&refused, Err(BusError::SenderIsNotRegistered(text)) if text.contains("STRANGER")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        counting.work(),
+        0,
+        "no crypto work for an unregistered caller"
+    );
+    send(&w, &id_at(T0), "").await.unwrap();
+    assert!(counting.work() >= 2, "a registered caller is verified");
 }

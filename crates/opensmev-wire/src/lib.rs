@@ -39,7 +39,10 @@ pub use encode::{
     send_request_response, send_response_response,
 };
 pub use error::WireError;
-pub use fault::{FAULT_HTTP_STATUS, Fault, FaultKind, ValidationErrorItem, fault};
+pub use fault::{
+    FAULT_HTTP_STATUS, Fault, FaultKind, MAX_FAULT_TEXT_CHARS, MAX_ITEM_CHARS,
+    MAX_VALIDATION_ERRORS, ValidationErrorItem, fault,
+};
 pub use fragment::{rewrite_sender_data, standalone};
 pub use frame::{AnswerAttachment, FramedAnswer, Segment, base64_len, frame_answer};
 pub use lexical::{NAIVE_DATETIME_OFFSET, format_date_time, parse_date_time};
