@@ -30,6 +30,10 @@
 //! hops), [`baseline::postgres`] (a raw PostgreSQL `SKIP LOCKED` queue) and [`compare`] (the bus
 //! signed and unsigned and the three baselines back to back, with the ratios of the performance
 //! targets).
+//!
+//! [`hostile`] holds one attack (slow uploads, certificates with huge extensions, connections
+//! that never finish their headers) against a running server while a normal client does round
+//! trips, and reports the round trips' latency and the server's memory.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,6 +46,7 @@ pub mod baseline;
 pub mod compare;
 mod engine;
 mod envelope;
+pub mod hostile;
 mod report;
 mod spawn;
 mod stats;

@@ -8,6 +8,8 @@
 //! `SKIP LOCKED` queue; exit 2 when no server answers) and `compare` (the bus signed and unsigned
 //! and the three baselines back to back, with the target ratios; exit 2 when a run could not be
 //! done, 1 when one recorded errors — a MISS of a target is reported, not an exit code).
+//! `hostile` holds one attack against a running server while a normal client does round trips
+//! (exit 1 when a target is missed: peak RSS, slowest round trip, a failed round trip).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -29,6 +31,29 @@ enum WorkloadArg {
     Demo,
     /// Benchmark kinds (registry written by --spawn or --write-registry).
     Bench,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AttackArg {
+    /// Connections that declare a 16 MiB body and send one byte of it (plus one declaring
+    /// 10^12 bytes).
+    SlowUploads,
+    /// SendRequests signed with distinct certificates carrying a large private extension.
+    LargeCerts,
+    /// Connections that send one header byte a second and never end the headers (plus idle
+    /// connections).
+    HeaderDribble,
+}
+
+impl AttackArg {
+    fn get(self) -> opensmev_loadgen::hostile::Attack {
+        use opensmev_loadgen::hostile::Attack;
+        match self {
+            AttackArg::SlowUploads => Attack::SlowUploads,
+            AttackArg::LargeCerts => Attack::LargeCerts,
+            AttackArg::HeaderDribble => Attack::HeaderDribble,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -171,6 +196,62 @@ enum Command {
     /// server needs the benchmark registry and body limits above the size:
     /// OPENSMEV_MAX_MTOM_BODY_BYTES and OPENSMEV_MAX_ATTACHMENTS_BYTES.
     Attachment(AttachmentArgs),
+    /// Holds one attack (loopback only, bounded in time) against a running server while a
+    /// normal client does signed round trips one after another, sampling the server's RSS every
+    /// 50 ms. Prints one row of a Markdown table (columns: attack, RSS before, peak RSS, max
+    /// round trip, p50 round trip, round trips, failures, attack counters, targets).
+    Hostile(HostileArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct HostileArgs {
+    /// The server, e.g. http://127.0.0.1:7500 (endpoints under /smev; give a path to use
+    /// another prefix).
+    #[arg(long)]
+    base: String,
+    /// <data_dir>/demo of that server (started with --demo: IS keys, bus certificate).
+    #[arg(long)]
+    demo_dir: PathBuf,
+    /// The server's PID (its VmRSS is sampled from /proc every 50 ms).
+    #[arg(long)]
+    server_pid: u32,
+    /// The attack.
+    #[arg(long, value_enum)]
+    attack: AttackArg,
+    /// Connections (slow-uploads: 64, header-dribble: 1000) or certificates (large-certs: 1000).
+    #[arg(long)]
+    count: Option<usize>,
+    /// Seconds the attack is held (default 30); large-certs: the longest it may take (default
+    /// 600).
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// large-certs: random bytes in each certificate's extension.
+    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    cert_bytes: usize,
+    /// large-certs: requests in flight at a time.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// header-dribble: extra connections that send nothing.
+    #[arg(long, default_value_t = 20)]
+    idle_connections: usize,
+    /// Schema version of the round trips and of the attacked endpoint: 1.1, 1.2 or 1.3.
+    #[arg(long, default_value = "1.2", value_parser = parse_version)]
+    version: SchemaVersion,
+    /// Target: the server's peak RSS, MiB.
+    #[arg(long, default_value_t = 256)]
+    max_rss_mib: u64,
+    /// Target: the slowest round trip, milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    max_round_trip_ms: u64,
+    /// Stop the attack early when the server's RSS passes this many MiB (0: never).
+    #[arg(long, default_value_t = 2048)]
+    abort_rss_mib: u64,
+    /// Timeout of each HTTP call, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    http_timeout: f64,
+    /// Write the result as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -487,6 +568,54 @@ fn run_command(command: &Command) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::Hostile(a) => {
+            let attack = a.attack.get();
+            let mut config = opensmev_loadgen::hostile::HostileConfig::new(
+                &a.base,
+                &a.demo_dir,
+                a.server_pid,
+                attack,
+            );
+            if let Some(count) = a.count {
+                config.count = count;
+            }
+            if let Some(s) = a.seconds {
+                config.hold = match seconds(s, "--seconds") {
+                    Ok(d) => d,
+                    Err(e) => return fail(e),
+                };
+            }
+            config.http_timeout = match seconds(a.http_timeout, "--http-timeout") {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            config.cert_bytes = a.cert_bytes;
+            config.concurrency = a.concurrency;
+            config.idle_connections = a.idle_connections;
+            config.version = a.version;
+            config.abort_rss_kib = a.abort_rss_mib.saturating_mul(1024);
+            config.targets = opensmev_loadgen::hostile::Targets {
+                max_rss_kib: a.max_rss_mib.saturating_mul(1024),
+                max_round_trip: Duration::from_millis(a.max_round_trip_ms),
+            };
+            let runtime = match runtime(None) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            match runtime.block_on(opensmev_loadgen::hostile::run(&config)) {
+                Ok(report) => {
+                    let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+                    if !write_json(a.json.as_ref(), &report.to_json()) {
+                        ExitCode::from(2)
+                    } else if report.targets_met() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => fail(e),
+            }
+        }
         Command::Backlog(a) => {
             let config = opensmev_loadgen::backlog::BacklogConfig {
                 data_dir: a.data_dir.clone(),
@@ -640,7 +769,8 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
 }
 
 /// Raises the soft limit of open files to the hard one: every client holds a connection, and
-/// with --spawn and --idle-pollers 1000 the process needs two descriptors per poller.
+/// with --spawn and --idle-pollers 1000 the process needs two descriptors per poller, and
+/// `hostile --attack header-dribble` opens over a thousand sockets.
 fn raise_open_files_limit() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -848,6 +978,50 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(args.command, Some(Command::Compare(ref a)) if a.duration == 20.0));
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "hostile",
+            "--base",
+            "http://127.0.0.1:7620",
+            "--demo-dir",
+            "d/demo",
+            "--server-pid",
+            "42",
+            "--attack",
+            "header-dribble",
+            "--count",
+            "50",
+            "--seconds",
+            "3",
+        ])
+        .unwrap();
+        match args.command {
+            Some(Command::Hostile(a)) => {
+                assert_eq!(
+                    (a.server_pid, a.count, a.seconds, a.cert_bytes),
+                    (42, Some(50), Some(3.0), 4 << 20)
+                );
+                assert_eq!(
+                    a.attack.get(),
+                    opensmev_loadgen::hostile::Attack::HeaderDribble
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            Args::try_parse_from([
+                "opensmev-load",
+                "hostile",
+                "--base",
+                "http://127.0.0.1:1",
+                "--demo-dir",
+                "d",
+                "--server-pid",
+                "1"
+            ])
+            .is_err(),
+            "--attack is required"
+        );
         assert!(
             Args::try_parse_from(["opensmev-load", "--spawn", "compare"]).is_err(),
             "run flags and subcommands do not mix"
