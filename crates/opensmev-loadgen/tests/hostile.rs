@@ -53,7 +53,7 @@ fn assert_well_formed(report: &HostileReport, attack: Attack) {
     assert!(rt.max_ms().unwrap() >= rt.p50_ms().unwrap(), "{row}");
     assert!(report.rss_before_kib > 0 && report.rss_peak_kib >= report.rss_before_kib);
     assert!(report.aborted.is_none(), "{row}");
-    assert!(report.elapsed >= Duration::from_millis(100), "{row}");
+    assert!(report.elapsed > Duration::ZERO, "{row}");
     let json = report.to_json();
     assert_eq!(json["attack"], attack.as_str());
     assert_eq!(json["round_trips"]["completed"], rt.completed);
