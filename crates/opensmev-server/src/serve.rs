@@ -12,7 +12,9 @@
 //! * HTTP/1.x only: HTTP/2 (prior-knowledge cleartext or `Upgrade: h2c`) is not spoken, so its
 //!   rapid-reset and CONTINUATION floods do not apply; an HTTP/2 preface is a malformed HTTP/1
 //!   request and the connection is closed;
-//! * slow request bodies are the handlers' concern (`soap.rs` reads them with an idle timeout).
+//! * slow request bodies are the handlers' concern (`soap.rs` reads them with an idle timeout);
+//! * a connection is closed with a bounded "lingering close" ([`linger`]), so that a client still
+//!   sending a body the server refused reads the refusal instead of a reset.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -32,6 +34,36 @@ pub(crate) struct ConnectionLimits {
     pub(crate) max_connections: usize,
     /// Time allowed for a complete request head, from when the connection starts waiting for it.
     pub(crate) header_read_timeout: Duration,
+}
+
+/// How long a closing connection is read (and what arrives discarded) after the server's last
+/// byte: at most this long in all…
+const LINGER_TOTAL: Duration = Duration::from_secs(2);
+
+/// …and until nothing arrives for this long.
+const LINGER_IDLE: Duration = Duration::from_millis(200);
+
+/// Closes a connection the way HTTP/1.1 servers must when a request body may still be on its
+/// way (RFC 9112 §9.6, "lingering close"): the write side is shut first, then what the client
+/// still sends is read and discarded for a short, bounded while before the socket is closed.
+/// Closing at once with unread data makes the kernel reset the connection, and a client still
+/// writing a refused body (a 413 answered before the body was read) would lose the answer.
+async fn linger(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER_TOTAL;
+    let mut buffer = [0u8; 4096];
+    loop {
+        let wait = deadline
+            .saturating_duration_since(tokio::time::Instant::now())
+            .min(LINGER_IDLE);
+        match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then stops accepting, lets every
@@ -76,23 +108,30 @@ pub(crate) async fn serve(
         let service = hyper::service::service_fn(move |mut request: http::Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(remote));
             let mut router = router.clone();
-            async move { tower::Service::call(&mut router, request).await }
+            Box::pin(async move { tower::Service::call(&mut router, request).await })
         });
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let mut connection = http.serve_connection(TokioIo::new(stream), service);
         let mut stop = stop_rx.clone();
         connections.spawn(async move {
             let _permit = permit;
-            let mut connection = std::pin::pin!(connection);
-            let result = tokio::select! {
-                result = connection.as_mut() => result,
-                _ = stop.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    connection.await
+            let mut stopping = false;
+            let result = loop {
+                let event = tokio::select! {
+                    result = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => Some(result),
+                    _ = stop.changed(), if !stopping => None,
+                };
+                match event {
+                    Some(result) => break result,
+                    None => {
+                        stopping = true;
+                        std::pin::Pin::new(&mut connection).graceful_shutdown();
+                    }
                 }
             };
             if let Err(e) = result {
                 tracing::debug!(%remote, error = %e, "connection ended with an error");
             }
+            linger(connection.into_parts().io.into_inner()).await;
         });
     }
     drop(listener);
