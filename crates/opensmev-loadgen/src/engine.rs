@@ -632,7 +632,8 @@ async fn progress(shared: Arc<Shared>, done: Arc<AtomicBool>) {
     }
 }
 
-fn make_client(
+/// A checking client of a demo IS with its own HTTP client (`timeout` per call).
+pub(crate) fn make_client(
     base: &str,
     demo_dir: &Path,
     mnemonic: &str,

@@ -708,33 +708,6 @@ impl Endpoint {
     }
 }
 
-fn make_client(
-    base: &str,
-    demo_dir: &Path,
-    mnemonic: &str,
-    version: SchemaVersion,
-    timeout: Duration,
-) -> Result<SmevClient, LoadError> {
-    for file in [
-        demo_dir.join("SMEV/cert.pem"),
-        demo_dir.join(mnemonic).join("key.pem"),
-        demo_dir.join(mnemonic).join("cert.pem"),
-    ] {
-        if !file.is_file() {
-            return Err(LoadError::Setup(format!(
-                "{} is missing: --demo-dir must be <data_dir>/demo of a server started with --demo",
-                file.display()
-            )));
-        }
-    }
-    let mut client = SmevClient::for_demo(base, demo_dir, mnemonic, version);
-    client.http = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| LoadError::Setup(format!("HTTP client: {e}")))?;
-    Ok(client)
-}
-
 /// Holds the attack and measures the round trips and the server's memory.
 pub async fn run(config: &HostileConfig) -> Result<HostileReport, LoadError> {
     if config.count == 0 {
@@ -749,11 +722,12 @@ pub async fn run(config: &HostileConfig) -> Result<HostileReport, LoadError> {
     let endpoint = Endpoint::resolve(&config.base, config.version).await?;
     let scenario = Scenario::new(Workload::Demo, false, 0, 0);
     let client = |mnemonic: &str| {
-        make_client(
+        crate::engine::make_client(
             &endpoint.client_base,
             &config.demo_dir,
             mnemonic,
             config.version,
+            false,
             config.http_timeout,
         )
     };
