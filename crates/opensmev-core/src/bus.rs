@@ -102,43 +102,118 @@ impl Default for BusConfig {
 }
 
 /// Signatures of signed polls and status calls seen within the timestamp window: a digest of
-/// the `SignatureValue` and when it may be forgotten (when its Timestamp leaves the window),
-/// in arrival order. Bounded by [`BusConfig::replay_cache_entries`].
+/// the `SignatureValue`, its Timestamp and when it may be forgotten (when its Timestamp leaves
+/// the window), in arrival order. Bounded by [`BusConfig::replay_cache_entries`]: when full, the
+/// oldest entry is forgotten early, and its Timestamp becomes a floor — a call with a Timestamp
+/// at or below it is refused as stale, so a forgotten signature can never be replayed (under such
+/// load the window in effect is shorter; clients that sign every call with the current time never
+/// notice).
 #[derive(Debug, Default)]
 struct ReplayCache(Mutex<ReplaySeen>);
 
 #[derive(Debug, Default)]
 struct ReplaySeen {
     seen: HashMap<[u8; 16], OffsetDateTime>,
-    order: std::collections::VecDeque<([u8; 16], OffsetDateTime)>,
+    order: std::collections::VecDeque<ReplayEntry>,
+    floor: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ReplayEntry {
+    key: [u8; 16],
+    timestamp: OffsetDateTime,
+    forget: OffsetDateTime,
+}
+
+/// What [`ReplayCache::record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// Not seen before (now recorded).
+    First,
+    /// Seen before.
+    Again,
+    /// At or below the floor of what was forgotten early.
+    Forgotten(OffsetDateTime),
+}
+
+impl ReplaySeen {
+    fn forget_oldest(&mut self) -> Option<ReplayEntry> {
+        let old = self.order.pop_front()?;
+        if self.seen.get(&old.key) == Some(&old.forget) {
+            self.seen.remove(&old.key);
+        }
+        Some(old)
+    }
 }
 
 impl ReplayCache {
-    /// Records `key` (forgettable after `until`); false when it was seen already.
-    fn first_time(
+    /// Records a signature `key` whose Timestamp is `timestamp` (forgettable after `forget`).
+    fn record(
         &self,
         key: [u8; 16],
-        until: OffsetDateTime,
+        timestamp: OffsetDateTime,
+        forget: OffsetDateTime,
         now: OffsetDateTime,
         max: usize,
-    ) -> bool {
+    ) -> Seen {
         let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
         let cache = &mut *guard;
-        while let Some((old, forget)) = cache.order.front().copied() {
-            if forget >= now && cache.order.len() < max.max(1) {
+        while let Some(old) = cache.order.front().copied() {
+            if old.forget >= now {
                 break;
             }
-            cache.order.pop_front();
-            if cache.seen.get(&old) == Some(&forget) {
-                cache.seen.remove(&old);
-            }
+            cache.forget_oldest();
+        }
+        if let Some(floor) = cache.floor
+            && timestamp <= floor
+        {
+            return Seen::Forgotten(floor);
         }
         if cache.seen.contains_key(&key) {
-            return false;
+            return Seen::Again;
         }
-        cache.seen.insert(key, until);
-        cache.order.push_back((key, until));
-        true
+        while cache.order.len() >= max.max(1) {
+            // Forgotten before its window ended: its Timestamp becomes the floor.
+            if let Some(old) = cache.forget_oldest() {
+                cache.floor = Some(cache.floor.map_or(old.timestamp, |f| f.max(old.timestamp)));
+            }
+        }
+        cache.seen.insert(key, forget);
+        cache.order.push_back(ReplayEntry {
+            key,
+            timestamp,
+            forget,
+        });
+        Seen::First
+    }
+}
+
+/// The widest a Timestamp without a time zone can be off: it is read as Moscow time
+/// (`NAIVE_DATETIME_OFFSET`), and a client elsewhere may have meant its local time (UTC−12 …
+/// UTC+14).
+const ZONELESS_SLACK: Duration = Duration::hours(14);
+
+/// Whether the signed element's `Timestamp` (the element itself, or its child of that name)
+/// carries a time zone (`Z` or `±hh:mm`).
+fn timestamp_has_zone(signed: &Signed<'_, '_>) -> bool {
+    let target = signed.doc.element(signed.target);
+    let element = if target.local_name() == "Timestamp" {
+        Some(target)
+    } else {
+        target.children().find(|c| c.local_name() == "Timestamp")
+    };
+    let Some(element) = element else {
+        return true;
+    };
+    let text = element.text_content();
+    let text = text.trim();
+    text.ends_with('Z') || {
+        let b = text.as_bytes();
+        b.len() >= 6
+            && matches!(b[b.len() - 6], b'+' | b'-')
+            && b[b.len() - 3] == b':'
+            && b[b.len() - 5..b.len() - 3].iter().all(u8::is_ascii_digit)
+            && b[b.len() - 2..].iter().all(u8::is_ascii_digit)
     }
 }
 
@@ -655,16 +730,28 @@ impl Bus {
             return Ok(());
         }
         let now = self.now();
-        if timestamp < now - window || timestamp > now + window {
-            let text = |t: OffsetDateTime| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .unwrap_or_else(|_| t.to_string())
-            };
-            return Err(BusError::StaleTimestamp {
-                at: text(timestamp),
-                now: text(now),
-                window_seconds: window.whole_seconds(),
-            });
+        // A Timestamp without a time zone was read as Moscow time; the client may have meant
+        // its own.
+        let window = if timestamp_has_zone(signed) {
+            window
+        } else {
+            window + ZONELESS_SLACK
+        };
+        let text = |t: OffsetDateTime| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        let stale = |window_seconds: i64| BusError::StaleTimestamp {
+            at: text(timestamp),
+            now: text(now),
+            window_seconds,
+        };
+        let (Some(earliest), Some(latest)) = (now.checked_sub(window), now.checked_add(window))
+        else {
+            return Err(stale(window.whole_seconds()));
+        };
+        if timestamp < earliest || timestamp > latest {
+            return Err(stale(window.whole_seconds()));
         }
         let value = signed
             .wrapper
@@ -684,15 +771,18 @@ impl Bus {
         let digest = sha2::Sha256::digest(&value);
         let mut key = [0u8; 16];
         key.copy_from_slice(&digest[..16]);
-        if self.replays.first_time(
+        // In the window: `timestamp + window` is at most `now + 2 × window`, in range.
+        let forget = timestamp.checked_add(window).unwrap_or(latest);
+        match self.replays.record(
             key,
-            timestamp + window,
+            timestamp,
+            forget,
             now,
             self.config.replay_cache_entries,
         ) {
-            Ok(())
-        } else {
-            Err(BusError::ReplayedCall)
+            Seen::First => Ok(()),
+            Seen::Again => Err(BusError::ReplayedCall),
+            Seen::Forgotten(floor) => Err(stale((now - floor).whole_seconds().max(0))),
         }
     }
 
@@ -1092,6 +1182,8 @@ impl Bus {
             };
             if let Some(message) = self.store.lease_next(request).await? {
                 let id = message.message.id.clone();
+                let lease = message.delivery_count;
+                let target_node = message.message.target_node_id.clone();
                 match hand_out(message) {
                     Ok(answer) => return Ok(Some(answer)),
                     Err(HandOutError::Failed(e)) => {
@@ -1100,10 +1192,14 @@ impl Bus {
                             .settle_lease(
                                 &caller.system.mnemonic,
                                 &id,
+                                lease,
                                 LeaseOutcome::Release,
                                 self.now(),
                             )
                             .await?;
+                        // Queued again: a poller waiting for this queue may take it.
+                        self.waiters
+                            .wake(&caller.system.mnemonic, kind, &target_node);
                         return Err(e);
                     }
                     Err(HandOutError::Undeliverable(reason)) => {
@@ -1114,6 +1210,7 @@ impl Bus {
                             .settle_lease(
                                 &caller.system.mnemonic,
                                 &id,
+                                lease,
                                 LeaseOutcome::Undeliverable {
                                     reason,
                                     notice: UNDELIVERABLE_NOTICE.to_owned(),
@@ -1215,6 +1312,54 @@ impl Bus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_replay_cache_never_forgets_silently() {
+        let t0 = time::macros::datetime!(2026-12-07 12:00 UTC);
+        let window = Duration::hours(1);
+        let cache = ReplayCache::default();
+        let key = |n: u8| [n; 16];
+        let at = |s: i64| t0 + Duration::seconds(s);
+        // Room for 3.
+        assert_eq!(
+            cache.record(key(1), at(0), at(0) + window, at(0), 3),
+            Seen::First
+        );
+        assert_eq!(
+            cache.record(key(1), at(0), at(0) + window, at(1), 3),
+            Seen::Again
+        );
+        assert_eq!(
+            cache.record(key(2), at(2), at(2) + window, at(2), 3),
+            Seen::First
+        );
+        assert_eq!(
+            cache.record(key(3), at(3), at(3) + window, at(3), 3),
+            Seen::First
+        );
+        // Full: the oldest (Timestamp at(0)) is forgotten early and becomes the floor.
+        assert_eq!(
+            cache.record(key(4), at(4), at(4) + window, at(4), 3),
+            Seen::First
+        );
+        assert_eq!(
+            cache.record(key(1), at(0), at(0) + window, at(5), 3),
+            Seen::Forgotten(at(0)),
+            "a forgotten signature is still refused"
+        );
+        assert_eq!(
+            cache.record(key(3), at(3), at(3) + window, at(5), 3),
+            Seen::Again
+        );
+        // Entries whose window passed are forgotten without raising the floor.
+        let later = at(4) + window + Duration::seconds(1);
+        assert_eq!(
+            cache.record(key(9), later, later + window, later, 3),
+            Seen::First
+        );
+        assert_eq!(cache.0.lock().unwrap().floor, Some(at(0)));
+        assert_eq!(cache.0.lock().unwrap().order.len(), 1);
+    }
 
     fn entries(w: &Waiters) -> usize {
         w.lock().values().map(HashMap::len).sum()

@@ -311,6 +311,9 @@ fn structured_handler() -> x::xmlStructuredErrorFunc {
     })
 }
 
+/// The most libxml2 messages collected for one parse or validation.
+const MAX_COLLECTED_ERRORS: usize = 1000;
+
 unsafe extern "C" fn collect_error(context: *mut c_void, error: *const x::xmlError) {
     if context.is_null() || error.is_null() {
         return;
@@ -319,6 +322,9 @@ unsafe extern "C" fn collect_error(context: *mut c_void, error: *const x::xmlErr
     // valid for the duration of the call.
     unsafe {
         let sink = &mut *context.cast::<Vec<RawError>>();
+        if sink.len() >= MAX_COLLECTED_ERRORS {
+            return; // enough to report; a hostile document may cause millions
+        }
         let error = &*error;
         let text = |p: *const c_char| {
             if p.is_null() {

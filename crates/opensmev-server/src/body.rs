@@ -163,21 +163,78 @@ pub(crate) struct ReadLimits {
     pub(crate) xml: usize,
     /// Bytes of the body held in memory at most (what the budget must cover).
     pub(crate) in_memory: usize,
-    /// Longest wait for the next bytes of the body, and for the memory budget.
+    /// Longest wait for the next bytes of the body.
     pub(crate) idle: std::time::Duration,
+    /// After the first `idle`, the body must have arrived at this many bytes per second on
+    /// average (0: no minimum).
+    pub(crate) min_rate: u64,
 }
 
-/// The next frame of a body, or [`ReadError::Stalled`] when none comes within `idle`.
+/// How fast a body arrives: the clock of [`next_frame`].
+#[derive(Debug, Clone, Copy)]
+struct Pace {
+    started: tokio::time::Instant,
+    received: usize,
+}
+
+impl Pace {
+    fn new() -> Pace {
+        Pace {
+            started: tokio::time::Instant::now(),
+            received: 0,
+        }
+    }
+
+    /// When the body is too slow if nothing more arrives: `idle` after the start plus the time
+    /// what arrived buys at `min_rate`.
+    fn deadline(&self, limits: ReadLimits) -> Option<tokio::time::Instant> {
+        if limits.min_rate == 0 {
+            return None;
+        }
+        let bought =
+            std::time::Duration::from_secs_f64(self.received as f64 / limits.min_rate as f64);
+        Some(self.started + limits.idle + bought)
+    }
+}
+
+/// The next frame of a body, or [`ReadError::Stalled`] when none comes within `idle`, or when the
+/// body arrives slower than the minimum rate.
 async fn next_frame(
     body: &mut Body,
-    idle: std::time::Duration,
+    pace: &mut Pace,
+    limits: ReadLimits,
 ) -> Result<Option<Result<http_body::Frame<Bytes>, axum::Error>>, ReadError> {
-    tokio::time::timeout(idle, body.frame()).await.map_err(|_| {
-        ReadError::Stalled(format!(
-            "тело запроса не поступало дольше {} мс",
-            idle.as_millis()
-        ))
-    })
+    let now = tokio::time::Instant::now();
+    let mut wait = limits.idle;
+    let mut slow = false;
+    if let Some(deadline) = pace.deadline(limits) {
+        let left = deadline.saturating_duration_since(now);
+        if left < wait {
+            wait = left;
+            slow = true;
+        }
+    }
+    let frame = tokio::time::timeout(wait, body.frame())
+        .await
+        .map_err(|_| {
+            ReadError::Stalled(if slow {
+                format!(
+                    "тело запроса поступает медленнее {} байт/с",
+                    limits.min_rate
+                )
+            } else {
+                format!(
+                    "тело запроса не поступало дольше {} мс",
+                    limits.idle.as_millis()
+                )
+            })
+        })?;
+    if let Some(Ok(frame)) = &frame
+        && let Some(data) = frame.data_ref()
+    {
+        pace.received += data.len();
+    }
+    Ok(frame)
 }
 
 fn too_large(limit: usize) -> ReadError {
@@ -192,7 +249,8 @@ pub(crate) async fn read_plain(
     limits: ReadLimits,
 ) -> Result<Bytes, ReadError> {
     let mut buffer = bytes::BytesMut::new();
-    while let Some(frame) = next_frame(&mut body, limits.idle).await? {
+    let mut pace = Pace::new();
+    while let Some(frame) = next_frame(&mut body, &mut pace, limits).await? {
         let frame = frame.map_err(|e| ReadError::Io(format!("reading the request body: {e}")))?;
         let Ok(data) = frame.into_data() else {
             continue; // trailers
@@ -203,8 +261,7 @@ pub(crate) async fn read_plain(
         }
         // The buffer may hold up to twice what arrived while it grows.
         budget
-            .cover(total.saturating_mul(2).min(2 * limits.body), limits.idle)
-            .await
+            .cover(total.saturating_mul(2).min(2 * limits.body))
             .map_err(|_| ReadError::Busy)?;
         buffer.extend_from_slice(&data);
     }
@@ -264,8 +321,9 @@ pub(crate) async fn read_multipart(
     let mut body = body;
     let mut total = 0usize;
     let mut failure = None;
+    let mut pace = Pace::new();
     loop {
-        let frame = match next_frame(&mut body, limits.idle).await {
+        let frame = match next_frame(&mut body, &mut pace, limits).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
             Err(e) => {
@@ -285,11 +343,7 @@ pub(crate) async fn read_multipart(
                 }
                 // What is in memory is at most the root part and the parts kept before
                 // spooling (plus the chunks in flight).
-                if budget
-                    .cover(total.min(limits.in_memory), limits.idle)
-                    .await
-                    .is_err()
-                {
+                if budget.cover(total.min(limits.in_memory)).is_err() {
                     failure = Some(ReadError::Busy);
                     break;
                 }

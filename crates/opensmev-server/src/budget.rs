@@ -1,13 +1,13 @@
 //! The memory budget for request bodies: every request reserves budget for the bytes of its
 //! body it holds in memory, as they arrive (never for a length it merely declares), so that
 //! slow or stalled uploads hold only what they sent, and concurrent large bodies cannot exhaust
-//! memory. When the budget stays exhausted for a while, the call is refused (HTTP 503) rather
-//! than queued for ever.
+//! memory. When the budget is exhausted, the call is refused at once (HTTP 503, the client
+//! retries) rather than queued: a waiting request would hold what it has while it waits, and the
+//! semaphore's strict order would put every small call behind a large one.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The budget's unit: reservations are rounded up to it.
 const UNIT: usize = 64 * 1024;
@@ -19,7 +19,7 @@ pub(crate) const BODY_BUDGET_BYTES: usize = 1024 * 1024 * 1024;
 #[derive(Debug)]
 pub(crate) struct BodyBudget(Arc<Semaphore>);
 
-/// The budget stayed exhausted.
+/// The budget is exhausted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Exhausted;
 
@@ -54,23 +54,15 @@ pub(crate) struct Reservation {
 }
 
 impl Reservation {
-    /// Grows the reservation to cover `bytes`, waiting at most `wait` for budget to free up.
-    pub(crate) async fn cover(&mut self, bytes: usize, wait: Duration) -> Result<(), Exhausted> {
+    /// Grows the reservation to cover `bytes`, if the budget has that much free now.
+    pub(crate) fn cover(&mut self, bytes: usize) -> Result<(), Exhausted> {
         let need = u32::try_from(bytes.div_ceil(UNIT)).map_err(|_| Exhausted)?;
         if need <= self.units {
             return Ok(());
         }
-        let more = need - self.units;
-        let permit = match Arc::clone(&self.budget).try_acquire_many_owned(more) {
-            Ok(permit) => permit,
-            Err(TryAcquireError::NoPermits) => {
-                tokio::time::timeout(wait, Arc::clone(&self.budget).acquire_many_owned(more))
-                    .await
-                    .map_err(|_| Exhausted)?
-                    .map_err(|_| Exhausted)?
-            }
-            Err(TryAcquireError::Closed) => return Err(Exhausted),
-        };
+        let permit = Arc::clone(&self.budget)
+            .try_acquire_many_owned(need - self.units)
+            .map_err(|_| Exhausted)?;
         match &mut self.held {
             Some(held) => held.merge(permit),
             None => self.held = Some(permit),
@@ -84,31 +76,25 @@ impl Reservation {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn reservations_grow_with_the_bytes_and_are_released() {
+    #[test]
+    fn reservations_grow_with_the_bytes_and_are_released() {
         let budget = BodyBudget::new(4 * UNIT);
         let mut a = budget.reservation();
-        a.cover(1, Duration::ZERO).await.unwrap();
+        a.cover(1).unwrap();
         assert_eq!(budget.available(), 3 * UNIT);
-        a.cover(UNIT, Duration::ZERO).await.unwrap();
+        a.cover(UNIT).unwrap();
         assert_eq!(budget.available(), 3 * UNIT, "same unit");
-        a.cover(2 * UNIT + 1, Duration::ZERO).await.unwrap();
+        a.cover(2 * UNIT + 1).unwrap();
         assert_eq!(budget.available(), UNIT);
         let mut b = budget.reservation();
-        assert_eq!(
-            b.cover(2 * UNIT, Duration::from_millis(20)).await,
-            Err(Exhausted),
-            "not enough left"
-        );
+        assert_eq!(b.cover(2 * UNIT), Err(Exhausted), "not enough left");
+        assert_eq!(budget.available(), UNIT, "a refusal takes nothing");
         drop(a);
         assert_eq!(budget.available(), 4 * UNIT);
-        b.cover(2 * UNIT, Duration::ZERO).await.unwrap();
+        b.cover(2 * UNIT).unwrap();
         assert_eq!(budget.available(), 2 * UNIT);
         // More than the whole budget can never be covered.
         let mut c = budget.reservation();
-        assert_eq!(
-            c.cover(5 * UNIT, Duration::from_millis(10)).await,
-            Err(Exhausted)
-        );
+        assert_eq!(c.cover(5 * UNIT), Err(Exhausted));
     }
 }

@@ -34,6 +34,13 @@ pub enum ConfigError {
 /// The longest `poll_wait_ms` accepted: a minute, well under SMEV clients' usual timeouts.
 pub const MAX_POLL_WAIT_MS: u64 = 60_000;
 
+/// The longest `timestamp_window_seconds` accepted: a week.
+pub const MAX_TIMESTAMP_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
+
+/// The largest `max_xml_body_bytes` accepted (a plain body may take twice its size of the 1 GiB
+/// memory budget for bodies while it is read).
+pub const MAX_XML_BODY_BYTES: usize = 256 * 1024 * 1024;
+
 /// The server configuration, resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -80,6 +87,10 @@ pub struct Config {
     /// Milliseconds a request body may stall (no byte arriving) before the call is refused with
     /// HTTP 408.
     pub body_idle_timeout_ms: u64,
+    /// The slowest a request body may arrive, in bytes per second on average, after the first
+    /// `body_idle_timeout_ms` (a body trickling just under the idle timeout is refused with HTTP
+    /// 408 too); 0 = no minimum.
+    pub body_min_bytes_per_second: u64,
     /// Seconds a whole call (reading the body, processing, answering) may take.
     pub request_timeout_seconds: u64,
     /// Seconds by which the signed `Timestamp` of a poll, `GetStatus` or queue statistics call
@@ -109,6 +120,7 @@ impl Default for Config {
             max_connections: 4096,
             header_read_timeout_ms: 10_000,
             body_idle_timeout_ms: 10_000,
+            body_min_bytes_per_second: 1024,
             request_timeout_seconds: 120,
             timestamp_window_seconds: 3600,
         }
@@ -137,6 +149,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     header_read_timeout_ms: Option<u64>,
     body_idle_timeout_ms: Option<u64>,
+    body_min_bytes_per_second: Option<u64>,
     request_timeout_seconds: Option<u64>,
     timestamp_window_seconds: Option<u64>,
 }
@@ -155,7 +168,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 20] = [
+const ENV_KEYS: [&str; 21] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -174,6 +187,7 @@ const ENV_KEYS: [&str; 20] = [
     "MAX_CONNECTIONS",
     "HEADER_READ_TIMEOUT_MS",
     "BODY_IDLE_TIMEOUT_MS",
+    "BODY_MIN_BYTES_PER_SECOND",
     "REQUEST_TIMEOUT_SECONDS",
     "TIMESTAMP_WINDOW_SECONDS",
 ];
@@ -254,6 +268,7 @@ impl Config {
             max_connections,
             header_read_timeout_ms,
             body_idle_timeout_ms,
+            body_min_bytes_per_second,
             request_timeout_seconds,
             timestamp_window_seconds
         );
@@ -298,6 +313,7 @@ impl Config {
             "MAX_CONNECTIONS" => self.max_connections = num(name, value)?,
             "HEADER_READ_TIMEOUT_MS" => self.header_read_timeout_ms = num(name, value)?,
             "BODY_IDLE_TIMEOUT_MS" => self.body_idle_timeout_ms = num(name, value)?,
+            "BODY_MIN_BYTES_PER_SECOND" => self.body_min_bytes_per_second = num(name, value)?,
             "REQUEST_TIMEOUT_SECONDS" => self.request_timeout_seconds = num(name, value)?,
             "TIMESTAMP_WINDOW_SECONDS" => self.timestamp_window_seconds = num(name, value)?,
             "DEMO" => {
@@ -356,6 +372,24 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("{name} must be positive")));
             }
         }
+        if self.request_timeout_seconds.saturating_mul(1000) < self.poll_wait_ms + 10_000 {
+            return Err(ConfigError::Invalid(format!(
+                "request_timeout_seconds {} must leave at least 10 s beyond poll_wait_ms {}",
+                self.request_timeout_seconds, self.poll_wait_ms
+            )));
+        }
+        if self.timestamp_window_seconds > MAX_TIMESTAMP_WINDOW_SECONDS {
+            return Err(ConfigError::Invalid(format!(
+                "timestamp_window_seconds {} is more than {MAX_TIMESTAMP_WINDOW_SECONDS} (a week)",
+                self.timestamp_window_seconds
+            )));
+        }
+        if self.max_xml_body_bytes > MAX_XML_BODY_BYTES {
+            return Err(ConfigError::Invalid(format!(
+                "max_xml_body_bytes {} is more than {MAX_XML_BODY_BYTES} (the memory budget for bodies must hold two)",
+                self.max_xml_body_bytes
+            )));
+        }
         if self.smev_key.is_some() != self.smev_cert.is_some() {
             return Err(ConfigError::Invalid(
                 "smev_key and smev_cert go together".into(),
@@ -400,10 +434,14 @@ pub(crate) fn valid_host(host: &str) -> bool {
         }
     } else {
         match host.rsplit_once(':') {
+            // An empty port is the default one (RFC 3986 §3.2.3).
+            Some((name, "")) => (Some(name), None),
             Some((name, port)) => (Some(name), Some(port)),
             None => (Some(host), None),
         }
     };
+    // A fully qualified name may end with a dot.
+    let name = name.map(|n| n.strip_suffix('.').unwrap_or(n));
     let name_ok = name.is_none_or(|n| {
         !n.is_empty()
             && n.len() <= 253
@@ -473,6 +511,9 @@ mod tests {
     fn hosts_and_public_urls() {
         for good in [
             "localhost",
+            "smev.example.ru.",
+            "SMEV.Example.RU:443",
+            "host:",
             "127.0.0.1:7500",
             "smev.example.ru",
             "a-b.c_d:80",
@@ -485,7 +526,8 @@ mod tests {
             "",
             "x\"/><evil xmlns=\"urn:evil\"/><a b=\"",
             "a b",
-            "host:",
+            ":80",
+            ".",
             "host:80:80",
             "host/path",
             "[::1",

@@ -194,6 +194,7 @@ async fn endpoint(
             max_xml
         },
         idle: std::time::Duration::from_millis(state.config.body_idle_timeout_ms),
+        min_rate: state.config.body_min_bytes_per_second,
     };
     let read = match multipart {
         None => body::read_plain(body, &mut reservation, limits)
@@ -299,39 +300,36 @@ async fn endpoint(
         &mut request,
         &received.parts,
         claimed.as_ref(),
+        received.mtom,
     )
     .await;
     match outcome {
-        Ok(Answer { xml, attachments }) => {
-            if attachments.is_empty() && !received.mtom {
-                return xml_response(StatusCode::OK, opensmev_wire::TEXT_XML_UTF8, xml);
-            }
-            let places: Vec<AnswerAttachment> = attachments
-                .iter()
-                .map(|a| AnswerAttachment {
-                    id: a.content_id.clone(),
-                    mime_type: a.mime_type.clone(),
-                    len: a.data.len(),
-                })
-                .collect();
-            match opensmev_wire::frame_answer(&xml, &places, received.mtom) {
-                Ok(framed) => {
-                    let blobs = attachments.into_iter().map(|a| a.data).collect();
-                    let mut response = xml_response(
-                        StatusCode::OK,
-                        &framed.content_type,
-                        body::answer_body(&framed, blobs),
-                    );
-                    response
-                        .headers_mut()
-                        .insert(header::CONTENT_LENGTH, HeaderValue::from(framed.len));
-                    response
+        Ok(answer) => {
+            let framed = match answer.framed {
+                Some(framed) => framed,
+                None if answer.attachments.is_empty() && !received.mtom => {
+                    return xml_response(StatusCode::OK, opensmev_wire::TEXT_XML_UTF8, answer.xml);
                 }
-                Err(e) => fault_response(
-                    version,
-                    &faults::from_bus(&BusError::Internal(e.to_string())),
-                ),
-            }
+                None => match frame(&answer.xml, &answer.attachments, received.mtom) {
+                    Ok(framed) => framed,
+                    Err(e) => {
+                        return fault_response(
+                            version,
+                            &faults::from_bus(&BusError::Internal(e.to_string())),
+                        );
+                    }
+                },
+            };
+            let blobs = answer.attachments.into_iter().map(|a| a.data).collect();
+            let mut response = xml_response(
+                StatusCode::OK,
+                &framed.content_type,
+                body::answer_body(&framed, blobs),
+            );
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(framed.len));
+            response
         }
         Err(e) => {
             if matches!(e, BusError::Store(_) | BusError::Internal(_)) {
@@ -346,6 +344,8 @@ struct Answer {
     xml: String,
     /// The delivered message's attachments, placed into the signed XML afterwards.
     attachments: Vec<opensmev_store::Attachment>,
+    /// The answer split for streaming (attachments, MTOM), when already done.
+    framed: Option<opensmev_wire::FramedAnswer>,
 }
 
 impl Answer {
@@ -353,8 +353,27 @@ impl Answer {
         Answer {
             xml,
             attachments: Vec::new(),
+            framed: None,
         }
     }
+}
+
+/// The signed answer split into segments with its attachments' places (as base64 text, or as
+/// MTOM parts for an MTOM request).
+fn frame(
+    xml: &str,
+    attachments: &[opensmev_store::Attachment],
+    mtom: bool,
+) -> Result<opensmev_wire::FramedAnswer, opensmev_wire::WireError> {
+    let places: Vec<AnswerAttachment> = attachments
+        .iter()
+        .map(|a| AnswerAttachment {
+            id: a.content_id.clone(),
+            mime_type: a.mime_type.clone(),
+            len: a.data.len(),
+        })
+        .collect();
+    opensmev_wire::frame_answer(xml, &places, mtom)
 }
 
 /// The attachments of a send for the bus. A large attachment that came as base64 text is
@@ -457,6 +476,7 @@ fn delivery_answer(
     state: &State,
     version: SchemaVersion,
     is_request: bool,
+    mtom: bool,
     stored: StoredMessage,
 ) -> Result<Answer, HandOutError> {
     let undeliverable = |e: String| HandOutError::Undeliverable(e);
@@ -501,9 +521,20 @@ fn delivery_answer(
         }
         Err(e) => return Err(undeliverable(format!("the answer cannot be signed: {e}"))),
     };
+    let attachments = stored.message.attachments;
+    // Framed here, while the lease can still be settled if it fails.
+    let framed = if attachments.is_empty() && !mtom {
+        None
+    } else {
+        Some(
+            frame(&xml, &attachments, mtom)
+                .map_err(|e| undeliverable(format!("the answer cannot be framed: {e}")))?,
+        )
+    };
     Ok(Answer {
         xml,
-        attachments: stored.message.attachments,
+        attachments,
+        framed,
     })
 }
 
@@ -559,6 +590,7 @@ async fn handle(
     request: &mut Request,
     parts: &body::KeptParts,
     claimed: Option<&Mnemonic>,
+    mtom: bool,
 ) -> Result<Answer, BusError> {
     let bus = &state.bus;
     let version = request.version();
@@ -668,7 +700,7 @@ async fn handle(
             };
             let answer = bus
                 .poll_with(input, kind, |stored| {
-                    delivery_answer(state, version, is_request, stored)
+                    delivery_answer(state, version, is_request, mtom, stored)
                 })
                 .await?;
             Ok(answer.unwrap_or_else(|| {

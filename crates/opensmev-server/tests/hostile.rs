@@ -343,6 +343,44 @@ async fn chunked_bodies_over_the_limit_are_refused() {
     bus.stop().await;
 }
 
+/// A body trickling in just under the idle timeout is cut by the minimum rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickling_bodies_are_cut() {
+    let (bus, _dir) = start(|c| {
+        c.body_idle_timeout_ms = 1000;
+        c.body_min_bytes_per_second = 1024;
+    })
+    .await;
+    let mut stream = TcpStream::connect(addr(&bus)).await.unwrap();
+    stream
+        .write_all(b"POST /smev/v1.2/ws HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: 100000\r\n\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (mut read, mut write) = stream.into_split();
+    let trickle = tokio::spawn(async move {
+        for _ in 0..40 {
+            if write.write_all(b"<").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), read.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("медленнее"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    trickle.abort();
+    round_trip_within(&bus, Duration::from_secs(2)).await;
+    bus.stop().await;
+}
+
 // ------------------------------------------------------------------------------------------------
 // 3. Certificates
 
@@ -615,13 +653,13 @@ async fn the_host_header_cannot_inject_into_the_wsdl() {
     assert!(!evil.contains("<evil"), "{evil}");
     let fine = raw(
         &addr(&bus),
-        get("bus.example:8080").as_bytes(),
+        get("BUS.Example:8080").as_bytes(),
         Duration::from_secs(5),
     )
     .await;
     assert!(fine.starts_with("HTTP/1.1 200"), "{fine}");
     assert!(
-        fine.contains("location=\"http://bus.example:8080/smev/v1.2/ws\""),
+        fine.contains("location=\"http://BUS.Example:8080/smev/v1.2/ws\""),
         "{fine}"
     );
     bus.stop().await;
@@ -692,6 +730,26 @@ async fn stale_and_replayed_polls_are_refused() {
                 .await,
             "SMEV-116",
         );
+    }
+    // A Timestamp without a zone is read as Moscow time; a client at UTC+7 writing its local
+    // time is 4 h ahead of that, and is still accepted. So is one with its offset written.
+    let utc = time::OffsetDateTime::now_utc();
+    let local = utc.to_offset(time::UtcOffset::from_hms(7, 0, 0).unwrap());
+    let zoneless = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        local.year(),
+        u8::from(local.month()),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    );
+    let with_offset = format!("{zoneless}+07:00");
+    for stamp in [zoneless, with_offset] {
+        let answer = consumer
+            .post("GetStatus", status_at(&consumer, &stamp))
+            .await;
+        assert_eq!(answer.status, 200, "{stamp}: {}", answer.text);
     }
     let captured = poll_at(&provider, &common::now_text());
     let first = provider.post("GetRequest", captured.clone()).await;

@@ -406,6 +406,7 @@ impl Store for SqliteStore {
         &self,
         recipient: &Mnemonic,
         id: &MessageId,
+        delivery_count: u32,
         outcome: LeaseOutcome,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
@@ -413,7 +414,7 @@ impl Store for SqliteStore {
         let released = matches!(outcome, LeaseOutcome::Release);
         let settled = self
             .write("settle_lease", move |conn| {
-                ops::settle_lease(conn, &owner, &id, &outcome, now)
+                ops::settle_lease(conn, &owner, &id, delivery_count, &outcome, now)
             })
             .await?;
         if released && let Some((kind, node)) = &settled {

@@ -435,6 +435,7 @@ pub(crate) fn settle_lease(
     conn: &Connection,
     recipient: &Mnemonic,
     id: &MessageId,
+    delivery_count: u32,
     outcome: &LeaseOutcome,
     now: OffsetDateTime,
 ) -> Result<Option<SettledQueue>, StoreError> {
@@ -443,19 +444,22 @@ pub(crate) fn settle_lease(
         .prepare_cached(
             "SELECT m.seq, m.sender, d.kind, d.type_ns, d.type_local, d.target_node_id
              FROM messages m JOIN deliveries d ON d.message_seq = m.seq
-             WHERE m.id = ?1 AND d.recipient = ?2 AND d.state = 'leased'",
+             WHERE m.id = ?1 AND d.recipient = ?2 AND d.state = 'leased' AND d.delivery_count = ?3",
         )
         .and_then(|mut s| {
-            s.query_row(params![id.as_str(), recipient.as_str()], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            })
+            s.query_row(
+                params![id.as_str(), recipient.as_str(), delivery_count],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
             .optional()
         })
         .ctx("settle_lease: find")?;

@@ -1220,13 +1220,13 @@ pub async fn settle_lease(store: &dyn Store) {
     // Nothing leased yet: nothing settles.
     assert!(
         !store
-            .settle_lease(&mn("R"), &mid(1), LeaseOutcome::Release, at(5))
+            .settle_lease(&mn("R"), &mid(1), 0, LeaseOutcome::Release, at(5))
             .await
             .expect("settle")
     );
     assert!(
         !store
-            .settle_lease(&mn("R"), &mid(1), dead(), at(5))
+            .settle_lease(&mn("R"), &mid(1), 0, dead(), at(5))
             .await
             .expect("settle")
     );
@@ -1237,13 +1237,13 @@ pub async fn settle_lease(store: &dyn Store) {
     // Not the recipient's: nothing settles.
     assert!(
         !store
-            .settle_lease(&mn("S"), &mid(1), LeaseOutcome::Release, at(11))
+            .settle_lease(&mn("S"), &mid(1), 1, LeaseOutcome::Release, at(11))
             .await
             .expect("settle")
     );
     assert!(
         store
-            .settle_lease(&mn("R"), &mid(1), LeaseOutcome::Release, at(11))
+            .settle_lease(&mn("R"), &mid(1), 1, LeaseOutcome::Release, at(11))
             .await
             .expect("settle")
     );
@@ -1257,9 +1257,17 @@ pub async fn settle_lease(store: &dyn Store) {
         .expect("released message");
     assert_eq!(again.message.id, mid(1));
     assert_eq!(again.delivery_count, 2);
+    // The earlier lease (count 1) is over: settling it changes nothing.
+    assert!(
+        !store
+            .settle_lease(&mn("R"), &mid(1), 1, dead(), at(12))
+            .await
+            .expect("settle")
+    );
+    assert_eq!(get(store, 1).await.state, DeliveryState::Leased);
     assert!(
         store
-            .settle_lease(&mn("R"), &mid(1), dead(), at(13))
+            .settle_lease(&mn("R"), &mid(1), 2, dead(), at(13))
             .await
             .expect("settle")
     );
@@ -1306,13 +1314,13 @@ pub async fn settle_lease(store: &dyn Store) {
     );
     assert!(
         !store
-            .settle_lease(&mn("R"), &mid(1), dead(), at(10_002))
+            .settle_lease(&mn("R"), &mid(1), 2, dead(), at(10_002))
             .await
             .expect("settle")
     );
     assert!(
         !store
-            .settle_lease(&mn("R"), &mid(1), LeaseOutcome::Release, at(10_002))
+            .settle_lease(&mn("R"), &mid(1), 2, LeaseOutcome::Release, at(10_002))
             .await
             .expect("settle")
     );

@@ -482,12 +482,14 @@ pub trait Store: Send + Sync + Debug {
     ) -> Result<AckOutcome, StoreError>;
 
     /// Settles a lease of `recipient` on message `id` that was not handed out (see
-    /// [`LeaseOutcome`]). Only a leased delivery is changed (whether or not its lease ran out);
-    /// `false` when there is none, and nothing changes.
+    /// [`LeaseOutcome`]): the lease `lease_next` gave with this `delivery_count`. Only that lease
+    /// is changed (whether or not it ran out; not a later one of another poller); `false` when
+    /// there is no such lease, and nothing changes.
     async fn settle_lease(
         &self,
         recipient: &Mnemonic,
         id: &MessageId,
+        delivery_count: u32,
         outcome: LeaseOutcome,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError>;
