@@ -32,6 +32,9 @@ pub(crate) const CLAIMED_MNEMONIC_HEADER: &str = "x-opensmev-mnemonic";
 
 const SMEV_ID: &str = "SIGNED_BY_SMEV";
 
+/// How much deeper the sender's data stands in the answer that delivers it than in the send.
+const DELIVERY_EXTRA_DEPTH: usize = 2;
+
 pub(crate) fn router(state: Arc<State>) -> Router {
     let prefix = state.config.path_prefix.clone();
     let limit = state.config.max_mtom_body_bytes;
@@ -248,6 +251,10 @@ async fn endpoint(
     };
     let limits = Limits {
         max_document_bytes: state.config.max_mtom_body_bytes,
+        // The answer that delivers the sender's data nests it two levels deeper
+        // (`…Response/…Message/Request|Response/…`) and is read with the default limits when it
+        // is signed: what is accepted must still fit then.
+        max_depth: Limits::default().max_depth - DELIVERY_EXTRA_DEPTH,
         ..Limits::default()
     };
     let doc = match Document::parse(&received.xml, limits) {
