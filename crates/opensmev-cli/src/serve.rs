@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use opensmev_server::Application;
 use opensmev_server::config::{Config, Overrides};
+use opensmev_server::{Application, BuildOptions, RegistryAtStart};
 
 use crate::i18n::Lang;
 
@@ -23,9 +23,13 @@ pub(crate) struct ServeArgs {
     /// The data directory (store, generated keys).
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Demo mode: generate keys, a demo registry and examples in the data directory.
+    /// Demo mode: generate keys, a demo registry and examples in the data directory. The demo
+    /// registry is written only into a store without a registry; one already stored is kept.
     #[arg(long)]
     demo: bool,
+    /// Demo mode, replacing the stored registry with the demo one.
+    #[arg(long)]
+    reset_demo: bool,
     /// Import this registry file at start.
     #[arg(long)]
     registry: Option<PathBuf>,
@@ -67,8 +71,11 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     let overrides = Overrides {
         listen: args.listen,
         data_dir: args.data_dir,
-        demo: args.demo,
+        demo: args.demo || args.reset_demo,
         registry_file: args.registry,
+    };
+    let options = BuildOptions {
+        reset_demo: args.reset_demo,
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     // Each connection is a file descriptor; the store, spool and logs need some more.
@@ -84,9 +91,12 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let listen = config.listen;
         let prefix = config.path_prefix.clone();
-        let app = Application::build(config).await?;
-        let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
+        // Bound before anything is written, so a busy address stops the start at once.
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", bind_error(listen, &e, lang)))?;
         let local = listener.local_addr()?;
+        let app = Application::build_with(config, options).await?;
         // The banner is best effort: a closed standard output must not stop the server.
         let banner = (|| -> std::io::Result<()> {
             let mut out = std::io::stdout().lock();
@@ -103,6 +113,12 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", lang.pick(
                     "Подпишите SendRequest ключом MFC01 (например: opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) и отправьте его на адрес выше.",
                     "Sign a SendRequest with the MFC01 key (e.g. opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) and post it to the address above."))?;
+                if let RegistryAtStart::KeptOverDemo { version } = app.registry_at_start() {
+                    writeln!(out, "{}", lang.pick(
+                        "В хранилище уже есть реестр, отличный от демо-реестра: он сохранён и действует (версия {version}). Заменить его демо-реестром: opensmev serve --reset-demo.",
+                        "The store already holds a registry other than the demo one: it is kept and in force (version {version}). To replace it with the demo registry: opensmev serve --reset-demo.",
+                    ).replace("{version}", &version.to_string()))?;
+                }
             }
             Ok(())
         })();
@@ -110,6 +126,37 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         app.run(listener, shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The message for a listen address that cannot be bound, naming the three ways to set another.
+fn bind_error(listen: std::net::SocketAddr, error: &std::io::Error, lang: Lang) -> String {
+    let why = match error.kind() {
+        std::io::ErrorKind::AddrInUse => Some(lang.pick(
+            "адрес уже занят (другим экземпляром OpenSMEV или иной программой)",
+            "the address is already in use (by another OpenSMEV or another program)",
+        )),
+        std::io::ErrorKind::AddrNotAvailable => Some(lang.pick(
+            "у этой машины нет такого адреса",
+            "this machine has no such address",
+        )),
+        std::io::ErrorKind::PermissionDenied => Some(lang.pick(
+            "нет прав (порты ниже 1024 требуют привилегий)",
+            "permission denied (ports below 1024 need privileges)",
+        )),
+        _ => None,
+    };
+    let why = match why {
+        Some(why) => format!("{why} ({error})"),
+        None => error.to_string(),
+    };
+    format!(
+        "{} {listen}: {why}. {}",
+        lang.pick("не удаётся слушать", "cannot listen on"),
+        lang.pick(
+            "Укажите другой адрес: флаг --listen HOST:PORT, переменная OPENSMEV_LISTEN или ключ listen в файле конфигурации",
+            "Choose another address: the --listen HOST:PORT flag, the OPENSMEV_LISTEN variable or the listen key of the configuration file",
+        )
+    )
 }
 
 /// Raises the soft limit of open files towards `wanted` (at most the hard limit); returns the
@@ -156,6 +203,32 @@ async fn shutdown_signal() {
     }
 }
 
+/// The store directory of the data directory `data_dir` (absolute), if it holds a store; an
+/// error naming what was looked for otherwise. Creates nothing: a mistyped `--data-dir` must not
+/// leave an empty store behind for a server that never uses it.
+fn existing_store(data_dir: &std::path::Path, lang: Lang) -> anyhow::Result<PathBuf> {
+    let store_dir = data_dir.join("store");
+    let file = store_dir.join(opensmev_store_sqlite::DB_FILE);
+    if !file.is_file() {
+        let shown = std::path::absolute(&file).unwrap_or(file);
+        anyhow::bail!(
+            "{} {} ({} {}). {}",
+            lang.pick(
+                "в каталоге данных нет хранилища OpenSMEV:",
+                "the data directory holds no OpenSMEV store:"
+            ),
+            data_dir.display(),
+            lang.pick("нет файла", "no file"),
+            shown.display(),
+            lang.pick(
+                "Укажите --data-dir того каталога, с которым запущен opensmev serve (в нём хранилище store/ создаётся при первом запуске)",
+                "Give --data-dir the data directory opensmev serve runs with (its store/ is created at the server's first start)"
+            )
+        );
+    }
+    std::fs::canonicalize(&store_dir).with_context(|| format!("{}", store_dir.display()))
+}
+
 /// Runs a registry subcommand.
 pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
@@ -176,11 +249,13 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Import { file, data_dir } => {
+            let store_dir = existing_store(&data_dir, lang)?;
+            let store_path = store_dir.join(opensmev_store_sqlite::DB_FILE);
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
             opensmev_core::registry::Registry::from_toml(&text, 0)?;
             let version = runtime()?.block_on(async move {
-                let store = opensmev_store_sqlite::SqliteStore::open(&data_dir.join("store"))?;
+                let store = opensmev_store_sqlite::SqliteStore::open(&store_dir)?;
                 let doc = opensmev_store::Store::save_registry(
                     &store,
                     text,
@@ -196,13 +271,25 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
                 "{} {version}",
                 lang.pick("Реестр сохранён, версия", "Registry stored, version")
             )?;
+            eprintln!(
+                "{}: {}",
+                lang.pick("хранилище", "store"),
+                store_path.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Export { data_dir } => {
+            let store_dir = existing_store(&data_dir, lang)?;
+            let store_path = store_dir.join(opensmev_store_sqlite::DB_FILE);
             let doc = runtime()?.block_on(async move {
-                let store = opensmev_store_sqlite::SqliteStore::open(&data_dir.join("store"))?;
+                let store = opensmev_store_sqlite::SqliteStore::open(&store_dir)?;
                 anyhow::Ok(opensmev_store::Store::registry(&store).await?)
             })?;
+            eprintln!(
+                "{}: {}",
+                lang.pick("хранилище", "store"),
+                store_path.display()
+            );
             match doc {
                 Some(doc) => write!(out, "{}", doc.text)?,
                 None => anyhow::bail!("{}", lang.pick("реестр пуст", "the registry is empty")),

@@ -45,17 +45,76 @@ pub(crate) struct State {
     pub(crate) spool: Arc<crate::body::Spool>,
 }
 
+/// Choices made for one start rather than configured (the binary fills them from its flags).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// In demo mode, write the demo registry even if the store holds another one (`--reset-demo`).
+    /// Without it the demo registry is written only into a store that has no registry yet. Has
+    /// no effect outside demo mode, nor when a registry file is configured (the file wins).
+    pub reset_demo: bool,
+}
+
+/// What the start did to the registry in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryAtStart {
+    /// Nothing was written: the store's registry (if any, its version) is in force, and it is
+    /// already what was asked for (the registry file's or the demo registry's text), or nothing
+    /// was asked for.
+    Unchanged {
+        /// The version in force; `None`: the store has no registry.
+        version: Option<u64>,
+    },
+    /// The configured registry file differed from the stored registry and was imported.
+    ImportedFile {
+        /// The new version.
+        version: u64,
+    },
+    /// The demo registry was written: into a store without a registry, or on `reset_demo`.
+    ImportedDemo {
+        /// The new version.
+        version: u64,
+    },
+    /// Demo mode, but the store holds another registry (one the user imported, or the demo
+    /// registry of other keys or an earlier release); it was kept. `reset_demo` replaces it.
+    KeptOverDemo {
+        /// The version in force.
+        version: u64,
+    },
+}
+
 /// A built server, ready to serve.
 #[derive(Debug)]
 pub struct Application {
     state: Arc<State>,
     demo: Option<demo::Demo>,
+    registry_at_start: RegistryAtStart,
+}
+
+/// Where the registry to write at start comes from.
+enum Source {
+    File(String),
+    Demo(String),
 }
 
 impl Application {
     /// Opens the store, loads (or in demo mode generates) the keys and the registry, and builds
-    /// the bus.
+    /// the bus; [`BuildOptions::default`].
     pub async fn build(config: Config) -> Result<Application, AppError> {
+        Application::build_with(config, BuildOptions::default()).await
+    }
+
+    /// [`Application::build`] with the choices of this start.
+    ///
+    /// The registry: a configured `registry_file` is imported when its text differs from the
+    /// stored registry's (the user asked for it). In demo mode without one, the demo registry is
+    /// written only into a store that has no registry yet, or with `options.reset_demo`; a
+    /// registry already stored is kept (and said so in the log), so a restart with `--demo`
+    /// never replaces a registry the user imported. [`Application::registry_at_start`] tells
+    /// which happened.
+    pub async fn build_with(
+        config: Config,
+        options: BuildOptions,
+    ) -> Result<Application, AppError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| setup(format!("creating {}", config.data_dir.display()), e))?;
         let demo = if config.demo {
@@ -98,28 +157,63 @@ impl Application {
         };
         let crypto: Arc<dyn CryptoProvider> = provider;
         let bus = Bus::new(store, crypto, signer, bus_config, Arc::new(SystemClock));
-        let import = match (&demo, &config.registry_file) {
-            (_, Some(path)) => Some(
+        let source = match (&demo, &config.registry_file) {
+            (_, Some(path)) => Some(Source::File(
                 std::fs::read_to_string(path)
                     .map_err(|e| setup(format!("reading {}", path.display()), e))?,
-            ),
-            (Some(demo), None) => Some(demo.registry_toml.clone()),
+            )),
+            (Some(demo), None) => Some(Source::Demo(demo.registry_toml.clone())),
             (None, None) => None,
         };
-        bus.reload_registry()
+        // Read the stored document before putting it in force: one that can no longer be loaded
+        // can still be replaced by the registry file or `reset_demo`.
+        let stored = bus
+            .store()
+            .registry()
             .await
             .map_err(|e| setup("loading the registry", e))?;
-        if let Some(text) = import {
-            let stored = bus
-                .store()
-                .registry()
-                .await
-                .map_err(|e| setup("loading the registry", e))?;
-            if stored.is_none_or(|doc| doc.text != text) {
-                bus.import_registry(&text)
+        let registry_at_start = match (source, stored) {
+            (None, stored) => RegistryAtStart::Unchanged {
+                version: stored.map(|doc| doc.version),
+            },
+            (Some(Source::File(text) | Source::Demo(text)), Some(doc)) if doc.text == text => {
+                RegistryAtStart::Unchanged {
+                    version: Some(doc.version),
+                }
+            }
+            (Some(Source::File(text)), _) => {
+                let version = bus
+                    .import_registry(&text)
                     .await
                     .map_err(|e| setup("importing the registry", e))?;
+                tracing::info!(version, "the registry file was imported");
+                RegistryAtStart::ImportedFile { version }
             }
+            (Some(Source::Demo(_)), Some(doc)) if !options.reset_demo => {
+                tracing::info!(
+                    "demo mode: keeping the stored registry (version {}), which differs from the demo one; --reset-demo replaces it with the demo registry",
+                    doc.version
+                );
+                RegistryAtStart::KeptOverDemo {
+                    version: doc.version,
+                }
+            }
+            (Some(Source::Demo(text)), _) => {
+                let version = bus
+                    .import_registry(&text)
+                    .await
+                    .map_err(|e| setup("importing the demo registry", e))?;
+                tracing::info!(version, "the demo registry was written to the store");
+                RegistryAtStart::ImportedDemo { version }
+            }
+        };
+        if !matches!(
+            registry_at_start,
+            RegistryAtStart::ImportedFile { .. } | RegistryAtStart::ImportedDemo { .. }
+        ) {
+            bus.reload_registry()
+                .await
+                .map_err(|e| setup("loading the registry", e))?;
         }
         let spool_dir = config.data_dir.join("spool");
         let spool = crate::body::Spool::open(&spool_dir)
@@ -132,6 +226,7 @@ impl Application {
                 spool: Arc::new(spool),
             }),
             demo,
+            registry_at_start,
         })
     }
 
@@ -143,6 +238,11 @@ impl Application {
     /// The demo set-up, in demo mode.
     pub fn demo(&self) -> Option<&demo::Demo> {
         self.demo.as_ref()
+    }
+
+    /// What the start did to the stored registry.
+    pub fn registry_at_start(&self) -> RegistryAtStart {
+        self.registry_at_start
     }
 
     /// The router (for in-process tests).

@@ -16,4 +16,4 @@ mod faults;
 mod serve;
 mod soap;
 
-pub use app::{AppError, Application};
+pub use app::{AppError, Application, BuildOptions, RegistryAtStart};
