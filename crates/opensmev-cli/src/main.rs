@@ -34,23 +34,32 @@ enum Command {
     Sig(sig::SigCommand),
 }
 
-/// Logs to standard error; `OPENSMEV_LOG` (e.g. `debug`, `opensmev_server=trace`) sets the level.
-fn init_logging() {
+/// Logs to standard error, as text or JSON lines; `OPENSMEV_LOG` (e.g. `debug`,
+/// `opensmev::access=info,warn`, `opensmev_server=trace`) sets the levels, `info` by default.
+pub(crate) fn init_logging(format: opensmev_server::config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OPENSMEV_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    use std::io::IsTerminal as _;
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        opensmev_server::config::LogFormat::Text => builder.try_init(),
+        opensmev_server::config::LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .flatten_event(true)
+            .try_init(),
+    };
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => {
-            init_logging();
-            serve::serve(args, cli.lang)
-        }
+        // Logging starts once the configuration (with its `log_format`) is read.
+        Command::Serve(args) => serve::serve(args, cli.lang),
         Command::Registry(command) => serve::registry(command, cli.lang),
         Command::Sig(command) => sig::run(command, cli.lang),
     };

@@ -78,6 +78,7 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         reset_demo: args.reset_demo,
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
+    crate::init_logging(config.log_format);
     // Each connection is a file descriptor; the store, spool and logs need some more.
     let wanted = config.max_connections as u64 + 256;
     let allowed = raise_open_files_limit(wanted);

@@ -598,6 +598,12 @@ impl Bus {
         }
         let registry = Registry::from_toml(&doc.text, doc.version)
             .map_err(|e| BusError::Internal(e.to_string()))?;
+        tracing::info!(
+            version = doc.version,
+            saved_at = %doc.saved_at,
+            "registry version {} in force",
+            doc.version
+        );
         if let Ok(mut current) = self.registry.write() {
             *current = Arc::new(registry);
         }
@@ -628,6 +634,7 @@ impl Bus {
                 && let Some(system) = registry.system(mnemonic)
                 && system.signature == SignaturePolicy::Optional
             {
+                tracing::Span::current().record("caller", system.mnemonic.as_str());
                 return Ok(Caller {
                     system: system.clone(),
                     signed: false,
@@ -698,6 +705,8 @@ impl Bus {
                 });
             }
         };
+        // The call log names the caller (a no-op outside a span with that field).
+        tracing::Span::current().record("caller", system.mnemonic.as_str());
         if let Some(failure) = report.failure {
             return Err(match failure.category {
                 FaultCategory::Internal => BusError::Internal(failure.message),

@@ -265,6 +265,7 @@ pub(crate) async fn read_plain(
             .map_err(|_| ReadError::Busy)?;
         buffer.extend_from_slice(&data);
     }
+    tracing::Span::current().record("bytes_in", buffer.len());
     Ok(buffer.freeze())
 }
 
@@ -358,6 +359,7 @@ pub(crate) async fn read_multipart(
         }
     }
     drop(tx);
+    tracing::Span::current().record("bytes_in", total);
     let parsed = worker
         .await
         .map_err(|e| ReadError::Io(format!("the body reader failed: {e}")))?;

@@ -34,6 +34,17 @@ pub enum ConfigError {
 /// The longest `poll_wait_ms` accepted: a minute, well under SMEV clients' usual timeouts.
 pub const MAX_POLL_WAIT_MS: u64 = 60_000;
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: time, level, the call's context, the message and its fields.
+    #[default]
+    Text,
+    /// One JSON object a line (for log collectors).
+    Json,
+}
+
 /// The longest `timestamp_window_seconds` accepted: a week.
 pub const MAX_TIMESTAMP_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -93,6 +104,10 @@ pub struct Config {
     pub body_min_bytes_per_second: u64,
     /// Seconds a whole call (reading the body, processing, answering) may take.
     pub request_timeout_seconds: u64,
+    /// How log lines are written: `text` (for people) or `json` (one JSON object a line).
+    pub log_format: LogFormat,
+    /// The name of this server in the call log (default: the host name).
+    pub node_name: Option<String>,
     /// Seconds by which the signed `Timestamp` of a poll, `GetStatus` or queue statistics call
     /// may differ from the bus's clock; such signatures are also remembered for this long and a
     /// replay is refused. 0 turns both checks off (for clients that reuse signed polls).
@@ -123,6 +138,8 @@ impl Default for Config {
             body_min_bytes_per_second: 1024,
             request_timeout_seconds: 120,
             timestamp_window_seconds: 3600,
+            log_format: LogFormat::Text,
+            node_name: None,
         }
     }
 }
@@ -152,6 +169,8 @@ struct FileConfig {
     body_min_bytes_per_second: Option<u64>,
     request_timeout_seconds: Option<u64>,
     timestamp_window_seconds: Option<u64>,
+    log_format: Option<LogFormat>,
+    node_name: Option<String>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -168,7 +187,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 21] = [
+const ENV_KEYS: [&str; 23] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -190,6 +209,8 @@ const ENV_KEYS: [&str; 21] = [
     "BODY_MIN_BYTES_PER_SECOND",
     "REQUEST_TIMEOUT_SECONDS",
     "TIMESTAMP_WINDOW_SECONDS",
+    "LOG_FORMAT",
+    "NODE_NAME",
 ];
 
 impl Config {
@@ -270,8 +291,12 @@ impl Config {
             body_idle_timeout_ms,
             body_min_bytes_per_second,
             request_timeout_seconds,
-            timestamp_window_seconds
+            timestamp_window_seconds,
+            log_format
         );
+        if f.node_name.is_some() {
+            self.node_name = f.node_name;
+        }
         if f.public_url.is_some() {
             self.public_url = f.public_url;
         }
@@ -316,6 +341,20 @@ impl Config {
             "BODY_MIN_BYTES_PER_SECOND" => self.body_min_bytes_per_second = num(name, value)?,
             "REQUEST_TIMEOUT_SECONDS" => self.request_timeout_seconds = num(name, value)?,
             "TIMESTAMP_WINDOW_SECONDS" => self.timestamp_window_seconds = num(name, value)?,
+            "LOG_FORMAT" => {
+                self.log_format = match value.trim() {
+                    "text" => LogFormat::Text,
+                    "json" => LogFormat::Json,
+                    other => {
+                        return Err(ConfigError::Invalid(format!(
+                            "OPENSMEV_LOG_FORMAT={other:?} is not text or json"
+                        )));
+                    }
+                }
+            }
+            "NODE_NAME" => {
+                self.node_name = Some(value.trim().to_owned()).filter(|v| !v.is_empty());
+            }
             "DEMO" => {
                 self.demo = match value.trim() {
                     "1" | "true" | "yes" => true,
@@ -486,7 +525,11 @@ mod tests {
         .unwrap();
         let config = Config::load(
             Some(&file),
-            env(&[("OPENSMEV_LEASE_SECONDS", "30"), ("HOME", "/root")]),
+            env(&[
+                ("OPENSMEV_LEASE_SECONDS", "30"),
+                ("HOME", "/root"),
+                ("OPENSMEV_LOG_FORMAT", "json"),
+            ]),
             &Overrides {
                 listen: Some("127.0.0.1:9000".into()),
                 ..Overrides::default()
@@ -497,6 +540,7 @@ mod tests {
         assert_eq!(config.lease_seconds, 30);
         assert_eq!(config.poll_wait_ms, 250);
         assert!(config.demo);
+        assert_eq!(config.log_format, LogFormat::Json);
 
         let err = Config::load(
             None,

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod demo;
 
+mod access;
 mod app;
 mod body;
 mod budget;

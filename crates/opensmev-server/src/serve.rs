@@ -78,6 +78,9 @@ pub(crate) async fn serve(
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = tokio::task::JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, max_connections = limits.max_connections, "serving");
+    }
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -136,6 +139,11 @@ pub(crate) async fn serve(
     }
     drop(listener);
     let _ = stop_tx.send(true);
+    tracing::info!(
+        connections = connections.len(),
+        "stopping: no new connections; the open ones finish their calls"
+    );
     while connections.join_next().await.is_some() {}
+    tracing::info!("stopped");
     Ok(())
 }

@@ -54,6 +54,11 @@ pub(crate) fn router(state: Arc<State>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             std::time::Duration::from_secs(state.config.request_timeout_seconds),
         ))
+        // Outermost, so that a call cut by the timeout has its line too.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::access::log_calls,
+        ))
         .with_state(state)
 }
 
@@ -70,11 +75,17 @@ fn xml_response(
 }
 
 fn fault_response(version: SchemaVersion, fault: &Fault) -> Response {
-    xml_response(
+    let mut response = xml_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         opensmev_wire::TEXT_XML_UTF8,
         opensmev_wire::fault(version, fault),
-    )
+    );
+    response.extensions_mut().insert(crate::access::FaultInfo {
+        element: fault.kind.element_name(version),
+        code: fault.code.clone(),
+        reason: fault.message_ru.clone(),
+    });
+    response
 }
 
 /// `GET ?wsdl` and `GET ?xsd=NAME`: the official files, addresses rewritten to this server.
@@ -84,6 +95,16 @@ async fn describe(
     Query(query): Query<HashMap<String, String>>,
     version: SchemaVersion,
 ) -> Response {
+    let span = tracing::Span::current();
+    span.record("version", version.as_str());
+    span.record(
+        "op",
+        if query.contains_key("xsd") {
+            "xsd"
+        } else {
+            "wsdl"
+        },
+    );
     // The address clients are told: the configured public URL, or this request's Host — which
     // is the client's to write, so only a plain host[:port] is taken.
     let origin = match &state.config.public_url {
@@ -146,8 +167,19 @@ fn refused(version: SchemaVersion, status: StatusCode, text: String) -> Response
     response
 }
 
+/// One SOAP call (its line in the call log is written by `access::log_calls`).
 async fn endpoint(
     AxumState(state): AxumState<Arc<State>>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+    version: SchemaVersion,
+) -> Response {
+    tracing::Span::current().record("version", version.as_str());
+    call(state, headers, body, version).await
+}
+
+async fn call(
+    state: Arc<State>,
     headers: HeaderMap,
     body: axum::body::Body,
     version: SchemaVersion,
@@ -271,6 +303,20 @@ async fn endpoint(
         Ok(request) => request,
         Err(e) => return fault_response(version, &faults::from_wire(&e, Some(doc.text()))),
     };
+    let span = tracing::Span::current();
+    span.record("op", tracing::field::display(request.operation()));
+    match &request {
+        Request::SendRequest(r) => {
+            span.record("message_id", r.sender_data.message_id.as_str());
+        }
+        Request::SendResponse(r) => {
+            span.record("message_id", r.sender_data.message_id.as_str());
+        }
+        Request::Ack(r) => {
+            span.record("message_id", r.target.message_id.as_str());
+        }
+        _ => {}
+    }
     if request.version() != version {
         return fault_response(
             version,
@@ -486,6 +532,7 @@ fn delivery_answer(
     mtom: bool,
     stored: StoredMessage,
 ) -> Result<Answer, HandOutError> {
+    tracing::Span::current().record("message_id", stored.message.id.as_str());
     let undeliverable = |e: String| HandOutError::Undeliverable(e);
     let sender_data_xml =
         sender_data_for(&stored, version).map_err(|e| undeliverable(e.to_string()))?;
