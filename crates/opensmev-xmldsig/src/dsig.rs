@@ -22,7 +22,7 @@ use opensmev_crypto::{
 use time::OffsetDateTime;
 
 use crate::c14n::{self, EXC_C14N_URI, EXC_C14N_WITH_COMMENTS_URI};
-use crate::transform::{self, Flavor, SMEV_TRANSFORM_URI};
+use crate::transform::{self, Flavor, SMEV_TRANSFORM_URI, TransformVariant};
 use crate::xml::{Document, Element, ElementId, Limits};
 
 /// The XMLDSig namespace.
@@ -282,6 +282,13 @@ pub struct VerifyOptions {
     /// When the digest does not match, also try the other flavor (the two differ only in rare
     /// corners, and real signers use both); the report says which one matched.
     pub accept_other_flavor: bool,
+    /// When no reference flavor matches, compute the digest under each known non-reference
+    /// implementation ([`TransformVariant`]) and say in the report and the failure which one
+    /// the signer used. Costs a transform per variant, only after a mismatch.
+    pub detect_variants: bool,
+    /// A non-reference implementation whose digest is *accepted* (the signature is then valid;
+    /// the report names the variant). `None` (the default): only the reference is accepted.
+    pub accept_variant: Option<TransformVariant>,
 }
 
 impl VerifyOptions {
@@ -294,6 +301,8 @@ impl VerifyOptions {
             capture: false,
             flavor: Flavor::default(),
             accept_other_flavor: true,
+            detect_variants: true,
+            accept_variant: None,
         }
     }
 }
@@ -319,6 +328,12 @@ pub struct ReferenceReport {
     pub error: Option<String>,
     /// The SMEV transform flavor of the computed digest (the matching one, if any matched).
     pub flavor: Option<Flavor>,
+    /// The known non-reference implementation whose output the expected digest matches, when
+    /// no reference flavor does (accepted or not: see [`ReferenceReport::variant_accepted`]).
+    pub matched_variant: Option<TransformVariant>,
+    /// Whether the match with [`ReferenceReport::matched_variant`] was accepted
+    /// ([`VerifyOptions::accept_variant`]); the computed digest is then the variant's.
+    pub variant_accepted: bool,
 }
 
 impl ReferenceReport {
@@ -351,6 +366,11 @@ pub struct SignatureReport {
     pub canonical_signed_info: Option<Vec<u8>>,
     /// The first failure, in SMEV order; `None` = valid.
     pub failure: Option<Failure>,
+    /// The known non-reference SMEV transform implementation a reference digest matches (the
+    /// first such reference), when no reference flavor does.
+    pub matched_variant: Option<TransformVariant>,
+    /// Whether that match was accepted ([`VerifyOptions::accept_variant`]).
+    pub variant_accepted: bool,
 }
 
 impl SignatureReport {
@@ -385,6 +405,8 @@ impl SignatureReport {
             certificate_time_ok: None,
             canonical_signed_info: None,
             failure: None,
+            matched_variant: None,
+            variant_accepted: false,
         }
     }
 }
@@ -538,6 +560,10 @@ pub fn verify_signature(
     }
     for reference in &parsed.references {
         let r = check_reference(doc, signature, reference, provider, options, &mut problems);
+        if report.matched_variant.is_none() && r.matched_variant.is_some() {
+            report.matched_variant = r.matched_variant;
+            report.variant_accepted = r.variant_accepted;
+        }
         report.references.push(r);
     }
 
@@ -700,6 +726,8 @@ fn check_reference(
         transformed: None,
         error: None,
         flavor: None,
+        matched_variant: None,
+        variant_accepted: false,
     };
     let mut fail = |report: &mut ReferenceReport, category: FaultCategory, message: String| {
         report.error = Some(message.clone());
@@ -796,7 +824,7 @@ fn check_reference(
         return report;
     };
     let has_smev = uris.contains(&SMEV_TRANSFORM_URI);
-    let attempt = |flavor: Flavor| -> Result<Attempt, (FaultCategory, String)> {
+    let attempt = |mode: Mode| -> Result<Attempt, (FaultCategory, String)> {
         let hasher = provider.hasher(digest).map_err(|e| {
             let category = if matches!(e, CryptoError::GostEngineUnavailable { .. }) {
                 FaultCategory::Internal
@@ -809,11 +837,11 @@ fn check_reference(
             hasher,
             capture: options.capture.then(Vec::new),
         };
-        apply_transforms(
+        apply_transforms_in(
             &target,
             Some(signature),
             &reference.transforms,
-            flavor,
+            mode,
             &mut sink,
         )
         .map_err(|m| (FaultCategory::SignatureIsInvalid, m))?;
@@ -824,20 +852,44 @@ fn check_reference(
             .map_err(|e| (FaultCategory::Internal, e.to_string()))?;
         Ok((value, capture))
     };
-    let mut outcome = attempt(options.flavor);
+    let mut outcome = attempt(Mode::Flavor(options.flavor));
     report.flavor = Some(options.flavor);
-    let matched = matches!(&outcome, Ok((d, _)) if *d == reference.digest_value);
+    let mut matched = matches!(&outcome, Ok((d, _)) if *d == reference.digest_value);
     if !matched && has_smev && options.accept_other_flavor {
         let other = options.flavor.other();
-        if let Ok((d, capture)) = attempt(other)
+        if let Ok((d, capture)) = attempt(Mode::Flavor(other))
             && d == reference.digest_value
         {
             outcome = Ok((d, capture));
             report.flavor = Some(other);
+            matched = true;
+        }
+    }
+    // Only after a mismatch: which known non-reference implementation was the signer's?
+    if !matched && has_smev && (options.detect_variants || options.accept_variant.is_some()) {
+        let candidates = TransformVariant::ALL
+            .into_iter()
+            .filter(|v| options.detect_variants || options.accept_variant == Some(*v));
+        for variant in candidates {
+            if let Ok((d, capture)) = attempt(Mode::Variant(variant))
+                && d == reference.digest_value
+            {
+                report.matched_variant = Some(variant);
+                if options.accept_variant == Some(variant) {
+                    report.variant_accepted = true;
+                    report.flavor = None;
+                    outcome = Ok((d, capture));
+                }
+                break;
+            }
         }
     }
     match outcome {
         Err((category, message)) => {
+            let message = match report.matched_variant {
+                Some(variant) => format!("{message}; {}", variant_explanation(variant)),
+                None => message,
+            };
             fail(&mut report, category, message);
             return report;
         }
@@ -850,17 +902,35 @@ fn check_reference(
         let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
         let message = format!(
             "the digest of {} (Id=\"{}\") does not match: DigestValue {} but computed {} with {} after [{}]; \
-             the element was changed after signing or was signed with a different transform",
+             {}",
             target.path(),
             bounded(id),
             b64(&report.expected_digest),
             b64(report.computed_digest.as_deref().unwrap_or_default()),
             digest.name(),
-            uris.join(", ")
+            uris.join(", "),
+            match report.matched_variant {
+                Some(variant) => variant_explanation(variant),
+                None => "the element was changed after signing or was signed with a different \
+                         transform (none of the known implementations gives this digest)"
+                    .to_owned(),
+            }
         );
         fail(&mut report, FaultCategory::SignatureIsInvalid, message);
     }
     report
+}
+
+/// Why a digest that matches `variant` is refused, in English.
+fn variant_explanation(variant: TransformVariant) -> String {
+    format!(
+        "the element was signed with {} ({VARIANT_TAG}{}), not with the reference SMEV transform \
+         the bus implements; the signer's transform must be fixed, or the bus's registry must \
+         allow transform_variant = \"{}\" for this information system",
+        variant.describe_en(),
+        variant.name(),
+        variant.name()
+    )
 }
 
 /// A computed digest and, when capturing, the hashed bytes.
@@ -897,6 +967,51 @@ pub fn apply_transforms(
     flavor: Flavor,
     out: &mut dyn Write,
 ) -> Result<(), String> {
+    apply_transforms_in(target, signature, transforms, Mode::Flavor(flavor), out)
+}
+
+/// [`apply_transforms`] with the SMEV transform as a known non-reference implementation does it
+/// (to explain a digest, or to make test signatures as such a signer would).
+pub fn apply_transforms_variant(
+    target: &Element<'_, '_>,
+    signature: Option<&Element<'_, '_>>,
+    transforms: &[TransformSpec],
+    variant: TransformVariant,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    apply_transforms_in(target, signature, transforms, Mode::Variant(variant), out)
+}
+
+/// The marker in a digest-mismatch explanation before the name of the matched variant
+/// (`variant: python-port`), for callers that translate the explanation.
+pub const VARIANT_TAG: &str = "variant: ";
+
+/// Which SMEV transform to run: a reference flavor or a known non-reference implementation.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    Flavor(Flavor),
+    Variant(TransformVariant),
+}
+
+fn smev_transform(
+    element: &Element<'_, '_>,
+    skip: Option<Range<usize>>,
+    mode: Mode,
+    out: &mut dyn Write,
+) -> Result<(), transform::TransformError> {
+    match mode {
+        Mode::Flavor(flavor) => transform::transform_element(element, skip, flavor, out),
+        Mode::Variant(variant) => transform::transform_element_variant(element, skip, variant, out),
+    }
+}
+
+fn apply_transforms_in(
+    target: &Element<'_, '_>,
+    signature: Option<&Element<'_, '_>>,
+    transforms: &[TransformSpec],
+    mode: Mode,
+    out: &mut dyn Write,
+) -> Result<(), String> {
     let mut skip: Option<Range<usize>> = None;
     let mut rest = transforms;
     if let Some(first) = rest.first()
@@ -912,7 +1027,7 @@ pub fn apply_transforms(
     let uris: Vec<&str> = rest.iter().map(|t| t.uri.as_str()).collect();
     match uris.as_slice() {
         [EXC_C14N_URI | EXC_C14N_WITH_COMMENTS_URI, SMEV_TRANSFORM_URI] | [SMEV_TRANSFORM_URI] => {
-            transform::transform_element(target, skip, flavor, out).map_err(|e| format!("SMEV transform failed: {e}"))
+            smev_transform(target, skip, mode, out).map_err(|e| format!("SMEV transform failed: {e}"))
         }
         [EXC_C14N_URI | EXC_C14N_WITH_COMMENTS_URI] => {
             c14n::canonicalize_element(target, skip, &rest[0].inclusive_prefixes, out)
@@ -932,7 +1047,7 @@ pub fn apply_transforms(
                         .map_err(|e| format!("exclusive C14N failed: {e}"))?;
                 }
                 SMEV_TRANSFORM_URI => {
-                    transform::transform_element(target, skip, flavor, &mut octets)
+                    smev_transform(target, skip, mode, &mut octets)
                         .map_err(|e| format!("SMEV transform failed: {e}"))?;
                 }
                 other => return Err(format!("unsupported transform '{other}'")),
@@ -947,7 +1062,7 @@ pub fn apply_transforms(
                             .map_err(|e| format!("exclusive C14N failed: {e}"))?;
                     }
                     SMEV_TRANSFORM_URI => {
-                        transform::transform_element(&doc.root(), None, flavor, &mut next)
+                        smev_transform(&doc.root(), None, mode, &mut next)
                             .map_err(|e| format!("SMEV transform failed: {e}"))?;
                     }
                     other => return Err(format!("unsupported transform '{other}'")),
@@ -986,6 +1101,9 @@ pub struct SignOptions {
     /// The SMEV transform flavor (when the content cannot be transformed in it, e.g. an element
     /// in no namespace under Woodstox, the other flavor is used).
     pub flavor: Flavor,
+    /// Compute the digest as a known non-reference implementation does instead (for tests and
+    /// for reproducing what such a signer sends; the bus never signs this way).
+    pub variant: Option<TransformVariant>,
 }
 
 /// Builds a detached `ds:Signature` (declaring its own `ds` prefix) over `target`, which must
@@ -1030,7 +1148,10 @@ pub fn create_signature(
         hasher: provider.hasher(digest)?,
         capture: None,
     };
-    if apply_transforms(target, None, &transforms, options.flavor, &mut sink).is_err() {
+    if let Some(variant) = options.variant {
+        apply_transforms_variant(target, None, &transforms, variant, &mut sink)
+            .map_err(SignError::Other)?;
+    } else if apply_transforms(target, None, &transforms, options.flavor, &mut sink).is_err() {
         sink = DigestSink {
             hasher: provider.hasher(digest)?,
             capture: None,

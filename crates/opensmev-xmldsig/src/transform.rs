@@ -38,6 +38,11 @@
 //!
 //! Evidence and test vectors: `tests/data/transform/README.md`.
 //!
+//! Field implementations that are *not* the reference (the Python port of danbka/smev-transform,
+//! GostCryptography's .NET transform on Windows) differ from it on text; they are reproduced as
+//! [`TransformVariant`]s, computed only to explain (or, per IS, accept) a digest that did not
+//! match the reference. Evidence: `tests/data/transform-ports/README.md`.
+//!
 //! Input is an element of a [`Document`](crate::xml::Document) (equivalently: the exclusive
 //! canonical form of that element, which has the same information set), so the exclusive
 //! C14N step that precedes this transform in SMEV signatures needs no separate pass.
@@ -48,6 +53,9 @@ use std::sync::Arc;
 use crate::xml::{Element, Item, Limits, Walker, XmlError};
 
 mod fast;
+mod variant;
+
+pub use variant::{TransformVariant, transform_element_variant};
 
 /// The transform algorithm URI.
 pub const SMEV_TRANSFORM_URI: &str = "urn://smev-gov-ru/xmldsig/transform";
