@@ -251,12 +251,25 @@ impl Application {
     }
 
     /// Serves on `listener` until `shutdown` completes; also keeps the registry in step with the
-    /// store.
+    /// store. With `tls_cert`/`tls_key` the listener speaks HTTPS only (and with `tls_client_ca`
+    /// verifies the clients' certificates); TLS files that cannot be used stop the start with an
+    /// error naming the key.
     pub async fn run(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
+        let tls = crate::serve::tls_acceptor(&self.state.config).map_err(|e| setup("TLS", e))?;
+        if let Some(acceptor) = &tls
+            && let Some(certificate) = acceptor.context().certificate()
+            && let Ok(now) = openssl::asn1::Asn1Time::days_from_now(0)
+            && certificate.not_after() < now
+        {
+            tracing::warn!(
+                not_after = %certificate.not_after(),
+                "the TLS certificate (tls_cert) has expired: clients will refuse the connection"
+            );
+        }
         let state = self.state.clone();
         let poll = std::time::Duration::from_secs(state.config.registry_poll_seconds.max(1));
         let poller = tokio::spawn(async move {
@@ -275,7 +288,7 @@ impl Application {
                 self.state.config.header_read_timeout_ms,
             ),
         };
-        let result = crate::serve::serve(listener, router, limits, shutdown).await;
+        let result = crate::serve::serve(listener, router, limits, tls, shutdown).await;
         poller.abort();
         Ok(result?)
     }

@@ -45,6 +45,19 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether a client certificate is asked for on the HTTPS listener (with `tls_client_ca`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsClientAuth {
+    /// A client certificate signed by `tls_client_ca` is required: a client without one is
+    /// refused in the handshake (mTLS).
+    #[default]
+    Required,
+    /// A client certificate is asked for and, when given, must be signed by `tls_client_ca`; a
+    /// client without one is served too.
+    Optional,
+}
+
 /// The longest `timestamp_window_seconds` accepted: a week.
 pub const MAX_TIMESTAMP_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 
@@ -112,6 +125,18 @@ pub struct Config {
     /// may differ from the bus's clock; such signatures are also remembered for this long and a
     /// replay is refused. 0 turns both checks off (for clients that reuse signed polls).
     pub timestamp_window_seconds: u64,
+    /// The server's TLS certificate (PEM; the server's certificate first, then the
+    /// intermediate CAs). With `tls_key`, the listener speaks HTTPS only (TLS 1.2 and 1.3).
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `tls_cert` (PEM, unencrypted).
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM bundle) that sign the clients' TLS certificates: set, the listener
+    /// asks every client for a certificate and verifies its chain against them (mTLS). The SMEV
+    /// identity of a caller still comes from the signature in the message.
+    pub tls_client_ca: Option<PathBuf>,
+    /// With `tls_client_ca`: whether a client certificate is `required` (the default) or
+    /// `optional`.
+    pub tls_client_auth: TlsClientAuth,
 }
 
 impl Default for Config {
@@ -140,6 +165,10 @@ impl Default for Config {
             timestamp_window_seconds: 3600,
             log_format: LogFormat::Text,
             node_name: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_client_auth: TlsClientAuth::Required,
         }
     }
 }
@@ -171,6 +200,10 @@ struct FileConfig {
     timestamp_window_seconds: Option<u64>,
     log_format: Option<LogFormat>,
     node_name: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_client_ca: Option<PathBuf>,
+    tls_client_auth: Option<TlsClientAuth>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -187,7 +220,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 23] = [
+const ENV_KEYS: [&str; 27] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -211,6 +244,10 @@ const ENV_KEYS: [&str; 23] = [
     "TIMESTAMP_WINDOW_SECONDS",
     "LOG_FORMAT",
     "NODE_NAME",
+    "TLS_CERT",
+    "TLS_KEY",
+    "TLS_CLIENT_CA",
+    "TLS_CLIENT_AUTH",
 ];
 
 impl Config {
@@ -265,7 +302,15 @@ impl Config {
             config.registry_file = Some(registry.clone());
         }
         config.check()?;
+        config.check_tls()?;
         Ok(config)
+    }
+
+    /// Reads the TLS files (`tls_cert`, `tls_key`, `tls_client_ca`) and checks that they can
+    /// serve HTTPS: readable, PEM, the key matching the certificate. Nothing to do without TLS.
+    /// [`Config::load`] calls it; the server checks again when it starts.
+    pub fn check_tls(&self) -> Result<(), ConfigError> {
+        crate::serve::tls_acceptor(self).map(|_| ())
     }
 
     fn apply_file(&mut self, f: FileConfig) -> Result<(), ConfigError> {
@@ -292,8 +337,18 @@ impl Config {
             body_min_bytes_per_second,
             request_timeout_seconds,
             timestamp_window_seconds,
-            log_format
+            log_format,
+            tls_client_auth
         );
+        if f.tls_cert.is_some() {
+            self.tls_cert = f.tls_cert;
+        }
+        if f.tls_key.is_some() {
+            self.tls_key = f.tls_key;
+        }
+        if f.tls_client_ca.is_some() {
+            self.tls_client_ca = f.tls_client_ca;
+        }
         if f.node_name.is_some() {
             self.node_name = f.node_name;
         }
@@ -348,6 +403,20 @@ impl Config {
                     other => {
                         return Err(ConfigError::Invalid(format!(
                             "OPENSMEV_LOG_FORMAT={other:?} is not text or json"
+                        )));
+                    }
+                }
+            }
+            "TLS_CERT" => self.tls_cert = non_empty_path(value),
+            "TLS_KEY" => self.tls_key = non_empty_path(value),
+            "TLS_CLIENT_CA" => self.tls_client_ca = non_empty_path(value),
+            "TLS_CLIENT_AUTH" => {
+                self.tls_client_auth = match value.trim() {
+                    "required" => TlsClientAuth::Required,
+                    "optional" => TlsClientAuth::Optional,
+                    other => {
+                        return Err(ConfigError::Invalid(format!(
+                            "OPENSMEV_TLS_CLIENT_AUTH={other:?} is not required or optional"
                         )));
                     }
                 }
@@ -429,6 +498,16 @@ impl Config {
                 self.max_xml_body_bytes
             )));
         }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key go together (set both for HTTPS, or neither)".into(),
+            ));
+        }
+        if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
+            return Err(ConfigError::Invalid(
+                "tls_client_ca needs HTTPS: set tls_cert and tls_key too".into(),
+            ));
+        }
         if self.smev_key.is_some() != self.smev_cert.is_some() {
             return Err(ConfigError::Invalid(
                 "smev_key and smev_cert go together".into(),
@@ -441,6 +520,23 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// The scheme of the bus's own addresses: `https` when the listener speaks TLS (`tls_cert` is
+/// set), else `http`.
+pub fn scheme(config: &Config) -> &'static str {
+    if config.tls_cert.is_some() {
+        "https"
+    } else {
+        "http"
+    }
+}
+
+/// A path from an environment variable; empty: unset.
+fn non_empty_path(value: &str) -> Option<PathBuf> {
+    Some(value.trim())
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 /// Whether `url` is `http(s)://` and an authority only ([`valid_host`]).

@@ -10,6 +10,8 @@ use opensmev_server::config::Config;
 use opensmev_store::Store;
 use opensmev_types::SchemaVersion;
 
+pub mod tls;
+
 pub use opensmev_client::{
     Answer, RawAnswer, RequestParts, SOAP_NS, SmevClient, new_message_id, now_text,
 };
@@ -44,13 +46,15 @@ impl TestBus {
             ..Config::default()
         };
         tweak(&mut config);
+        // `https` when the tweak configured TLS (`tls_cert`/`tls_key`).
+        let scheme = opensmev_server::config::scheme(&config);
         let app = Application::build(config).await.expect("build");
         let demo_dir = app.demo().expect("demo").dir.clone();
         let store = app.bus().store().clone();
         let smev_cert =
             Certificate::from_pem(&std::fs::read(demo_dir.join("SMEV/cert.pem")).unwrap()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}/smev", listener.local_addr().unwrap());
+        let base = format!("{scheme}://{}/smev", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run(listener, async move {
