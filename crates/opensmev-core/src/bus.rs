@@ -647,6 +647,8 @@ impl Bus {
         };
         // Identity before the expensive work: the signing certificate is looked up by its DER
         // bytes; an unregistered one is refused without verifying (and without caching) it.
+        // The registry may allow this IS one non-reference SMEV transform implementation.
+        let mut accept_variant = None;
         if let Some(signature) = wrapper
             .children()
             .find(|c| c.is(dsig::DSIG_NS, "Signature"))
@@ -673,12 +675,17 @@ impl Bus {
                         },
                     });
                 }
-                Ok(_) => {}
+                Ok(der) => {
+                    accept_variant = registry
+                        .system_by_certificate_der(&der)
+                        .and_then(|s| s.transform_variant);
+                }
             }
         }
         let options = VerifyOptions {
             at: self.now(),
             expected_target: Some(signed.target),
+            accept_variant,
             ..VerifyOptions::now()
         };
         let report = dsig::verify_wrapped(Some(&wrapper), self.crypto.as_ref(), &options);
@@ -715,6 +722,16 @@ impl Bus {
                     message: failure.message,
                 },
             });
+        }
+        if let Some(variant) = report.matched_variant.filter(|_| report.variant_accepted) {
+            // Accepted only because the registry allows this IS that implementation.
+            tracing::info!(
+                caller = system.mnemonic.as_str(),
+                transform_variant = variant.name(),
+                "signature accepted with a non-reference SMEV transform ({}): allowed for this \
+                 information system by its registry entry",
+                variant.describe_en()
+            );
         }
         Ok(Caller {
             system,

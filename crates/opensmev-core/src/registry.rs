@@ -12,6 +12,7 @@ use std::sync::Arc;
 use opensmev_crypto::Certificate;
 use opensmev_schema::SchemaSet;
 use opensmev_types::{Mnemonic, QName};
+use opensmev_xmldsig::transform::TransformVariant;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use time::{Date, OffsetDateTime};
@@ -82,7 +83,15 @@ pub struct SystemEntry {
     /// Queue quota for this IS (default: the registry-wide quota).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_quota: Option<u64>,
+    // `transform_variant` (a string, optional) is also read from a `[[systems]]` entry: see
+    // [`InformationSystem::transform_variant`]. It is kept apart from this struct (read and
+    // written by `Registry::from_toml` / `Registry::to_toml`) so that code building entries
+    // field by field does not change.
 }
+
+/// The key of a `[[systems]]` entry that names the one non-reference SMEV transform
+/// implementation accepted for that IS (see [`InformationSystem::transform_variant`]).
+pub const TRANSFORM_VARIANT_KEY: &str = "transform_variant";
 
 /// One XSD file of a kind of information.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +199,16 @@ pub struct InformationSystem {
     pub certificates: Vec<Certificate>,
     /// Queue quota.
     pub queue_quota: u64,
+    /// Registry key `transform_variant` of the `[[systems]]` entry (a string; absent or
+    /// `"reference"` = the default): the one known non-reference implementation of the SMEV
+    /// transform whose digests the bus accepts in this IS's signatures (ЭП-ОВ), besides the
+    /// reference. Known: `"python-port"` (the Python port of danbka/smev-transform, PyPI
+    /// `smev-transform` 2.0.0: drops line breaks in text, writes `&` and `<` unescaped) and
+    /// `"dotnet-crlf"` (GostCryptography's .NET `XmlDsigSmevTransform` on Windows: line breaks
+    /// in text written as CR LF). Only that IS, only that variant; every such acceptance is
+    /// logged at INFO. Without it a signature from such a signer is refused with a fault that
+    /// names the variant.
+    pub transform_variant: Option<TransformVariant>,
 }
 
 /// A kind of information, resolved.
@@ -274,12 +293,48 @@ impl Registry {
 
     /// Parses and checks a registry document.
     pub fn from_toml(text: &str, version: u64) -> Result<Registry, RegistryError> {
-        let file: RegistryFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        Registry::build(file, version)
+        if !text.contains(TRANSFORM_VARIANT_KEY) {
+            let file: RegistryFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+            return Registry::build(file, version);
+        }
+        // Take `transform_variant` out of the `[[systems]]` entries, then read the rest as usual.
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let variants = take_transform_variants(&mut table)?;
+        let file: RegistryFile = match toml::Value::Table(table).try_into() {
+            Ok(file) => file,
+            Err(e) => {
+                // The text gives the same error with its position, unless it stops first at
+                // the key taken out above.
+                let positioned = toml::from_str::<RegistryFile>(text)
+                    .err()
+                    .map(|p| p.to_string())
+                    .filter(|p| !p.contains(TRANSFORM_VARIANT_KEY));
+                return Err(err(positioned.unwrap_or_else(|| e.to_string())));
+            }
+        };
+        Registry::build_with_variants(file, &variants, version)
     }
 
     /// Checks and indexes a registry.
     pub fn build(file: RegistryFile, version: u64) -> Result<Registry, RegistryError> {
+        Registry::build_with_variants(file, &BTreeMap::new(), version)
+    }
+
+    /// Checks and indexes a registry whose systems accept the given non-reference transform
+    /// implementations (by mnemonic; see [`InformationSystem::transform_variant`]).
+    pub fn build_with_variants(
+        file: RegistryFile,
+        variants: &BTreeMap<String, TransformVariant>,
+        version: u64,
+    ) -> Result<Registry, RegistryError> {
+        if let Some(unknown) = variants
+            .keys()
+            .find(|m| !file.systems.iter().any(|s| &s.mnemonic == *m))
+        {
+            return Err(err(format!(
+                "{TRANSFORM_VARIANT_KEY} is given for {unknown}, which is not a registered system"
+            )));
+        }
         let participants: HashMap<&str, &Participant> = file
             .participants
             .iter()
@@ -329,6 +384,7 @@ impl Registry {
                 signature: entry.signature,
                 certificates,
                 queue_quota: entry.queue_quota.unwrap_or(file.default_queue_quota),
+                transform_variant: variants.get(&entry.mnemonic).copied(),
             };
             if systems.insert(mnemonic, Arc::new(system)).is_some() {
                 return Err(err(format!(
@@ -470,7 +526,36 @@ impl Registry {
 
     /// The document, as TOML.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(&self.file).unwrap_or_default()
+        let with_variants: Vec<&Arc<InformationSystem>> = self
+            .systems
+            .values()
+            .filter(|s| s.transform_variant.is_some())
+            .collect();
+        if with_variants.is_empty() {
+            return toml::to_string_pretty(&self.file).unwrap_or_default();
+        }
+        let Ok(mut table) = toml::Table::try_from(&self.file) else {
+            return toml::to_string_pretty(&self.file).unwrap_or_default();
+        };
+        if let Some(toml::Value::Array(systems)) = table.get_mut("systems") {
+            for entry in systems.iter_mut() {
+                let Some(entry) = entry.as_table_mut() else {
+                    continue;
+                };
+                let variant = entry
+                    .get("mnemonic")
+                    .and_then(toml::Value::as_str)
+                    .and_then(|m| with_variants.iter().find(|s| s.mnemonic.as_str() == m))
+                    .and_then(|s| s.transform_variant);
+                if let Some(variant) = variant {
+                    entry.insert(
+                        TRANSFORM_VARIANT_KEY.to_owned(),
+                        toml::Value::String(variant.name().to_owned()),
+                    );
+                }
+            }
+        }
+        toml::to_string_pretty(&table).unwrap_or_default()
     }
 
     /// The file form.
@@ -546,6 +631,53 @@ impl Registry {
                 .contains_key(&(consumer.clone(), k.entry.id.clone()))
         })
     }
+}
+
+/// Removes `transform_variant` from every `[[systems]]` entry of `table` and returns the
+/// variants by mnemonic (`"reference"` = none).
+fn take_transform_variants(
+    table: &mut toml::Table,
+) -> Result<BTreeMap<String, TransformVariant>, RegistryError> {
+    let mut variants = BTreeMap::new();
+    let Some(toml::Value::Array(systems)) = table.get_mut("systems") else {
+        return Ok(variants);
+    };
+    for (i, entry) in systems.iter_mut().enumerate() {
+        let Some(entry) = entry.as_table_mut() else {
+            continue;
+        };
+        let Some(value) = entry.remove(TRANSFORM_VARIANT_KEY) else {
+            continue;
+        };
+        let mnemonic = entry
+            .get("mnemonic")
+            .and_then(toml::Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        let known = || {
+            let mut names = vec!["reference"];
+            names.extend(TransformVariant::ALL.iter().map(|v| v.name()));
+            names.join(", ")
+        };
+        let Some(name) = value.as_str() else {
+            return Err(err(format!(
+                "system {mnemonic}: {TRANSFORM_VARIANT_KEY} must be a string (one of: {})",
+                known()
+            )));
+        };
+        if name == "reference" {
+            continue;
+        }
+        let variant = TransformVariant::from_name(name).ok_or_else(|| {
+            err(format!(
+                "system {mnemonic}: {TRANSFORM_VARIANT_KEY} '{name}' is not a known SMEV \
+                 transform implementation (one of: {})",
+                known()
+            ))
+        })?;
+        variants.insert(mnemonic, variant);
+    }
+    Ok(variants)
 }
 
 #[cfg(test)]
