@@ -121,7 +121,7 @@ async fn describe(
                         .into_response();
                 }
             };
-            format!("http://{host}")
+            format!("{}://{host}", crate::config::scheme(&state.config))
         }
     };
     let base = format!(

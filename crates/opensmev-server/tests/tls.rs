@@ -143,6 +143,23 @@ async fn every_version_round_trips_over_https() {
     assert!(bus.base.starts_with("https://127.0.0.1:"), "{}", bus.base);
     let http = pki.http(None);
     assert_eq!(wsdl(&bus, &http).await, Ok(200));
+    // The WSDL points clients at the HTTPS address.
+    let text = http
+        .get(format!("{}/v1.2/ws?wsdl", bus.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let https = format!(
+        "location=\"{}/v1.2/ws\"",
+        bus.base.replace("127.0.0.1", "localhost")
+    );
+    assert!(
+        text.contains(&https) || text.contains(&format!("location=\"{}/v1.2/ws\"", bus.base)),
+        "{text}"
+    );
     for version in SchemaVersion::ALL {
         round_trip(&bus, version, &http).await;
     }
