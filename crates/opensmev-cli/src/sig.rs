@@ -13,7 +13,7 @@ use opensmev_crypto::{
 };
 use opensmev_xmldsig::c14n;
 use opensmev_xmldsig::dsig::{self, Placement, SignOptions, SignatureReport, VerifyOptions};
-use opensmev_xmldsig::transform::{self, Flavor};
+use opensmev_xmldsig::transform::{self, Flavor, TransformVariant};
 use opensmev_xmldsig::xml::{Document, Element, Limits};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -74,6 +74,10 @@ pub(crate) struct VerifyArgs {
     /// Accept only digests of this SMEV transform flavor (default: either).
     #[arg(long, value_enum)]
     flavor: Option<FlavorArg>,
+    /// Also accept digests of this known non-reference SMEV transform implementation
+    /// (python-port, dotnet-crlf), as the registry key transform_variant does for an IS.
+    #[arg(long, value_name = "VARIANT")]
+    accept_variant: Option<TransformVariant>,
 }
 
 #[derive(Debug, Args)]
@@ -488,6 +492,8 @@ fn verify(args: VerifyArgs, provider: &OpenSslProvider, lang: Lang) -> anyhow::R
         capture: args.show_transformed,
         flavor: args.flavor.map(Flavor::from).unwrap_or_default(),
         accept_other_flavor: args.flavor.is_none(),
+        detect_variants: true,
+        accept_variant: args.accept_variant,
     };
     let reports = dsig::verify_all(&doc, provider, &options);
     let mut out = std::io::stdout().lock();
@@ -605,6 +611,29 @@ fn print_report(
                 "    {}: {}",
                 lang.pick("совпал вариант преобразования", "matched transform flavor"),
                 flavor.name()
+            )?;
+        }
+        if let Some(variant) = reference.matched_variant {
+            let verdict = if reference.variant_accepted {
+                lang.pick(
+                    "принято по --accept-variant",
+                    "accepted as asked by --accept-variant",
+                )
+            } else {
+                lang.pick(
+                    "не принимается: шина принимает эталонное преобразование, а для ИС — \
+                     вариант, указанный в её записи реестра (transform_variant)",
+                    "not accepted: the bus accepts the reference transform, and for an IS the \
+                     variant named in its registry entry (transform_variant)",
+                )
+            };
+            writeln!(
+                out,
+                "    {} {} ({}: {}); {verdict}",
+                lang.pick("подписано", "signed with"),
+                lang.pick(variant.describe_ru(), variant.describe_en()),
+                lang.pick("вариант", "variant"),
+                variant.name()
             )?;
         }
         if let Some(bytes) = &reference.transformed {
