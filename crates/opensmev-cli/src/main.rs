@@ -3,6 +3,7 @@
 //! Subcommands live in their own modules (`sig` — the signature tools). Output is Russian by
 //! default; `--lang en` (or `OPENSMEV_LANG=en`) switches to English.
 
+mod client;
 mod i18n;
 mod serve;
 mod sig;
@@ -32,6 +33,9 @@ enum Command {
     /// XML signatures: verify, sign, transform, keys and certificates.
     #[command(subcommand)]
     Sig(sig::SigCommand),
+    /// SMEV calls as an information system: send-request, get-request, ack, send-response, reject, get-response, get-status, queue-statistics.
+    #[command(subcommand)]
+    Client(client::ClientCommand),
 }
 
 /// Logs to standard error, as text or JSON lines; `OPENSMEV_LOG` (e.g. `debug`,
@@ -62,6 +66,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::serve(args, cli.lang),
         Command::Registry(command) => serve::registry(command, cli.lang),
         Command::Sig(command) => sig::run(command, cli.lang),
+        Command::Client(command) => client::run(command, cli.lang),
     };
     match result {
         Ok(code) => code,

@@ -111,9 +111,21 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                 writeln!(out, "  {dir}/<ИС>/key.pem, cert.pem  — {}: MFC01 ({}), PFR01, FNS01 ({})",
                     lang.pick("ключи ИС", "IS keys"), lang.pick("потребитель", "consumer"), lang.pick("поставщики", "providers"))?;
                 writeln!(out, "  {dir}/examples/<ВС>/request.xml, response.xml  — {}", lang.pick("примеры бизнес-данных", "business data examples"))?;
+                writeln!(out, "  {dir}/examples/envelopes/<1.1|1.2|1.3>/<Operation>.xml  — {}", lang.pick(
+                    "готовые к подписи конверты всех операций (кто и как подписывает — README.txt там же; opensmev sig sign …)",
+                    "ready-to-sign envelopes of every operation (who signs which and how: README.txt there; opensmev sig sign …)"))?;
+                writeln!(out)?;
                 writeln!(out, "{}", lang.pick(
-                    "Подпишите SendRequest ключом MFC01 (например: opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) и отправьте его на адрес выше.",
-                    "Sign a SendRequest with the MFC01 key (e.g. opensmev sig sign envelope.xml --id SIGNED_BY_CONSUMER --key …/MFC01/key.pem --cert …/MFC01/cert.pem) and post it to the address above."))?;
+                    "Круговой обмен командой opensmev client (скопируйте в оболочку; MFC01 спрашивает, PFR01 отвечает):",
+                    "A round trip with opensmev client (paste into a shell; MFC01 asks, PFR01 answers):"))?;
+                let me = std::env::args().next().filter(|a| !a.contains(char::is_whitespace)).unwrap_or_else(|| "opensmev".to_owned());
+                writeln!(out, "  U=http://{local}{prefix}/v1.2/ws D='{dir}'")?;
+                writeln!(out, "  {me} client send-request  --url $U --demo-dir \"$D\" --as MFC01 --content \"$D/examples/VS00001v001-PFR001/request.xml\"")?;
+                writeln!(out, "  {me} client get-request   --url $U --demo-dir \"$D\" --as PFR01 --out request.xml")?;
+                writeln!(out, "  {me} client ack           --url $U --demo-dir \"$D\" --as PFR01 --answer request.xml")?;
+                writeln!(out, "  {me} client send-response --url $U --demo-dir \"$D\" --as PFR01 --answer request.xml --content \"$D/examples/VS00001v001-PFR001/response.xml\"")?;
+                writeln!(out, "  {me} client get-response  --url $U --demo-dir \"$D\" --as MFC01 --out response.xml")?;
+                writeln!(out, "  {me} client ack           --url $U --demo-dir \"$D\" --as MFC01 --answer response.xml")?;
                 if let RegistryAtStart::KeptOverDemo { version } = app.registry_at_start() {
                     writeln!(out, "{}", lang.pick(
                         "В хранилище уже есть реестр, отличный от демо-реестра: он сохранён и действует (версия {version}). Заменить его демо-реестром: opensmev serve --reset-demo.",

@@ -93,6 +93,112 @@ pub struct RequestParts<'a> {
     pub after_data: &'a str,
 }
 
+/// The `RejectCode`s of the schema (`RequestRejected/RejectionReasonCode`), the same in 1.1,
+/// 1.2 and 1.3.
+pub const REJECT_CODES: [&str; 4] = [
+    "ACCESS_DENIED",
+    "NO_DATA",
+    "UNKNOWN_REQUEST_DESCRIPTION",
+    "FAILURE",
+];
+
+/// The `RequestRejected` elements of a refusal (`SenderProvidedResponseData` content, prefix
+/// `ns2` = types): one per `(code, description)`; the description is escaped here, the code is
+/// written as it is (one of [`REJECT_CODES`]).
+pub fn rejected_content(reasons: &[(&str, &str)]) -> String {
+    reasons
+        .iter()
+        .map(|(code, description)| {
+            format!(
+                "<ns2:RequestRejected><ns2:RejectionReasonCode>{code}</ns2:RejectionReasonCode><ns2:RejectionReasonDescription>{}</ns2:RejectionReasonDescription></ns2:RequestRejected>",
+                opensmev_xmldsig::xml::escape_text(description)
+            )
+        })
+        .collect()
+}
+
+/// One SMEV call, before it is signed: [`SmevClient::unsigned`] writes its envelope.
+#[derive(Debug, Clone, Copy)]
+pub enum Call<'a> {
+    /// `SendRequest` with `business` (one element) and the optional `parts`.
+    SendRequest {
+        message_id: &'a str,
+        business: &'a str,
+        parts: RequestParts<'a>,
+    },
+    /// `SendResponse`: `content` follows `To` (see [`SmevClient::send_response_xml`]).
+    SendResponse {
+        message_id: &'a str,
+        to: &'a str,
+        content: &'a str,
+        after_data: &'a str,
+    },
+    /// `GetRequest` with an optional type (namespace, local name) and node selector.
+    GetRequest {
+        ty: Option<(&'a str, &'a str)>,
+        node_id: Option<&'a str>,
+    },
+    /// `GetResponse` with an optional type (namespace, local name) and node selector.
+    GetResponse {
+        ty: Option<(&'a str, &'a str)>,
+        node_id: Option<&'a str>,
+    },
+    /// `Ack` of a delivered message.
+    Ack { message_id: &'a str, accepted: bool },
+    /// `GetStatus`.
+    GetStatus,
+    /// `GetIncomingQueueStatistics` (schema 1.1 only).
+    QueueStatistics { node_id: Option<&'a str> },
+}
+
+impl Call<'_> {
+    /// The operation's name (also the `SOAPAction` `urn:<name>`).
+    pub fn action(&self) -> &'static str {
+        match self {
+            Call::SendRequest { .. } => "SendRequest",
+            Call::SendResponse { .. } => "SendResponse",
+            Call::GetRequest { .. } => "GetRequest",
+            Call::GetResponse { .. } => "GetResponse",
+            Call::Ack { .. } => "Ack",
+            Call::GetStatus => "GetStatus",
+            Call::QueueStatistics { .. } => "GetIncomingQueueStatistics",
+        }
+    }
+
+    /// The `Id` of the element the caller signs.
+    pub fn signed_id(&self) -> &'static str {
+        match self {
+            Call::SendRequest { .. } => "SIGNED_BY_CONSUMER",
+            Call::SendResponse { .. } => "SIGNED_BY_PROVIDER",
+            _ => "SIGNED_BY_CALLER",
+        }
+    }
+}
+
+/// Why [`SmevClient::call`] has no checked answer.
+#[derive(Debug)]
+pub enum CallError {
+    /// The call could not be signed.
+    Sign(String),
+    /// The call did not reach the server or its answer was not read.
+    Transport(String),
+    /// An answer came but failed the check (XSD, SMEV signature, HTTP status); the reason and
+    /// the answer.
+    Check { reason: String, answer: Answer },
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Sign(e) => write!(f, "signing failed: {e}"),
+            CallError::Transport(e) => write!(f, "HTTP: {e}"),
+            CallError::Check { reason, .. } => write!(f, "the answer failed the check: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
 /// An HTTP answer's status code and `Content-Type` (empty when absent).
 pub fn status_and_type(response: &reqwest::Response) -> (u16, String) {
     let content_type = response
@@ -142,6 +248,38 @@ impl SmevClient {
         }
     }
 
+    /// A client of the IS whose key and certificate are given (PEM), posting to `url` (the
+    /// endpoint of `version`) and checking answers against the bus certificate `smev_cert_pem`;
+    /// each HTTP call is cut after `timeout`. Errors name what could not be loaded.
+    pub fn from_pem(
+        url: &str,
+        version: SchemaVersion,
+        key_pem: &[u8],
+        cert_pem: &[u8],
+        smev_cert_pem: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<SmevClient, String> {
+        let provider = OpenSslProvider::new();
+        let cert = Certificate::from_pem(cert_pem).map_err(|e| format!("certificate: {e}"))?;
+        let signer = provider
+            .load_signer(key_pem, cert)
+            .map_err(|e| format!("key: {e}"))?;
+        let smev_cert =
+            Certificate::from_pem(smev_cert_pem).map_err(|e| format!("bus certificate: {e}"))?;
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(SmevClient {
+            http,
+            url: url.to_owned(),
+            version,
+            signer: Some(Arc::from(signer)),
+            smev_cert,
+            mnemonic_header: None,
+        })
+    }
+
     pub fn types(&self) -> &'static str {
         self.version.types_ns()
     }
@@ -157,12 +295,19 @@ impl SmevClient {
         )
     }
 
-    /// Signs the element with `Id=id` (if this client has a key).
+    /// Signs the element with `Id=id` (if this client has a key). Panics when signing fails (for
+    /// tests); [`SmevClient::try_sign`] returns the reason.
     pub fn sign(&self, xml: &str, id: &str) -> String {
+        self.try_sign(xml, id)
+            .unwrap_or_else(|e| panic!("signing: {e}"))
+    }
+
+    /// [`SmevClient::sign`] as a value.
+    pub fn try_sign(&self, xml: &str, id: &str) -> Result<String, String> {
         match &self.signer {
-            None => xml.to_owned(),
-            Some(signer) => String::from_utf8(
-                dsig::sign_document(
+            None => Ok(xml.to_owned()),
+            Some(signer) => {
+                let signed = dsig::sign_document(
                     xml.as_bytes(),
                     id,
                     signer.as_ref(),
@@ -170,9 +315,87 @@ impl SmevClient {
                     Placement::Smev,
                     &SignOptions::default(),
                 )
-                .unwrap(),
-            )
-            .unwrap(),
+                .map_err(|e| e.to_string())?;
+                String::from_utf8(signed).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// The envelope of a call, unsigned (the element to sign has `Id` [`Call::signed_id`]).
+    pub fn unsigned(&self, call: &Call<'_>) -> String {
+        let (t, b) = (self.types(), self.basic());
+        let body = match *call {
+            Call::SendRequest {
+                message_id,
+                business,
+                parts,
+            } => {
+                let RequestParts {
+                    before_content,
+                    after_content,
+                    test_message,
+                    after_data,
+                } = parts;
+                let test = if test_message {
+                    "<ns2:TestMessage/>"
+                } else {
+                    ""
+                };
+                format!(
+                    "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{message_id}</ns2:MessageID>{before_content}<MessagePrimaryContent>{business}</MessagePrimaryContent>{after_content}{test}</ns2:SenderProvidedRequestData>{after_data}</ns2:SendRequestRequest>"
+                )
+            }
+            Call::SendResponse {
+                message_id,
+                to,
+                content,
+                after_data,
+            } => format!(
+                "<ns2:SendResponseRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedResponseData Id=\"SIGNED_BY_PROVIDER\"><ns2:MessageID>{message_id}</ns2:MessageID><ns2:To>{to}</ns2:To>{content}</ns2:SenderProvidedResponseData>{after_data}</ns2:SendResponseRequest>"
+            ),
+            Call::GetRequest { ty, node_id } | Call::GetResponse { ty, node_id } => {
+                let operation = call.action();
+                format!(
+                    "<ns2:{operation}Request xmlns:ns2=\"{t}\">{}</ns2:{operation}Request>",
+                    self.selector(ty, node_id)
+                )
+            }
+            Call::Ack {
+                message_id,
+                accepted,
+            } => format!(
+                "<ns2:AckRequest xmlns:ns2=\"{t}\"><AckTargetMessage xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\" accepted=\"{accepted}\">{message_id}</AckTargetMessage></ns2:AckRequest>"
+            ),
+            Call::GetStatus => format!(
+                "<ns2:GetStatusRequest xmlns:ns2=\"{t}\"><Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{}</Timestamp></ns2:GetStatusRequest>",
+                now_text()
+            ),
+            Call::QueueStatistics { node_id } => {
+                let node = node_id
+                    .map(|n| format!("<ns2:NodeID>{n}</ns2:NodeID>"))
+                    .unwrap_or_default();
+                format!(
+                    "<ns2:GetIncomingQueueStatisticsRequest xmlns:ns2=\"{t}\">{node}<Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{}</Timestamp></ns2:GetIncomingQueueStatisticsRequest>",
+                    now_text()
+                )
+            }
+        };
+        self.envelope(&body)
+    }
+
+    /// Signs, posts and checks a call without panicking: the answer when it passed
+    /// [`SmevClient::try_check`] (a SOAP fault passes it too), otherwise why not.
+    pub async fn call(&self, call: &Call<'_>) -> Result<Answer, CallError> {
+        let xml = self
+            .try_sign(&self.unsigned(call), call.signed_id())
+            .map_err(CallError::Sign)?;
+        let answer = self
+            .try_post(call.action(), xml)
+            .await
+            .map_err(|e| CallError::Transport(transport_reason(&e)))?;
+        match self.try_check(&answer) {
+            Ok(()) => Ok(answer),
+            Err(reason) => Err(CallError::Check { reason, answer }),
         }
     }
 
@@ -308,22 +531,12 @@ impl SmevClient {
         business: &str,
         parts: RequestParts<'_>,
     ) -> String {
-        let (t, b) = (self.types(), self.basic());
-        let RequestParts {
-            before_content,
-            after_content,
-            test_message,
-            after_data,
-        } = parts;
-        let test = if test_message {
-            "<ns2:TestMessage/>"
-        } else {
-            ""
+        let call = Call::SendRequest {
+            message_id,
+            business,
+            parts,
         };
-        let body = format!(
-            "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{message_id}</ns2:MessageID>{before_content}<MessagePrimaryContent>{business}</MessagePrimaryContent>{after_content}{test}</ns2:SenderProvidedRequestData>{after_data}</ns2:SendRequestRequest>"
-        );
-        self.sign(&self.envelope(&body), "SIGNED_BY_CONSUMER")
+        self.sign(&self.unsigned(&call), call.signed_id())
     }
 
     /// Posts [`SmevClient::send_request_xml_with`].
@@ -354,11 +567,13 @@ impl SmevClient {
         content: &str,
         after_data: &str,
     ) -> String {
-        let (t, b) = (self.types(), self.basic());
-        let body = format!(
-            "<ns2:SendResponseRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedResponseData Id=\"SIGNED_BY_PROVIDER\"><ns2:MessageID>{message_id}</ns2:MessageID><ns2:To>{to}</ns2:To>{content}</ns2:SenderProvidedResponseData>{after_data}</ns2:SendResponseRequest>"
-        );
-        self.sign(&self.envelope(&body), "SIGNED_BY_PROVIDER")
+        let call = Call::SendResponse {
+            message_id,
+            to,
+            content,
+            after_data,
+        };
+        self.sign(&self.unsigned(&call), call.signed_id())
     }
 
     /// Posts [`SmevClient::send_response_xml`].
@@ -395,12 +610,12 @@ impl SmevClient {
         ty: Option<(&str, &str)>,
         node_id: Option<&str>,
     ) -> String {
-        let t = self.types();
-        let body = format!(
-            "<ns2:{operation}Request xmlns:ns2=\"{t}\">{}</ns2:{operation}Request>",
-            self.selector(ty, node_id)
-        );
-        self.sign(&self.envelope(&body), "SIGNED_BY_CALLER")
+        let call = if operation == "GetRequest" {
+            Call::GetRequest { ty, node_id }
+        } else {
+            Call::GetResponse { ty, node_id }
+        };
+        self.sign(&self.unsigned(&call), call.signed_id())
     }
 
     pub async fn get_request(&self, ty: Option<(&str, &str)>) -> Answer {
@@ -424,42 +639,29 @@ impl SmevClient {
     }
 
     pub async fn ack(&self, message_id: &str, accepted: bool) -> Answer {
-        let (t, b) = (self.types(), self.basic());
-        let body = format!(
-            "<ns2:AckRequest xmlns:ns2=\"{t}\"><AckTargetMessage xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\" accepted=\"{accepted}\">{message_id}</AckTargetMessage></ns2:AckRequest>"
-        );
-        self.post("Ack", self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"))
-            .await
+        self.post_call(&Call::Ack {
+            message_id,
+            accepted,
+        })
+        .await
     }
 
     pub async fn get_status(&self) -> Answer {
-        let (t, b) = (self.types(), self.basic());
-        let body = format!(
-            "<ns2:GetStatusRequest xmlns:ns2=\"{t}\"><Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{}</Timestamp></ns2:GetStatusRequest>",
-            now_text()
-        );
+        self.post_call(&Call::GetStatus).await
+    }
+
+    /// Signs and posts a call and checks its answer (panics on failure, for tests).
+    pub async fn post_call(&self, call: &Call<'_>) -> Answer {
         self.post(
-            "GetStatus",
-            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
+            call.action(),
+            self.sign(&self.unsigned(call), call.signed_id()),
         )
         .await
     }
 
     /// `GetIncomingQueueStatistics` (schema 1.1 only): the caller's pending messages per queue.
     pub async fn get_incoming_queue_statistics(&self, node_id: Option<&str>) -> Answer {
-        let (t, b) = (self.types(), self.basic());
-        let node = node_id
-            .map(|n| format!("<ns2:NodeID>{n}</ns2:NodeID>"))
-            .unwrap_or_default();
-        let body = format!(
-            "<ns2:GetIncomingQueueStatisticsRequest xmlns:ns2=\"{t}\">{node}<Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{}</Timestamp></ns2:GetIncomingQueueStatisticsRequest>",
-            now_text()
-        );
-        self.post(
-            "GetIncomingQueueStatistics",
-            self.sign(&self.envelope(&body), "SIGNED_BY_CALLER"),
-        )
-        .await
+        self.post_call(&Call::QueueStatistics { node_id }).await
     }
 
     /// Posts `body` as it is with this `Content-Type` and, when given, this `SOAPAction` header
@@ -490,4 +692,23 @@ impl SmevClient {
             body,
         }
     }
+}
+
+/// A transport error with its causes (reqwest's own text rarely says why: refused, timed out…).
+pub fn transport_reason(error: &reqwest::Error) -> String {
+    let mut text = if error.is_timeout() {
+        format!("{error} (timed out)")
+    } else {
+        error.to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -4,8 +4,11 @@
 //!
 //! Layout under `<data_dir>/demo/`: `<MNEMONIC>/key.pem` + `cert.pem` for each demo IS, `SMEV/`
 //! for the bus's own key, `registry.toml` (the registry export), and
-//! `examples/<VS id>/request.xml` + `response.xml`. Existing files are reused, so keys stay the
-//! same across restarts.
+//! `examples/<VS id>/request.xml` + `response.xml`, and `examples/envelopes/<version>/<Operation>.xml`:
+//! ready-to-sign SOAP envelopes of every operation for every schema version (written anew at
+//! each start: their MessageIDs and Timestamps are fresh then), with a `README.txt` saying which
+//! key signs which and what to fill in. Existing keys are reused, so they stay the same across
+//! restarts.
 
 use std::path::{Path, PathBuf};
 
@@ -237,10 +240,161 @@ pub fn prepare(data_dir: &Path) -> Result<Demo, DemoError> {
             std::fs::write(&path, text).map_err(|e| io(&path, e))?;
         }
     }
+    write_envelopes(&dir.join("examples").join("envelopes"))?;
     Ok(Demo {
         smev_key: dir.join("SMEV/key.pem"),
         smev_cert: dir.join("SMEV/cert.pem"),
         dir,
         registry_toml,
     })
+}
+
+/// The SOAP 1.1 envelope namespace.
+const SOAP_NS: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// What stands in `SendResponse.xml`'s `To` until the `ReplyTo` of a received request replaces it.
+pub const REPLY_TO_PLACEHOLDER: &str = "REPLACE-WITH-ReplyTo-OF-GetRequest";
+
+/// The operations an envelope is written for, in round-trip order, and the `Id` each signs.
+pub const ENVELOPE_OPERATIONS: [(&str, &str); 7] = [
+    ("SendRequest", "SIGNED_BY_CONSUMER"),
+    ("GetRequest", "SIGNED_BY_CALLER"),
+    ("Ack", "SIGNED_BY_CALLER"),
+    ("SendResponse", "SIGNED_BY_PROVIDER"),
+    ("GetResponse", "SIGNED_BY_CALLER"),
+    ("GetStatus", "SIGNED_BY_CALLER"),
+    ("GetIncomingQueueStatistics", "SIGNED_BY_CALLER"),
+];
+
+/// A fresh version-1 MessageID.
+fn fresh_message_id(now: time::OffsetDateTime) -> Result<String, DemoError> {
+    let mut random = [0u8; 8];
+    openssl::rand::rand_bytes(&mut random).map_err(|e| DemoError(e.to_string()))?;
+    let mut node = [0u8; 6];
+    node.copy_from_slice(&random[..6]);
+    Ok(
+        opensmev_types::MessageId::from_parts(
+            now,
+            u16::from_be_bytes([random[6], random[7]]),
+            node,
+        )
+        .to_string(),
+    )
+}
+
+/// The unsigned envelopes of one schema version: (operation, XML). `SendRequest` sends the first
+/// demo kind's request example as MFC01 would; `Ack` acknowledges that request's MessageID (for
+/// PFR01, after its `GetRequest`); `SendResponse` answers with the kind's response example once
+/// [`REPLY_TO_PLACEHOLDER`] is replaced; `GetIncomingQueueStatistics` exists in 1.1 only.
+pub fn envelopes(
+    version: opensmev_types::SchemaVersion,
+    now: time::OffsetDateTime,
+) -> Result<Vec<(&'static str, String)>, DemoError> {
+    let (t, b) = (version.types_ns(), version.basic_ns());
+    let timestamp = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| DemoError(e.to_string()))?;
+    let kind = &KINDS[0];
+    let request_id = fresh_message_id(now)?;
+    let response_id = fresh_message_id(now)?;
+    let selector = |operation: &str| {
+        format!(
+            "<ns2:{operation}Request xmlns:ns2=\"{t}\"><MessageTypeSelector xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\"><Timestamp>{timestamp}</Timestamp></MessageTypeSelector></ns2:{operation}Request>"
+        )
+    };
+    let mut bodies = vec![
+        (
+            "SendRequest",
+            format!(
+                "<ns2:SendRequestRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedRequestData Id=\"SIGNED_BY_CONSUMER\"><ns2:MessageID>{request_id}</ns2:MessageID><MessagePrimaryContent>{}</MessagePrimaryContent><ns2:TestMessage/></ns2:SenderProvidedRequestData></ns2:SendRequestRequest>",
+                kind.request_example.trim()
+            ),
+        ),
+        ("GetRequest", selector("GetRequest")),
+        (
+            "Ack",
+            format!(
+                "<ns2:AckRequest xmlns:ns2=\"{t}\"><AckTargetMessage xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\" accepted=\"true\">{request_id}</AckTargetMessage></ns2:AckRequest>"
+            ),
+        ),
+        (
+            "SendResponse",
+            format!(
+                "<ns2:SendResponseRequest xmlns:ns2=\"{t}\" xmlns=\"{b}\"><ns2:SenderProvidedResponseData Id=\"SIGNED_BY_PROVIDER\"><ns2:MessageID>{response_id}</ns2:MessageID><ns2:To>{REPLY_TO_PLACEHOLDER}</ns2:To><MessagePrimaryContent>{}</MessagePrimaryContent></ns2:SenderProvidedResponseData></ns2:SendResponseRequest>",
+                kind.response_example.trim()
+            ),
+        ),
+        ("GetResponse", selector("GetResponse")),
+        (
+            "GetStatus",
+            format!(
+                "<ns2:GetStatusRequest xmlns:ns2=\"{t}\"><Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{timestamp}</Timestamp></ns2:GetStatusRequest>"
+            ),
+        ),
+    ];
+    if version == opensmev_types::SchemaVersion::V1_1 {
+        bodies.push((
+            "GetIncomingQueueStatistics",
+            format!(
+                "<ns2:GetIncomingQueueStatisticsRequest xmlns:ns2=\"{t}\"><Timestamp xmlns=\"{b}\" Id=\"SIGNED_BY_CALLER\">{timestamp}</Timestamp></ns2:GetIncomingQueueStatisticsRequest>"
+            ),
+        ));
+    }
+    Ok(bodies
+        .into_iter()
+        .map(|(operation, body)| {
+            (
+                operation,
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<soap:Envelope xmlns:soap=\"{SOAP_NS}\"><soap:Header/><soap:Body>{body}</soap:Body></soap:Envelope>\n"
+                ),
+            )
+        })
+        .collect())
+}
+
+const ENVELOPES_README: &str = "\
+Готовые к подписи конверты SOAP каждой операции для каждой версии схем (1.1, 1.2, 1.3).
+Они записываются заново при каждом запуске `opensmev serve --demo`: MessageID и Timestamp в них
+свежие на момент запуска (Timestamp опросов годен timestamp_window_seconds, по умолчанию час;
+каждый MessageID принимается один раз).
+
+Кто подписывает (ключи — в ../../<ИС>/key.pem, cert.pem), какой Id:
+  SendRequest.xml      MFC01   --id SIGNED_BY_CONSUMER
+  GetRequest.xml       PFR01   --id SIGNED_BY_CALLER
+  Ack.xml              PFR01   --id SIGNED_BY_CALLER  (подтверждает запрос из SendRequest.xml)
+  SendResponse.xml     PFR01   --id SIGNED_BY_PROVIDER (сначала замените REPLACE-WITH-ReplyTo-OF-GetRequest
+                               на ReplyTo из ответа GetRequest)
+  GetResponse.xml      MFC01   --id SIGNED_BY_CALLER
+  GetStatus.xml        MFC01   --id SIGNED_BY_CALLER
+  GetIncomingQueueStatistics.xml (только 1.1)  любая ИС, --id SIGNED_BY_CALLER
+Для Ack ответа возьмите MessageID из ответа GetResponse.
+
+Пример:
+  opensmev sig sign 1.2/SendRequest.xml --id SIGNED_BY_CONSUMER \\
+      --key ../../MFC01/key.pem --cert ../../MFC01/cert.pem --out signed.xml
+  curl -s -H 'Content-Type: text/xml; charset=utf-8' -H 'SOAPAction: \"urn:SendRequest\"' \\
+      --data-binary @signed.xml http://127.0.0.1:7500/smev/v1.2/ws
+Проще — `opensmev client …` (подписывает, отправляет и проверяет ответ сам).
+
+Ready-to-sign SOAP envelopes of every operation for every schema version, written anew at each
+start of `opensmev serve --demo` (fresh MessageIDs and Timestamps; a poll's Timestamp is good for
+timestamp_window_seconds, an hour by default; each MessageID is accepted once). The table above
+says which demo IS signs which file and with which --id; in SendResponse.xml replace
+REPLACE-WITH-ReplyTo-OF-GetRequest with the ReplyTo of the GetRequest answer first.
+";
+
+/// Writes `<dir>/<version>/<Operation>.xml` for every version, and `<dir>/README.txt`.
+fn write_envelopes(dir: &Path) -> Result<(), DemoError> {
+    let now = time::OffsetDateTime::now_utc();
+    for version in opensmev_types::SchemaVersion::ALL {
+        let version_dir = dir.join(version.as_str());
+        std::fs::create_dir_all(&version_dir).map_err(|e| io(&version_dir, e))?;
+        for (operation, xml) in envelopes(version, now)? {
+            let path = version_dir.join(format!("{operation}.xml"));
+            std::fs::write(&path, xml).map_err(|e| io(&path, e))?;
+        }
+    }
+    let readme = dir.join("README.txt");
+    std::fs::write(&readme, ENVELOPES_README).map_err(|e| io(&readme, e))
 }
