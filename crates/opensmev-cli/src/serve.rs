@@ -79,6 +79,7 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     };
     let config = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
     crate::init_logging(config.log_format);
+    let scheme = opensmev_server::config::scheme(&config);
     // Each connection is a file descriptor; the store, spool and logs need some more.
     let wanted = config.max_connections as u64 + 256;
     let allowed = raise_open_files_limit(wanted);
@@ -101,8 +102,8 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         // The banner is best effort: a closed standard output must not stop the server.
         let banner = (|| -> std::io::Result<()> {
             let mut out = std::io::stdout().lock();
-            writeln!(out, "{} http://{local}{prefix}/v1.1/ws, /v1.2/ws, /v1.3/ws", lang.pick("OpenSMEV слушает", "OpenSMEV listening on"))?;
-            writeln!(out, "WSDL: http://{local}{prefix}/v1.2/ws?wsdl")?;
+            writeln!(out, "{} {scheme}://{local}{prefix}/v1.1/ws, /v1.2/ws, /v1.3/ws", lang.pick("OpenSMEV слушает", "OpenSMEV listening on"))?;
+            writeln!(out, "WSDL: {scheme}://{local}{prefix}/v1.2/ws?wsdl")?;
             if let Some(demo) = app.demo() {
                 let dir = demo.dir.display();
                 writeln!(out)?;
@@ -119,7 +120,7 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                     "Круговой обмен командой opensmev client (скопируйте в оболочку; MFC01 спрашивает, PFR01 отвечает):",
                     "A round trip with opensmev client (paste into a shell; MFC01 asks, PFR01 answers):"))?;
                 let me = std::env::args().next().filter(|a| !a.contains(char::is_whitespace)).unwrap_or_else(|| "opensmev".to_owned());
-                writeln!(out, "  U=http://{local}{prefix}/v1.2/ws D='{dir}'")?;
+                writeln!(out, "  U={scheme}://{local}{prefix}/v1.2/ws D='{dir}'")?;
                 writeln!(out, "  {me} client send-request  --url $U --demo-dir \"$D\" --as MFC01 --content \"$D/examples/VS00001v001-PFR001/request.xml\"")?;
                 writeln!(out, "  {me} client get-request   --url $U --demo-dir \"$D\" --as PFR01 --out request.xml")?;
                 writeln!(out, "  {me} client ack           --url $U --demo-dir \"$D\" --as PFR01 --answer request.xml")?;
