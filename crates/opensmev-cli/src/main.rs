@@ -4,6 +4,7 @@
 //! default; `--lang en` (or `OPENSMEV_LANG=en`) switches to English.
 
 mod client;
+mod doctor;
 mod i18n;
 mod serve;
 mod sig;
@@ -36,6 +37,8 @@ enum Command {
     /// SMEV calls as an information system: send-request, get-request, ack, send-response, reject, get-response, get-status, queue-statistics.
     #[command(subcommand)]
     Client(client::ClientCommand),
+    /// Check an installation before the first start: configuration, store, keys, registry, GOST engine, address.
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Logs to standard error, as text or JSON lines; `OPENSMEV_LOG` (e.g. `debug`,
@@ -67,6 +70,7 @@ fn main() -> std::process::ExitCode {
         Command::Registry(command) => serve::registry(command, cli.lang),
         Command::Sig(command) => sig::run(command, cli.lang),
         Command::Client(command) => client::run(command, cli.lang),
+        Command::Doctor(args) => doctor::run(args, cli.lang),
     };
     match result {
         Ok(code) => code,
