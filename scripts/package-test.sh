@@ -126,6 +126,8 @@ code=$?
 set -e
 trap - EXIT
 [ "$code" -eq 0 ] || fail "the server exited with $code after SIGTERM"
+# A clean stop closes the store: the WAL is checkpointed and removed.
+[ ! -e /var/lib/opensmev/store/opensmev.db-wal ] || fail "the stopped server left opensmev.db-wal: the store was not closed"
 # The stopped server's store must open and read (the doctor opens it read-only).
 set +e
 run_as /usr/bin/opensmev --lang en doctor --config "$config" >"$log.doctor"
@@ -134,9 +136,6 @@ set -e
 grep -q '^OK .*Store: .* opens' "$log.doctor" || { cat "$log.doctor"; fail "the store does not open after the stop"; }
 [ "$code" -le 1 ] || { cat "$log.doctor"; fail "opensmev doctor exit $code after the stop"; }
 rm -f "$log.doctor"
-if [ -s /var/lib/opensmev/store/opensmev.db-wal ]; then
-  echo "note: the stopped server left a non-empty opensmev.db-wal (committed data; applied at the next open)"
-fi
 cat "$log"
 rm -f "$log"
 echo "== package test passed: $deb"

@@ -329,10 +329,22 @@ fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Result<JoinHandle<
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        // Closing the channels lets each thread finish what is queued, then exit.
-        self.writer.take();
+        // Closing the channels lets each thread finish what is queued, then exit. The readers
+        // go first: the writer's connection must be the last one closed, so that SQLite
+        // checkpoints the WAL into the database and removes the `-wal` and `-shm` files (a
+        // read-only connection closing last cannot), leaving a cleanly closed store.
         self.readers.take();
-        for thread in self.threads.drain(..) {
+        let mut threads: Vec<JoinHandle<()>> = self.threads.drain(..).collect();
+        let writer = if threads.is_empty() {
+            None
+        } else {
+            Some(threads.remove(0))
+        };
+        for thread in threads {
+            let _ = thread.join();
+        }
+        self.writer.take();
+        if let Some(thread) = writer {
             let _ = thread.join();
         }
     }

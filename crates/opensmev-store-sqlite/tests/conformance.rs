@@ -125,6 +125,31 @@ fn drop_finishes_queued_work_first() {
     assert_eq!(depths[0].pending, 200);
 }
 
+/// A dropped store is closed cleanly: its WAL is checkpointed into the database and the `-wal` and
+/// `-shm` files are gone (the writer's connection closes last).
+#[test]
+fn drop_closes_the_store_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for n in 1..=20 {
+        wait(store.enqueue(
+            request(n, "S", "R"),
+            InteractionStatus::RequestIsQueued,
+            1000,
+        ))
+        .unwrap();
+    }
+    // A read on a reader connection, so that every connection has touched the WAL.
+    assert_eq!(wait(store.queue_depths(&mn("R"))).unwrap()[0].pending, 20);
+    let wal = dir.path().join("opensmev.db-wal");
+    assert!(wal.exists(), "WAL mode while open");
+    drop(store);
+    assert!(!wal.exists(), "the WAL is checkpointed and removed");
+    assert!(!dir.path().join("opensmev.db-shm").exists());
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(wait(store.queue_depths(&mn("R"))).unwrap()[0].pending, 20);
+}
+
 /// Polls until ready (the store's threads do the work; this thread just waits).
 fn wait<T>(mut future: std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + '_>>) -> T {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
