@@ -134,18 +134,36 @@ impl Application {
             .map_err(|e| setup(format!("reading {}", key_path.display()), e))?;
         let certificate = Certificate::from_pem(&cert_pem)
             .map_err(|e| setup(cert_path.display().to_string(), e))?;
+        let (subject, not_after, thumbprint) = (
+            certificate.subject().to_string(),
+            certificate.not_after(),
+            certificate.thumbprint_sha1().to_owned(),
+        );
         let signer: Arc<dyn Signer> = Arc::from(
             provider
                 .load_signer(&key_pem, certificate)
                 .map_err(|e| setup(key_path.display().to_string(), e))?,
         );
+        tracing::info!(
+            key = %key_path.display(),
+            certificate = %cert_path.display(),
+            %subject,
+            %thumbprint,
+            %not_after,
+            "the bus's signing key (ЭП-СМЭВ) is loaded"
+        );
+        if not_after < time::OffsetDateTime::now_utc() + time::Duration::days(30) {
+            tracing::warn!(%not_after, "the bus's certificate expires within 30 days (or has expired)");
+        }
         let store_dir = config.data_dir.join("store");
+        let store_path = store_dir.clone();
         let store: Arc<dyn Store> = Arc::new(
             tokio::task::spawn_blocking(move || SqliteStore::open(&store_dir))
                 .await
                 .map_err(|e| setup("opening the store", e))?
                 .map_err(|e| setup("opening the store", e))?,
         );
+        tracing::info!(store = %store_path.display(), "the store is open (SQLite)");
         let bus_config = BusConfig {
             lease: time::Duration::seconds(config.lease_seconds as i64),
             stale_message_id: time::Duration::hours(config.stale_message_id_hours as i64),
