@@ -18,7 +18,9 @@ use opensmev_xmldsig::xml::{Document, Element, ElementId};
 use time::{Duration, OffsetDateTime};
 use tokio::sync::Notify;
 
-use crate::error::{BusError, ContentIssue};
+use crate::error::{
+    BusError, ContentIssue, GrantPeriods, IssueText, Miscoordination, Recipient, Unsupported,
+};
 use crate::registry::{InformationSystem, Kind, KindStatus, Registry, SignaturePolicy};
 
 /// A source of the current time (a manual one in tests).
@@ -525,9 +527,9 @@ pub struct Bus {
     replays: ReplayCache,
 }
 
-fn issue(text: impl Into<String>) -> BusError {
+fn issue(text: IssueText) -> BusError {
     BusError::InvalidContent(vec![ContentIssue {
-        text: text.into(),
+        text,
         position: None,
     }])
 }
@@ -612,7 +614,7 @@ impl Bus {
 
     /// Checks a registry document and stores it as the newest version, then puts it in force.
     pub async fn import_registry(&self, text: &str) -> Result<u64, BusError> {
-        Registry::from_toml(text, 0).map_err(|e| issue(e.to_string()))?;
+        Registry::from_toml(text, 0).map_err(|e| issue(IssueText::Registry(e.to_string())))?;
         let doc = self
             .store
             .save_registry(text.to_owned(), None, true, self.now())
@@ -664,14 +666,19 @@ impl Bus {
                 }
                 Ok(der) if registry.system_by_certificate_der(&der).is_none() => {
                     return Err(match opensmev_crypto::Certificate::from_der(&der) {
-                        Ok(cert) => BusError::SenderIsNotRegistered(format!(
-                            "certificate {} ({}) is not registered for any information system",
-                            cert.thumbprint_sha1(),
-                            cert.subject()
-                        )),
+                        Ok(cert) => BusError::SenderIsNotRegistered {
+                            thumbprint: cert.thumbprint_sha1().to_owned(),
+                            subject: cert.subject().to_string(),
+                        },
                         Err(e) => BusError::Signature {
                             category: FaultCategory::CertificateIsNotFound,
-                            message: format!("X509Certificate cannot be read: {e}"),
+                            // The parser's own text (`Parsing Error: NomError(Eof)`) means
+                            // nothing to a client: it goes to the log only.
+                            message: {
+                                tracing::debug!(error = %e, "unreadable X509Certificate");
+                                "the X509Certificate cannot be read as a DER X.509 certificate"
+                                    .to_owned()
+                            },
                         },
                     });
                 }
@@ -694,11 +701,10 @@ impl Bus {
             Some(cert) => match registry.system_by_certificate(cert) {
                 Some(system) => system.clone(),
                 None => {
-                    return Err(BusError::SenderIsNotRegistered(format!(
-                        "certificate {} ({}) is not registered for any information system",
-                        cert.thumbprint_sha1(),
-                        cert.subject()
-                    )));
+                    return Err(BusError::SenderIsNotRegistered {
+                        thumbprint: cert.thumbprint_sha1().to_owned(),
+                        subject: cert.subject().to_string(),
+                    });
                 }
             },
             None => {
@@ -836,21 +842,20 @@ impl Bus {
         let header_ids: Vec<&str> = headers.iter().map(|h| h.0.as_str()).collect();
         let content_ids: Vec<&str> = contents.iter().map(|c| c.0.as_str()).collect();
         if header_ids != content_ids {
-            return Err(BusError::AttachmentContentMiscoordination(format!(
-                "headers name [{}], contents carry [{}]",
-                header_ids.join(", "),
-                content_ids.join(", ")
-            )));
+            return Err(BusError::AttachmentContentMiscoordination(
+                Miscoordination::Mismatch {
+                    headers: header_ids.iter().map(|s| (*s).to_owned()).collect(),
+                    contents: content_ids.iter().map(|s| (*s).to_owned()).collect(),
+                },
+            ));
         }
         if header_ids.windows(2).any(|w| w[0] == w[1]) {
             return Err(BusError::AttachmentContentMiscoordination(
-                "a contentId is used twice".into(),
+                Miscoordination::Duplicate,
             ));
         }
         if input.file_store_references > 0 {
-            return Err(issue(
-                "file-store attachments (RefAttachmentHeaderList) are not supported by this bus yet",
-            ));
+            return Err(issue(IssueText::FileStoreAttachments));
         }
         let real: u64 = contents.iter().map(|c| c.1.len()).sum();
         if real > self.config.max_attachments_bytes {
@@ -879,7 +884,11 @@ impl Bus {
                 issues
                     .into_iter()
                     .map(|i| ContentIssue {
-                        text: format!("{} (line {}, column {})", i.message, i.line, i.column),
+                        text: IssueText::Xsd {
+                            message: i.message,
+                            line: i64::from(i.line),
+                            column: i64::from(i.column),
+                        },
                         position: Some(i64::from(i.line)),
                     })
                     .collect(),
@@ -960,15 +969,30 @@ impl Bus {
         let content = doc.element(input.content);
         let root = Self::root_of(&content);
         let Some(kind) = registry.kind_by_request_root(&root).cloned() else {
-            return Err(BusError::BusinessDataTypeIsNotSupported(root));
+            return Err(BusError::BusinessDataTypeIsNotSupported {
+                root,
+                reason: Unsupported::NotRegistered,
+            });
         };
         let now = self.now();
         // A retired kind, or a deprecated one past its sunset date, takes no new requests.
         let sunset_passed = kind.sunset.is_some_and(|day| now.date() > day);
-        if kind.entry.status == KindStatus::Retired
-            || (kind.entry.status == KindStatus::Deprecated && sunset_passed)
-        {
-            return Err(BusError::BusinessDataTypeIsNotSupported(root));
+        if kind.entry.status == KindStatus::Retired {
+            return Err(BusError::BusinessDataTypeIsNotSupported {
+                root,
+                reason: Unsupported::Retired {
+                    kind: kind.entry.id.clone(),
+                },
+            });
+        }
+        if kind.entry.status == KindStatus::Deprecated && sunset_passed {
+            return Err(BusError::BusinessDataTypeIsNotSupported {
+                root,
+                reason: Unsupported::Sunset {
+                    kind: kind.entry.id.clone(),
+                    day: kind.sunset.map(|d| d.to_string()).unwrap_or_default(),
+                },
+            });
         }
         if let Some(eol) = input.eol
             && eol <= now
@@ -979,15 +1003,28 @@ impl Bus {
             .grant(&caller.system.mnemonic, &kind.entry.id, now)
             .is_none()
         {
-            return Err(BusError::AccessDenied(format!(
-                "{} holds no grant in force for {} ({})",
-                caller.system.mnemonic, kind.entry.id, kind.entry.title
-            )));
+            return Err(BusError::AccessDenied {
+                system: caller.system.mnemonic.to_string(),
+                kind: kind.entry.id.clone(),
+                title: kind.entry.title.clone(),
+                grants: GrantPeriods {
+                    periods: registry
+                        .grants_for(&caller.system.mnemonic, &kind.entry.id)
+                        .iter()
+                        .map(|g| {
+                            (
+                                g.valid_from.map(|d| d.to_string()),
+                                g.valid_to.map(|d| d.to_string()),
+                            )
+                        })
+                        .collect(),
+                    today: now.date().to_string(),
+                },
+            });
         }
-        let recipient = registry
-            .system(&kind.provider)
-            .cloned()
-            .ok_or_else(|| BusError::RecipientIsNotFound(kind.provider.to_string()))?;
+        let recipient = registry.system(&kind.provider).cloned().ok_or_else(|| {
+            BusError::RecipientIsNotFound(Recipient::SystemGone(kind.provider.to_string()))
+        })?;
         Self::validate_content(&kind, &content)?;
         let attachments = self.check_attachments(&input.attachments)?;
         let (sender_data, sender_signature) = Self::signed_data(&input.signed);
@@ -1034,9 +1071,8 @@ impl Bus {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         let id = self.check_message_id(&input.message_id)?;
-        let token = ReplyToken::decode(&input.to).ok_or_else(|| {
-            BusError::RecipientIsNotFound("To is not a ReplyTo issued by this bus".into())
-        })?;
+        let token = ReplyToken::decode(&input.to)
+            .ok_or_else(|| BusError::RecipientIsNotFound(Recipient::NotAReplyTo))?;
         let request = self
             .store
             .message(&token.0)
@@ -1046,19 +1082,16 @@ impl Bus {
                     && r.message.recipient == caller.system.mnemonic
             })
             .ok_or_else(|| {
-                BusError::RecipientIsNotFound(format!(
-                    "no request {} addressed to {}",
-                    token.0, caller.system.mnemonic
-                ))
+                BusError::RecipientIsNotFound(Recipient::NoRequest {
+                    id: token.0.to_string(),
+                    system: caller.system.mnemonic.to_string(),
+                })
             })?;
         let kind = registry
             .kind(&request.message.vs_id)
             .cloned()
             .ok_or_else(|| {
-                BusError::RecipientIsNotFound(format!(
-                    "kind {} is no longer registered",
-                    request.message.vs_id
-                ))
+                BusError::RecipientIsNotFound(Recipient::KindGone(request.message.vs_id.clone()))
             })?;
         let doc = input.signed.doc;
         let message_type = match input.body {
@@ -1067,9 +1100,22 @@ impl Bus {
                 let root = Self::root_of(&content);
                 if !kind.responses.contains(&root) {
                     if registry.kind_by_request_root(&root).is_some() {
-                        return Err(BusError::IncorrectResponseContentType(root));
+                        return Err(BusError::IncorrectResponseContentType {
+                            root,
+                            expected: kind.responses.clone(),
+                        });
                     }
-                    return Err(BusError::BusinessDataTypeIsNotSupported(root));
+                    // The response root of another kind is not "unregistered": say which roots
+                    // this request's kind answers with.
+                    let reason = if registry.kind_by_response_root(&root).is_some() {
+                        Unsupported::NotAResponseOf {
+                            kind: kind.entry.id.clone(),
+                            expected: kind.responses.clone(),
+                        }
+                    } else {
+                        Unsupported::NotRegistered
+                    };
+                    return Err(BusError::BusinessDataTypeIsNotSupported { root, reason });
                 }
                 Self::validate_content(&kind, &content)?;
                 root
@@ -1086,9 +1132,8 @@ impl Bus {
             .system(&request.message.sender)
             .cloned()
             .ok_or_else(|| {
-                BusError::RecipientIsNotFound(format!(
-                    "consumer {} is no longer registered",
-                    request.message.sender
+                BusError::RecipientIsNotFound(Recipient::SystemGone(
+                    request.message.sender.to_string(),
                 ))
             })?;
         let attachments = self.check_attachments(&input.attachments)?;
@@ -1162,15 +1207,11 @@ impl Bus {
         if allowed {
             Ok(())
         } else {
-            Err(BusError::UnknownMessageType(format!(
-                "{message_type} is not a {} type of {}",
-                if kind == MessageKind::Request {
-                    "request"
-                } else {
-                    "response"
-                },
-                caller.system.mnemonic
-            )))
+            Err(BusError::UnknownMessageType {
+                message_type: message_type.clone(),
+                request: kind == MessageKind::Request,
+                system: caller.system.mnemonic.to_string(),
+            })
         }
     }
 

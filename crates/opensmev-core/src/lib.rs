@@ -20,4 +20,6 @@ pub use bus::{
     PollInput, ReplyToken, ResponseBody, SendRequestInput, SendResponseInput, Signed, StatusInput,
     SystemClock,
 };
-pub use error::{BusError, ContentIssue};
+pub use error::{
+    BusError, ContentIssue, GrantPeriods, IssueText, Miscoordination, Recipient, Unsupported,
+};

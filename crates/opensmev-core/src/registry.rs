@@ -624,6 +624,13 @@ impl Registry {
             .find(|g| g.in_force(at))
     }
 
+    /// Every grant of a consumer for a kind, in force or not (for the reason of a refusal).
+    pub fn grants_for(&self, consumer: &Mnemonic, kind: &str) -> &[Grant] {
+        self.grants
+            .get(&(consumer.clone(), kind.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// Kinds a consumer holds grants for (any time).
     pub fn consumed_kinds(&self, consumer: &Mnemonic) -> impl Iterator<Item = &Arc<Kind>> {
         self.kinds.values().filter(move |k| {

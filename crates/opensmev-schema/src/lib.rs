@@ -18,6 +18,7 @@ mod engine;
 mod error;
 mod official;
 mod set;
+mod translate;
 
 pub use error::{CompileIssue, SchemaError, ValidationIssue};
 pub use official::{
@@ -25,3 +26,4 @@ pub use official::{
     official_schema_set, validate_official,
 };
 pub use set::{SchemaSet, cached_on_this_thread, compiles_on_this_thread};
+pub use translate::message_ru;

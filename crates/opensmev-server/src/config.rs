@@ -45,6 +45,27 @@ pub enum LogFormat {
     Json,
 }
 
+/// The language of fault texts (`faultstring`, `Description`, `ValidationError`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultLang {
+    /// Russian (the default, as the real SMEV answers).
+    #[default]
+    Ru,
+    /// English.
+    En,
+}
+
+impl FaultLang {
+    /// The Russian or the English text, by this language.
+    pub fn pick<'a>(self, ru: &'a str, en: &'a str) -> &'a str {
+        match self {
+            FaultLang::Ru => ru,
+            FaultLang::En => en,
+        }
+    }
+}
+
 /// Whether a client certificate is asked for on the HTTPS listener (with `tls_client_ca`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,6 +158,9 @@ pub struct Config {
     /// With `tls_client_ca`: whether a client certificate is `required` (the default) or
     /// `optional`.
     pub tls_client_auth: TlsClientAuth,
+    /// The language of fault texts: `ru` (default) or `en`. The fault elements and codes are
+    /// the same in both.
+    pub fault_lang: FaultLang,
 }
 
 impl Default for Config {
@@ -169,6 +193,7 @@ impl Default for Config {
             tls_key: None,
             tls_client_ca: None,
             tls_client_auth: TlsClientAuth::Required,
+            fault_lang: FaultLang::Ru,
         }
     }
 }
@@ -204,6 +229,7 @@ struct FileConfig {
     tls_key: Option<PathBuf>,
     tls_client_ca: Option<PathBuf>,
     tls_client_auth: Option<TlsClientAuth>,
+    fault_lang: Option<FaultLang>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -220,7 +246,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 27] = [
+const ENV_KEYS: [&str; 28] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -248,6 +274,7 @@ const ENV_KEYS: [&str; 27] = [
     "TLS_KEY",
     "TLS_CLIENT_CA",
     "TLS_CLIENT_AUTH",
+    "FAULT_LANG",
 ];
 
 impl Config {
@@ -338,7 +365,8 @@ impl Config {
             request_timeout_seconds,
             timestamp_window_seconds,
             log_format,
-            tls_client_auth
+            tls_client_auth,
+            fault_lang
         );
         if f.tls_cert.is_some() {
             self.tls_cert = f.tls_cert;
@@ -417,6 +445,17 @@ impl Config {
                     other => {
                         return Err(ConfigError::Invalid(format!(
                             "OPENSMEV_TLS_CLIENT_AUTH={other:?} is not required or optional"
+                        )));
+                    }
+                }
+            }
+            "FAULT_LANG" => {
+                self.fault_lang = match value.trim() {
+                    "ru" => FaultLang::Ru,
+                    "en" => FaultLang::En,
+                    other => {
+                        return Err(ConfigError::Invalid(format!(
+                            "OPENSMEV_FAULT_LANG={other:?} is not ru or en"
                         )));
                     }
                 }

@@ -25,7 +25,22 @@ use opensmev_xmldsig::xml::{Document, Limits};
 
 use crate::app::State;
 use crate::body;
+use crate::config::FaultLang;
 use crate::faults;
+
+/// The statement of an HTTP 413 refusal.
+const TOO_LARGE: (&str, &str) = (
+    "Тело запроса слишком большое",
+    "The request body is too large",
+);
+
+/// The detail of an HTTP 413 refusal.
+fn too_large(limit: usize) -> (String, String) {
+    (
+        format!("тело запроса больше допустимых {limit} байт"),
+        format!("the request body is larger than the limit of {limit} bytes"),
+    )
+}
 
 /// The HTTP header a test IS with an optional signature policy names itself with.
 pub(crate) const CLAIMED_MNEMONIC_HEADER: &str = "x-opensmev-mnemonic";
@@ -83,7 +98,7 @@ fn fault_response(version: SchemaVersion, fault: &Fault) -> Response {
     response.extensions_mut().insert(crate::access::FaultInfo {
         element: fault.kind.element_name(version),
         code: fault.code.clone(),
-        reason: fault.message_ru.clone(),
+        reason: fault.message.clone(),
     });
     response
 }
@@ -158,8 +173,14 @@ async fn describe(
 
 /// A call refused before it was read whole: a fault with this HTTP status, and the connection
 /// closed (the rest of the body is not read).
-fn refused(version: SchemaVersion, status: StatusCode, text: String) -> Response {
-    let mut response = fault_response(version, &faults::invalid(text));
+fn refused(
+    version: SchemaVersion,
+    status: StatusCode,
+    lang: FaultLang,
+    statement: (&str, &str),
+    detail: (String, String),
+) -> Response {
+    let mut response = fault_response(version, &faults::invalid(lang, statement, detail));
     *response.status_mut() = status;
     response
         .headers_mut()
@@ -188,17 +209,18 @@ async fn call(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("text/xml");
+    let lang = state.config.fault_lang;
     let multipart = match opensmev_wire::multipart_type(content_type) {
         Ok(multipart) => multipart,
         Err(
             e @ (opensmev_wire::WireError::UnsupportedContentType(_)
             | opensmev_wire::WireError::UnsupportedCharset(_)),
         ) => {
-            let mut response = fault_response(version, &faults::invalid(e.to_string()));
+            let mut response = fault_response(version, &faults::from_wire(&e, None, lang));
             *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
             return response;
         }
-        Err(e) => return fault_response(version, &faults::from_wire(&e, None)),
+        Err(e) => return fault_response(version, &faults::from_wire(&e, None, lang)),
     };
     // A declared length over the limit is refused before any byte is read.
     let max_xml = state.config.max_xml_body_bytes;
@@ -215,7 +237,9 @@ async fn call(
         return refused(
             version,
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!("тело запроса больше допустимых {max_body} байт"),
+            lang,
+            TOO_LARGE,
+            too_large(max_body),
         );
     }
     // Memory is reserved for the bytes of the body held in memory as they arrive.
@@ -260,25 +284,62 @@ async fn call(
     let received = match read {
         Ok(received) => received,
         Err(body::ReadError::TooLarge(text)) => {
-            return refused(version, StatusCode::PAYLOAD_TOO_LARGE, text);
+            let _ = text;
+            return refused(
+                version,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                lang,
+                TOO_LARGE,
+                too_large(max_body),
+            );
         }
         Err(body::ReadError::Stalled(text)) => {
-            return refused(version, StatusCode::REQUEST_TIMEOUT, text);
+            // body.rs says which limit in Russian; the fault names it in the fault language.
+            let detail = if text.contains("медленнее") {
+                let rate = state.config.body_min_bytes_per_second;
+                (
+                    format!("тело запроса поступает медленнее {rate} байт/с"),
+                    format!("the request body arrives slower than {rate} bytes/s"),
+                )
+            } else {
+                let idle = state.config.body_idle_timeout_ms;
+                (
+                    format!("тело запроса не поступало дольше {idle} мс"),
+                    format!("no byte of the request body arrived for {idle} ms"),
+                )
+            };
+            return refused(
+                version,
+                StatusCode::REQUEST_TIMEOUT,
+                lang,
+                (
+                    "Тело запроса не получено вовремя",
+                    "The request body did not arrive in time",
+                ),
+                detail,
+            );
         }
         Err(body::ReadError::Busy) => {
             return refused(
                 version,
                 StatusCode::SERVICE_UNAVAILABLE,
-                "СМЭВ перегружена: память для приёма сообщений занята; повторите запрос позже"
-                    .to_owned(),
+                lang,
+                (
+                    "СМЭВ перегружена; повторите запрос позже",
+                    "The bus is overloaded; send the call again later",
+                ),
+                (
+                    "память для приёма сообщений занята".to_owned(),
+                    "the memory for receiving messages is in use".to_owned(),
+                ),
             );
         }
         Err(body::ReadError::Wire(e)) => {
-            return fault_response(version, &faults::from_wire(&e, None));
+            return fault_response(version, &faults::from_wire(&e, None, lang));
         }
         Err(body::ReadError::Io(text)) => {
             tracing::error!(error = %text, "reading a request body");
-            return fault_response(version, &faults::from_bus(&BusError::Internal(text)));
+            return fault_response(version, &faults::from_bus(&BusError::Internal(text), lang));
         }
     };
     let limits = Limits {
@@ -295,13 +356,15 @@ async fn call(
             let text = String::from_utf8_lossy(&received.xml);
             return fault_response(
                 version,
-                &faults::from_wire(&opensmev_wire::WireError::Xml(e), Some(&text)),
+                &faults::from_wire(&opensmev_wire::WireError::Xml(e), Some(&text), lang),
             );
         }
     };
     let mut request = match opensmev_wire::decode_request(&doc, &received.parts) {
         Ok(request) => request,
-        Err(e) => return fault_response(version, &faults::from_wire(&e, Some(doc.text()))),
+        Err(e) => {
+            return fault_response(version, &faults::from_wire(&e, Some(doc.text()), lang));
+        }
     };
     let span = tracing::Span::current();
     span.record("op", tracing::field::display(request.operation()));
@@ -320,11 +383,25 @@ async fn call(
     if request.version() != version {
         return fault_response(
             version,
-            &faults::invalid(format!(
-                "сообщение схемы {} отправлено на адрес схемы {}",
-                request.version().as_str(),
-                version.as_str()
-            )),
+            &faults::invalid(
+                lang,
+                (
+                    "Сообщение отправлено на адрес другой версии схемы",
+                    "The message was sent to the address of another schema version",
+                ),
+                {
+                    let (got, here) = (request.version().as_str(), version.as_str());
+                    let right = format!("{}/v{got}/ws", state.config.path_prefix);
+                    (
+                        format!(
+                            "сообщение схемы {got} отправлено на адрес схемы {here}; адрес схемы {got}: {right}"
+                        ),
+                        format!(
+                            "a message of schema {got} was sent to the address of schema {here}; the address of schema {got} is {right}"
+                        ),
+                    )
+                },
+            ),
         );
     }
     let action = headers
@@ -336,11 +413,23 @@ async fn call(
     {
         return fault_response(
             version,
-            &faults::invalid(format!(
-                "SOAPAction {:?} не соответствует операции {:?} в теле сообщения",
-                action.unwrap_or_default(),
-                request.operation()
-            )),
+            &faults::invalid(
+                lang,
+                (
+                    "SOAPAction не соответствует операции в теле сообщения",
+                    "SOAPAction does not match the operation in the body",
+                ),
+                {
+                    let action = action.unwrap_or_default().trim_matches('"');
+                    let operation = request.operation();
+                    (
+                        format!("SOAPAction «{action}», а в теле сообщения операция «{operation}»"),
+                        format!(
+                            "SOAPAction is \"{action}\" but the body holds the operation \"{operation}\""
+                        ),
+                    )
+                },
+            ),
         );
     }
     let claimed = headers
@@ -368,7 +457,7 @@ async fn call(
                     Err(e) => {
                         return fault_response(
                             version,
-                            &faults::from_bus(&BusError::Internal(e.to_string())),
+                            &faults::from_bus(&BusError::Internal(e.to_string()), lang),
                         );
                     }
                 },
@@ -388,7 +477,7 @@ async fn call(
             if matches!(e, BusError::Store(_) | BusError::Internal(_)) {
                 tracing::error!(error = %e, "call failed");
             }
-            fault_response(version, &faults::from_bus(&e))
+            fault_response(version, &faults::from_bus(&e, lang))
         }
     }
 }
@@ -710,10 +799,12 @@ async fn handle(
                 ResponseContent::Rejected(_) => (ResponseBody::Rejected, &[][..], 0),
                 ResponseContent::Status(_) => (ResponseBody::Status, &[][..], 0),
                 ResponseContent::AsyncProcessingStatus(_) => {
-                    return Err(BusError::InvalidContent(vec![opensmev_core::ContentIssue {
-                        text: "AsyncProcessingStatus is written by SMEV itself, not by information systems".into(),
-                        position: None,
-                    }]));
+                    return Err(BusError::InvalidContent(vec![
+                        opensmev_core::ContentIssue {
+                            text: opensmev_core::IssueText::AsyncProcessingStatus,
+                            position: None,
+                        },
+                    ]));
                 }
             };
             let (attachments, _files) =

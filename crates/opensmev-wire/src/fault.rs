@@ -3,7 +3,8 @@
 //!
 //! Shape, as the real SMEV answers (see `SoapFaultResponse_SignatureVerificationFault.xml`):
 //! `soap:Fault` with `faultcode` `soap:Server` (for every fault: the real SMEV uses it also for
-//! faults caused by the client), `faultstring` (Russian text, no `xml:lang`), and `detail`
+//! faults caused by the client), `faultstring` (text in the bus's fault language, no `xml:lang`;
+//! `SMEV-nnn: ` first when the fault element has no `Code`), and `detail`
 //! holding the version's fault element with the basic namespace as default namespace, types as
 //! `ns2`, faults as `ns3`. Faults whose type extends `basic:SmevFault` in that version carry
 //! `Code` and `Description` (basic namespace) before their own elements (faults namespace).
@@ -161,8 +162,10 @@ impl FaultKind {
 pub struct Fault {
     /// Which fault.
     pub kind: FaultKind,
-    /// `faultstring`: a human-readable message in Russian.
-    pub message_ru: String,
+    /// The human-readable message, in the bus's fault language (Russian by default): a short
+    /// statement, then `Подробности: …` / `Details: …`. `faultstring` is this text, preceded by
+    /// `SMEV-nnn: ` when the fault element has no `Code` (a `basic:Void` type).
+    pub message: String,
     /// `Code` (e.g. `SMEV-101`; cut to 50 characters in 1.1, 100 in 1.2/1.3).
     pub code: String,
     /// `Description`, starting with the code like the real SMEV (`SMEV-101: …`).
@@ -170,15 +173,25 @@ pub struct Fault {
 }
 
 impl Fault {
-    /// A fault whose `Description` is `"{code}: {message_ru}"`.
-    pub fn new(kind: FaultKind, code: impl Into<String>, message_ru: impl Into<String>) -> Fault {
+    /// A fault whose `Description` is `"{code}: {message}"`.
+    pub fn new(kind: FaultKind, code: impl Into<String>, message: impl Into<String>) -> Fault {
         let code = code.into();
-        let message_ru = message_ru.into();
+        let message = message.into();
         Fault {
-            description: format!("{code}: {message_ru}"),
+            description: format!("{code}: {message}"),
             kind,
-            message_ru,
+            message,
             code,
+        }
+    }
+
+    /// The `faultstring` for a version: the message, preceded by the code when the fault
+    /// element carries no `Code` in that version (every fault carries its code somewhere).
+    pub fn faultstring(&self, version: SchemaVersion) -> String {
+        if self.kind.is_smev_fault(version) || self.message.starts_with(&self.code) {
+            self.message.clone()
+        } else {
+            format!("{}: {}", self.code, self.message)
         }
     }
 }
@@ -211,10 +224,8 @@ pub fn fault(version: SchemaVersion, fault: &Fault) -> String {
     let mut w = Writer::new();
     w.out
         .push_str("<soap:Fault><faultcode>soap:Server</faultcode>");
-    w.leaf(
-        "faultstring",
-        &bounded(&fault.message_ru, MAX_FAULT_TEXT_CHARS),
-    );
+    let faultstring = fault.faultstring(version);
+    w.leaf("faultstring", &bounded(&faultstring, MAX_FAULT_TEXT_CHARS));
     w.out.push_str("<detail>");
     let name = format!("ns3:{}", fault.kind.element_name(version));
     w.open(&name, &smev_declarations(version));

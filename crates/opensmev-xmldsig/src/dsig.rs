@@ -541,9 +541,10 @@ pub fn verify_signature(
         ),
         Some(text) => match cached_certificate(text) {
             Ok(cert) => report.certificate = Some(cert),
-            Err(e) => problems.add(
+            // The parser's internals (`Parsing Error: NomError(Eof)`) are no reason to show.
+            Err(_) => problems.add(
                 FaultCategory::CertificateIsNotFound,
-                format!("X509Certificate cannot be read: {e}"),
+                "the X509Certificate cannot be read as a DER X.509 certificate",
             ),
         },
     }
