@@ -644,7 +644,7 @@ impl Bus {
             }
             return Err(BusError::Signature {
                 category: FaultCategory::NoSignatureFound,
-                message: "the call carries no CallerInformationSystemSignature (ЭП-ОВ)".into(),
+                message: "the call carries no CallerInformationSystemSignature".into(),
             });
         };
         // Identity before the expensive work: the signing certificate is looked up by its DER

@@ -97,7 +97,7 @@ fn signature_statement(category: FaultCategory) -> Text {
     };
     Text::new(
         format!("Ошибка проверки ЭП-ОВ: {ru}"),
-        format!("Signature (ЭП-ОВ) verification failed: {en}"),
+        format!("Signature verification failed: {en}"),
     )
 }
 
