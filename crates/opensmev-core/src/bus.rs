@@ -1072,7 +1072,7 @@ impl Bus {
         let caller = self.authenticate(&input.signed, &registry)?;
         let id = self.check_message_id(&input.message_id)?;
         let token = ReplyToken::decode(&input.to)
-            .ok_or_else(|| BusError::RecipientIsNotFound(Recipient::NotAReplyTo))?;
+            .ok_or(BusError::RecipientIsNotFound(Recipient::NotAReplyTo))?;
         let request = self
             .store
             .message(&token.0)
