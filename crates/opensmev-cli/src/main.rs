@@ -5,11 +5,12 @@
 
 mod client;
 mod doctor;
+mod help;
 mod i18n;
 mod serve;
 mod sig;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
 use crate::i18n::Lang;
 
@@ -62,8 +63,49 @@ pub(crate) fn init_logging(format: opensmev_server::config::LogFormat) {
     };
 }
 
+/// Parses the command line with help and parse errors in the interface language; prints help,
+/// the version or the error and exits when the command line asks for it or is wrong.
+fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let lang = help::detect_lang(&args, std::env::var_os("OPENSMEV_LANG"));
+    let mut command = help::localize(Cli::command(), lang);
+    let fail = |error: clap::Error, command: &mut clap::Command| -> ! {
+        use clap::error::ErrorKind;
+        let shown = matches!(
+            error.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+        if lang == Lang::En || shown {
+            error.exit()
+        }
+        eprint!("{}", help::render_error_ru(&error, command));
+        std::process::exit(2)
+    };
+    let matches = match command.try_get_matches_from_mut(&args) {
+        Ok(matches) => matches,
+        Err(error) => fail(error, &mut command),
+    };
+    if let Some(path) = help::help_request(&matches) {
+        // `opensmev help a b` (Russian): the help of `opensmev a b`.
+        let mut line = vec![args[0].clone()];
+        line.extend(path.into_iter().map(Into::into));
+        line.push("--help".into());
+        let mut fresh = help::localize(Cli::command(), lang);
+        match fresh.try_get_matches_from_mut(line) {
+            Ok(_) => std::process::exit(0),
+            Err(error) => fail(error, &mut fresh),
+        }
+    }
+    match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => fail(error.with_cmd(&command), &mut command),
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = parse();
     let result = match cli.command {
         // Logging starts once the configuration (with its `log_format`) is read.
         Command::Serve(args) => serve::serve(args, cli.lang),
@@ -75,7 +117,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("{}: {error:#}", cli.lang.pick("ошибка", "error"));
+            eprintln!("{}", i18n::error_text(cli.lang, &error));
             std::process::ExitCode::from(2)
         }
     }

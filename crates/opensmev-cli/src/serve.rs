@@ -59,11 +59,11 @@ pub(crate) enum RegistryCommand {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn runtime(lang: Lang) -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .context("starting the runtime")
+        .context(lang.pick("запуск среды выполнения", "starting the runtime"))
 }
 
 /// Runs the server until Ctrl-C / SIGTERM.
@@ -90,7 +90,7 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
             "the open files limit (ulimit -n) is below max_connections + 256: connections beyond it are refused by the system"
         );
     }
-    runtime()?.block_on(async move {
+    runtime(lang)?.block_on(async move {
         let listen = config.listen;
         let prefix = config.path_prefix.clone();
         // Bound before anything is written, so a busy address stops the start at once.
@@ -240,7 +240,29 @@ fn existing_store(data_dir: &std::path::Path, lang: Lang) -> anyhow::Result<Path
             )
         );
     }
-    std::fs::canonicalize(&store_dir).with_context(|| format!("{}", store_dir.display()))
+    std::fs::canonicalize(&store_dir).with_context(|| {
+        format!(
+            "{} {}",
+            lang.pick("каталог хранилища", "the store directory"),
+            store_dir.display()
+        )
+    })
+}
+
+fn reading(lang: Lang, file: &std::path::Path) -> String {
+    format!(
+        "{} {}",
+        lang.pick("чтение файла", "reading"),
+        file.display()
+    )
+}
+
+fn rejected(lang: Lang, file: &std::path::Path) -> String {
+    lang.pick(
+        "файл реестра {file} не принят",
+        "the registry file {file} is not accepted",
+    )
+    .replace("{file}", &file.display().to_string())
 }
 
 /// Runs a registry subcommand.
@@ -248,9 +270,9 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
     let mut out = std::io::stdout().lock();
     match command {
         RegistryCommand::Check { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            let registry = opensmev_core::registry::Registry::from_toml(&text, 0)?;
+            let text = std::fs::read_to_string(&file).with_context(|| reading(lang, &file))?;
+            let registry = opensmev_core::registry::Registry::from_toml(&text, 0)
+                .with_context(|| rejected(lang, &file))?;
             writeln!(
                 out,
                 "{}: {} ИС, {} ВС, {} {}",
@@ -265,10 +287,10 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
         RegistryCommand::Import { file, data_dir } => {
             let store_dir = existing_store(&data_dir, lang)?;
             let store_path = store_dir.join(opensmev_store_sqlite::DB_FILE);
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
-            opensmev_core::registry::Registry::from_toml(&text, 0)?;
-            let version = runtime()?.block_on(async move {
+            let text = std::fs::read_to_string(&file).with_context(|| reading(lang, &file))?;
+            opensmev_core::registry::Registry::from_toml(&text, 0)
+                .with_context(|| rejected(lang, &file))?;
+            let version = runtime(lang)?.block_on(async move {
                 let store = opensmev_store_sqlite::SqliteStore::open(&store_dir)?;
                 let doc = opensmev_store::Store::save_registry(
                     &store,
@@ -295,7 +317,7 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
         RegistryCommand::Export { data_dir } => {
             let store_dir = existing_store(&data_dir, lang)?;
             let store_path = store_dir.join(opensmev_store_sqlite::DB_FILE);
-            let doc = runtime()?.block_on(async move {
+            let doc = runtime(lang)?.block_on(async move {
                 let store = opensmev_store_sqlite::SqliteStore::open(&store_dir)?;
                 anyhow::Ok(opensmev_store::Store::registry(&store).await?)
             })?;

@@ -187,39 +187,38 @@ pub(crate) fn run(command: SigCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     match command {
         SigCommand::Verify(args) => verify(args, &provider, lang),
         SigCommand::Transform(args) => {
-            let bytes = read(&args.file)?;
-            let doc = parse(&bytes)?;
-            let element = select(&doc, args.id.as_deref())?;
+            let bytes = read(&args.file, lang)?;
+            let doc = parse(&bytes, lang)?;
+            let element = select(&doc, args.id.as_deref(), lang)?;
             let mut out = Vec::new();
             transform::transform_element(&element, None, args.flavor.into(), &mut out)?;
             write_stdout(&out)?;
             Ok(ExitCode::SUCCESS)
         }
         SigCommand::C14n(args) => {
-            let bytes = read(&args.file)?;
-            let doc = parse(&bytes)?;
-            let element = select(&doc, args.id.as_deref())?;
+            let bytes = read(&args.file, lang)?;
+            let doc = parse(&bytes, lang)?;
+            let element = select(&doc, args.id.as_deref(), lang)?;
             write_stdout(&c14n::canonicalize_to_vec(&element, &[])?)?;
             Ok(ExitCode::SUCCESS)
         }
-        SigCommand::Sign(args) => sign(args, &provider),
+        SigCommand::Sign(args) => sign(args, &provider, lang),
         SigCommand::Keygen(args) => keygen(args, lang),
         SigCommand::Cert(args) => {
-            let cert = load_certificate(&args.file)?;
+            let cert = load_certificate(&args.file, lang)?;
             let mut out = std::io::stdout().lock();
             print_certificate(&mut out, &cert, OffsetDateTime::now_utc(), lang, "")?;
             Ok(ExitCode::SUCCESS)
         }
         SigCommand::CmsSign(args) => {
-            let signer = load_signer(&provider, &args.key, &args.cert)?;
-            let signature = signer.sign_cms_detached(&read(&args.file)?)?;
-            std::fs::write(&args.out, signature)
-                .with_context(|| format!("writing {}", args.out.display()))?;
+            let signer = load_signer(&provider, &args.key, &args.cert, lang)?;
+            let signature = signer.sign_cms_detached(&read(&args.file, lang)?)?;
+            std::fs::write(&args.out, signature).with_context(|| writing(lang, &args.out))?;
             Ok(ExitCode::SUCCESS)
         }
         SigCommand::CmsVerify(args) => {
-            let data = read(&args.file)?;
-            let signature = read(&args.signature)?;
+            let data = read(&args.file, lang)?;
+            let signature = read(&args.signature, lang)?;
             let mut out = std::io::stdout().lock();
             match provider.cms_verify_detached(&signature, &data) {
                 Ok(found) => {
@@ -256,25 +255,62 @@ pub(crate) fn run(command: SigCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-}
-
-fn parse(bytes: &[u8]) -> anyhow::Result<Document<'_>> {
-    Document::parse(bytes, Limits::default()).map_err(|e| {
-        let text = String::from_utf8_lossy(bytes);
-        let (line, column) = e.line_column(&text);
-        anyhow::anyhow!("{} (line {line}, column {column})", e.kind)
+fn read(path: &Path, lang: Lang) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| {
+        format!(
+            "{} {}",
+            lang.pick("чтение файла", "reading"),
+            path.display()
+        )
     })
 }
 
-fn select<'d, 'a>(doc: &'d Document<'a>, id: Option<&str>) -> anyhow::Result<Element<'d, 'a>> {
+fn writing(lang: Lang, path: &Path) -> String {
+    format!(
+        "{} {}",
+        lang.pick("запись файла", "writing"),
+        path.display()
+    )
+}
+
+fn parse(bytes: &[u8], lang: Lang) -> anyhow::Result<Document<'_>> {
+    Document::parse(bytes, Limits::default()).map_err(|e| {
+        let text = String::from_utf8_lossy(bytes);
+        let (line, column) = e.line_column(&text);
+        anyhow::anyhow!("{}", e.kind).context(
+            lang.pick(
+                "XML не прочитан (строка {line}, столбец {column})",
+                "the XML cannot be read (line {line}, column {column})",
+            )
+            .replace("{line}", &line.to_string())
+            .replace("{column}", &column.to_string()),
+        )
+    })
+}
+
+fn select<'d, 'a>(
+    doc: &'d Document<'a>,
+    id: Option<&str>,
+    lang: Lang,
+) -> anyhow::Result<Element<'d, 'a>> {
     let Some(id) = id else { return Ok(doc.root()) };
     let found: Vec<Element<'d, 'a>> = doc.find_by_id(id);
     match found.as_slice() {
         [one] => Ok(*one),
-        [] => bail!("no element has Id=\"{id}\""),
-        many => bail!("Id=\"{id}\" is used by {} elements", many.len()),
+        [] => bail!(
+            "{}",
+            lang.pick("нет элемента с Id=\"{id}\"", "no element has Id=\"{id}\"")
+                .replace("{id}", id)
+        ),
+        many => bail!(
+            "{}",
+            lang.pick(
+                "Id=\"{id}\" носят несколько элементов: {n}",
+                "Id=\"{id}\" is used by {n} elements"
+            )
+            .replace("{id}", id)
+            .replace("{n}", &many.len().to_string())
+        ),
     }
 }
 
@@ -285,8 +321,8 @@ fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_certificate(path: &Path) -> anyhow::Result<Certificate> {
-    let bytes = read(path)?;
+fn load_certificate(path: &Path, lang: Lang) -> anyhow::Result<Certificate> {
+    let bytes = read(path, lang)?;
     let cert = if bytes.starts_with(b"-----BEGIN") {
         Certificate::from_pem(&bytes)
     } else if let Ok(text) = std::str::from_utf8(&bytes) {
@@ -294,52 +330,74 @@ fn load_certificate(path: &Path) -> anyhow::Result<Certificate> {
     } else {
         Certificate::from_der(&bytes)
     };
-    cert.with_context(|| format!("reading the certificate {}", path.display()))
+    cert.with_context(|| {
+        format!(
+            "{} {}",
+            lang.pick("сертификат не прочитан:", "reading the certificate"),
+            path.display()
+        )
+    })
 }
 
 fn load_signer(
     provider: &OpenSslProvider,
     key: &Path,
     cert: &Path,
+    lang: Lang,
 ) -> anyhow::Result<Box<dyn opensmev_crypto::Signer>> {
-    let certificate = load_certificate(cert)?;
-    let key_pem = read(key)?;
+    let certificate = load_certificate(cert, lang)?;
+    let key_pem = read(key, lang)?;
     provider
         .load_signer(&key_pem, certificate)
-        .with_context(|| format!("loading the key {}", key.display()))
+        .with_context(|| {
+            format!(
+                "{} {}",
+                lang.pick("ключ не загружен:", "loading the key"),
+                key.display()
+            )
+        })
 }
 
-fn parse_alg(name: &str) -> anyhow::Result<SignatureAlgorithm> {
+fn parse_alg(name: &str, lang: Lang) -> anyhow::Result<SignatureAlgorithm> {
     SignatureAlgorithm::from_cli_name(name).with_context(|| {
         let known: Vec<&str> = SignatureAlgorithm::ALL
             .iter()
             .map(|a| a.cli_name())
             .collect();
-        format!("unknown algorithm '{name}' (known: {})", known.join(", "))
+        lang.pick(
+            "неизвестный алгоритм «{name}» (известные: {known})",
+            "unknown algorithm '{name}' (known: {known})",
+        )
+        .replace("{name}", name)
+        .replace("{known}", &known.join(", "))
     })
 }
 
-fn sign(args: SignArgs, provider: &OpenSslProvider) -> anyhow::Result<ExitCode> {
-    let signer = load_signer(provider, &args.key, &args.cert)?;
+fn sign(args: SignArgs, provider: &OpenSslProvider, lang: Lang) -> anyhow::Result<ExitCode> {
+    let signer = load_signer(provider, &args.key, &args.cert, lang)?;
     if let Some(name) = &args.alg {
-        let wanted = parse_alg(name)?;
+        let wanted = parse_alg(name, lang)?;
         if wanted != signer.algorithm() {
             bail!(
-                "the key is for {}, not {}",
-                signer.algorithm().cli_name(),
-                wanted.cli_name()
+                "{}",
+                lang.pick(
+                    "ключ предназначен для {key}, а не для {alg}",
+                    "the key is for {key}, not {alg}"
+                )
+                .replace("{key}", signer.algorithm().cli_name())
+                .replace("{alg}", wanted.cli_name())
             );
         }
     }
-    let input = read(&args.file)?;
+    let input = read(&args.file, lang)?;
     let options = SignOptions {
         enveloped_transform: args.enveloped,
         flavor: args.flavor.into(),
         ..SignOptions::default()
     };
     let output = if args.out_signature {
-        let doc = parse(&input)?;
-        let target = select(&doc, Some(&args.id))?;
+        let doc = parse(&input, lang)?;
+        let target = select(&doc, Some(&args.id), lang)?;
         dsig::create_signature(&target, signer.as_ref(), provider, &options)?.into_bytes()
     } else {
         let placement = if args.after_element {
@@ -357,16 +415,14 @@ fn sign(args: SignArgs, provider: &OpenSslProvider) -> anyhow::Result<ExitCode> 
         )?
     };
     match &args.out {
-        Some(path) => {
-            std::fs::write(path, &output).with_context(|| format!("writing {}", path.display()))?
-        }
+        Some(path) => std::fs::write(path, &output).with_context(|| writing(lang, path))?,
         None => write_stdout(&output)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn keygen(args: KeygenArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let alg = parse_alg(&args.alg)?;
+    let alg = parse_alg(&args.alg, lang)?;
     let now = OffsetDateTime::now_utc();
     let params = TestIdentityParams {
         not_before: now - time::Duration::hours(1),
@@ -374,13 +430,18 @@ fn keygen(args: KeygenArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         ..TestIdentityParams::new(alg, args.subject.clone())
     };
     let identity = generate_test_identity(&params)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| {
+        format!(
+            "{} {}",
+            lang.pick("создание каталога", "creating"),
+            args.out.display()
+        )
+    })?;
     let key_path = args.out.join("key.pem");
     let cert_path = args.out.join("cert.pem");
-    write_private(&key_path, identity.key_pem.as_bytes())?;
+    write_private(&key_path, identity.key_pem.as_bytes(), lang)?;
     std::fs::write(&cert_path, identity.cert_pem.as_bytes())
-        .with_context(|| format!("writing {}", cert_path.display()))?;
+        .with_context(|| writing(lang, &cert_path))?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: {}", lang.pick("Ключ", "Key"), key_path.display())?;
     writeln!(
@@ -393,7 +454,7 @@ fn keygen(args: KeygenArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_private(path: &Path, bytes: &[u8], lang: Lang) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new()
         .write(true)
@@ -401,7 +462,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
+        .with_context(|| writing(lang, path))?;
     file.write_all(bytes)?;
     Ok(())
 }
@@ -478,11 +539,16 @@ fn print_certificate(
 }
 
 fn verify(args: VerifyArgs, provider: &OpenSslProvider, lang: Lang) -> anyhow::Result<ExitCode> {
-    let bytes = read(&args.file)?;
-    let doc = parse(&bytes)?;
+    let bytes = read(&args.file, lang)?;
+    let doc = parse(&bytes, lang)?;
     let at = match &args.at {
-        Some(text) => OffsetDateTime::parse(text, &Rfc3339)
-            .with_context(|| format!("--at {text}: not RFC 3339"))?,
+        Some(text) => OffsetDateTime::parse(text, &Rfc3339).with_context(|| {
+            lang.pick(
+                "--at {text}: время не в формате RFC 3339",
+                "--at {text}: not RFC 3339",
+            )
+            .replace("{text}", text)
+        })?,
         None => OffsetDateTime::now_utc(),
     };
     let options = VerifyOptions {
