@@ -14,6 +14,7 @@ use http_body_util::BodyExt as _;
 use opensmev_store::Blob;
 
 use crate::budget::Reservation;
+use opensmev_wire::error::MultipartProblem;
 use opensmev_wire::{
     AttachmentData, FoundPart, FramedAnswer, MultipartReader, MultipartType, PartLookup, PartSink,
     RootPart, Segment, WireError,
@@ -142,16 +143,25 @@ pub(crate) struct Received {
 /// Why a request body could not be read.
 #[derive(Debug)]
 pub(crate) enum ReadError {
-    /// Over a size limit (HTTP 413).
-    TooLarge(String),
-    /// No byte arrived for longer than the idle limit (HTTP 408).
-    Stalled(String),
+    /// Over the size limit of this many bytes (HTTP 413).
+    TooLarge(usize),
+    /// The body did not arrive in time (HTTP 408).
+    Stalled(Stall),
     /// The memory budget for bodies stayed exhausted (HTTP 503).
     Busy,
     /// Not a well-formed body.
     Wire(WireError),
     /// The connection failed or the spool could not be written.
     Io(String),
+}
+
+/// Which time limit a stalled body broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stall {
+    /// No byte arrived for this many milliseconds.
+    Idle(u128),
+    /// The body arrived slower than this many bytes per second.
+    Slow(u64),
 }
 
 /// Limits of [`read_multipart`] and [`read_plain`].
@@ -218,15 +228,9 @@ async fn next_frame(
         .await
         .map_err(|_| {
             ReadError::Stalled(if slow {
-                format!(
-                    "тело запроса поступает медленнее {} байт/с",
-                    limits.min_rate
-                )
+                Stall::Slow(limits.min_rate)
             } else {
-                format!(
-                    "тело запроса не поступало дольше {} мс",
-                    limits.idle.as_millis()
-                )
+                Stall::Idle(limits.idle.as_millis())
             })
         })?;
     if let Some(Ok(frame)) = &frame
@@ -238,7 +242,7 @@ async fn next_frame(
 }
 
 fn too_large(limit: usize) -> ReadError {
-    ReadError::TooLarge(format!("тело запроса больше допустимых {limit} байт"))
+    ReadError::TooLarge(limit)
 }
 
 /// Reads a plain (not multipart) body whole, covering what arrived with `budget` as it arrives,
@@ -397,7 +401,7 @@ struct SpoolSink<'k> {
 impl SpoolSink<'_> {
     fn io(&mut self, e: std::io::Error) -> WireError {
         self.io_error = Some(e);
-        WireError::Multipart("spooling failed".into())
+        WireError::multipart("spooling failed")
     }
 
     /// The current part goes on in a spool file, starting with what is in memory.
@@ -431,8 +435,8 @@ impl PartSink for SpoolSink<'_> {
                 None => Current::Skip, // cannot be referenced
                 Some(id) => {
                     if self.parts.contains_key(id) {
-                        return Err(WireError::Multipart(format!(
-                            "Content-ID <{id}> is used by two parts"
+                        return Err(WireError::Multipart(MultipartProblem::DuplicateContentId(
+                            id.to_owned(),
                         )));
                     }
                     Current::Part {
@@ -453,9 +457,8 @@ impl PartSink for SpoolSink<'_> {
             Current::Skip => Ok(()),
             Current::Root(xml, _) => {
                 if xml.len() + bytes.len() > self.max_xml {
-                    return Err(WireError::Multipart(format!(
-                        "the XML root part is larger than {} bytes",
-                        self.max_xml
+                    return Err(WireError::Multipart(MultipartProblem::RootTooLarge(
+                        self.max_xml,
                     )));
                 }
                 xml.extend_from_slice(bytes);

@@ -9,7 +9,10 @@
 //! Internal errors are logged and answered with `SMEVFailure` without their text.
 
 use opensmev_core::{BusError, IssueText, Miscoordination, Recipient, Unsupported};
+use opensmev_types::MessageIdError;
 use opensmev_types::QName;
+use opensmev_wire::error::{Expected, MultipartProblem, Problem};
+use opensmev_wire::fault::FaultLanguage;
 use opensmev_wire::{Fault, FaultKind, ValidationErrorItem, WireError};
 use opensmev_xmldsig::dsig::FaultCategory;
 use opensmev_xmldsig::xml::XmlErrorKind;
@@ -218,6 +221,7 @@ fn invalid_content(
         code,
         message,
     )
+    .in_language(wire_lang(lang))
 }
 
 /// The fault for a refused call.
@@ -400,7 +404,7 @@ pub(crate) fn from_bus(error: &BusError, lang: FaultLang) -> Fault {
         BusError::RecipientIsNotFound(why) => {
             let detail = match why {
                 Recipient::NotAReplyTo => Text::new(
-                    "значение To не является ReplyTo, выданным этой СМЭВ; скопируйте ReplyTo полученного запроса без изменений",
+                    "значение элемента «To» не является значением «ReplyTo», выданным этой СМЭВ; скопируйте «ReplyTo» полученного запроса без изменений",
                     "To is not a ReplyTo issued by this bus; copy the ReplyTo of the received request unchanged",
                 ),
                 Recipient::NoRequest { id, system } => Text::new(
@@ -567,24 +571,29 @@ pub(crate) fn from_bus(error: &BusError, lang: FaultLang) -> Fault {
                 format!("a message with the id {id} was accepted before"),
             ),
         ),
-        BusError::InvalidMessageIdFormat { id, reason } => (
-            K::InvalidMessageIdFormat,
-            "SMEV-112",
-            Text::new(
-                "Неверный формат идентификатора сообщения",
-                "The message id has a wrong format",
-            ),
-            Text::new(
-                format!(
-                    "идентификатор {} не является UUID версии 1 в нижнем регистре",
-                    q(FaultLang::Ru, id)
+        BusError::InvalidMessageIdFormat { id, .. } => {
+            let reason = message_id_reason(id);
+            (
+                K::InvalidMessageIdFormat,
+                "SMEV-112",
+                Text::new(
+                    "Неверный формат идентификатора сообщения",
+                    "The message id has a wrong format",
                 ),
-                format!(
-                    "{} is not a lower-case version-1 UUID ({reason})",
-                    q(FaultLang::En, id)
+                Text::new(
+                    format!(
+                        "идентификатор {} не является UUID версии 1 в нижнем регистре ({})",
+                        q(FaultLang::Ru, id),
+                        reason.ru
+                    ),
+                    format!(
+                        "{} is not a lower-case version-1 UUID ({})",
+                        q(FaultLang::En, id),
+                        reason.en
+                    ),
                 ),
-            ),
-        ),
+            )
+        }
         BusError::StaleMessageId { id, made } => (
             K::StaleMessageId,
             "SMEV-113",
@@ -672,7 +681,7 @@ pub(crate) fn from_bus(error: &BusError, lang: FaultLang) -> Fault {
         BusError::Store(_) | BusError::Internal(_) => return internal(error, lang),
         _ => return internal(error, lang),
     };
-    Fault::new(kind, code, compose(lang, &statement, &detail))
+    Fault::new(kind, code, compose(lang, &statement, &detail)).in_language(wire_lang(lang))
 }
 
 fn internal(error: &dyn std::fmt::Display, lang: FaultLang) -> Fault {
@@ -692,6 +701,7 @@ fn internal(error: &dyn std::fmt::Display, lang: FaultLang) -> Fault {
             ),
         ),
     )
+    .in_language(wire_lang(lang))
 }
 
 fn xml_error(kind: &XmlErrorKind) -> Text {
@@ -755,8 +765,14 @@ pub(crate) fn from_wire(error: &WireError, text: Option<&str>, lang: FaultLang) 
         WireError::UnknownOperation { namespace, local } => (
             statement,
             Text::new(
-                format!("неизвестная операция «{{{namespace}}}{local}»"),
-                format!("unknown operation \"{{{namespace}}}{local}\""),
+                format!(
+                    "элемент «{{{namespace}}}{local}» в soap:Body не является операцией СМЭВ 3 \
+                     (SendRequestRequest, GetRequestRequest, AckRequest…) ни одной версии схемы"
+                ),
+                format!(
+                    "the element \"{{{namespace}}}{local}\" in soap:Body is not an SMEV 3 operation \
+                     (SendRequestRequest, GetRequestRequest, AckRequest…) of any schema version"
+                ),
             ),
             None,
         ),
@@ -796,17 +812,25 @@ pub(crate) fn from_wire(error: &WireError, text: Option<&str>, lang: FaultLang) 
                 "Тело multipart/related (MTOM) повреждено",
                 "The multipart/related (MTOM) body is malformed",
             ),
-            Text::new(format!("«{m}»"), m.clone()),
+            multipart_problem(m),
             None,
         ),
         WireError::Invalid {
-            message,
+            path,
+            problem,
             position: at,
-        } => (
-            statement,
-            Text::new(format!("«{message}»"), message.clone()),
-            at.and_then(position),
-        ),
+        } => {
+            let said = problem_text(problem);
+            let detail = if path.is_empty() {
+                said
+            } else {
+                Text::new(
+                    format!("элемент {}: {}", q(FaultLang::Ru, path), said.ru),
+                    format!("the element {}: {}", q(FaultLang::En, path), said.en),
+                )
+            };
+            (statement, detail, at.and_then(position))
+        }
         other => (
             statement,
             Text::new(format!("«{other}»"), other.to_string()),
@@ -822,6 +846,7 @@ pub(crate) fn from_wire(error: &WireError, text: Option<&str>, lang: FaultLang) 
         "SMEV-102",
         compose(lang, &statement, &detail),
     )
+    .in_language(wire_lang(lang))
 }
 
 /// A fault for a transport-level or framing refusal (too large, wrong version, SOAPAction…):
@@ -830,4 +855,266 @@ pub(crate) fn invalid(lang: FaultLang, statement: (&str, &str), detail: (String,
     let statement = Text::new(statement.0, statement.1);
     let detail = Text::new(detail.0, detail.1);
     invalid_content(lang, "SMEV-102", &statement, vec![(detail, None)])
+}
+
+/// What is expected at a position, in both languages.
+fn expected_text(expected: &Expected) -> Text {
+    let names = |lang: FaultLang| {
+        let mut all: Vec<String> = expected.names.iter().map(|n| q(lang, n)).collect();
+        if let Some(parent) = &expected.end_of {
+            all.push(match lang {
+                FaultLang::Ru => format!("конец элемента {}", q(lang, parent)),
+                FaultLang::En => format!("the end of {}", q(lang, parent)),
+            });
+        }
+        all
+    };
+    let say = |lang: FaultLang| {
+        let all = names(lang);
+        match all.as_slice() {
+            [] => lang.pick("ничего", "nothing").to_owned(),
+            [one] => one.clone(),
+            many => format!("{} {}", lang.pick("одно из:", "one of"), many.join(", ")),
+        }
+    };
+    Text::new(say(FaultLang::Ru), say(FaultLang::En))
+}
+
+/// A decoder's envelope or message problem, in both languages.
+fn problem_text(problem: &Problem) -> Text {
+    let (ru, en) = (FaultLang::Ru, FaultLang::En);
+    match problem {
+        Problem::Soap12Envelope => Text::new(
+            "получен конверт SOAP 1.2, а СМЭВ 3 принимает только SOAP 1.1 \
+             (пространство имён «http://schemas.xmlsoap.org/soap/envelope/»)",
+            "a SOAP 1.2 envelope was sent, SMEV 3 accepts SOAP 1.1 only \
+             (namespace \"http://schemas.xmlsoap.org/soap/envelope/\")",
+        ),
+        Problem::NotAnEnvelope { root } => Text::new(
+            format!(
+                "документ не является конвертом SOAP 1.1: корневой элемент {}",
+                q(ru, root)
+            ),
+            format!(
+                "the document is not a SOAP 1.1 envelope: the root element is {}",
+                q(en, root)
+            ),
+        ),
+        Problem::MissingBody => Text::new("в конверте нет soap:Body", "soap:Body is missing"),
+        Problem::EmptyBody => Text::new(
+            "soap:Body пуст: в нём должен быть элемент запроса СМЭВ",
+            "soap:Body is empty: it must contain the SMEV request element",
+        ),
+        Problem::SecondBodyElement { found } => Text::new(
+            format!(
+                "в soap:Body должен быть ровно один элемент, найден второй: {}",
+                q(ru, found)
+            ),
+            format!(
+                "soap:Body must contain exactly one element, found a second one: {}",
+                q(en, found)
+            ),
+        ),
+        Problem::AfterBody { found } => Text::new(
+            format!("лишний элемент {} после soap:Body", q(ru, found)),
+            format!("unexpected element {} after soap:Body", q(en, found)),
+        ),
+        Problem::MustUnderstand { entry } => Text::new(
+            format!(
+                "заголовок {} помечен soap:mustUnderstand=«1», но СМЭВ его не обрабатывает",
+                q(ru, entry)
+            ),
+            format!(
+                "the header entry {} has soap:mustUnderstand=\"1\" and is not understood",
+                q(en, entry)
+            ),
+        ),
+        Problem::CharacterData { snippet } => Text::new(
+            format!("здесь не допускается текст (найдено {})", q(ru, snippet)),
+            format!(
+                "character data is not allowed here (found {})",
+                q(en, snippet)
+            ),
+        ),
+        Problem::AttributeNotAllowed { name } => Text::new(
+            format!("атрибут {} не допускается", q(ru, name)),
+            format!("the attribute {} is not allowed", q(en, name)),
+        ),
+        Problem::AttributeMissing { name } => Text::new(
+            format!("отсутствует обязательный атрибут {}", q(ru, name)),
+            format!("the required attribute {} is missing", q(en, name)),
+        ),
+        Problem::UnexpectedElement { found, expected } => {
+            let expected = expected_text(expected);
+            Text::new(
+                format!(
+                    "неожиданный элемент {}; ожидается {}",
+                    q(ru, found),
+                    expected.ru
+                ),
+                format!(
+                    "unexpected element {}; expected {}",
+                    q(en, found),
+                    expected.en
+                ),
+            )
+        }
+        Problem::WrongNamespace { found, expected } => Text::new(
+            format!(
+                "элемент {} в чужом пространстве имён; ожидается {}",
+                q(ru, found),
+                q(ru, expected)
+            ),
+            format!(
+                "the element {} is in the wrong namespace; expected {}",
+                q(en, found),
+                q(en, expected)
+            ),
+        ),
+        Problem::MissingElement { expected } => {
+            let expected = expected_text(expected);
+            Text::new(
+                format!(
+                    "отсутствует обязательный элемент; ожидается {}",
+                    expected.ru
+                ),
+                format!("a required element is missing; expected {}", expected.en),
+            )
+        }
+        Problem::TooMany { name, max } => Text::new(
+            format!("элементов {} допускается не более {max}", q(ru, name)),
+            format!("at most {max} {} elements are allowed", q(en, name)),
+        ),
+        Problem::ElementInSimpleContent { parent, found } => Text::new(
+            format!(
+                "элемент {} содержит только текст, вложенный элемент {} недопустим",
+                q(ru, parent),
+                q(ru, found)
+            ),
+            format!(
+                "{} has simple content: the element {} is not allowed inside",
+                q(en, parent),
+                q(en, found)
+            ),
+        ),
+        Problem::TooLong { max, length } => Text::new(
+            format!("значение длиннее {max} символов ({length})"),
+            format!("the value is longer than {max} characters ({length})"),
+        ),
+        Problem::InvalidValue { value, expected } => Text::new(
+            format!(
+                "значение {} не является допустимым значением типа {}",
+                q(ru, value),
+                q(ru, expected)
+            ),
+            format!(
+                "the value {} is not a valid {}",
+                q(en, value),
+                q(en, expected)
+            ),
+        ),
+        other => Text::new(
+            format!(
+                "сообщение не соответствует схеме: {}",
+                q(ru, &other.to_string())
+            ),
+            other.to_string(),
+        ),
+    }
+}
+
+/// A multipart problem, in both languages.
+fn multipart_problem(problem: &MultipartProblem) -> Text {
+    let (ru, en) = (FaultLang::Ru, FaultLang::En);
+    match problem {
+        MultipartProblem::NoBoundary => Text::new(
+            "в Content-Type multipart/related нет параметра boundary",
+            "the multipart/related Content-Type has no boundary parameter",
+        ),
+        MultipartProblem::UnusableBoundary(b) => Text::new(
+            format!("граница {} непригодна", q(ru, b)),
+            format!("the boundary {} cannot be used", q(en, b)),
+        ),
+        MultipartProblem::BoundaryNotFound => Text::new(
+            "граница частей (boundary) не встречается в теле",
+            "the boundary does not occur in the body",
+        ),
+        MultipartProblem::NotClosed => Text::new(
+            "тело заканчивается без закрывающей границы",
+            "the body ends without a closing boundary",
+        ),
+        MultipartProblem::NoParts => Text::new("в теле нет частей", "the body has no parts"),
+        MultipartProblem::NoRoot { start: Some(start) } => Text::new(
+            format!("нет части с Content-ID {} из параметра start", q(ru, start)),
+            format!("no part has the start Content-ID {}", q(en, start)),
+        ),
+        MultipartProblem::NoRoot { start: None } => {
+            Text::new("нет корневой части с XML", "no root part with the XML")
+        }
+        MultipartProblem::DuplicateContentId(id) => Text::new(
+            format!("Content-ID {} используется двумя частями", q(ru, id)),
+            format!("the Content-ID {} is used by two parts", q(en, id)),
+        ),
+        MultipartProblem::TooManyParts(max) => Text::new(
+            format!("частей больше {max}"),
+            format!("more than {max} parts"),
+        ),
+        MultipartProblem::HeaderTooLarge(max) => Text::new(
+            format!("заголовки части больше {max} байт"),
+            format!("a part header block is larger than {max} bytes"),
+        ),
+        MultipartProblem::RootTooLarge(max) => Text::new(
+            format!("корневая часть с XML больше {max} байт"),
+            format!("the XML root part is larger than {max} bytes"),
+        ),
+        MultipartProblem::MalformedHeader(line) => Text::new(
+            format!("заголовок части не читается: {}", q(ru, line)),
+            format!("a part header cannot be read: {}", q(en, line)),
+        ),
+        MultipartProblem::UnsupportedEncoding(e) => Text::new(
+            format!("Content-Transfer-Encoding {} не поддерживается", q(ru, e)),
+            format!(
+                "the Content-Transfer-Encoding {} is not supported",
+                q(en, e)
+            ),
+        ),
+        MultipartProblem::InvalidBase64(detail) => Text::new(
+            format!("часть в base64 не декодируется: {}", q(ru, detail)),
+            format!("a base64 part cannot be decoded: {}", q(en, detail)),
+        ),
+        MultipartProblem::InvalidQuotedPrintable => Text::new(
+            "неверная escape-последовательность quoted-printable",
+            "an invalid quoted-printable escape",
+        ),
+        other => Text::new(
+            format!("тело повреждено: {}", q(ru, &other.to_string())),
+            other.to_string(),
+        ),
+    }
+}
+
+/// Why an id is not a lower-case version-1 UUID, in both languages.
+fn message_id_reason(id: &str) -> Text {
+    match opensmev_types::MessageId::parse(id) {
+        Err(MessageIdError::Version(v)) => Text::new(
+            format!("UUID версии {v}, а СМЭВ требует версию 1 (по времени)"),
+            format!("a UUID of version {v}, SMEV requires version 1 (time-based)"),
+        ),
+        Err(MessageIdError::Variant) => Text::new(
+            "вариант UUID не RFC 4122",
+            "the UUID variant is not RFC 4122",
+        ),
+        _ => Text::new(
+            "не UUID в нижнем регистре вида 8-4-4-4-12",
+            "not a lower-case UUID in 8-4-4-4-12 form",
+        ),
+    }
+}
+
+/// The wire encoder's language for the fault language.
+fn wire_lang(lang: FaultLang) -> FaultLanguage {
+    match lang {
+        FaultLang::Ru => FaultLanguage::Ru,
+        FaultLang::En => FaultLanguage::En,
+    }
 }

@@ -283,30 +283,25 @@ async fn call(
     };
     let received = match read {
         Ok(received) => received,
-        Err(body::ReadError::TooLarge(text)) => {
-            let _ = text;
+        Err(body::ReadError::TooLarge(limit)) => {
             return refused(
                 version,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 lang,
                 TOO_LARGE,
-                too_large(max_body),
+                too_large(limit),
             );
         }
-        Err(body::ReadError::Stalled(text)) => {
-            // body.rs says which limit in Russian; the fault names it in the fault language.
-            let detail = if text.contains("медленнее") {
-                let rate = state.config.body_min_bytes_per_second;
-                (
+        Err(body::ReadError::Stalled(stall)) => {
+            let detail = match stall {
+                body::Stall::Slow(rate) => (
                     format!("тело запроса поступает медленнее {rate} байт/с"),
                     format!("the request body arrives slower than {rate} bytes/s"),
-                )
-            } else {
-                let idle = state.config.body_idle_timeout_ms;
-                (
+                ),
+                body::Stall::Idle(idle) => (
                     format!("тело запроса не поступало дольше {idle} мс"),
                     format!("no byte of the request body arrived for {idle} ms"),
-                )
+                ),
             };
             return refused(
                 version,

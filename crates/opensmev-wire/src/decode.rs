@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use opensmev_types::{InteractionStatus, QName, SchemaVersion};
 use opensmev_xmldsig::xml::{Document, Element, ElementId};
 
-use crate::error::WireError;
+use crate::error::{Expected, Problem, WireError};
 use crate::lexical::{
     char_len, collapse, decode_base64, is_ncname, is_smev_mime_type, is_smev_uuid, is_xml_space,
     parse_boolean, parse_date_time, parse_int,
@@ -38,19 +38,10 @@ const MAX_ROUTING_ITEMS: usize = 1000;
 pub fn decode_request(doc: &Document<'_>, parts: &dyn PartLookup) -> Result<Request, WireError> {
     let root = doc.root();
     if root.is(SOAP12_ENV_NS, "Envelope") {
-        return Err(err_at(
-            &root,
-            format!("SOAP 1.2 envelopes are not supported: SMEV uses SOAP 1.1 ({SOAP_ENV_NS})"),
-        ));
+        return Err(err_at(&root, Problem::Soap12Envelope));
     }
     if !root.is(SOAP_ENV_NS, "Envelope") {
-        return Err(err_at(
-            &root,
-            format!(
-                "the document is not a SOAP 1.1 envelope: the root element is {}",
-                clark(&root)
-            ),
-        ));
+        return Err(err_at(&root, Problem::NotAnEnvelope { root: clark(&root) }));
     }
     check_no_text(&root)?;
     let mut kids = root.children();
@@ -64,32 +55,36 @@ pub fn decode_request(doc: &Document<'_>, parts: &dyn PartLookup) -> Result<Requ
         Some(other) => {
             return Err(err_at(
                 &other,
-                format!("unexpected element {}; expected soap:Body", clark(&other)),
+                Problem::UnexpectedElement {
+                    found: clark(&other),
+                    expected: Expected {
+                        names: vec!["soap:Body".to_owned()],
+                        end_of: None,
+                    },
+                },
             ));
         }
-        None => return Err(err_at(&root, "missing soap:Body")),
+        None => return Err(err_at(&root, Problem::MissingBody)),
     };
     if let Some(extra) = kids.find(|e| e.namespace() == Some(SOAP_ENV_NS)) {
         return Err(err_at(
             &extra,
-            format!("unexpected element {} after soap:Body", clark(&extra)),
+            Problem::AfterBody {
+                found: clark(&extra),
+            },
         ));
     }
     check_no_text(&body)?;
     let mut entries = body.children();
     let Some(op_el) = entries.next() else {
-        return Err(err_at(
-            &body,
-            "soap:Body is empty: it must contain the SMEV request element",
-        ));
+        return Err(err_at(&body, Problem::EmptyBody));
     };
     if let Some(second) = entries.next() {
         return Err(err_at(
             &second,
-            format!(
-                "soap:Body must contain exactly one element, found a second one: {}",
-                clark(&second)
-            ),
+            Problem::SecondBodyElement {
+                found: clark(&second),
+            },
         ));
     }
     let ns = op_el.namespace().unwrap_or("");
@@ -131,10 +126,9 @@ fn check_header(header: &Element<'_, '_>) -> Result<(), WireError> {
         if must {
             return Err(err_at(
                 &entry,
-                format!(
-                    "header entry {} has soap:mustUnderstand=\"1\" and is not understood",
-                    clark(&entry)
-                ),
+                Problem::MustUnderstand {
+                    entry: clark(&entry),
+                },
             ));
         }
     }
@@ -144,8 +138,8 @@ fn check_header(header: &Element<'_, '_>) -> Result<(), WireError> {
 // ---------------------------------------------------------------------------------------------
 // Generic checks
 
-fn err_at(el: &Element<'_, '_>, message: impl std::fmt::Display) -> WireError {
-    WireError::invalid(format!("{}: {message}", el.path()), Some(el.range().start))
+fn err_at(el: &Element<'_, '_>, problem: impl Into<Problem>) -> WireError {
+    WireError::invalid_at(el.path(), problem, Some(el.range().start))
 }
 
 /// `{namespace}local` (or just `local` for no namespace).
@@ -196,13 +190,7 @@ fn check_gap(gap: &str, offset: usize, el: &Element<'_, '_>) -> Result<(), WireE
     let text_error = |rest: &str| {
         let at = offset + (gap.len() - rest.len());
         let snippet: String = rest.chars().take(40).collect();
-        WireError::invalid(
-            format!(
-                "{}: character data is not allowed here (found {snippet:?})",
-                el.path()
-            ),
-            Some(at),
-        )
+        WireError::invalid_at(el.path(), Problem::CharacterData { snippet }, Some(at))
     };
     let mut rest = gap;
     loop {
@@ -262,7 +250,7 @@ fn attributes(
                 } else {
                     format!("{}:{}", attr.prefix, attr.local)
                 };
-                return Err(err_at(el, format!("attribute {name} is not allowed")));
+                return Err(err_at(el, Problem::AttributeNotAllowed { name }));
             }
         }
     }
@@ -280,6 +268,8 @@ struct Seq<'d, 'a> {
     next: usize,
     /// What could have come at the current position (namespace, local name).
     expected: Vec<(String, String)>,
+    /// Whether the end of the parent could have come at the current position.
+    end_allowed: bool,
 }
 
 impl<'d, 'a> Seq<'d, 'a> {
@@ -290,6 +280,7 @@ impl<'d, 'a> Seq<'d, 'a> {
             kids: parent.children().collect(),
             next: 0,
             expected: Vec::new(),
+            end_allowed: false,
         })
     }
 
@@ -301,6 +292,7 @@ impl<'d, 'a> Seq<'d, 'a> {
         let e = self.peek()?;
         self.next += 1;
         self.expected.clear();
+        self.end_allowed = false;
         Some(e)
     }
 
@@ -340,18 +332,21 @@ impl<'d, 'a> Seq<'d, 'a> {
         if all.len() > max {
             return Err(err_at(
                 &all[max],
-                format!("at most {max} {local} elements are allowed"),
+                Problem::TooMany {
+                    name: local.to_owned(),
+                    max,
+                },
             ));
         }
         Ok(all)
     }
 
     fn unexpected(&self) -> WireError {
-        let names: Vec<&str> = self.expected.iter().map(|(_, l)| l.as_str()).collect();
-        let expected = match names.as_slice() {
-            [] => format!("the end of {}", self.parent.local_name()),
-            [one] => (*one).to_owned(),
-            many => format!("one of {}", many.join(", ")),
+        let names: Vec<String> = self.expected.iter().map(|(_, l)| l.clone()).collect();
+        let expected = Expected {
+            end_of: (self.end_allowed || names.is_empty())
+                .then(|| self.parent.local_name().to_owned()),
+            names,
         };
         match self.peek() {
             Some(found) => {
@@ -360,22 +355,21 @@ impl<'d, 'a> Seq<'d, 'a> {
                 }) {
                     return err_at(
                         &found,
-                        format!(
-                            "element {} is in the wrong namespace: expected {{{ns}}}{}",
-                            clark(&found),
-                            found.local_name()
-                        ),
+                        Problem::WrongNamespace {
+                            found: clark(&found),
+                            expected: format!("{{{ns}}}{}", found.local_name()),
+                        },
                     );
                 }
                 err_at(
                     &found,
-                    format!("unexpected element {}; expected {expected}", clark(&found)),
+                    Problem::UnexpectedElement {
+                        found: clark(&found),
+                        expected,
+                    },
                 )
             }
-            None => err_at(
-                &self.parent,
-                format!("missing required element: expected {expected}"),
-            ),
+            None => err_at(&self.parent, Problem::MissingElement { expected }),
         }
     }
 
@@ -383,8 +377,7 @@ impl<'d, 'a> Seq<'d, 'a> {
         if self.peek().is_none() {
             return Ok(());
         }
-        let end = format!("the end of {}", self.parent.local_name());
-        self.expected.push((String::new(), end));
+        self.end_allowed = true;
         Err(self.unexpected())
     }
 }
@@ -394,11 +387,10 @@ fn leaf_text(el: Element<'_, '_>) -> Result<String, WireError> {
     if let Some(child) = el.children().next() {
         return Err(err_at(
             &child,
-            format!(
-                "{} has simple content: element {} is not allowed inside",
-                el.local_name(),
-                clark(&child)
-            ),
+            Problem::ElementInSimpleContent {
+                parent: el.local_name().to_owned(),
+                found: clark(&child),
+            },
         ));
     }
     Ok(el.text_content())
@@ -415,10 +407,10 @@ fn string_max(el: Element<'_, '_>, max: usize) -> Result<String, WireError> {
     if char_len(&text) > max {
         return Err(err_at(
             &el,
-            format!(
-                "value is longer than {max} characters ({})",
-                char_len(&text)
-            ),
+            Problem::TooLong {
+                max,
+                length: char_len(&text),
+            },
         ));
     }
     Ok(text)
@@ -434,7 +426,10 @@ fn check_uuid(el: &Element<'_, '_>, text: &str) -> Result<(), WireError> {
     if !is_smev_uuid(text) {
         return Err(err_at(
             el,
-            format!("{text:?} is not a basic:UUID (lower-case 8-4-4-4-12 hexadecimal)"),
+            Problem::InvalidValue {
+                value: text.to_owned(),
+                expected: "basic:UUID (lower-case 8-4-4-4-12 hexadecimal)".to_owned(),
+            },
         ));
     }
     Ok(())
@@ -451,7 +446,15 @@ fn date_time_value(el: &Element<'_, '_>, text: &str) -> Result<time::OffsetDateT
 
 fn int(el: Element<'_, '_>) -> Result<i32, WireError> {
     let text = leaf(el)?;
-    parse_int(&text).ok_or_else(|| err_at(&el, format!("{text:?} is not a valid xs:int")))
+    parse_int(&text).ok_or_else(|| {
+        err_at(
+            &el,
+            Problem::InvalidValue {
+                value: text.clone(),
+                expected: "xs:int".to_owned(),
+            },
+        )
+    })
 }
 
 fn boolean(el: Element<'_, '_>) -> Result<bool, WireError> {
@@ -459,7 +462,10 @@ fn boolean(el: Element<'_, '_>) -> Result<bool, WireError> {
     parse_boolean(&text).ok_or_else(|| {
         err_at(
             &el,
-            format!("{text:?} is not a valid xs:boolean (true, false, 1 or 0)"),
+            Problem::InvalidValue {
+                value: text.clone(),
+                expected: "xs:boolean (true, false, 1 or 0)".to_owned(),
+            },
         )
     })
 }
@@ -469,9 +475,11 @@ fn mime_type(el: Element<'_, '_>) -> Result<String, WireError> {
     if !is_smev_mime_type(&text) {
         return Err(err_at(
             &el,
-            format!(
-                "{text:?} does not match (text|image|audio|video|application)/[a-zA-Z0-9\\-+.]*"
-            ),
+            Problem::InvalidValue {
+                value: text.clone(),
+                expected: "MIME type ((text|image|audio|video|application)/[a-zA-Z0-9\\-+.]*)"
+                    .to_owned(),
+            },
         ));
     }
     Ok(text)
@@ -1232,7 +1240,14 @@ impl Cx<'_> {
         };
         let id_attr = match get("Id") {
             Some(id) => self.id_value(&el, id)?,
-            None => return Err(err_at(&el, "the required attribute Id is missing")),
+            None => {
+                return Err(err_at(
+                    &el,
+                    Problem::AttributeMissing {
+                        name: "Id".to_owned(),
+                    },
+                ));
+            }
         };
         let accepted = match get("accepted") {
             Some(v) => Some(parse_boolean(v).ok_or_else(|| {

@@ -170,6 +170,18 @@ pub struct Fault {
     pub code: String,
     /// `Description`, starting with the code like the real SMEV (`SMEV-101: …`).
     pub description: String,
+    /// The language of the texts the encoder adds itself (the "more errors" marker).
+    pub lang: FaultLanguage,
+}
+
+/// The language of a fault's texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FaultLanguage {
+    /// Russian (the default).
+    #[default]
+    Ru,
+    /// English.
+    En,
 }
 
 impl Fault {
@@ -182,7 +194,14 @@ impl Fault {
             kind,
             message,
             code,
+            lang: FaultLanguage::Ru,
         }
+    }
+
+    /// The fault with the encoder's own texts in `lang`.
+    pub fn in_language(mut self, lang: FaultLanguage) -> Fault {
+        self.lang = lang;
+        self
     }
 
     /// The `faultstring` for a version: the message, preceded by the code when the fault
@@ -292,7 +311,10 @@ pub(crate) fn write_fault_content_as(
                 items
             };
             let rest = (more > 0).then(|| ValidationErrorItem {
-                text: format!("… ещё ошибок: {}", more + 1),
+                text: match fault.lang {
+                    FaultLanguage::Ru => format!("… ещё ошибок: {}", more + 1),
+                    FaultLanguage::En => format!("… {} more errors", more + 1),
+                },
                 position: None,
             });
             for item in shown.iter().chain(rest.as_ref()) {

@@ -22,7 +22,7 @@
 use base64::Engine as _;
 use memchr::memmem;
 
-use crate::error::WireError;
+use crate::error::{MultipartProblem, WireError};
 use crate::transport::{MAX_HEADER_BYTES, MAX_PARTS};
 
 /// Largest piece of encoded content decoded at once (bounds the decoders' scratch buffers).
@@ -133,14 +133,12 @@ enum Scan {
     Pending { keep: usize },
 }
 
-fn multipart_err(message: impl Into<String>) -> WireError {
-    WireError::Multipart(message.into())
+fn multipart_err(problem: impl Into<MultipartProblem>) -> WireError {
+    WireError::Multipart(problem.into())
 }
 
 fn header_too_large() -> WireError {
-    multipart_err(format!(
-        "a part header block is larger than {MAX_HEADER_BYTES} bytes"
-    ))
+    multipart_err(MultipartProblem::HeaderTooLarge(MAX_HEADER_BYTES))
 }
 
 fn not_followed_by_line_end() -> WireError {
@@ -154,7 +152,9 @@ impl MultipartReader {
             || boundary.len() > 200
             || boundary.bytes().any(|b| b.is_ascii_control() || b >= 0x80)
         {
-            return Err(multipart_err(format!("unusable boundary {boundary:?}")));
+            return Err(multipart_err(MultipartProblem::UnusableBoundary(
+                boundary.to_string(),
+            )));
         }
         let mut delimiter = Vec::with_capacity(boundary.len() + 2);
         delimiter.extend_from_slice(b"--");
@@ -209,10 +209,10 @@ impl MultipartReader {
             State::Content { line_start, .. } if bare_delimiter(line_start) => {
                 Err(not_followed_by_line_end())
             }
-            State::Preamble { .. } => Err(multipart_err("the boundary does not occur in the body")),
+            State::Preamble { .. } => Err(multipart_err(MultipartProblem::BoundaryNotFound)),
             State::AfterDelimiter { .. } => Err(not_followed_by_line_end()),
             State::Headers => Err(multipart_err("a part header block is not terminated")),
-            State::Content { .. } => Err(multipart_err("the body ends without a closing boundary")),
+            State::Content { .. } => Err(multipart_err(MultipartProblem::NotClosed)),
         }
     }
 
@@ -372,7 +372,7 @@ impl MultipartReader {
             return Ok(());
         }
         if self.parts >= MAX_PARTS {
-            return Err(multipart_err(format!("more than {MAX_PARTS} parts")));
+            return Err(multipart_err(MultipartProblem::TooManyParts(MAX_PARTS)));
         }
         self.state = State::AfterDelimiter { cr: false };
         Ok(())
@@ -396,8 +396,8 @@ impl MultipartReader {
             },
             "quoted-printable" => Decoder::QuotedPrintable(Qp::Text),
             other => {
-                return Err(multipart_err(format!(
-                    "unsupported Content-Transfer-Encoding {other}"
+                return Err(multipart_err(MultipartProblem::UnsupportedEncoding(
+                    other.to_owned(),
                 )));
             }
         };
@@ -510,10 +510,12 @@ fn header_line(line: &[u8], headers: &mut Vec<(String, String)>) -> Result<(), W
     }
     let (name, value) = line
         .split_once(':')
-        .ok_or_else(|| multipart_err(format!("malformed part header {line:?}")))?;
+        .ok_or_else(|| multipart_err(MultipartProblem::MalformedHeader(line.to_owned())))?;
     let name = name.trim().to_ascii_lowercase();
     if name.is_empty() || name.contains(char::is_whitespace) {
-        return Err(multipart_err(format!("malformed part header {line:?}")));
+        return Err(multipart_err(MultipartProblem::MalformedHeader(
+            line.to_owned(),
+        )));
     }
     headers.push((name, value.trim().to_owned()));
     Ok(())
@@ -550,9 +552,9 @@ fn decode<S: PartSink>(
                 }
                 compact.truncate(w);
                 if *padded && !compact.is_empty() {
-                    return Err(multipart_err(
-                        "base64 part: not valid base64: data after the padding",
-                    ));
+                    return Err(multipart_err(MultipartProblem::InvalidBase64(
+                        "not valid base64: data after the padding".to_owned(),
+                    )));
                 }
                 let full = compact.len() / 4 * 4;
                 *group_len = compact.len() - full;
@@ -566,7 +568,11 @@ fn decode<S: PartSink>(
                 }
                 let written = base64::engine::general_purpose::STANDARD
                     .decode_slice_unchecked(&compact[..full], &mut out[..need])
-                    .map_err(|e| multipart_err(format!("base64 part: not valid base64: {e}")))?;
+                    .map_err(|e| {
+                        multipart_err(MultipartProblem::InvalidBase64(format!(
+                            "not valid base64: {e}"
+                        )))
+                    })?;
                 // The engine accepts padding only in the last group of what it decodes.
                 *padded = compact[full - 4..full].contains(&b'=');
                 if written > 0 {
@@ -600,7 +606,7 @@ fn hex_digit(b: u8) -> Option<u8> {
 /// Quoted-printable as `decode_quoted_printable` reads it: `=XX` escapes, soft line breaks
 /// (`=`, optional spaces or tabs, then CRLF, LF, a lone CR or the end of the content).
 fn decode_qp(state: &mut Qp, input: &[u8], out: &mut Vec<u8>) -> Result<(), WireError> {
-    let bad = || multipart_err("invalid quoted-printable escape");
+    let bad = || multipart_err(MultipartProblem::InvalidQuotedPrintable);
     let mut i = 0;
     while i < input.len() {
         match *state {
@@ -648,11 +654,13 @@ fn decode_qp(state: &mut Qp, input: &[u8], out: &mut Vec<u8>) -> Result<(), Wire
 /// The content of the part ended: the decoder must not be in the middle of something.
 fn finish_decoder(decoder: &mut Decoder) -> Result<(), WireError> {
     match decoder {
-        Decoder::Base64 { group_len, .. } if *group_len != 0 => Err(multipart_err(
-            "base64 part: not valid base64: the length is not a multiple of 4",
-        )),
+        Decoder::Base64 { group_len, .. } if *group_len != 0 => {
+            Err(multipart_err(MultipartProblem::InvalidBase64(
+                "not valid base64: the length is not a multiple of 4".to_owned(),
+            )))
+        }
         Decoder::QuotedPrintable(Qp::Hex(_)) => {
-            Err(multipart_err("invalid quoted-printable escape"))
+            Err(multipart_err(MultipartProblem::InvalidQuotedPrintable))
         }
         _ => Ok(()),
     }
@@ -1145,7 +1153,7 @@ mod tests {
             b"--b\r\n\r\nfirst\r\n--b\r\nContent-Transfer-Encoding: x-gzip\r\n\r\nzz\r\n--b--";
         let (events, result) = run(body, "b");
         assert!(
-            matches!(&result, Err(WireError::Multipart(m)) if m == "unsupported Content-Transfer-Encoding x-gzip"),
+            matches!(&result, Err(WireError::Multipart(m)) if m.to_string() == "unsupported Content-Transfer-Encoding x-gzip"),
             "{result:?}"
         );
         assert_eq!(
@@ -1171,7 +1179,7 @@ mod tests {
         impl PartSink for Refuse {
             fn start(&mut self, index: usize, _: &[(String, String)]) -> Result<(), WireError> {
                 if index == 1 {
-                    Err(WireError::Multipart("refused".into()))
+                    Err(WireError::multipart("refused"))
                 } else {
                     Ok(())
                 }
@@ -1185,7 +1193,7 @@ mod tests {
         }
         let mut reader = MultipartReader::new("b").unwrap();
         let result = reader.feed(b"--b\n\na\n--b\n\nb\n--b--", &mut Refuse);
-        assert!(matches!(result, Err(WireError::Multipart(m)) if m == "refused"));
+        assert!(matches!(result, Err(WireError::Multipart(m)) if m.to_string() == "refused"));
         assert!(reader.feed(b"", &mut Refuse).is_err());
     }
 

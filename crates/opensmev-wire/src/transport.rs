@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-use crate::error::WireError;
+use crate::error::{MultipartProblem, WireError};
 use crate::multipart::{MultipartReader, PartSink};
 use crate::operation::Operation;
 
@@ -163,8 +163,8 @@ pub fn soap_action_operation(header: Option<&str>) -> Option<Operation> {
     header.and_then(Operation::from_soap_action)
 }
 
-fn multipart_err(message: impl Into<String>) -> WireError {
-    WireError::Multipart(message.into())
+fn multipart_err(problem: impl Into<MultipartProblem>) -> WireError {
+    WireError::Multipart(problem.into())
 }
 
 fn strip_angle(id: &str) -> &str {
@@ -206,13 +206,15 @@ pub fn multipart_type(content_type: &str) -> Result<Option<MultipartType>, WireE
         "multipart/related" => {
             let boundary = media
                 .param("boundary")
-                .ok_or_else(|| multipart_err("multipart/related without a boundary parameter"))?
+                .ok_or_else(|| multipart_err(MultipartProblem::NoBoundary))?
                 .to_owned();
             if boundary.is_empty()
                 || boundary.len() > 200
                 || boundary.bytes().any(|b| b.is_ascii_control() || b >= 0x80)
             {
-                return Err(multipart_err(format!("unusable boundary {boundary:?}")));
+                return Err(multipart_err(MultipartProblem::UnusableBoundary(
+                    boundary.to_string(),
+                )));
             }
             Ok(Some(MultipartType { media, boundary }))
         }
@@ -261,8 +263,10 @@ impl MultipartType {
     /// The error for a body in which no part was the root.
     pub fn no_root(&self) -> WireError {
         match self.start() {
-            Some(start) => multipart_err(format!("no part has the start Content-ID <{start}>")),
-            None => multipart_err("the multipart body has no parts"),
+            Some(start) => multipart_err(MultipartProblem::NoRoot {
+                start: Some(start.to_string()),
+            }),
+            None => multipart_err(MultipartProblem::NoParts),
         }
     }
 
@@ -311,7 +315,7 @@ fn split_multipart<'a>(media: MediaType, body: &[u8]) -> Result<SoapPayload<'a>,
     reader.feed(body, &mut sink)?;
     reader.finish(&mut sink)?;
     if sink.parts.is_empty() {
-        return Err(multipart_err("the multipart body has no parts"));
+        return Err(multipart_err(MultipartProblem::NoParts));
     }
     let root_index = sink
         .parts
@@ -342,13 +346,13 @@ fn split_multipart<'a>(media: MediaType, body: &[u8]) -> Result<SoapPayload<'a>,
             )
             .is_some()
         {
-            return Err(multipart_err(format!(
-                "Content-ID <{id}> is used by two parts"
+            return Err(multipart_err(MultipartProblem::DuplicateContentId(
+                id.to_string(),
             )));
         }
     }
     let (Some(xml), Some(root)) = (xml, root) else {
-        return Err(multipart_err("no root part"));
+        return Err(multipart_err(MultipartProblem::NoRoot { start: None }));
     };
     Ok(SoapPayload {
         xml,
@@ -393,7 +397,7 @@ pub(crate) mod oracle {
     use std::borrow::Cow;
 
     use super::{MAX_HEADER_BYTES, MAX_PARTS, multipart_err};
-    use crate::error::WireError;
+    use crate::error::{MultipartProblem, WireError};
     use crate::lexical::decode_base64;
 
     struct RawPart<'a> {
@@ -423,11 +427,11 @@ pub(crate) mod oracle {
                     .map_err(|_| multipart_err("a base64 part contains non-ASCII bytes"))?;
                 decode_base64(text)
                     .map(Cow::Owned)
-                    .map_err(|e| multipart_err(format!("base64 part: {e}")))
+                    .map_err(|e| multipart_err(MultipartProblem::InvalidBase64(e.to_string())))
             }
             "quoted-printable" => decode_quoted_printable(raw.content).map(Cow::Owned),
-            other => Err(multipart_err(format!(
-                "unsupported Content-Transfer-Encoding {other}"
+            other => Err(multipart_err(MultipartProblem::UnsupportedEncoding(
+                other.to_owned(),
             ))),
         }
     }
@@ -466,7 +470,7 @@ pub(crate) mod oracle {
                     out.push((h * 16 + l) as u8);
                     i += 3;
                 }
-                _ => return Err(multipart_err("invalid quoted-printable escape")),
+                _ => return Err(multipart_err(MultipartProblem::InvalidQuotedPrintable)),
             }
         }
         Ok(out)
@@ -529,19 +533,19 @@ pub(crate) mod oracle {
         delimiter.extend_from_slice(b"--");
         delimiter.extend_from_slice(boundary);
         let (_, mut pos) = find_delimiter(body, 0, &delimiter)
-            .ok_or_else(|| multipart_err("the boundary does not occur in the body"))?;
+            .ok_or_else(|| multipart_err(MultipartProblem::BoundaryNotFound))?;
         let mut parts = Vec::new();
         loop {
             if body[pos..].starts_with(b"--") {
                 return Ok(parts); // close delimiter; the epilogue is ignored
             }
             if parts.len() >= MAX_PARTS {
-                return Err(multipart_err(format!("more than {MAX_PARTS} parts")));
+                return Err(multipart_err(MultipartProblem::TooManyParts(MAX_PARTS)));
             }
             let start = skip_delimiter_line(body, pos)?;
             let (headers, content_start) = parse_headers(body, start)?;
             let (content_end, next) = find_delimiter(body, content_start, &delimiter)
-                .ok_or_else(|| multipart_err("the body ends without a closing boundary"))?;
+                .ok_or_else(|| multipart_err(MultipartProblem::NotClosed))?;
             parts.push(RawPart {
                 headers,
                 content: &body[content_start..content_end],
@@ -560,8 +564,8 @@ pub(crate) mod oracle {
         let mut i = start;
         loop {
             if i - start > MAX_HEADER_BYTES {
-                return Err(multipart_err(format!(
-                    "a part header block is larger than {MAX_HEADER_BYTES} bytes"
+                return Err(multipart_err(MultipartProblem::HeaderTooLarge(
+                    MAX_HEADER_BYTES,
                 )));
             }
             let line_end = body[i..]
@@ -589,10 +593,12 @@ pub(crate) mod oracle {
             }
             let (name, value) = line
                 .split_once(':')
-                .ok_or_else(|| multipart_err(format!("malformed part header {line:?}")))?;
+                .ok_or_else(|| multipart_err(MultipartProblem::MalformedHeader(line.to_owned())))?;
             let name = name.trim().to_ascii_lowercase();
             if name.is_empty() || name.contains(char::is_whitespace) {
-                return Err(multipart_err(format!("malformed part header {line:?}")));
+                return Err(multipart_err(MultipartProblem::MalformedHeader(
+                    line.to_owned(),
+                )));
             }
             headers.push((name, value.trim().to_owned()));
         }

@@ -361,6 +361,7 @@ fn smev_async_rejection_matches_the_test_smev_1_2() {
         message: String::new(),
         code: "tsmev3:P:TSMEV3_ASYNC_CORE1:TR:ASYNC:PP:BSV:3".into(),
         description: "SMEV-403:Бизнес-данные сообщения не соответствуют схеме, зарегистрированной в СМЭВ. MessageId = ac9fbf27-8b8c-11eb-9086-e2bf794ac2e9".into(),
+        lang: opensmev_wire::fault::FaultLanguage::Ru,
     };
     let data = async_status_sender_data(
         SchemaVersion::V1_2,
@@ -563,6 +564,7 @@ fn fault_matches_the_test_smev() {
         message: message.into(),
         code: "tsmev3:PRODUCTION_AREA:TSMEV3_CORE2 : TR:SYNC:SPS:4".into(),
         description: format!("SMEV-100:{message}"),
+        lang: opensmev_wire::fault::FaultLanguage::Ru,
     };
     let ours = fault(SchemaVersion::V1_2, &f);
     // The detail element (the SOAP part has unqualified elements, which the transform refuses).
