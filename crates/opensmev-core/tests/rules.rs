@@ -2,29 +2,24 @@
 //! a manual clock (no sleeping): lease expiry and redelivery, EOL, stale ids, grant validity, kind
 //! life cycle (retired, deprecated past its sunset), registry reloads.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{BASIC, T0, TYPES, identity};
 use opensmev_core::Clock as _;
 use opensmev_core::registry::Registry;
 use opensmev_core::{
     AckInput, AttachmentsInput, Bus, BusConfig, BusError, ManualClock, PollInput, SendRequestInput,
     Signed,
 };
-use opensmev_crypto::{
-    CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
-    generate_test_identity,
-};
+use opensmev_crypto::{CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer};
 use opensmev_store::Store;
 use opensmev_store_sqlite::SqliteStore;
 use opensmev_types::{MessageId, SchemaVersion};
 use opensmev_xmldsig::dsig::{Placement, SignOptions, sign_document};
 use opensmev_xmldsig::xml::{Document, Limits};
-use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-
-const T0: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
-const TYPES: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2";
-const BASIC: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2";
 
 struct World {
     bus: Bus,
@@ -34,19 +29,6 @@ struct World {
     consumer_pem: String,
     provider_pem: String,
     _dir: tempfile::TempDir,
-}
-
-fn identity(cn: &str) -> (Box<dyn Signer>, String) {
-    let params = TestIdentityParams {
-        not_before: T0 - Duration::days(400),
-        not_after: T0 + Duration::days(400),
-        ..TestIdentityParams::new(SignatureAlgorithm::EcdsaP256Sha256, format!("CN={cn}"))
-    };
-    let id = generate_test_identity(&params).unwrap();
-    let signer = OpenSslProvider::new()
-        .load_signer(id.key_pem.as_bytes(), id.certificate)
-        .unwrap();
-    (signer, id.cert_pem)
 }
 
 fn registry(consumer_pem: &str, provider_pem: &str, kind_extra: &str, grant_extra: &str) -> String {

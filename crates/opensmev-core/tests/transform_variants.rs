@@ -3,45 +3,26 @@
 //! implementation, accepted only for the IS whose registry entry names that implementation
 //! (`transform_variant`), and the registry key survives export and import.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::{BASIC, T0, TYPES, identity};
 use opensmev_core::registry::Registry;
 use opensmev_core::{
     AttachmentsInput, Bus, BusConfig, BusError, ManualClock, SendRequestInput, Signed,
 };
-use opensmev_crypto::{
-    CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer, TestIdentityParams,
-    generate_test_identity,
-};
+use opensmev_crypto::{OpenSslProvider, Signer};
 use opensmev_store::Store;
 use opensmev_store_sqlite::SqliteStore;
 use opensmev_types::{MessageId, SchemaVersion};
 use opensmev_xmldsig::dsig::{FaultCategory, Placement, SignOptions, sign_document};
 use opensmev_xmldsig::transform::TransformVariant;
 use opensmev_xmldsig::xml::{Document, Limits};
-use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
-
-const T0: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
-const TYPES: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/1.2";
-const BASIC: &str = "urn://x-artefacts-smev-gov-ru/services/message-exchange/types/basic/1.2";
 
 /// A multi-line business content with `&` and `<` in it: every non-reference variant differs.
 const CONTENT: &str =
     "<Req xmlns=\"urn:t\">Справка выдана\nООО «Рога &amp; Копыта»\nсумма &lt; 100</Req>";
-
-fn identity(cn: &str) -> (Box<dyn Signer>, String) {
-    let params = TestIdentityParams {
-        not_before: T0 - Duration::days(400),
-        not_after: T0 + Duration::days(400),
-        ..TestIdentityParams::new(SignatureAlgorithm::EcdsaP256Sha256, format!("CN={cn}"))
-    };
-    let id = generate_test_identity(&params).unwrap();
-    let signer = OpenSslProvider::new()
-        .load_signer(id.key_pem.as_bytes(), id.certificate)
-        .unwrap();
-    (signer, id.cert_pem)
-}
 
 fn registry(legacy_pem: &str, other_pem: &str, provider_pem: &str, legacy_extra: &str) -> String {
     format!(
