@@ -49,6 +49,21 @@ pub enum CryptoError {
     /// Test identity generation failed (bad subject string, …).
     #[error("key generation: {0}")]
     KeyGeneration(String),
+    /// A key store owner name that is not a mnemonic (ASCII letters, digits, `_`, `-`).
+    #[error("invalid key owner {0:?}: 1 to 100 ASCII letters, digits, '_' or '-' are allowed")]
+    InvalidKeyOwner(String),
+    /// A stored private key that cannot be decrypted: wrong key store passphrase or a damaged file.
+    #[error(
+        "the stored private key of {owner} cannot be decrypted (wrong key store passphrase or a \
+         damaged key file)"
+    )]
+    KeyDecryption {
+        /// The owner whose key it is.
+        owner: String,
+    },
+    /// A key store failure (file system, missing certificate, …).
+    #[error("key store: {0}")]
+    KeyStore(String),
     /// Any other OpenSSL failure.
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),

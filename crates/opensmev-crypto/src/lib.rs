@@ -19,12 +19,14 @@ mod alg;
 mod cert;
 mod error;
 mod keygen;
+mod keystore;
 mod openssl_provider;
 
 pub use alg::{DigestAlgorithm, KeyAlgorithm, SignatureAlgorithm};
 pub use cert::{Certificate, DistinguishedName, RdnAttribute};
 pub use error::CryptoError;
 pub use keygen::{TestIdentity, TestIdentityParams, generate_test_identity};
+pub use keystore::{FileKeyStore, KeyEntry, KeyStore};
 pub use openssl_provider::{OpenSslProvider, gost_engine_status};
 
 use std::fmt::Debug;
