@@ -56,7 +56,13 @@ getent passwd opensmev >/dev/null || fail "no opensmev user"
 [ -f /lib/systemd/system/opensmev.service ] || fail "no systemd unit"
 dpkg-query -W -f='${Conffiles}\n' opensmev | grep -q /etc/opensmev/opensmev.toml \
   || fail "/etc/opensmev/opensmev.toml is not a conffile"
-[ "$(command -v opensmev)" = /usr/bin/opensmev ] || fail "opensmev is not /usr/bin/opensmev on the PATH"
+# The package owns /usr/bin/opensmev (a developer's ~/.cargo/bin/opensmev may come first on this
+# script's PATH; the system PATH of the service and of users finds /usr/bin).
+[ -x /usr/bin/opensmev ] || fail "the package installed no executable /usr/bin/opensmev"
+[ "$(dpkg -S /usr/bin/opensmev 2>/dev/null | cut -d: -f1)" = opensmev ] \
+  || fail "/usr/bin/opensmev does not belong to the opensmev package"
+[ "$(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin sh -c 'command -v opensmev')" = /usr/bin/opensmev ] \
+  || fail "opensmev is not /usr/bin/opensmev on the system PATH"
 
 # The sample configuration listens on 127.0.0.1:7500; a different PORT goes in by the variable.
 config=/etc/opensmev/opensmev.toml
