@@ -6,20 +6,17 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{BASIC, T0, TYPES, identity};
+use common::{BASIC, T0, TYPES, id_at, identity, send_signed, signed_xml};
 use opensmev_core::Clock as _;
 use opensmev_core::registry::Registry;
-use opensmev_core::{
-    AckInput, AttachmentsInput, Bus, BusConfig, BusError, ManualClock, PollInput, SendRequestInput,
-    Signed,
-};
+use opensmev_core::{AckInput, Bus, BusConfig, BusError, ManualClock, PollInput, Signed};
 use opensmev_crypto::{CryptoProvider, OpenSslProvider, SignatureAlgorithm, Signer};
 use opensmev_store::Store;
 use opensmev_store_sqlite::SqliteStore;
 use opensmev_types::{MessageId, SchemaVersion};
-use opensmev_xmldsig::dsig::{Placement, SignOptions, sign_document};
+use opensmev_xmldsig::dsig::SignOptions;
 use opensmev_xmldsig::xml::{Document, Limits};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 struct World {
     bus: Bus,
@@ -114,39 +111,6 @@ async fn world_with_crypto(
     }
 }
 
-fn id_at(at: OffsetDateTime) -> String {
-    let mut node = [0u8; 6];
-    openssl_rand(&mut node);
-    MessageId::from_parts(at, 1, node).to_string()
-}
-
-fn openssl_rand(buf: &mut [u8]) {
-    // A different node id per call is enough for uniqueness in these tests.
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let n = COUNTER
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        .to_be_bytes();
-    buf.copy_from_slice(&n[2..8]);
-}
-
-fn signed_xml(body: &str, id: &str, signer: &dyn Signer) -> String {
-    let xml = format!(
-        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>{body}</s:Body></s:Envelope>"
-    );
-    String::from_utf8(
-        sign_document(
-            xml.as_bytes(),
-            id,
-            signer,
-            &OpenSslProvider::new(),
-            Placement::Smev,
-            &SignOptions::default(),
-        )
-        .unwrap(),
-    )
-    .unwrap()
-}
-
 async fn send(w: &World, message_id: &str, extra: &str) -> Result<(), BusError> {
     send_as(w, w.consumer.as_ref(), message_id, extra).await
 }
@@ -160,39 +124,8 @@ async fn send_as(
     let body = format!(
         "<t:SendRequestRequest xmlns:t=\"{TYPES}\" xmlns:b=\"{BASIC}\"><t:SenderProvidedRequestData Id=\"D\"><t:MessageID>{message_id}</t:MessageID>{extra}<b:MessagePrimaryContent><Req xmlns=\"urn:t\">x</Req></b:MessagePrimaryContent></t:SenderProvidedRequestData></t:SendRequestRequest>"
     );
-    let xml = signed_xml(&body, "D", signer);
-    let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
-    let data = doc.find(TYPES, "SenderProvidedRequestData").next().unwrap();
-    let wrapper = doc
-        .find(TYPES, "CallerInformationSystemSignature")
-        .next()
-        .unwrap();
-    let content = doc.find("urn:t", "Req").next().unwrap();
-    let eol = doc.find(TYPES, "EOL").next().map(|e| {
-        OffsetDateTime::parse(
-            &e.text_content(),
-            &time::format_description::well_known::Rfc3339,
-        )
-        .unwrap()
-    });
-    let input = SendRequestInput {
-        signed: Signed {
-            doc: &doc,
-            target: data.index(),
-            wrapper: Some(wrapper.index()),
-            version: SchemaVersion::V1_2,
-            claimed: None,
-        },
-        message_id: message_id.to_owned(),
-        reference_message_id: None,
-        transaction_code: None,
-        node_id: None,
-        eol,
-        test_message: false,
-        content: content.index(),
-        attachments: AttachmentsInput::default(),
-    };
-    w.bus.send_request(input).await.map(|_| ())
+    let xml = signed_xml(&body, "D", signer, &SignOptions::default());
+    send_signed(&w.bus, &xml, message_id).await
 }
 
 async fn poll(w: &World) -> Option<String> {
@@ -203,7 +136,7 @@ async fn poll(w: &World) -> Option<String> {
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap()
     );
-    let xml = signed_xml(&body, "S", w.provider.as_ref());
+    let xml = signed_xml(&body, "S", w.provider.as_ref(), &SignOptions::default());
     let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
     let selector = doc.find(BASIC, "MessageTypeSelector").next().unwrap();
     let wrapper = doc
@@ -233,7 +166,7 @@ async fn ack(w: &World, message_id: &str) -> Result<(), BusError> {
     let body = format!(
         "<t:AckRequest xmlns:t=\"{TYPES}\"><b:AckTargetMessage xmlns:b=\"{BASIC}\" Id=\"A\" accepted=\"true\">{message_id}</b:AckTargetMessage></t:AckRequest>"
     );
-    let xml = signed_xml(&body, "A", w.provider.as_ref());
+    let xml = signed_xml(&body, "A", w.provider.as_ref(), &SignOptions::default());
     let doc = Document::parse(xml.as_bytes(), Limits::default()).unwrap();
     let target = doc.find(BASIC, "AckTargetMessage").next().unwrap();
     let wrapper = doc

@@ -7,18 +7,14 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{BASIC, T0, TYPES, identity};
+use common::{BASIC, T0, TYPES, id_at, identity, send_signed, signed_xml};
 use opensmev_core::registry::Registry;
-use opensmev_core::{
-    AttachmentsInput, Bus, BusConfig, BusError, ManualClock, SendRequestInput, Signed,
-};
+use opensmev_core::{Bus, BusConfig, BusError, ManualClock};
 use opensmev_crypto::{OpenSslProvider, Signer};
 use opensmev_store::Store;
 use opensmev_store_sqlite::SqliteStore;
-use opensmev_types::{MessageId, SchemaVersion};
-use opensmev_xmldsig::dsig::{FaultCategory, Placement, SignOptions, sign_document};
+use opensmev_xmldsig::dsig::{FaultCategory, SignOptions};
 use opensmev_xmldsig::transform::TransformVariant;
-use opensmev_xmldsig::xml::{Document, Limits};
 
 /// A multi-line business content with `&` and `<` in it: every non-reference variant differs.
 const CONTENT: &str =
@@ -104,64 +100,21 @@ async fn world(legacy_extra: &str) -> World {
     }
 }
 
-fn message_id() -> String {
-    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let n = COUNTER
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        .to_be_bytes();
-    let mut node = [0u8; 6];
-    node.copy_from_slice(&n[2..8]);
-    MessageId::from_parts(T0, 1, node).to_string()
-}
-
 /// Sends a request whose ЭП-ОВ digest was computed as `variant` does (`None`: the reference).
 async fn send(
     w: &World,
     signer: &dyn Signer,
     variant: Option<TransformVariant>,
 ) -> Result<(), BusError> {
-    let id = message_id();
-    let xml = format!(
-        "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><t:SendRequestRequest xmlns:t=\"{TYPES}\" xmlns:b=\"{BASIC}\"><t:SenderProvidedRequestData Id=\"D\"><t:MessageID>{id}</t:MessageID><b:MessagePrimaryContent>{CONTENT}</b:MessagePrimaryContent></t:SenderProvidedRequestData></t:SendRequestRequest></s:Body></s:Envelope>"
+    let id = id_at(T0);
+    let body = format!(
+        "<t:SendRequestRequest xmlns:t=\"{TYPES}\" xmlns:b=\"{BASIC}\"><t:SenderProvidedRequestData Id=\"D\"><t:MessageID>{id}</t:MessageID><b:MessagePrimaryContent>{CONTENT}</b:MessagePrimaryContent></t:SenderProvidedRequestData></t:SendRequestRequest>"
     );
     let options = SignOptions {
         variant,
         ..SignOptions::default()
     };
-    let signed = sign_document(
-        xml.as_bytes(),
-        "D",
-        signer,
-        &OpenSslProvider::new(),
-        Placement::Smev,
-        &options,
-    )
-    .unwrap();
-    let doc = Document::parse(&signed, Limits::default()).unwrap();
-    let data = doc.find(TYPES, "SenderProvidedRequestData").next().unwrap();
-    let wrapper = doc
-        .find(TYPES, "CallerInformationSystemSignature")
-        .next()
-        .unwrap();
-    let content = doc.find("urn:t", "Req").next().unwrap();
-    let input = SendRequestInput {
-        signed: Signed {
-            doc: &doc,
-            target: data.index(),
-            wrapper: Some(wrapper.index()),
-            version: SchemaVersion::V1_2,
-            claimed: None,
-        },
-        message_id: id,
-        reference_message_id: None,
-        transaction_code: None,
-        node_id: None,
-        eol: None,
-        test_message: false,
-        content: content.index(),
-        attachments: AttachmentsInput::default(),
-    };
-    w.bus.send_request(input).await.map(|_| ())
+    send_signed(&w.bus, &signed_xml(&body, "D", signer, &options), &id).await
 }
 
 fn refused_naming(result: Result<(), BusError>, variant: TransformVariant) {
