@@ -212,24 +212,10 @@ async fn run_async(command: ClientCommand, lang: Lang) -> anyhow::Result<ExitCod
             finish(&client, &call, &args.common, lang).await
         }
         ClientCommand::GetRequest(args) => {
-            let client = connect(&args.common, lang)?;
-            let node = args.node.as_deref().map(escape_text);
-            let ty = message_type(&args.message_type);
-            let call = Call::GetRequest {
-                ty: ty.as_ref().map(|(n, l)| (n.as_str(), l.as_str())),
-                node_id: node.as_deref(),
-            };
-            finish(&client, &call, &args.common, lang).await
+            poll(&args, lang, |ty, node_id| Call::GetRequest { ty, node_id }).await
         }
         ClientCommand::GetResponse(args) => {
-            let client = connect(&args.common, lang)?;
-            let node = args.node.as_deref().map(escape_text);
-            let ty = message_type(&args.message_type);
-            let call = Call::GetResponse {
-                ty: ty.as_ref().map(|(n, l)| (n.as_str(), l.as_str())),
-                node_id: node.as_deref(),
-            };
-            finish(&client, &call, &args.common, lang).await
+            poll(&args, lang, |ty, node_id| Call::GetResponse { ty, node_id }).await
         }
         ClientCommand::Ack(args) => {
             let client = connect(&args.common, lang)?;
@@ -299,6 +285,22 @@ async fn run_async(command: ClientCommand, lang: Lang) -> anyhow::Result<ExitCod
             finish(&client, &call, &args.common, lang).await
         }
     }
+}
+
+/// Makes `Call::GetRequest` or `Call::GetResponse` of a message type (namespace, local name)
+/// and a node.
+type PollCall = for<'a> fn(Option<(&'a str, &'a str)>, Option<&'a str>) -> Call<'a>;
+
+/// GetRequest or GetResponse (`call` picks which): the same selectors, the same printing.
+async fn poll(args: &PollArgs, lang: Lang, call: PollCall) -> anyhow::Result<ExitCode> {
+    let client = connect(&args.common, lang)?;
+    let node = args.node.as_deref().map(escape_text);
+    let ty = message_type(&args.message_type);
+    let call = call(
+        ty.as_ref().map(|(n, l)| (n.as_str(), l.as_str())),
+        node.as_deref(),
+    );
+    finish(&client, &call, &args.common, lang).await
 }
 
 /// The schema version: `--schema`, or the `/v1.x/` segment of the URL; both must agree.

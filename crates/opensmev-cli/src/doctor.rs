@@ -88,6 +88,12 @@ impl Report {
         self.line(Level::Fail, what, detail, Some(advice));
     }
 
+    /// A line at `level`: `advice` goes with a warning or a failure, not with OK.
+    fn by_level(&mut self, level: Level, what: &str, detail: &str, advice: &str) {
+        let advice = (level != Level::Ok).then_some(advice);
+        self.line(level, what, detail, advice);
+    }
+
     fn finish(self) -> ExitCode {
         let lang = self.lang;
         let [ok, warn, fail] = self.counts;
@@ -517,6 +523,31 @@ fn load_certificate(bytes: &[u8]) -> Result<Certificate, CryptoError> {
     }
 }
 
+/// Fails `what`: the key at `key_path` does not belong to the certificate at `cert_path`.
+fn fail_key_mismatch(
+    report: &mut Report,
+    what: &str,
+    key_path: &Path,
+    cert_path: &Path,
+    advice: &str,
+) {
+    let lang = report.lang;
+    report.fail(
+        what,
+        &format!(
+            "{} {} {} {}",
+            lang.pick("ключ", "the key"),
+            key_path.display(),
+            lang.pick(
+                "не подходит к сертификату",
+                "does not match the certificate"
+            ),
+            cert_path.display()
+        ),
+        advice,
+    );
+}
+
 /// The bus's own key (ЭП-СМЭВ): readable, matching its certificate, the certificate valid.
 fn check_bus_key(report: &mut Report, config: &Config, gost: bool, now: OffsetDateTime) {
     let lang = report.lang;
@@ -547,18 +578,16 @@ fn check_bus_key(report: &mut Report, config: &Config, gost: bool, now: OffsetDa
         "проверьте пути smev_key / smev_cert и права (проверку запускают от имени пользователя службы)",
         "check the smev_key / smev_cert paths and permissions (run the check as the service user)",
     );
-    let cert_bytes = match std::fs::read(&cert_path) {
+    let read = |path: &Path, cannot_read: &str| -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|error| format!("{cannot_read} {} ({error})", path.display()))
+    };
+    let cert_bytes = match read(
+        &cert_path,
+        lang.pick("не читается сертификат", "cannot read the certificate"),
+    ) {
         Ok(bytes) => bytes,
-        Err(error) => {
-            report.fail(
-                what,
-                &format!(
-                    "{} {} ({error})",
-                    lang.pick("не читается сертификат", "cannot read the certificate"),
-                    cert_path.display()
-                ),
-                advice_files,
-            );
+        Err(detail) => {
+            report.fail(what, &detail, advice_files);
             return;
         }
     };
@@ -580,18 +609,13 @@ fn check_bus_key(report: &mut Report, config: &Config, gost: bool, now: OffsetDa
             return;
         }
     };
-    let key_bytes = match std::fs::read(&key_path) {
+    let key_bytes = match read(
+        &key_path,
+        lang.pick("не читается ключ", "cannot read the key"),
+    ) {
         Ok(bytes) => bytes,
-        Err(error) => {
-            report.fail(
-                what,
-                &format!(
-                    "{} {} ({error})",
-                    lang.pick("не читается ключ", "cannot read the key"),
-                    key_path.display()
-                ),
-                advice_files,
-            );
+        Err(detail) => {
+            report.fail(what, &detail, advice_files);
             return;
         }
     };
@@ -614,18 +638,11 @@ fn check_bus_key(report: &mut Report, config: &Config, gost: bool, now: OffsetDa
     match OpenSslProvider::new().load_signer(&key_bytes, cert.clone()) {
         Ok(_) => {}
         Err(CryptoError::KeyCertificateMismatch) => {
-            report.fail(
+            fail_key_mismatch(
+                report,
                 what,
-                &format!(
-                    "{} {} {} {}",
-                    lang.pick("ключ", "the key"),
-                    key_path.display(),
-                    lang.pick(
-                        "не подходит к сертификату",
-                        "does not match the certificate"
-                    ),
-                    cert_path.display()
-                ),
+                &key_path,
+                &cert_path,
                 lang.pick(
                     "укажите в smev_key и smev_cert ключ и сертификат одной пары",
                     "set smev_key and smev_cert to a key and the certificate of that key",
@@ -660,11 +677,7 @@ fn check_bus_key(report: &mut Report, config: &Config, gost: bool, now: OffsetDa
         "получите новый сертификат (или создайте ключ: opensmev sig keygen --subject … --out DIR) и укажите его в smev_key / smev_cert",
         "get a new certificate (or make a key: opensmev sig keygen --subject … --out DIR) and set it in smev_key / smev_cert",
     );
-    match level {
-        Level::Ok => report.ok(what, &detail),
-        Level::Warn => report.warn(what, &detail, renew),
-        Level::Fail => report.fail(what, &detail, renew),
-    }
+    report.by_level(level, what, &detail, renew);
     use std::os::unix::fs::PermissionsExt as _;
     if let Ok(meta) = std::fs::metadata(&key_path)
         && meta.permissions().mode() & 0o077 != 0
@@ -958,15 +971,18 @@ fn check_tls(report: &mut Report, config: &Config, now: OffsetDateTime) {
             )
         })
     };
-    let cert = match read(cert_path).and_then(|bytes| {
-        Certificate::from_pem(&bytes).map_err(|e| {
-            format!(
-                "{} {} ({e})",
-                cert_path.display(),
-                lang.pick("— не сертификат PEM", "is not a PEM certificate")
-            )
+    let read_pem = |path: &Path| -> Result<Certificate, String> {
+        read(path).and_then(|bytes| {
+            Certificate::from_pem(&bytes).map_err(|e| {
+                format!(
+                    "{} {} ({e})",
+                    path.display(),
+                    lang.pick("— не сертификат PEM", "is not a PEM certificate")
+                )
+            })
         })
-    }) {
+    };
+    let cert = match read_pem(cert_path) {
         Ok(cert) => cert,
         Err(detail) => {
             report.fail(what, &detail, advice_files);
@@ -983,18 +999,11 @@ fn check_tls(report: &mut Report, config: &Config, now: OffsetDateTime) {
     let matching = match OpenSslProvider::new().load_signer(&key, cert.clone()) {
         Ok(_) => lang.pick("ключ подходит", "the key matches"),
         Err(CryptoError::KeyCertificateMismatch) => {
-            report.fail(
+            fail_key_mismatch(
+                report,
                 what,
-                &format!(
-                    "{} {} {} {}",
-                    lang.pick("ключ", "the key"),
-                    key_path.display(),
-                    lang.pick(
-                        "не подходит к сертификату",
-                        "does not match the certificate"
-                    ),
-                    cert_path.display()
-                ),
+                key_path,
+                cert_path,
                 lang.pick(
                     "укажите в tls_key ключ сертификата tls_cert",
                     "set tls_key to the key of the tls_cert certificate",
@@ -1019,22 +1028,10 @@ fn check_tls(report: &mut Report, config: &Config, now: OffsetDateTime) {
         "получите новый сертификат сервера и укажите его в tls_cert / tls_key",
         "get a new server certificate and set it in tls_cert / tls_key",
     );
-    match level {
-        Level::Ok => report.ok(what, &detail),
-        Level::Warn => report.warn(what, &detail, renew),
-        Level::Fail => report.fail(what, &detail, renew),
-    }
+    report.by_level(level, what, &detail, renew);
     if let Some(ca_path) = &config.tls_client_ca {
         let what = lang.pick("TLS: УЦ клиентов", "TLS: client CA");
-        match read(ca_path).and_then(|bytes| {
-            Certificate::from_pem(&bytes).map_err(|e| {
-                format!(
-                    "{} {} ({e})",
-                    ca_path.display(),
-                    lang.pick("— не сертификат PEM", "is not a PEM certificate")
-                )
-            })
-        }) {
+        match read_pem(ca_path) {
             Ok(ca) => {
                 let (level, words) = validity(&ca, now, lang);
                 let detail = format!("{}: {} {words}", ca_path.display(), subject_name(&ca));
@@ -1042,11 +1039,7 @@ fn check_tls(report: &mut Report, config: &Config, now: OffsetDateTime) {
                     "обновите сертификаты УЦ в tls_client_ca",
                     "update the CA certificates of tls_client_ca",
                 );
-                match level {
-                    Level::Ok => report.ok(what, &detail),
-                    Level::Warn => report.warn(what, &detail, renew),
-                    Level::Fail => report.fail(what, &detail, renew),
-                }
+                report.by_level(level, what, &detail, renew);
             }
             Err(detail) => report.fail(what, &detail, advice_files),
         }

@@ -2,11 +2,12 @@
 //! line, with the operation, the caller, the MessageID and — for the refusal — the fault code and
 //! its reason; every line of the JSON format parses; SIGTERM stops the server cleanly.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use opensmev_testkit::{SmevClient, new_message_id};
 use opensmev_types::SchemaVersion;
+
+mod common;
 
 const VS: &str = "VS00001v001-PFR001";
 
@@ -14,36 +15,23 @@ const VS: &str = "VS00001v001-PFR001";
 async fn every_call_has_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("server.log");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opensmev"))
-        .args([
-            "--lang",
-            "en",
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("OPENSMEV_LOG_FORMAT", "json")
-        .env("OPENSMEV_NODE_NAME", "node-a")
-        .env_remove("OPENSMEV_LOG")
-        .env_remove("OPENSMEV_LANG")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("spawn opensmev serve");
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address line")
-        .trim_end_matches(',')
+    let mut child = common::serve_command(
+        Command::new(env!("CARGO_BIN_EXE_opensmev")),
+        true,
+        true,
+        dir.path(),
+    )
+    .env("OPENSMEV_LOG_FORMAT", "json")
+    .env("OPENSMEV_NODE_NAME", "node-a")
+    .env_remove("OPENSMEV_LOG")
+    .env_remove("OPENSMEV_LANG")
+    .stderr(std::fs::File::create(&log).unwrap())
+    .spawn()
+    .expect("spawn opensmev serve");
+    let (line, _rest) = common::read_banner(&mut child);
+    let base = common::banner_url(&line)
+        .trim_end_matches("/v1.1/ws")
         .to_owned();
-    let base = url.trim_end_matches("/v1.1/ws").to_owned();
     let demo = dir.path().join("demo");
     let consumer = SmevClient::for_demo(&base, &demo, "MFC01", SchemaVersion::V1_2);
 

@@ -5,14 +5,13 @@
 //! envelopes, signed with the demo keys by `opensmev sig sign` and posted, accepted for every
 //! operation and version.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 use opensmev_client::SmevClient;
 use opensmev_types::SchemaVersion;
+
+mod common;
 
 const REQUEST: &str = "examples/VS00001v001-PFR001/request.xml";
 const RESPONSE: &str = "examples/VS00001v001-PFR001/response.xml";
@@ -50,62 +49,17 @@ struct Server {
 impl Server {
     fn start() -> Server {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = bin()
-            .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data_dir.path())
-            .stdout(Stdio::piped())
+        let mut child = common::serve_command(bin(), false, true, data_dir.path())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn opensmev serve");
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut first_line = String::new();
-        reader.read_line(&mut first_line).unwrap();
-        // Keep reading the banner so the server never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = reader.read_to_string(&mut rest);
-        });
-        let url = first_line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in the banner: {first_line:?}"));
-        let address = url
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned();
-        let server = Server {
+        let (first_line, _rest) = common::read_banner(&mut child);
+        let address = common::address_of(common::banner_url(&first_line));
+        common::wait_ready(&address);
+        Server {
             child,
             address,
             data_dir,
-        };
-        server.wait_ready();
-        server
-    }
-
-    fn wait_ready(&self) {
-        let start = Instant::now();
-        loop {
-            if let Ok(mut stream) = TcpStream::connect(&self.address) {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let request = format!(
-                    "GET /smev/v1.2/ws?wsdl HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-                    self.address
-                );
-                if stream.write_all(request.as_bytes()).is_ok() {
-                    let mut answer = String::new();
-                    let _ = stream.read_to_string(&mut answer);
-                    if answer.starts_with("HTTP/1.1 200") {
-                        return;
-                    }
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the server did not answer"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

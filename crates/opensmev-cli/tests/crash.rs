@@ -4,7 +4,6 @@
 //! acknowledged before the crash must be delivered again.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -12,41 +11,25 @@ use std::sync::Arc;
 use opensmev_testkit::{SmevClient, new_message_id};
 use opensmev_types::SchemaVersion;
 
+mod common;
+
 const VS: &str = "VS00001v001-PFR001";
 
 /// Starts the server on a free port; returns the process and the base URL.
 fn start(data_dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opensmev"))
-        .args([
-            "--lang",
-            "en",
-            "serve",
-            "--demo",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .env("OPENSMEV_LEASE_SECONDS", "2")
-        .env_remove("OPENSMEV_LANG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn opensmev serve");
-    let stdout = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).unwrap();
-    // Keep draining the banner so the server never writes into a closed pipe.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    // "OpenSMEV listening on http://127.0.0.1:PORT/smev/v1.1/ws, …"
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .expect("address line")
-        .to_owned();
-    let base = url
-        .trim_end_matches(',')
+    let mut child = common::serve_command(
+        Command::new(env!("CARGO_BIN_EXE_opensmev")),
+        true,
+        true,
+        data_dir,
+    )
+    .env("OPENSMEV_LEASE_SECONDS", "2")
+    .env_remove("OPENSMEV_LANG")
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("spawn opensmev serve");
+    let (line, _rest) = common::read_banner(&mut child);
+    let base = common::banner_url(&line)
         .trim_end_matches("/v1.1/ws")
         .to_owned();
     (child, base)

@@ -3,11 +3,11 @@
 //! a registry the user imported and `--reset-demo` brings the demo registry back; a listen
 //! address in use stops `opensmev serve` with the ways to choose another.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+
+mod common;
 
 fn bin() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_opensmev"));
@@ -49,18 +49,8 @@ impl Server {
     /// Starts `opensmev --lang en serve --listen 127.0.0.1:0 --data-dir DIR <extra>` and waits
     /// until it answers HTTP (its banner is printed by then).
     fn start(data_dir: &Path, extra: &[&str]) -> Server {
-        let mut child = bin()
-            .args([
-                "--lang",
-                "en",
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data_dir)
+        let mut child = common::serve_command(bin(), true, false, data_dir)
             .args(extra)
-            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn opensmev serve");
@@ -70,14 +60,7 @@ impl Server {
             let _ = stderr_pipe.read_to_string(&mut all);
             all
         });
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut first_line = String::new();
-        reader.read_line(&mut first_line).unwrap();
-        let stdout = std::thread::spawn(move || {
-            let mut rest = String::new();
-            let _ = reader.read_to_string(&mut rest);
-            rest
-        });
+        let (first_line, stdout) = common::read_banner(&mut child);
         let server = Server {
             child,
             first_line,
@@ -89,48 +72,13 @@ impl Server {
             "no banner: {:?}",
             server.first_line
         );
-        server.wait_ready();
+        common::wait_ready(&server.address());
         server
     }
 
     /// `host:port` from "OpenSMEV listening on http://127.0.0.1:PORT/smev/v1.1/ws, …".
     fn address(&self) -> String {
-        let url = self
-            .first_line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("address");
-        url.trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Waits until `?wsdl` is answered: the server runs, its banner is complete.
-    fn wait_ready(&self) {
-        let address = self.address();
-        let start = Instant::now();
-        loop {
-            if let Ok(mut stream) = TcpStream::connect(&address) {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let request = format!(
-                    "GET /smev/v1.2/ws?wsdl HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
-                );
-                if stream.write_all(request.as_bytes()).is_ok() {
-                    let mut answer = String::new();
-                    let _ = stream.read_to_string(&mut answer);
-                    if answer.starts_with("HTTP/1.1 200") {
-                        return;
-                    }
-                }
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the server did not answer"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        common::address_of(common::banner_url(&self.first_line))
     }
 
     /// Stops the server (everything it stored was committed before it answered) and returns
