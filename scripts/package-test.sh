@@ -67,12 +67,16 @@ dpkg-query -W -f='${Conffiles}\n' opensmev | grep -q /etc/opensmev/opensmev.toml
 # The sample configuration listens on 127.0.0.1:7500; a different PORT goes in by the variable.
 config=/etc/opensmev/opensmev.toml
 run_as() { runuser -u opensmev -- env OPENSMEV_LISTEN="127.0.0.1:$PORT" "$@"; }
+# `opensmev [ARGS] doctor` with the installed configuration, as opensmev; its exit code in $code.
+doctor() {
+  set +e
+  run_as /usr/bin/opensmev "$@" doctor --config "$config"
+  code=$?
+  set -e
+}
 
 echo "== opensmev doctor before the first start (as opensmev)"
-set +e
-run_as /usr/bin/opensmev doctor --config "$config"
-code=$?
-set -e
+doctor
 # A fresh installation: no store and no registry yet are warnings (exit 1), nothing may fail.
 [ "$code" -le 1 ] || fail "opensmev doctor exit $code before the first start"
 
@@ -96,10 +100,7 @@ grep -q "127.0.0.1:$PORT/smev/v1.2/ws" <<<"$wsdl" || fail "the WSDL does not nam
 echo "?wsdl answered ($(wc -c <<<"$wsdl") bytes)"
 
 echo "== opensmev doctor on the running server (as opensmev)"
-set +e
-run_as /usr/bin/opensmev doctor --config "$config"
-code=$?
-set -e
+doctor
 # The registry is still missing (a warning); the store, the key and the address must be fine.
 [ "$code" -le 1 ] || fail "opensmev doctor exit $code on the running server"
 report=$(run_as /usr/bin/opensmev --lang en doctor --config "$config" || true)
@@ -135,10 +136,7 @@ trap - EXIT
 # A clean stop closes the store: the WAL is checkpointed and removed.
 [ ! -e /var/lib/opensmev/store/opensmev.db-wal ] || fail "the stopped server left opensmev.db-wal: the store was not closed"
 # The stopped server's store must open and read (the doctor opens it read-only).
-set +e
-run_as /usr/bin/opensmev --lang en doctor --config "$config" >"$log.doctor"
-code=$?
-set -e
+doctor --lang en >"$log.doctor"
 grep -q '^OK .*Store: .* opens' "$log.doctor" || { cat "$log.doctor"; fail "the store does not open after the stop"; }
 [ "$code" -le 1 ] || { cat "$log.doctor"; fail "opensmev doctor exit $code after the stop"; }
 rm -f "$log.doctor"
