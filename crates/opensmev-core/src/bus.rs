@@ -467,14 +467,6 @@ const MAX_UNDELIVERABLE_PER_POLL: usize = 16;
 /// The longest reason journaled for an undeliverable message, in characters.
 const MAX_REASON_CHARS: usize = 1000;
 
-/// `text` cut to at most `max` characters (an ellipsis marks the cut).
-fn bounded(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((at, _)) => format!("{}…", &text[..at]),
-    }
-}
-
 /// A message the bus accepted.
 #[derive(Debug, Clone)]
 pub struct Accepted {
@@ -1270,7 +1262,8 @@ impl Bus {
                         return Err(e);
                     }
                     Err(HandOutError::Undeliverable(reason)) => {
-                        let reason = bounded(&reason, MAX_REASON_CHARS);
+                        let reason = opensmev_xmldsig::xml::cut_chars(&reason, MAX_REASON_CHARS)
+                            .into_owned();
                         tracing::warn!(message_id = %id, recipient = %caller.system.mnemonic, %reason,
                             "a message can never be delivered; it leaves the queue");
                         self.store

@@ -161,10 +161,7 @@ pub(crate) fn scrub(text: &str, max: usize) -> String {
         rest = &after[close + 1..];
     }
     out.push_str(rest);
-    match out.char_indices().nth(max) {
-        None => out,
-        Some((at, _)) => format!("{}…", &out[..at]),
-    }
+    opensmev_xmldsig::xml::cut_chars(&out, max).into_owned()
 }
 
 #[cfg(test)]

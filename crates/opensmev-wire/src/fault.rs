@@ -13,6 +13,7 @@ use opensmev_types::SchemaVersion;
 
 use crate::encode::{Writer, envelope, smev_declarations};
 use crate::lexical::truncate_chars;
+use opensmev_xmldsig::xml::cut_chars as bounded;
 
 /// The HTTP status of a SOAP 1.1 fault response.
 pub const FAULT_HTTP_STATUS: u16 = 500;
@@ -225,16 +226,6 @@ pub const MAX_VALIDATION_ERRORS: usize = 50;
 /// The most characters of one `ValidationError` (and of other texts from the request, such as a
 /// root element's name) written.
 pub const MAX_ITEM_CHARS: usize = 1000;
-
-/// `text` cut to `max` characters, an ellipsis marking the cut.
-fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    let cut = truncate_chars(text, max);
-    if cut.len() == text.len() {
-        std::borrow::Cow::Borrowed(text)
-    } else {
-        std::borrow::Cow::Owned(format!("{cut}…"))
-    }
-}
 
 /// A complete SOAP 1.1 fault envelope for a version. Whatever the fault holds, what is written
 /// is bounded ([`MAX_FAULT_TEXT_CHARS`], [`MAX_VALIDATION_ERRORS`], [`MAX_ITEM_CHARS`]): a

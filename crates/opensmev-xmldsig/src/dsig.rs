@@ -697,10 +697,7 @@ const QUOTED_CHARS: usize = 200;
 
 /// A value from the document as quoted in a message: cut to [`QUOTED_CHARS`].
 fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(QUOTED_CHARS) {
-        None => std::borrow::Cow::Borrowed(text),
-        Some((at, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..at])),
-    }
+    crate::xml::cut_chars(text, QUOTED_CHARS)
 }
 
 fn fmt_time(t: OffsetDateTime) -> String {

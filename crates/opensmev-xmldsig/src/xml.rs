@@ -912,6 +912,15 @@ pub(crate) fn normalize_eol(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// `text` cut to at most `max` characters, an ellipsis marking the cut: how a value from a
+/// document is quoted in a message (bounded whatever the document).
+pub fn cut_chars(text: &str, max: usize) -> Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => Cow::Borrowed(text),
+        Some((at, _)) => Cow::Owned(format!("{}…", &text[..at])),
+    }
+}
+
 /// Escapes a value for a double-quoted attribute.
 pub fn escape_attribute(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
@@ -1702,13 +1711,7 @@ impl<'d, 'a> Element<'d, 'a> {
         names.push(self.local_name());
         let step = |out: &mut String, name: &str| {
             out.push('/');
-            match name.char_indices().nth(PATH_NAME_CHARS) {
-                None => out.push_str(name),
-                Some((at, _)) => {
-                    out.push_str(&name[..at]);
-                    out.push('…');
-                }
-            }
+            out.push_str(&cut_chars(name, PATH_NAME_CHARS));
         };
         let mut out = String::new();
         if names.len() <= PATH_STEPS {
