@@ -1207,7 +1207,12 @@ impl Bus {
         }
     }
 
-    async fn poll<T>(
+    /// `GetRequest` / `GetResponse` (by `kind`) with the answer built by `hand_out` from the
+    /// leased message. No stored message can make a poll fail: a message `hand_out` finds
+    /// undeliverable leaves the queue for good (journaled, its sender notified) and the poll goes
+    /// on with the next one; on a passing failure the lease is given back before the error is
+    /// returned, so the message is not held for a lease's length.
+    pub async fn poll_with<T>(
         &self,
         input: PollInput<'_, '_>,
         kind: MessageKind,
@@ -1301,7 +1306,7 @@ impl Bus {
         &self,
         input: PollInput<'_, '_>,
     ) -> Result<Option<StoredMessage>, BusError> {
-        self.poll(input, MessageKind::Request, Ok).await
+        self.poll_with(input, MessageKind::Request, Ok).await
     }
 
     /// `GetResponse`: the next response from the caller's queue, leased until `Ack`.
@@ -1309,21 +1314,7 @@ impl Bus {
         &self,
         input: PollInput<'_, '_>,
     ) -> Result<Option<StoredMessage>, BusError> {
-        self.poll(input, MessageKind::Response, Ok).await
-    }
-
-    /// `GetRequest` / `GetResponse` (by `kind`) with the answer built by `hand_out` from the
-    /// leased message. No stored message can make a poll fail: a message `hand_out` finds
-    /// undeliverable leaves the queue for good (journaled, its sender notified) and the poll goes
-    /// on with the next one; on a passing failure the lease is given back before the error is
-    /// returned, so the message is not held for a lease's length.
-    pub async fn poll_with<T>(
-        &self,
-        input: PollInput<'_, '_>,
-        kind: MessageKind,
-        hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
-    ) -> Result<Option<T>, BusError> {
-        self.poll(input, kind, hand_out).await
+        self.poll_with(input, MessageKind::Response, Ok).await
     }
 
     /// `Ack`: the caller confirms a delivered message.
