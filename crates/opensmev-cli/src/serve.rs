@@ -298,6 +298,7 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
                     None,
                     true,
                     time::OffsetDateTime::now_utc(),
+                    None,
                 )
                 .await?;
                 anyhow::Ok(doc.version)

@@ -87,6 +87,7 @@ fn store_with_registry(data_dir: &Path, registry: String) {
             None,
             true,
             OffsetDateTime::now_utc(),
+            None,
         )
         .await
         .unwrap();

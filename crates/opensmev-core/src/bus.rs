@@ -376,6 +376,8 @@ pub struct SendRequestInput<'d, 'a> {
     pub content: ElementId,
     /// Attachments.
     pub attachments: AttachmentsInput,
+    /// The sender's own id for the message (integration API; unique per sender).
+    pub client_id: Option<String>,
 }
 
 /// What a response carries.
@@ -402,6 +404,8 @@ pub struct SendResponseInput<'d, 'a> {
     pub body: ResponseBody,
     /// Attachments.
     pub attachments: AttachmentsInput,
+    /// The sender's own id for the message (integration API; unique per sender).
+    pub client_id: Option<String>,
 }
 
 /// `GetRequest` / `GetResponse`, decoded.
@@ -609,7 +613,7 @@ impl Bus {
         Registry::from_toml(text, 0).map_err(|e| issue(IssueText::Registry(e.to_string())))?;
         let doc = self
             .store
-            .save_registry(text.to_owned(), None, true, self.now())
+            .save_registry(text.to_owned(), None, true, self.now(), None)
             .await?;
         self.reload_registry().await?;
         Ok(doc.version)
@@ -1042,6 +1046,7 @@ impl Bus {
             sender_data,
             sender_signature,
             attachments,
+            client_id: input.client_id.clone(),
         };
         let status = InteractionStatus::RequestIsQueued;
         self.enqueue(message.clone(), status, &recipient, None)
@@ -1153,6 +1158,7 @@ impl Bus {
             sender_data,
             sender_signature,
             attachments,
+            client_id: input.client_id.clone(),
         };
         let status = InteractionStatus::ResponseIsAcceptedBySmev;
         let request_status = match input.body {

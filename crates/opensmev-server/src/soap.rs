@@ -762,6 +762,7 @@ async fn handle(
                 test_message: data.test_message,
                 content: data.content.root,
                 attachments,
+                client_id: None,
             };
             let accepted = bus.send_request(input).await?;
             let m = &accepted.message;
@@ -810,6 +811,7 @@ async fn handle(
                 to: data.to.clone(),
                 body,
                 attachments,
+                client_id: None,
             };
             let accepted = bus.send_response(input).await?;
             let m = &accepted.message;

@@ -930,7 +930,7 @@ async fn registry_changes_in_the_store_apply_without_restart() {
     });
     let store = second_store(&bus);
     let saved = store
-        .save_registry(revoked, None, true, time::OffsetDateTime::now_utc())
+        .save_registry(revoked, None, true, time::OffsetDateTime::now_utc(), None)
         .await
         .unwrap();
     assert!(saved.version >= 2, "{}", saved.version);
@@ -944,7 +944,7 @@ async fn registry_changes_in_the_store_apply_without_restart() {
     assert_accepted(&consumer.send_request(&id, &egrul, "").await, &id);
 
     store
-        .save_registry(original, None, true, time::OffsetDateTime::now_utc())
+        .save_registry(original, None, true, time::OffsetDateTime::now_utc(), None)
         .await
         .unwrap();
     let took = until(&consumer, &request, |a| a.status == 200).await;

@@ -26,6 +26,12 @@
 #[cfg(feature = "testing")]
 pub mod conformance;
 
+mod access;
+mod search;
+
+pub use access::{Account, AuditEntry, AuditQuery, NewAuditEntry, TokenRecord};
+pub use search::{MessageQuery, MessageSummary};
+
 use std::fmt::Debug;
 use std::io::Read;
 use std::path::PathBuf;
@@ -165,6 +171,10 @@ pub struct NewMessage {
     pub sender_signature: Option<String>,
     /// Inline attachments.
     pub attachments: Vec<Attachment>,
+    /// The sender's own id for the message (given through the integration API; at most 200
+    /// characters). Unique per sender: a second message of one sender with the same client id
+    /// is [`Enqueued::Duplicate`].
+    pub client_id: Option<String>,
 }
 
 /// The state of a delivery to one recipient.
@@ -240,12 +250,17 @@ pub enum Enqueued {
         /// The sequence number.
         seq: i64,
     },
-    /// A message with this id exists already; nothing changed.
+    /// A message with this id — or of this sender with this client id — exists already;
+    /// nothing changed.
     Duplicate {
+        /// The existing message's id.
+        id: MessageId,
         /// Who sent the existing one.
         sender: Mnemonic,
         /// When it was accepted.
         sent_at: OffsetDateTime,
+        /// Found by the client id (not by the `MessageID`).
+        by_client_id: bool,
     },
     /// The recipient's queue holds `quota` unacknowledged messages already; nothing changed.
     QueueFull {
@@ -323,8 +338,17 @@ pub struct JournalEvent {
     pub at: OffsetDateTime,
     /// What.
     pub kind: JournalKind,
-    /// Free text (who, why).
+    /// Free text (why).
     pub detail: Option<String>,
+    /// The node whose store handle recorded it (the store's configured node name; `None` when
+    /// none was configured).
+    pub node: Option<String>,
+    /// Who caused it: the information system that sent, polled, acknowledged or answered;
+    /// `None` for the bus's own doing (expiry, undeliverable, lease run out).
+    pub actor: Option<String>,
+    /// For hand-outs (`Delivered`, `Redelivered`, `Released`): the delivery attempt, from 1
+    /// (the delivery count after the hand-out).
+    pub attempt: Option<u32>,
 }
 
 /// The kinds of journal events.
@@ -414,6 +438,9 @@ pub struct RegistryDocument {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
+    /// A record with this key exists already (a token id, an account login).
+    #[error("{0} exists already")]
+    Exists(String),
     /// The registry changed since the version the caller started from.
     #[error("the registry was changed concurrently (now at version {current})")]
     RegistryConflict {
@@ -522,12 +549,82 @@ pub trait Store: Send + Sync + Debug {
     async fn registry(&self) -> Result<Option<RegistryDocument>, StoreError>;
 
     /// Saves a new registry version. `expected` is the version the change was based on (`None` =
-    /// there must be none yet, or the caller does not care when `force`).
+    /// there must be none yet, or the caller does not care when `force`). With `audit`, the
+    /// audit entry is written in the same transaction.
     async fn save_registry(
         &self,
         text: String,
         expected: Option<u64>,
         force: bool,
         now: OffsetDateTime,
+        audit: Option<NewAuditEntry>,
     ) -> Result<RegistryDocument, StoreError>;
+
+    /// A stored registry version (every saved version is kept).
+    async fn registry_version(&self, version: u64) -> Result<Option<RegistryDocument>, StoreError>;
+
+    /// Messages matching `query`, newest first (see [`MessageQuery`]).
+    async fn search_messages(&self, query: MessageQuery)
+    -> Result<Vec<MessageSummary>, StoreError>;
+
+    /// The message `sender` sent with this client id.
+    async fn message_by_client_id(
+        &self,
+        sender: &Mnemonic,
+        client_id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError>;
+
+    /// Stores a new API token (with `audit` in the same transaction). A token id or secret hash
+    /// that exists already is [`StoreError::Exists`].
+    async fn create_token(
+        &self,
+        token: TokenRecord,
+        audit: NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The token whose secret has this SHA-256 digest (revoked and expired ones included: the
+    /// caller decides and says why it refuses).
+    async fn token_by_secret_hash(
+        &self,
+        secret_hash: &[u8; 32],
+    ) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// Every token, oldest first.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Revokes a token (with `audit`): `false` when there is no such token or it was revoked
+    /// already (nothing changes).
+    async fn revoke_token(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// Stores a new account (with `audit`); a known login is [`StoreError::Exists`].
+    async fn create_account(
+        &self,
+        account: Account,
+        audit: NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Replaces an account's fields, found by its login (with `audit`); `false` when there is no
+    /// such account.
+    async fn update_account(
+        &self,
+        account: Account,
+        audit: NewAuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// An account by login.
+    async fn account(&self, login: &str) -> Result<Option<Account>, StoreError>;
+
+    /// Every account, by login.
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError>;
+
+    /// Appends an entry to the audit log; returns its `seq`.
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64, StoreError>;
+
+    /// Audit entries matching `query`, newest first.
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
 }

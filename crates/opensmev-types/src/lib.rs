@@ -10,5 +10,5 @@ mod model;
 pub use id::{MessageId, MessageIdError};
 pub use model::{
     DeliveryMode, InteractionStatus, MessageKind, Mnemonic, MnemonicError, Priority, QName,
-    SchemaVersion,
+    Role, SchemaVersion,
 };

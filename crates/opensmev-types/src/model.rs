@@ -316,3 +316,36 @@ mod tests {
         assert!(Mnemonic::parse(&"x".repeat(51)).is_err());
     }
 }
+
+/// What an account or API token may do (the integration API and the web cabinet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Everything, including registry changes, accounts and tokens.
+    Admin,
+    /// Every message and statistic; no registry, account or token changes.
+    Operator,
+    /// The journal and the audit log, read only.
+    Auditor,
+    /// One information system's own queues and messages only.
+    Is,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Operator, Role::Auditor, Role::Is];
+
+    /// A stable name (`admin`, `operator`, `auditor`, `is`), for storage and the API.
+    pub fn code(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Auditor => "auditor",
+            Role::Is => "is",
+        }
+    }
+
+    /// Parses [`Role::code`].
+    pub fn from_code(code: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.code() == code)
+    }
+}

@@ -103,6 +103,7 @@ pub(crate) async fn send_signed(bus: &Bus, xml: &str, message_id: &str) -> Resul
         test_message: false,
         content: content.index(),
         attachments: AttachmentsInput::default(),
+        client_id: None,
     };
     bus.send_request(input).await.map(|_| ())
 }
