@@ -232,13 +232,37 @@ impl From<&str> for MultipartProblem {
     }
 }
 
+/// Why an input of a composer ([`crate::compose`]) cannot go into a call (the data of
+/// [`WireError::Compose`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ComposeProblem {
+    /// The XML is not one well-formed element standing alone: the hardened reader's verdict
+    /// (not well-formed, a DTD, an undeclared prefix, no or a second root element, text outside
+    /// the element, …); its offset is into that input.
+    Xml(XmlError),
+    /// The input is read but does not fit its place in the call: a value the schema does not
+    /// allow, too long, a character XML 1.0 forbids, an element of the wrong kind.
+    Invalid(Problem),
+}
+
+impl fmt::Display for ComposeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ComposeProblem::Xml(e) => e.fmt(f),
+            ComposeProblem::Invalid(problem) => problem.fmt(f),
+        }
+    }
+}
+
 /// Why an HTTP body or a SOAP message cannot be decoded.
 ///
 /// Mapping at the edge (the server's job): [`WireError::Invalid`] and [`WireError::Xml`] are
 /// `InvalidContent` faults (the message is not what the schema allows);
 /// [`WireError::UnknownOperation`] is a client error without an SMEV fault element (the real
 /// SMEV, an Apache CXF service, answers "unexpected wrapper element"); the transport variants are
-/// HTTP-level refusals (415 / 400).
+/// HTTP-level refusals (415 / 400). [`WireError::Compose`] never comes from a received message:
+/// it refuses what a caller asked a composer to write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WireError {
@@ -272,6 +296,17 @@ pub enum WireError {
         namespace: String,
         /// Its local name.
         local: String,
+    },
+    /// An input of a composer ([`crate::send_request_call`], [`crate::send_response_call`])
+    /// cannot go into the call. The caller's input is at fault, not a received message: an edge
+    /// that composes on a caller's behalf answers it as a bad request, not as an SMEV fault.
+    #[error("{input}: {problem}")]
+    Compose {
+        /// The input concerned, named as the composer's field (`business_xml`,
+        /// `personal_signature_xml`, `transaction_code`, `attachments[1].id`, …).
+        input: String,
+        /// What is wrong with it.
+        problem: ComposeProblem,
     },
 }
 

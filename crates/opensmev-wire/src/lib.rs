@@ -11,6 +11,9 @@
 //!   verifies signatures on;
 //! * [`encode`]: every operation's answer ([`send_request_response`], …), exactly in the
 //!   schema's element order, without `SMEVSignature` (the core signs afterwards);
+//! * [`compose`]: the client calls that carry content ([`send_request_call`],
+//!   [`send_response_call`]), unsigned, for an edge that signs on an information system's behalf
+//!   and then decodes the call like any other;
 //! * [`fault()`]: SOAP faults with the version's fault element;
 //! * [`standalone`] and [`rewrite_sender_data`]: the sender's signed data as a stored fragment,
 //!   byte-exact or mapped to another version.
@@ -18,6 +21,7 @@
 //! Architecture invariant: pure and synchronous — no tokio, no HTTP server, no I/O. All XML is
 //! read through `opensmev_xmldsig::xml` (the hardened reader).
 
+pub mod compose;
 pub mod decode;
 pub mod encode;
 pub mod error;
@@ -31,6 +35,10 @@ pub mod operation;
 pub mod request;
 pub mod transport;
 
+pub use compose::{
+    CALLER_SIGNED_ID, ComposedAttachment, ComposedRequest, ComposedResponse,
+    ComposedResponseContent, send_request_call, send_response_call,
+};
 pub use decode::{FoundPart, PartLookup, decode_request};
 pub use encode::{
     AsyncStatusResponse, DeliveredRequest, DeliveredResponse, FsAttachment, InteractionType,
