@@ -107,6 +107,7 @@ fn message(n: u64, payload_bytes: usize) -> Result<NewMessage, LoadError> {
         sender_data,
         sender_signature: None,
         attachments: Vec::new(),
+        client_id: None,
     })
 }
 

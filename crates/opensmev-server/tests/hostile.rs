@@ -224,6 +224,7 @@ async fn undeliverable_messages_leave_the_queue() {
             .to_owned(),
         sender_signature: None,
         attachments: Vec::new(),
+        client_id: None,
     };
     bus.store
         .enqueue(message, InteractionStatus::RequestIsQueued, 1_000_000)
@@ -806,7 +807,13 @@ async fn long_polls_lose_no_wake_up_while_the_registry_reloads() {
             let text = store.registry().await.unwrap().unwrap().text;
             for _ in 0..30 {
                 store
-                    .save_registry(text.clone(), None, true, time::OffsetDateTime::now_utc())
+                    .save_registry(
+                        text.clone(),
+                        None,
+                        true,
+                        time::OffsetDateTime::now_utc(),
+                        None,
+                    )
                     .await
                     .unwrap();
                 tokio::time::sleep(Duration::from_millis(100)).await;

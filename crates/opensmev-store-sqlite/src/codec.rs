@@ -8,12 +8,13 @@
 //! equal (as an instant, which is what `OffsetDateTime`'s `==` compares) to what was stored.
 //!
 //! Enums are stored by their stable `code()`s (`InteractionStatus`, `DeliveryState`,
-//! `JournalKind`), `MessageKind::as_str`, `SchemaVersion::as_str` and `poll`/`push`. Anything that
+//! `JournalKind`, `Role`), `MessageKind::as_str`, `SchemaVersion::as_str` and `poll`/`push`;
+//! token secret hashes as 32-byte BLOBs. Anything that
 //! does not read back is [`StoreError::Corrupt`] naming the table, row and column.
 
 use opensmev_store::{DeliveryState, JournalKind, StoreError};
 use opensmev_types::{
-    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, SchemaVersion,
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Role, SchemaVersion,
 };
 use rusqlite::types::FromSql;
 use rusqlite::{ErrorCode, Row};
@@ -128,6 +129,27 @@ pub(crate) fn parse_journal_kind(
 ) -> Result<JournalKind, StoreError> {
     JournalKind::from_code(text)
         .ok_or_else(|| StoreError::Corrupt(format!("{at}: bad journal kind {text:?}")))
+}
+
+pub(crate) fn parse_role(text: &str, at: &dyn std::fmt::Display) -> Result<Role, StoreError> {
+    Role::from_code(text).ok_or_else(|| StoreError::Corrupt(format!("{at}: bad role {text:?}")))
+}
+
+/// A stored SHA-256 digest.
+pub(crate) fn parse_hash(bytes: &[u8], at: &dyn std::fmt::Display) -> Result<[u8; 32], StoreError> {
+    <[u8; 32]>::try_from(bytes).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "{at}: a secret hash of {} bytes, 32 expected",
+            bytes.len()
+        ))
+    })
+}
+
+pub(crate) fn parse_opt_mnemonic(
+    text: Option<String>,
+    at: &dyn std::fmt::Display,
+) -> Result<Option<Mnemonic>, StoreError> {
+    text.map(|t| parse_mnemonic(&t, at)).transpose()
 }
 
 pub(crate) fn parse_id(text: &str, at: &dyn std::fmt::Display) -> Result<MessageId, StoreError> {

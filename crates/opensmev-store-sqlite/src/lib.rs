@@ -16,6 +16,9 @@
 //! `synchronous=FULL` (a commit is on disk when it returns; `NORMAL` is not power-loss durable),
 //! `foreign_keys=ON`, a 5 s busy timeout. The schema and its versioning are in `schema`; how values
 //! are stored (times as fixed-width UTC RFC 3339 text) in `codec`.
+//!
+//! A store is opened on a node ([`SqliteStore::open_on_node`]): every journal event it records
+//! names that node.
 
 mod codec;
 mod files;
@@ -33,8 +36,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use opensmev_store::{
-    AckOutcome, AckRule, Enqueued, JournalEvent, LeaseOutcome, LeaseRequest, NewMessage,
-    QueueDepth, RegistryDocument, StatusNotice, Store, StoreError, StoredMessage,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Enqueued, JournalEvent, LeaseOutcome,
+    LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry, NewMessage, QueueDepth,
+    RegistryDocument, StatusNotice, Store, StoreError, StoredMessage, TokenRecord,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
@@ -56,6 +60,8 @@ const READERS: usize = 2;
 /// stops its threads (the drop blocks until then).
 pub struct SqliteStore {
     path: PathBuf,
+    /// The node name journal events record.
+    node: Option<Arc<str>>,
     writer: Option<Sender<Box<dyn WriteJob>>>,
     readers: Option<Sender<ReadJob>>,
     threads: Vec<JoinHandle<()>>,
@@ -151,6 +157,7 @@ impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteStore")
             .field("path", &self.path)
+            .field("node", &self.node)
             .field("commits", &self.commits())
             .finish()
     }
@@ -158,8 +165,15 @@ impl std::fmt::Debug for SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating the directory and the database if needed, migrating the schema) the store
-    /// in `dir`, and starts its writer and reader threads.
+    /// in `dir`, and starts its writer and reader threads. Journal events it records name no
+    /// node: [`SqliteStore::open_on_node`] with `None`.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_on_node(dir, None)
+    }
+
+    /// [`SqliteStore::open`] for the node `node`: every journal event this handle records names
+    /// it ([`JournalEvent::node`]).
+    pub fn open_on_node(dir: &Path, node: Option<&str>) -> Result<SqliteStore, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Unavailable(format!(
                 "creating the store directory {}: {e}",
@@ -190,6 +204,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             path,
+            node: node.map(Arc::from),
             writer: Some(writer_tx),
             readers: Some(reader_tx),
             threads,
@@ -202,6 +217,11 @@ impl SqliteStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The node journal events name.
+    pub fn node(&self) -> Option<&str> {
+        self.node.as_deref()
     }
 
     /// Metric: how many write transactions were committed since open. Each holds one or more
@@ -246,13 +266,25 @@ impl SqliteStore {
         } else {
             Vec::new()
         };
+        let store_node = self.node.clone();
         let enqueued = self
             .write(what, move |conn| {
-                let enqueued = ops::enqueue(conn, &message, status, quota)?;
+                let node = store_node.as_deref();
+                let enqueued = ops::enqueue(conn, node, &message, status, quota)?;
                 if let (Enqueued::Accepted { .. }, Some(request), Some(request_status)) =
                     (&enqueued, &message.original_message_id, request_status)
                 {
-                    ops::set_status(conn, request, request_status, None, message.sent_at)?;
+                    // The responder caused the request's new status.
+                    let actor = Some(message.sender.as_str());
+                    ops::set_status(
+                        conn,
+                        node,
+                        actor,
+                        request,
+                        request_status,
+                        None,
+                        message.sent_at,
+                    )?;
                 }
                 Ok(enqueued)
             })
@@ -389,8 +421,11 @@ impl Store for SqliteStore {
             }
         }
         let key = request.clone();
+        let node = self.node.clone();
         let mut leased = self
-            .write("lease_next", move |conn| ops::lease_next(conn, &request))
+            .write("lease_next", move |conn| {
+                ops::lease_next(conn, node.as_deref(), &request)
+            })
             .await?;
         self.empty.record(&key, leased.is_some());
         if let Some(stored) = &mut leased {
@@ -407,9 +442,9 @@ impl Store for SqliteStore {
         rule: AckRule,
         now: OffsetDateTime,
     ) -> Result<AckOutcome, StoreError> {
-        let (recipient, id) = (recipient.clone(), id.clone());
+        let (recipient, id, node) = (recipient.clone(), id.clone(), self.node.clone());
         self.write("ack", move |conn| {
-            ops::ack(conn, &recipient, &id, accepted, rule, now)
+            ops::ack(conn, node.as_deref(), &recipient, &id, accepted, rule, now)
         })
         .await
     }
@@ -422,11 +457,12 @@ impl Store for SqliteStore {
         outcome: LeaseOutcome,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let (owner, id) = (recipient.clone(), id.clone());
+        let (owner, id, node) = (recipient.clone(), id.clone(), self.node.clone());
         let released = matches!(outcome, LeaseOutcome::Release);
         let settled = self
             .write("settle_lease", move |conn| {
-                ops::settle_lease(conn, &owner, &id, delivery_count, &outcome, now)
+                let node = node.as_deref();
+                ops::settle_lease(conn, node, &owner, &id, delivery_count, &outcome, now)
             })
             .await?;
         if released && let Some((kind, node)) = &settled {
@@ -454,9 +490,10 @@ impl Store for SqliteStore {
         notice: Option<String>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let id = id.clone();
+        let (id, node) = (id.clone(), self.node.clone());
         self.write("set_status", move |conn| {
-            ops::set_status(conn, &id, status, notice.as_deref(), now)
+            let node = node.as_deref();
+            ops::set_status(conn, node, None, &id, status, notice.as_deref(), now)
         })
         .await
     }
@@ -496,11 +533,127 @@ impl Store for SqliteStore {
         expected: Option<u64>,
         force: bool,
         now: OffsetDateTime,
+        audit: Option<NewAuditEntry>,
     ) -> Result<RegistryDocument, StoreError> {
         self.write("save_registry", move |conn| {
-            ops::save_registry(conn, &text, expected, force, now)
+            ops::save_registry(conn, &text, expected, force, now, audit.as_ref())
         })
         .await
+    }
+
+    async fn registry_version(&self, version: u64) -> Result<Option<RegistryDocument>, StoreError> {
+        self.read("registry_version", move |conn| {
+            ops::registry_version(conn, version)
+        })
+        .await
+    }
+
+    async fn search_messages(
+        &self,
+        query: MessageQuery,
+    ) -> Result<Vec<MessageSummary>, StoreError> {
+        self.read("search_messages", move |conn| {
+            ops::search_messages(conn, &query)
+        })
+        .await
+    }
+
+    async fn message_by_client_id(
+        &self,
+        sender: &Mnemonic,
+        client_id: &str,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let (sender, client_id) = (sender.clone(), client_id.to_owned());
+        let mut stored = self
+            .read("message_by_client_id", move |conn| {
+                ops::message_by_client_id(conn, &sender, &client_id)
+            })
+            .await?;
+        if let Some(stored) = &mut stored {
+            self.files.resolve(stored);
+        }
+        Ok(stored)
+    }
+
+    async fn create_token(
+        &self,
+        token: TokenRecord,
+        audit: NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write("create_token", move |conn| {
+            ops::create_token(conn, &token, &audit)
+        })
+        .await
+    }
+
+    async fn token_by_secret_hash(
+        &self,
+        secret_hash: &[u8; 32],
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let secret_hash = *secret_hash;
+        self.read("token_by_secret_hash", move |conn| {
+            ops::token_by_secret_hash(conn, &secret_hash)
+        })
+        .await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read("tokens", ops::tokens).await
+    }
+
+    async fn revoke_token(
+        &self,
+        id: &str,
+        now: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_owned();
+        self.write("revoke_token", move |conn| {
+            ops::revoke_token(conn, &id, now, &audit)
+        })
+        .await
+    }
+
+    async fn create_account(
+        &self,
+        account: Account,
+        audit: NewAuditEntry,
+    ) -> Result<(), StoreError> {
+        self.write("create_account", move |conn| {
+            ops::create_account(conn, &account, &audit)
+        })
+        .await
+    }
+
+    async fn update_account(
+        &self,
+        account: Account,
+        audit: NewAuditEntry,
+    ) -> Result<bool, StoreError> {
+        self.write("update_account", move |conn| {
+            ops::update_account(conn, &account, &audit)
+        })
+        .await
+    }
+
+    async fn account(&self, login: &str) -> Result<Option<Account>, StoreError> {
+        let login = login.to_owned();
+        self.read("account", move |conn| ops::account(conn, &login))
+            .await
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>, StoreError> {
+        self.read("accounts", ops::accounts).await
+    }
+
+    async fn append_audit(&self, entry: NewAuditEntry) -> Result<i64, StoreError> {
+        self.write("append_audit", move |conn| ops::audit_add(conn, &entry))
+            .await
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.read("audit", move |conn| ops::audit(conn, &query))
+            .await
     }
 }
 

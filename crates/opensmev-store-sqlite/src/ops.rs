@@ -5,22 +5,28 @@
 //! read-then-write (the duplicate check, the quota check, picking the message to lease) needs no
 //! locking. Read operations run on a reader connection inside one read transaction, so their
 //! several statements see one snapshot.
+//!
+//! Journal events carry the node the store was opened on (`node`, given to every write that
+//! journals) and who caused them (`actor`: the information system that sent, polled, acknowledged
+//! or answered; none for the bus's own doing).
 
 use std::path::PathBuf;
 
 use opensmev_store::{
-    AckOutcome, AckRule, Attachment, Blob, Enqueued, JournalEvent, JournalKind, LeaseOutcome,
-    LeaseRequest, NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError,
-    StoredMessage,
+    Account, AckOutcome, AckRule, Attachment, AuditEntry, AuditQuery, Blob, Enqueued, JournalEvent,
+    JournalKind, LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry,
+    NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError, StoredMessage, TokenRecord,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::OffsetDateTime;
 
 use crate::codec::{
-    Context, col, kind_text, mode_text, opt_time_text, parse_bool, parse_id, parse_journal_kind,
-    parse_kind, parse_mnemonic, parse_mode, parse_opt_id, parse_opt_time, parse_state,
-    parse_status, parse_time, parse_u8, parse_u32, parse_u64, parse_version, time_text,
+    Context, col, kind_text, mode_text, opt_time_text, parse_bool, parse_hash, parse_id,
+    parse_journal_kind, parse_kind, parse_mnemonic, parse_mode, parse_opt_id, parse_opt_mnemonic,
+    parse_opt_time, parse_role, parse_state, parse_status, parse_time, parse_u8, parse_u32,
+    parse_u64, parse_version, time_text,
 };
 use crate::files;
 
@@ -32,6 +38,7 @@ const EXPIRED_DETAILS: &str = "Срок доставки сообщения (EOL
 
 pub(crate) fn enqueue(
     conn: &Connection,
+    node: Option<&str>,
     m: &NewMessage,
     status: InteractionStatus,
     quota: u64,
@@ -52,9 +59,37 @@ pub(crate) fn enqueue(
     if let Some((seq, sender, sent_at)) = existing {
         let at = format!("messages seq {seq}");
         return Ok(Enqueued::Duplicate {
+            id: m.id.clone(),
             sender: parse_mnemonic(&sender, &at)?,
             sent_at: parse_time(&sent_at, &at)?,
+            by_client_id: false,
         });
+    }
+    if let Some(client_id) = &m.client_id {
+        let existing = conn
+            .prepare_cached(
+                "SELECT seq, id, sent_at FROM messages WHERE client_id = ?1 AND sender = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![client_id, m.sender.as_str()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .optional()
+            })
+            .ctx("enqueue: client id check")?;
+        if let Some((seq, id, sent_at)) = existing {
+            let at = format!("messages seq {seq}");
+            return Ok(Enqueued::Duplicate {
+                id: parse_id(&id, &at)?,
+                sender: m.sender.clone(),
+                sent_at: parse_time(&sent_at, &at)?,
+                by_client_id: true,
+            });
+        }
     }
 
     let kind = kind_text(m.kind);
@@ -74,8 +109,8 @@ pub(crate) fn enqueue(
     conn.prepare_cached(
         "INSERT INTO messages (id, kind, sender, recipient, type_ns, type_local, vs_id, version, priority,
              delivery_mode, test_message, node_id, target_node_id, eol, transaction_code,
-             reference_message_id, original_message_id, reply_to, sent_at, status)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             reference_message_id, original_message_id, reply_to, sent_at, status, client_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -99,6 +134,7 @@ pub(crate) fn enqueue(
             m.reply_to,
             sent_at,
             status.code(),
+            m.client_id,
         ])
     })
     .ctx("enqueue: insert message")?;
@@ -161,10 +197,14 @@ pub(crate) fn enqueue(
     add_pending(conn, m.recipient.as_str(), kind, &m.message_type, 1)?;
     journal_add(
         conn,
+        node,
         seq,
         &sent_at,
-        JournalKind::Accepted,
-        Some(&format!("from {}", m.sender)),
+        Event {
+            detail: Some(&format!("from {}", m.sender)),
+            actor: Some(m.sender.as_str()),
+            ..Event::new(JournalKind::Accepted)
+        },
     )?;
 
     if m.kind == MessageKind::Response
@@ -177,10 +217,14 @@ pub(crate) fn enqueue(
         if let Some(request) = request {
             journal_add(
                 conn,
+                node,
                 request,
                 &sent_at,
-                JournalKind::Answered,
-                Some(&format!("response {}", m.id)),
+                Event {
+                    detail: Some(&format!("response {}", m.id)),
+                    actor: Some(m.sender.as_str()),
+                    ..Event::new(JournalKind::Answered)
+                },
             )?;
         }
     }
@@ -192,6 +236,7 @@ type Candidate = (i64, i64);
 
 pub(crate) fn lease_next(
     conn: &Connection,
+    node: Option<&str>,
     request: &LeaseRequest,
 ) -> Result<Option<StoredMessage>, StoreError> {
     let now = time_text(request.now)?;
@@ -205,7 +250,7 @@ pub(crate) fn lease_next(
     let recipient = request.recipient.as_str();
     let kind = kind_text(request.kind);
 
-    expire(conn, recipient, kind, &now)?;
+    expire(conn, node, recipient, kind, &now)?;
 
     // The best queued delivery and the best one whose lease ran out; the better of the two wins.
     let queued = candidate(conn, request, false, None)?;
@@ -236,7 +281,18 @@ pub(crate) fn lease_next(
         Some(node) => format!("to {recipient} (node {node})"),
         None => format!("to {recipient}"),
     };
-    journal_add(conn, seq, &now, event, Some(&detail))?;
+    journal_add(
+        conn,
+        node,
+        seq,
+        &now,
+        Event {
+            detail: Some(&detail),
+            actor: Some(recipient),
+            attempt: Some(parse_u32(count, &format!("deliveries seq {seq}"))?),
+            ..Event::new(event)
+        },
+    )?;
     load(conn, By::Seq(seq))?
         .map(Some)
         .ok_or_else(|| StoreError::Corrupt(format!("lease_next: message seq {seq} vanished")))
@@ -336,7 +392,13 @@ const EXPIRE_SQL: &str = "SELECT d.message_seq, m.id, m.sender, d.type_ns, d.typ
 
 /// Marks the polled queue's available deliveries whose EOL passed as expired (journal, status
 /// `cancelled`, a notice for the sender).
-fn expire(conn: &Connection, recipient: &str, kind: &str, now: &str) -> Result<(), StoreError> {
+fn expire(
+    conn: &Connection,
+    node: Option<&str>,
+    recipient: &str,
+    kind: &str,
+    now: &str,
+) -> Result<(), StoreError> {
     let expired: Vec<(i64, String, String, String, String)> = conn
         .prepare_cached(EXPIRE_SQL)
         .and_then(|mut s| {
@@ -356,7 +418,16 @@ fn expire(conn: &Connection, recipient: &str, kind: &str, now: &str) -> Result<(
             .and_then(|mut s| s.execute(params![seq, InteractionStatus::Cancelled.code()]))
             .ctx("lease_next: expire")?;
         add_pending(conn, recipient, kind, &QName { ns, local }, -1)?;
-        journal_add(conn, seq, now, JournalKind::Expired, Some("EOL passed"))?;
+        journal_add(
+            conn,
+            node,
+            seq,
+            now,
+            Event {
+                detail: Some("EOL passed"),
+                ..Event::new(JournalKind::Expired)
+            },
+        )?;
         notice_add(
             conn,
             &sender,
@@ -371,6 +442,7 @@ fn expire(conn: &Connection, recipient: &str, kind: &str, now: &str) -> Result<(
 
 pub(crate) fn ack(
     conn: &Connection,
+    node: Option<&str>,
     recipient: &Mnemonic,
     id: &MessageId,
     accepted: bool,
@@ -415,10 +487,14 @@ pub(crate) fn ack(
     };
     journal_add(
         conn,
+        node,
         seq,
         &now,
-        event,
-        Some(&format!("by {recipient}, status {}", status.code())),
+        Event {
+            detail: Some(&format!("by {recipient}, status {}", status.code())),
+            actor: Some(recipient.as_str()),
+            ..Event::new(event)
+        },
     )?;
     if let Some(details) = notice {
         notice_add(conn, &sender, id.as_str(), status, Some(details), &now)?;
@@ -433,6 +509,7 @@ pub(crate) type SettledQueue = (MessageKind, Option<String>);
 /// delivery, or `None` when there was no such leased delivery.
 pub(crate) fn settle_lease(
     conn: &Connection,
+    node: Option<&str>,
     recipient: &Mnemonic,
     id: &MessageId,
     delivery_count: u32,
@@ -463,7 +540,7 @@ pub(crate) fn settle_lease(
             .optional()
         })
         .ctx("settle_lease: find")?;
-    let Some((seq, sender, kind, ns, local, node)) = found else {
+    let Some((seq, sender, kind, ns, local, target_node)) = found else {
         return Ok(None);
     };
     let now = time_text(now)?;
@@ -475,7 +552,17 @@ pub(crate) fn settle_lease(
             )
             .and_then(|mut s| s.execute(params![seq, recipient.as_str()]))
             .ctx("settle_lease: release")?;
-            journal_add(conn, seq, &now, JournalKind::Released, None)?;
+            journal_add(
+                conn,
+                node,
+                seq,
+                &now,
+                Event {
+                    actor: Some(recipient.as_str()),
+                    attempt: Some(delivery_count),
+                    ..Event::new(JournalKind::Released)
+                },
+            )?;
         }
         LeaseOutcome::Undeliverable { reason, notice } => {
             conn.prepare_cached(
@@ -488,7 +575,16 @@ pub(crate) fn settle_lease(
                 .and_then(|mut s| s.execute(params![seq, InteractionStatus::Cancelled.code()]))
                 .ctx("settle_lease: status")?;
             add_pending(conn, recipient.as_str(), &kind, &QName { ns, local }, -1)?;
-            journal_add(conn, seq, &now, JournalKind::Undeliverable, Some(reason))?;
+            journal_add(
+                conn,
+                node,
+                seq,
+                &now,
+                Event {
+                    detail: Some(reason),
+                    ..Event::new(JournalKind::Undeliverable)
+                },
+            )?;
             notice_add(
                 conn,
                 &sender,
@@ -501,12 +597,16 @@ pub(crate) fn settle_lease(
     }
     Ok(Some((
         parse_kind(&kind, &format!("deliveries seq {seq}"))?,
-        node,
+        target_node,
     )))
 }
 
+/// [`Store::set_status`](opensmev_store::Store::set_status); `actor` is the information system
+/// that caused the change, when known (the responder whose response changes its request).
 pub(crate) fn set_status(
     conn: &Connection,
+    node: Option<&str>,
+    actor: Option<&str>,
     id: &MessageId,
     status: InteractionStatus,
     notice: Option<&str>,
@@ -527,10 +627,14 @@ pub(crate) fn set_status(
     };
     journal_add(
         conn,
+        node,
         seq,
         &now,
-        JournalKind::StatusChanged,
-        Some(status.code()),
+        Event {
+            detail: Some(status.code()),
+            actor,
+            ..Event::new(JournalKind::StatusChanged)
+        },
     )?;
     if let Some(details) = notice {
         notice_add(conn, &sender, id.as_str(), status, Some(details), &now)?;
@@ -572,6 +676,7 @@ pub(crate) fn save_registry(
     expected: Option<u64>,
     force: bool,
     now: OffsetDateTime,
+    audit: Option<&NewAuditEntry>,
 ) -> Result<RegistryDocument, StoreError> {
     let current: Option<i64> = conn
         .prepare_cached("SELECT max(version) FROM registry_versions")
@@ -594,11 +699,157 @@ pub(crate) fn save_registry(
     )
     .and_then(|mut s| s.execute(params![stored_version, text, saved_at]))
     .ctx("save_registry: insert")?;
+    if let Some(entry) = audit {
+        audit_add(conn, entry)?;
+    }
     Ok(RegistryDocument {
         version,
         text: text.to_owned(),
         saved_at: now,
     })
+}
+
+/// Appends an audit entry; its `seq`.
+pub(crate) fn audit_add(conn: &Connection, entry: &NewAuditEntry) -> Result<i64, StoreError> {
+    let at = time_text(entry.at)?;
+    conn.prepare_cached(
+        "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)
+         RETURNING seq",
+    )
+    .and_then(|mut s| {
+        s.query_row(
+            params![at, entry.actor, entry.action, entry.target, entry.detail],
+            |r| r.get(0),
+        )
+    })
+    .ctx("audit")
+}
+
+pub(crate) fn create_token(
+    conn: &Connection,
+    token: &TokenRecord,
+    audit: &NewAuditEntry,
+) -> Result<(), StoreError> {
+    let taken = |sql: &str, key: &dyn rusqlite::ToSql| {
+        conn.prepare_cached(sql)
+            .and_then(|mut s| s.exists([key]))
+            .ctx("create_token: uniqueness")
+    };
+    if taken("SELECT 1 FROM tokens WHERE id = ?1", &token.id)? {
+        return Err(StoreError::Exists(format!("token {}", token.id)));
+    }
+    if taken(
+        "SELECT 1 FROM tokens WHERE secret_hash = ?1",
+        &token.secret_hash.as_slice(),
+    )? {
+        return Err(StoreError::Exists(
+            "a token with this secret hash".to_owned(),
+        ));
+    }
+    let created_at = time_text(token.created_at)?;
+    let expires_at = opt_time_text(token.expires_at)?;
+    let revoked_at = opt_time_text(token.revoked_at)?;
+    conn.prepare_cached(
+        "INSERT INTO tokens (id, secret_hash, name, role, system, account, created_by, created_at,
+             expires_at, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            token.id,
+            token.secret_hash.as_slice(),
+            token.name,
+            token.role.code(),
+            token.system.as_ref().map(Mnemonic::as_str),
+            token.account,
+            token.created_by,
+            created_at,
+            expires_at,
+            revoked_at,
+        ])
+    })
+    .ctx("create_token")?;
+    audit_add(conn, audit)?;
+    Ok(())
+}
+
+pub(crate) fn revoke_token(
+    conn: &Connection,
+    id: &str,
+    now: OffsetDateTime,
+    audit: &NewAuditEntry,
+) -> Result<bool, StoreError> {
+    let now = time_text(now)?;
+    let changed = conn
+        .prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .and_then(|mut s| s.execute(params![id, now]))
+        .ctx("revoke_token")?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    audit_add(conn, audit)?;
+    Ok(true)
+}
+
+pub(crate) fn create_account(
+    conn: &Connection,
+    account: &Account,
+    audit: &NewAuditEntry,
+) -> Result<(), StoreError> {
+    let exists = conn
+        .prepare_cached("SELECT 1 FROM accounts WHERE login = ?1")
+        .and_then(|mut s| s.exists([&account.login]))
+        .ctx("create_account: uniqueness")?;
+    if exists {
+        return Err(StoreError::Exists(format!("account {}", account.login)));
+    }
+    let values = account_params(account)?;
+    conn.prepare_cached(
+        "INSERT INTO accounts (login, name, role, system, password_hash, must_change_password,
+             disabled, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| s.execute(params_from_iter(&values)))
+    .ctx("create_account")?;
+    audit_add(conn, audit)?;
+    Ok(())
+}
+
+pub(crate) fn update_account(
+    conn: &Connection,
+    account: &Account,
+    audit: &NewAuditEntry,
+) -> Result<bool, StoreError> {
+    let values = account_params(account)?;
+    let changed = conn
+        .prepare_cached(
+            "UPDATE accounts SET name = ?2, role = ?3, system = ?4, password_hash = ?5,
+                 must_change_password = ?6, disabled = ?7, created_at = ?8
+             WHERE login = ?1",
+        )
+        .and_then(|mut s| s.execute(params_from_iter(&values)))
+        .ctx("update_account")?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    audit_add(conn, audit)?;
+    Ok(true)
+}
+
+/// An account's columns in table order, as `?1` … `?8`.
+fn account_params(account: &Account) -> Result<[Value; 8], StoreError> {
+    let text = |t: &str| Value::Text(t.to_owned());
+    let opt_text = |t: Option<&str>| t.map_or(Value::Null, text);
+    Ok([
+        text(&account.login),
+        text(&account.name),
+        text(account.role.code()),
+        opt_text(account.system.as_ref().map(Mnemonic::as_str)),
+        opt_text(account.password_hash.as_deref()),
+        Value::Integer(i64::from(account.must_change_password)),
+        Value::Integer(i64::from(account.disabled)),
+        Value::Text(time_text(account.created_at)?),
+    ])
 }
 
 fn add_pending(
@@ -617,17 +868,48 @@ fn add_pending(
     Ok(())
 }
 
+/// A journal event to record (apart from its message, time and node).
+#[derive(Debug, Clone, Copy)]
+struct Event<'a> {
+    kind: JournalKind,
+    detail: Option<&'a str>,
+    actor: Option<&'a str>,
+    attempt: Option<u32>,
+}
+
+impl Event<'_> {
+    fn new(kind: JournalKind) -> Self {
+        Event {
+            kind,
+            detail: None,
+            actor: None,
+            attempt: None,
+        }
+    }
+}
+
 fn journal_add(
     conn: &Connection,
+    node: Option<&str>,
     seq: i64,
     at: &str,
-    kind: JournalKind,
-    detail: Option<&str>,
+    event: Event<'_>,
 ) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO journal (message_seq, at, kind, detail) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO journal (message_seq, at, kind, detail, node, actor, attempt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
-    .and_then(|mut s| s.execute(params![seq, at, kind.code(), detail]))
+    .and_then(|mut s| {
+        s.execute(params![
+            seq,
+            at,
+            event.kind.code(),
+            event.detail,
+            node,
+            event.actor,
+            event.attempt
+        ])
+    })
     .ctx("journal")?;
     Ok(())
 }
@@ -657,13 +939,16 @@ fn notice_add(
 pub(crate) enum By<'a> {
     Id(&'a MessageId),
     Seq(i64),
+    /// (sender, client id).
+    ClientId(&'a Mnemonic, &'a str),
 }
 
 const LOAD_COLUMNS: &str = "SELECT m.seq, m.id, m.kind, m.sender, m.recipient, m.type_ns, m.type_local, m.vs_id,
         m.version, m.priority, m.delivery_mode, m.test_message, m.node_id, m.target_node_id, m.eol,
         m.transaction_code, m.reference_message_id, m.original_message_id, m.reply_to, m.sent_at, m.status,
         b.sender_data, b.sender_signature,
-        d.state, d.delivery_count, d.lease_until, d.first_delivered_at, d.acked_at, d.accepted
+        d.state, d.delivery_count, d.lease_until, d.first_delivered_at, d.acked_at, d.accepted,
+        m.client_id
     FROM messages m
     LEFT JOIN message_bodies b ON b.message_seq = m.seq
     LEFT JOIN deliveries d ON d.message_seq = m.seq AND d.recipient = m.recipient";
@@ -673,11 +958,15 @@ pub(crate) fn load(conn: &Connection, by: By<'_>) -> Result<Option<StoredMessage
     let mut stmt = match by {
         By::Id(_) => conn.prepare_cached(&format!("{LOAD_COLUMNS} WHERE m.id = ?1")),
         By::Seq(_) => conn.prepare_cached(&format!("{LOAD_COLUMNS} WHERE m.seq = ?1")),
+        By::ClientId(..) => conn.prepare_cached(&format!(
+            "{LOAD_COLUMNS} WHERE m.client_id = ?1 AND m.sender = ?2"
+        )),
     }
     .ctx("loading a message")?;
     let mut rows = match by {
         By::Id(id) => stmt.query([id.as_str()]),
         By::Seq(seq) => stmt.query([seq]),
+        By::ClientId(sender, client_id) => stmt.query(params![client_id, sender.as_str()]),
     }
     .ctx("loading a message")?;
     let Some(row) = rows.next().ctx("loading a message")? else {
@@ -721,6 +1010,7 @@ fn decode(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
             .ok_or_else(|| StoreError::Corrupt(format!("{at}: the body is missing")))?,
         sender_signature: opt_text(22)?,
         attachments: Vec::new(),
+        client_id: opt_text(29)?,
     };
     let status = parse_status(&text(20)?, at)?;
     let state = opt_text(23)?
@@ -771,7 +1061,8 @@ fn attachments(conn: &Connection, seq: i64) -> Result<Vec<Attachment>, StoreErro
 pub(crate) fn journal(conn: &Connection, id: &MessageId) -> Result<Vec<JournalEvent>, StoreError> {
     let mut stmt = conn
         .prepare_cached(
-            "SELECT j.seq, j.at, j.kind, j.detail FROM journal j JOIN messages m ON m.seq = j.message_seq
+            "SELECT j.seq, j.at, j.kind, j.detail, j.node, j.actor, j.attempt
+             FROM journal j JOIN messages m ON m.seq = j.message_seq
              WHERE m.id = ?1 ORDER BY j.seq",
         )
         .ctx("journal")?;
@@ -784,6 +1075,11 @@ pub(crate) fn journal(conn: &Connection, id: &MessageId) -> Result<Vec<JournalEv
             at: parse_time(&col::<String>(row, 1, &at)?, &at)?,
             kind: parse_journal_kind(&col::<String>(row, 2, &at)?, &at)?,
             detail: col(row, 3, &at)?,
+            node: col(row, 4, &at)?,
+            actor: col(row, 5, &at)?,
+            attempt: col::<Option<i64>>(row, 6, &at)?
+                .map(|v| parse_u32(v, &at))
+                .transpose()?,
         });
     }
     Ok(out)
@@ -825,13 +1121,312 @@ pub(crate) fn registry(conn: &Connection) -> Result<Option<RegistryDocument>, St
     let Some(row) = rows.next().ctx("registry")? else {
         return Ok(None);
     };
+    decode_registry(row).map(Some)
+}
+
+pub(crate) fn registry_version(
+    conn: &Connection,
+    version: u64,
+) -> Result<Option<RegistryDocument>, StoreError> {
+    let Ok(version) = i64::try_from(version) else {
+        return Ok(None);
+    };
+    let mut stmt = conn
+        .prepare_cached("SELECT version, text, saved_at FROM registry_versions WHERE version = ?1")
+        .ctx("registry_version")?;
+    let mut rows = stmt.query([version]).ctx("registry_version")?;
+    let Some(row) = rows.next().ctx("registry_version")? else {
+        return Ok(None);
+    };
+    decode_registry(row).map(Some)
+}
+
+fn decode_registry(row: &Row<'_>) -> Result<RegistryDocument, StoreError> {
     let version: i64 = col(row, 0, &"registry_versions")?;
     let at = format!("registry_versions version {version}");
-    Ok(Some(RegistryDocument {
+    Ok(RegistryDocument {
         version: parse_u64(version, &at)?,
         text: col(row, 1, &at)?,
         saved_at: parse_time(&col::<String>(row, 2, &at)?, &at)?,
-    }))
+    })
+}
+
+pub(crate) fn message_by_client_id(
+    conn: &Connection,
+    sender: &Mnemonic,
+    client_id: &str,
+) -> Result<Option<StoredMessage>, StoreError> {
+    load(conn, By::ClientId(sender, client_id))
+}
+
+/// The columns [`search_messages`] reads, decoded by [`decode_summary`].
+const SUMMARY_COLUMNS: &str =
+    "SELECT m.seq, m.id, m.kind, m.sender, m.recipient, m.type_ns, m.type_local,
+        m.vs_id, m.client_id, m.original_message_id, m.sent_at, d.state, d.delivery_count, m.status,
+        m.test_message
+    FROM messages m JOIN deliveries d ON d.message_seq = m.seq AND d.recipient = m.recipient";
+
+/// The SQL of a message search and its parameters: one condition per given field, each value a
+/// bound parameter (text is found by `instr`, so `%` and `_` are only characters).
+fn search_sql(q: &MessageQuery) -> Result<(String, Vec<Value>), StoreError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut add = |condition: &str, value: Value| {
+        args.push(value);
+        // `?N` stands for the value just added.
+        conditions.push(condition.replace("?N", &format!("?{}", args.len())));
+    };
+    let text = |t: &str| Value::Text(t.to_owned());
+    if let Some(system) = &q.system {
+        add("(m.sender = ?N OR m.recipient = ?N)", text(system.as_str()));
+    }
+    if let Some(sender) = &q.sender {
+        add("m.sender = ?N", text(sender.as_str()));
+    }
+    if let Some(recipient) = &q.recipient {
+        add("m.recipient = ?N", text(recipient.as_str()));
+    }
+    if let Some(vs_id) = &q.vs_id {
+        add("m.vs_id = ?N", text(vs_id));
+    }
+    if let Some(kind) = q.kind {
+        add("m.kind = ?N", text(kind_text(kind)));
+    }
+    if let Some(from) = q.from {
+        add("m.sent_at >= ?N", Value::Text(time_text(from)?));
+    }
+    if let Some(to) = q.to {
+        add("m.sent_at < ?N", Value::Text(time_text(to)?));
+    }
+    if let Some(status) = q.status {
+        add("m.status = ?N", text(status.code()));
+    }
+    if let Some(state) = q.state {
+        add("d.state = ?N", text(state.code()));
+    }
+    if let Some(id) = &q.message_id {
+        add("m.id = ?N", text(id.as_str()));
+    }
+    if let Some(client_id) = &q.client_id {
+        add("m.client_id = ?N", text(client_id));
+    }
+    if let Some(original) = &q.original_message_id {
+        add("m.original_message_id = ?N", text(original.as_str()));
+    }
+    if let Some(needle) = &q.text {
+        add(
+            "EXISTS (SELECT 1 FROM message_bodies b
+                 WHERE b.message_seq = m.seq AND instr(b.sender_data, ?N) > 0)",
+            text(needle),
+        );
+    }
+    if let Some(before) = q.before {
+        add("m.seq < ?N", Value::Integer(before));
+    }
+    let mut sql = String::from(SUMMARY_COLUMNS);
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    args.push(Value::Integer(i64::from(q.limit.max(1))));
+    sql.push_str(&format!(" ORDER BY m.seq DESC LIMIT ?{}", args.len()));
+    Ok((sql, args))
+}
+
+pub(crate) fn search_messages(
+    conn: &Connection,
+    q: &MessageQuery,
+) -> Result<Vec<MessageSummary>, StoreError> {
+    let (sql, args) = search_sql(q)?;
+    let mut stmt = conn.prepare_cached(&sql).ctx("search_messages")?;
+    let mut rows = stmt.query(params_from_iter(&args)).ctx("search_messages")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("search_messages")? {
+        out.push(decode_summary(row)?);
+    }
+    Ok(out)
+}
+
+fn decode_summary(row: &Row<'_>) -> Result<MessageSummary, StoreError> {
+    let seq: i64 = col(row, 0, &"messages")?;
+    let at = format!("messages seq {seq}");
+    let at = &at as &dyn std::fmt::Display;
+    let text = |i| col::<String>(row, i, at);
+    let opt_text = |i| col::<Option<String>>(row, i, at);
+    Ok(MessageSummary {
+        seq,
+        id: parse_id(&text(1)?, at)?,
+        kind: parse_kind(&text(2)?, at)?,
+        sender: parse_mnemonic(&text(3)?, at)?,
+        recipient: parse_mnemonic(&text(4)?, at)?,
+        message_type: QName {
+            ns: text(5)?,
+            local: text(6)?,
+        },
+        vs_id: text(7)?,
+        client_id: opt_text(8)?,
+        original_message_id: parse_opt_id(opt_text(9)?, at)?,
+        sent_at: parse_time(&text(10)?, at)?,
+        state: parse_state(&text(11)?, at)?,
+        delivery_count: parse_u32(col(row, 12, at)?, at)?,
+        status: parse_status(&text(13)?, at)?,
+        test_message: parse_bool(col(row, 14, at)?, at)?,
+    })
+}
+
+const TOKEN_COLUMNS: &str = "SELECT seq, id, secret_hash, name, role, system, account, created_by,
+        created_at, expires_at, revoked_at
+    FROM tokens";
+
+fn decode_token(row: &Row<'_>) -> Result<TokenRecord, StoreError> {
+    let seq: i64 = col(row, 0, &"tokens")?;
+    let at = format!("tokens seq {seq}");
+    let at = &at as &dyn std::fmt::Display;
+    let opt_text = |i| col::<Option<String>>(row, i, at);
+    Ok(TokenRecord {
+        id: col(row, 1, at)?,
+        secret_hash: parse_hash(&col::<Vec<u8>>(row, 2, at)?, at)?,
+        name: col(row, 3, at)?,
+        role: parse_role(&col::<String>(row, 4, at)?, at)?,
+        system: parse_opt_mnemonic(opt_text(5)?, at)?,
+        account: opt_text(6)?,
+        created_by: col(row, 7, at)?,
+        created_at: parse_time(&col::<String>(row, 8, at)?, at)?,
+        expires_at: parse_opt_time(opt_text(9)?, at)?,
+        revoked_at: parse_opt_time(opt_text(10)?, at)?,
+    })
+}
+
+pub(crate) fn token_by_secret_hash(
+    conn: &Connection,
+    secret_hash: &[u8; 32],
+) -> Result<Option<TokenRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("{TOKEN_COLUMNS} WHERE secret_hash = ?1"))
+        .ctx("token_by_secret_hash")?;
+    let mut rows = stmt
+        .query([secret_hash.as_slice()])
+        .ctx("token_by_secret_hash")?;
+    match rows.next().ctx("token_by_secret_hash")? {
+        Some(row) => decode_token(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("{TOKEN_COLUMNS} ORDER BY created_at, seq"))
+        .ctx("tokens")?;
+    let mut rows = stmt.query([]).ctx("tokens")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("tokens")? {
+        out.push(decode_token(row)?);
+    }
+    Ok(out)
+}
+
+const ACCOUNT_COLUMNS: &str =
+    "SELECT login, name, role, system, password_hash, must_change_password,
+        disabled, created_at
+    FROM accounts";
+
+fn decode_account(row: &Row<'_>) -> Result<Account, StoreError> {
+    let login: String = col(row, 0, &"accounts")?;
+    let at = format!("accounts login {login:?}");
+    let at = &at as &dyn std::fmt::Display;
+    let opt_text = |i| col::<Option<String>>(row, i, at);
+    Ok(Account {
+        name: col(row, 1, at)?,
+        role: parse_role(&col::<String>(row, 2, at)?, at)?,
+        system: parse_opt_mnemonic(opt_text(3)?, at)?,
+        password_hash: opt_text(4)?,
+        must_change_password: parse_bool(col(row, 5, at)?, at)?,
+        disabled: parse_bool(col(row, 6, at)?, at)?,
+        created_at: parse_time(&col::<String>(row, 7, at)?, at)?,
+        login,
+    })
+}
+
+pub(crate) fn account(conn: &Connection, login: &str) -> Result<Option<Account>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("{ACCOUNT_COLUMNS} WHERE login = ?1"))
+        .ctx("account")?;
+    let mut rows = stmt.query([login]).ctx("account")?;
+    match rows.next().ctx("account")? {
+        Some(row) => decode_account(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub(crate) fn accounts(conn: &Connection) -> Result<Vec<Account>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("{ACCOUNT_COLUMNS} ORDER BY login"))
+        .ctx("accounts")?;
+    let mut rows = stmt.query([]).ctx("accounts")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("accounts")? {
+        out.push(decode_account(row)?);
+    }
+    Ok(out)
+}
+
+/// The SQL of an audit query and its parameters (the action prefix is compared with `substr`,
+/// so no character in it is a pattern).
+fn audit_sql(q: &AuditQuery) -> Result<(String, Vec<Value>), StoreError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut add = |condition: &str, value: Value| {
+        args.push(value);
+        conditions.push(condition.replace("?N", &format!("?{}", args.len())));
+    };
+    if let Some(before) = q.before {
+        add("seq < ?N", Value::Integer(before));
+    }
+    if let Some(actor) = &q.actor {
+        add("actor = ?N", Value::Text(actor.clone()));
+    }
+    if let Some(prefix) = &q.action_prefix {
+        add(
+            "substr(action, 1, length(?N)) = ?N",
+            Value::Text(prefix.clone()),
+        );
+    }
+    if let Some(from) = q.from {
+        add("at >= ?N", Value::Text(time_text(from)?));
+    }
+    if let Some(to) = q.to {
+        add("at < ?N", Value::Text(time_text(to)?));
+    }
+    let mut sql = String::from("SELECT seq, at, actor, action, target, detail FROM audit");
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    args.push(Value::Integer(i64::from(q.limit.max(1))));
+    sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", args.len()));
+    Ok((sql, args))
+}
+
+pub(crate) fn audit(conn: &Connection, q: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+    let (sql, args) = audit_sql(q)?;
+    let mut stmt = conn.prepare_cached(&sql).ctx("audit")?;
+    let mut rows = stmt.query(params_from_iter(&args)).ctx("audit")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("audit")? {
+        let seq: i64 = col(row, 0, &"audit")?;
+        let at = format!("audit seq {seq}");
+        out.push(AuditEntry {
+            seq,
+            entry: NewAuditEntry {
+                at: parse_time(&col::<String>(row, 1, &at)?, &at)?,
+                actor: col(row, 2, &at)?,
+                action: col(row, 3, &at)?,
+                target: col(row, 4, &at)?,
+                detail: col(row, 5, &at)?,
+            },
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -867,6 +1462,75 @@ mod tests {
         }
         let plan = plan(&conn, EXPIRE_SQL);
         assert!(plan.contains("USING INDEX deliveries_eol"), "{plan}");
+    }
+
+    /// A search by one system, kind of information or request reads its index in `seq` order
+    /// (no sort); paging by `before` seeks within it.
+    #[test]
+    fn searches_use_their_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::schema::open_writer(&dir.path().join("search.db")).unwrap();
+        let system = Mnemonic::parse("SYS01").unwrap();
+        let id = MessageId::parse("4c1f7f3a-e2d4-11ea-9f36-025a0a0a0a0a").unwrap();
+        let base = MessageQuery {
+            limit: 10,
+            ..MessageQuery::default()
+        };
+        let cases = [
+            (
+                MessageQuery {
+                    sender: Some(system.clone()),
+                    before: Some(100),
+                    ..base.clone()
+                },
+                "USING INDEX messages_sender (sender=? AND seq<?)",
+            ),
+            (
+                MessageQuery {
+                    recipient: Some(system.clone()),
+                    ..base.clone()
+                },
+                "USING INDEX messages_recipient",
+            ),
+            (
+                MessageQuery {
+                    vs_id: Some("VS00001v001-TEST01".into()),
+                    ..base.clone()
+                },
+                "USING INDEX messages_vs_id",
+            ),
+            (
+                MessageQuery {
+                    original_message_id: Some(id),
+                    ..base.clone()
+                },
+                "USING INDEX messages_original",
+            ),
+            (
+                MessageQuery {
+                    client_id: Some("c-1".into()),
+                    sender: Some(system.clone()),
+                    ..base.clone()
+                },
+                "USING INDEX messages_client_id",
+            ),
+            (base.clone(), "SCAN m"),
+        ];
+        for (query, index) in cases {
+            let (sql, _) = search_sql(&query).unwrap();
+            let plan = plan(&conn, &sql);
+            assert!(plan.contains(index), "{query:?}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
+        }
+        let system_query = MessageQuery {
+            system: Some(system),
+            ..base
+        };
+        let plan = plan(&conn, &search_sql(&system_query).unwrap().0);
+        assert!(
+            plan.contains("messages_sender") && plan.contains("messages_recipient"),
+            "{plan}"
+        );
     }
 
     /// SQLite re-plans a statement whose plan may depend on a bound value (an `ORDER BY` next to

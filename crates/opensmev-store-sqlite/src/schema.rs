@@ -5,10 +5,19 @@
 //! build knows is refused as [`StoreError::Corrupt`], never modified.
 //!
 //! Migration 1 creates the tables; migration 2 adds `deliveries_leases`; migration 3 the
-//! attachment files:
+//! attachment files; migration 4 client ids, the journal's node, actor and attempt, the search
+//! indexes, and the tables of the integration API and the cabinet (`tokens`, `accounts`,
+//! `audit`):
 //! * `messages` — one row per message, every small [`opensmev_store::NewMessage`] field as a
 //!   column, plus the current interaction `status`. `seq` (AUTOINCREMENT, never reused) is the
-//!   arrival order.
+//!   arrival order. Migration 4 adds `client_id`, unique per sender through the partial index
+//!   `messages_client_id` (client_id, sender) over rows that have one (client id first, so that
+//!   a search by client id alone uses it too), and the indexes `search_messages` reads in `seq`
+//!   order or by range: `messages_sender` (sender, seq), `messages_recipient` (recipient, seq),
+//!   `messages_vs_id` (vs_id, seq), `messages_sent_at` (sent_at) and the partial
+//!   `messages_original` (original_message_id) over responses. Other search conditions (status,
+//!   state, kind, text) filter the rows these give, or walk `seq` backwards: search is an
+//!   operator's tool, and every index costs each enqueue.
 //! * `message_bodies` — `sender_data` and `sender_signature`, written once. Kept apart because
 //!   SQLite rewrites a whole row on every UPDATE: a status change must not copy a 1 MiB body.
 //! * `attachments` — (`message_seq`, `ord`) with the bytes as a BLOB, or (migration 3) for an
@@ -25,9 +34,16 @@
 //! * `pending` — the number of queued or leased deliveries per (recipient, kind, type), kept in
 //!   the same transactions as the deliveries: `queue_depths` and the quota check read it instead
 //!   of counting the queue.
-//! * `journal` — (`seq`, `message_seq`, `at`, `kind`, `detail`); order of recording = `seq`.
+//! * `journal` — (`seq`, `message_seq`, `at`, `kind`, `detail`, and from migration 4 `node`,
+//!   `actor`, `attempt`); order of recording = `seq`. Rows written before migration 4 have no
+//!   node, actor or attempt.
 //! * `status_notices` — pending notices, deleted when taken.
 //! * `registry_versions` — every saved registry document.
+//! * `tokens` (migration 4) — API tokens: the public `id` and the SHA-256 `secret_hash` both
+//!   unique; `seq` is the order of creation.
+//! * `accounts` (migration 4) — one row per login.
+//! * `audit` (migration 4) — the audit log; `seq` (AUTOINCREMENT) is the order of recording;
+//!   `audit_actor` (actor, seq) for the listing of one actor.
 
 use std::time::Duration;
 
@@ -157,6 +173,59 @@ CREATE INDEX IF NOT EXISTS deliveries_leases ON deliveries (recipient, kind, lea
 ALTER TABLE attachments ADD COLUMN file TEXT;
 ALTER TABLE attachments ADD COLUMN file_len INTEGER;
 CREATE INDEX attachments_files ON attachments (file) WHERE file IS NOT NULL;
+"#,
+    // Migration 4: client ids, who and where in the journal, message search, and the records of
+    // the integration API and the cabinet.
+    r#"
+ALTER TABLE messages ADD COLUMN client_id TEXT;
+CREATE UNIQUE INDEX messages_client_id ON messages (client_id, sender)
+    WHERE client_id IS NOT NULL;
+CREATE INDEX messages_sender ON messages (sender, seq);
+CREATE INDEX messages_recipient ON messages (recipient, seq);
+CREATE INDEX messages_vs_id ON messages (vs_id, seq);
+CREATE INDEX messages_sent_at ON messages (sent_at);
+CREATE INDEX messages_original ON messages (original_message_id)
+    WHERE original_message_id IS NOT NULL;
+
+ALTER TABLE journal ADD COLUMN node TEXT;
+ALTER TABLE journal ADD COLUMN actor TEXT;
+ALTER TABLE journal ADD COLUMN attempt INTEGER;
+
+CREATE TABLE tokens (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    secret_hash BLOB NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    system TEXT,
+    account TEXT,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    revoked_at TEXT
+) STRICT;
+
+CREATE TABLE accounts (
+    login TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    system TEXT,
+    password_hash TEXT,
+    must_change_password INTEGER NOT NULL,
+    disabled INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    detail TEXT NOT NULL
+) STRICT;
+
+CREATE INDEX audit_actor ON audit (actor, seq);
 "#,
 ];
 

@@ -21,7 +21,10 @@ async fn conformance_suite() {
         let dir = parent
             .path()
             .join(counter.fetch_add(1, Ordering::Relaxed).to_string());
-        async move { Arc::new(SqliteStore::open(&dir).expect("open")) as Arc<dyn Store> }
+        async move {
+            let store = SqliteStore::open_on_node(&dir, Some(conformance::NODE)).expect("open");
+            Arc::new(store) as Arc<dyn Store>
+        }
     })
     .await;
 }
@@ -52,7 +55,7 @@ async fn data_survives_a_reopen() {
             Some(mid(1))
         );
         store
-            .save_registry("[a]".into(), None, false, at(11))
+            .save_registry("[a]".into(), None, false, at(11), None)
             .await
             .unwrap();
         // Dropped here without any explicit close.
@@ -242,7 +245,7 @@ async fn corrupt_rows_are_reported() {
             .unwrap();
     }
     store
-        .save_registry("x".into(), None, false, at(1))
+        .save_registry("x".into(), None, false, at(1), None)
         .await
         .unwrap();
     tamper(
@@ -344,6 +347,7 @@ async fn a_version_1_database_is_migrated() {
     }
     // Make it a file as migration 1 alone left it.
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(UNDO_MIGRATION_4).unwrap();
     conn.execute_batch(
         "DROP INDEX deliveries_leases; DROP INDEX attachments_files;
          ALTER TABLE attachments DROP COLUMN file; ALTER TABLE attachments DROP COLUMN file_len;
@@ -364,7 +368,7 @@ async fn a_version_1_database_is_migrated() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!((version, index), (3, 1));
+    assert_eq!((version, index), (4, 1));
     let leased = store
         .lease_next(poll("R", MessageKind::Request, at(1)))
         .await
@@ -561,4 +565,300 @@ async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
         })
         .unwrap();
     assert_eq!(stored_bytes, 0);
+}
+
+/// Turns a file of schema version 4 back into one of version 3 (what migration 4 added, taken
+/// away again).
+const UNDO_MIGRATION_4: &str = "
+    DROP INDEX messages_client_id; DROP INDEX messages_sender; DROP INDEX messages_recipient;
+    DROP INDEX messages_vs_id; DROP INDEX messages_sent_at; DROP INDEX messages_original;
+    ALTER TABLE messages DROP COLUMN client_id;
+    ALTER TABLE journal DROP COLUMN node; ALTER TABLE journal DROP COLUMN actor;
+    ALTER TABLE journal DROP COLUMN attempt;
+    DROP TABLE tokens; DROP TABLE accounts; DROP TABLE audit;
+    PRAGMA user_version = 3;";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for n in 1..=2 {
+            store
+                .enqueue(request(n, "S", "R"), InteractionStatus::RequestIsQueued, 10)
+                .await
+                .unwrap();
+        }
+        store
+            .lease_next(poll("R", MessageKind::Request, at(10)))
+            .await
+            .unwrap()
+            .expect("leased");
+        store
+            .save_registry("[v3]".into(), None, false, at(11), None)
+            .await
+            .unwrap();
+    }
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(UNDO_MIGRATION_4).unwrap();
+    drop(conn);
+
+    let store = SqliteStore::open_on_node(dir.path(), Some("n2")).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 4);
+    drop(conn);
+
+    // What was there reads back; events recorded before know no node, actor or attempt.
+    let old = store.message(&mid(1)).await.unwrap().expect("kept");
+    assert_eq!(old.message.client_id, None);
+    assert_eq!(old.state, DeliveryState::Leased);
+    let events = store.journal(&mid(1)).await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert!(
+        events
+            .iter()
+            .all(|e| e.node.is_none() && e.actor.is_none() && e.attempt.is_none()),
+        "{events:?}"
+    );
+    assert_eq!(
+        store.registry_version(1).await.unwrap().map(|r| r.text),
+        Some("[v3]".to_owned())
+    );
+    // New events name the node.
+    let again = store
+        .lease_next(poll("R", MessageKind::Request, at(100)))
+        .await
+        .unwrap()
+        .expect("redelivered");
+    assert_eq!(again.delivery_count, 2);
+    let last = store.journal(&mid(1)).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (
+            last.kind,
+            last.node.as_deref(),
+            last.actor.as_deref(),
+            last.attempt
+        ),
+        (JournalKind::Redelivered, Some("n2"), Some("R"), Some(2))
+    );
+    // Client ids, search and the audit log work on the migrated file.
+    let with_client_id = |n| opensmev_store::NewMessage {
+        client_id: Some("c".into()),
+        ..request(n, "S", "R")
+    };
+    let status = InteractionStatus::RequestIsQueued;
+    assert!(matches!(
+        store.enqueue(with_client_id(3), status, 10).await.unwrap(),
+        Enqueued::Accepted { .. }
+    ));
+    assert!(matches!(
+        store.enqueue(with_client_id(4), status, 10).await.unwrap(),
+        Enqueued::Duplicate {
+            by_client_id: true,
+            ..
+        }
+    ));
+    let found = store
+        .search_messages(opensmev_store::MessageQuery {
+            sender: Some(mn("S")),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        found.into_iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![mid(3), mid(2), mid(1)]
+    );
+    store.append_audit(audit_entry(at(5))).await.unwrap();
+    assert_eq!(
+        store
+            .audit(opensmev_store::AuditQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn audit_entry(at: time::OffsetDateTime) -> opensmev_store::NewAuditEntry {
+    opensmev_store::NewAuditEntry {
+        at,
+        actor: "admin".into(),
+        action: "test".into(),
+        target: "x".into(),
+        detail: String::new(),
+    }
+}
+
+/// `open` is `open_on_node` with no node: events name none (and still say who).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_opened_without_a_node_journals_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.node(), None);
+    store
+        .enqueue(request(1, "S", "R"), InteractionStatus::RequestIsQueued, 10)
+        .await
+        .unwrap();
+    let events = store.journal(&mid(1)).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].node.as_deref(), events[0].actor.as_deref()),
+        (None, Some("S"))
+    );
+    drop(store);
+    let store = SqliteStore::open_on_node(dir.path(), Some("другой")).unwrap();
+    assert_eq!(store.node(), Some("другой"));
+    store
+        .set_status(&mid(1), InteractionStatus::Cancelled, None, at(1))
+        .await
+        .unwrap();
+    let nodes: Vec<_> = store
+        .journal(&mid(1))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.node)
+        .collect();
+    assert_eq!(nodes, vec![None, Some("другой".to_owned())]);
+}
+
+/// An audit entry the store cannot write (its time is out of range) undoes the change it
+/// belongs to: they are one transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_entry_that_cannot_be_written_undoes_its_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let bad = || audit_entry(time::macros::datetime!(-0001-01-01 00:00 UTC));
+    let good = || audit_entry(at(1));
+    assert!(
+        store
+            .save_registry("[a]".into(), None, false, at(1), Some(bad()))
+            .await
+            .is_err()
+    );
+    assert_eq!(store.registry().await.unwrap(), None);
+
+    let token = opensmev_store::TokenRecord {
+        id: "tok_1".into(),
+        secret_hash: [7; 32],
+        name: "t".into(),
+        role: opensmev_types::Role::Operator,
+        system: None,
+        account: None,
+        created_by: "admin".into(),
+        created_at: at(1),
+        expires_at: None,
+        revoked_at: None,
+    };
+    assert!(store.create_token(token.clone(), bad()).await.is_err());
+    assert_eq!(store.tokens().await.unwrap(), vec![]);
+    store.create_token(token.clone(), good()).await.unwrap();
+    assert!(store.revoke_token("tok_1", at(2), bad()).await.is_err());
+    assert_eq!(
+        store.token_by_secret_hash(&[7; 32]).await.unwrap(),
+        Some(token)
+    );
+
+    let account = opensmev_store::Account {
+        login: "ivan".into(),
+        name: "Иван".into(),
+        role: opensmev_types::Role::Auditor,
+        system: None,
+        password_hash: None,
+        must_change_password: false,
+        disabled: false,
+        created_at: at(1),
+    };
+    assert!(store.create_account(account.clone(), bad()).await.is_err());
+    assert_eq!(store.account("ivan").await.unwrap(), None);
+    store.create_account(account.clone(), good()).await.unwrap();
+    let disabled = opensmev_store::Account {
+        disabled: true,
+        ..account.clone()
+    };
+    assert!(store.update_account(disabled, bad()).await.is_err());
+    assert_eq!(store.account("ivan").await.unwrap(), Some(account));
+    let entries = store
+        .audit(opensmev_store::AuditQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "only the two good entries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_access_rows_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let token = opensmev_store::TokenRecord {
+        id: "tok_1".into(),
+        secret_hash: [7; 32],
+        name: "t".into(),
+        role: opensmev_types::Role::Is,
+        system: Some(mn("S")),
+        account: None,
+        created_by: "admin".into(),
+        created_at: at(1),
+        expires_at: None,
+        revoked_at: None,
+    };
+    store.create_token(token, audit_entry(at(1))).await.unwrap();
+    let account = opensmev_store::Account {
+        login: "ivan".into(),
+        name: "Иван".into(),
+        role: opensmev_types::Role::Auditor,
+        system: None,
+        password_hash: None,
+        must_change_password: false,
+        disabled: false,
+        created_at: at(1),
+    };
+    store
+        .create_account(account, audit_entry(at(1)))
+        .await
+        .unwrap();
+    tamper(
+        dir.path(),
+        "UPDATE tokens SET system = '' WHERE id = ?1",
+        "tok_1",
+    );
+    tamper(
+        dir.path(),
+        "UPDATE accounts SET role = 'root' WHERE login = ?1",
+        "ivan",
+    );
+    tamper(dir.path(), "UPDATE audit SET at = ?1", "yesterday");
+    assert!(matches!(store.tokens().await, Err(StoreError::Corrupt(_))));
+    assert!(matches!(
+        store.token_by_secret_hash(&[7; 32]).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        store.account("ivan").await,
+        Err(StoreError::Corrupt(_))
+    ));
+    assert!(matches!(
+        store.audit(opensmev_store::AuditQuery::default()).await,
+        Err(StoreError::Corrupt(_))
+    ));
+    // A secret hash of the wrong length.
+    tamper(
+        dir.path(),
+        "UPDATE tokens SET system = NULL, secret_hash = x'0102' WHERE id = ?1",
+        "tok_1",
+    );
+    match store.tokens().await {
+        Err(StoreError::Corrupt(why)) => assert!(why.contains("secret hash"), "{why}"),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
 }

@@ -15,7 +15,18 @@
 //! * a duplicate id wins over a full queue ([`Enqueued::Duplicate`], not `QueueFull`);
 //! * expiry sets the message's status to `cancelled` and journals exactly one `Expired` event;
 //! * after `ack`, `lease_until` is `None` (there is no current lease);
-//! * [`Store::journal`] is in the order the events were recorded.
+//! * [`Store::journal`] is in the order the events were recorded;
+//! * `enqueue` looks for a known `MessageID` before a known client id: a message that is both is
+//!   reported `by_client_id: false`, naming the message with that id;
+//! * every journal event names the node the store was opened on ([`NODE`]); a released lease's
+//!   `attempt` is the released lease's delivery count; an ack journals no `StatusChanged`;
+//! * [`Store::search_messages`]' `from` and [`AuditQuery::from`] are inclusive, `to` exclusive;
+//!   `text` and `action_prefix` are plain text (no character is a pattern), case-sensitive;
+//!   a `limit` of 0 counts as 1;
+//! * [`Store::tokens`]: by `created_at`, ties in the order of creation; [`Store::accounts`]: by
+//!   login in code-point (UTF-8 byte) order; `update_account` replaces every field but the login,
+//!   `created_at` included;
+//! * a refused write ([`StoreError::Exists`], `false`, a registry conflict) writes no audit entry.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,15 +34,17 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use opensmev_types::{
-    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName, Role,
     SchemaVersion,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::{
-    AckOutcome, Attachment, Blob, DeliveryState, Enqueued, JournalKind, LeaseOutcome, LeaseRequest,
-    NewMessage, QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
+    Account, AckOutcome, Attachment, AuditEntry, AuditQuery, Blob, DeliveryState, Enqueued,
+    JournalEvent, JournalKind, LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary,
+    NewAuditEntry, NewMessage, QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
+    TokenRecord,
 };
 
 /// The instant every test time is relative to.
@@ -43,8 +56,11 @@ type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 /// A quota no test reaches.
 pub const NO_QUOTA: u64 = 1_000_000;
 
-/// Runs every behaviour, each on a fresh empty store from `make`. Panics (with the behaviour's
-/// name printed to stderr first) on the first violation.
+/// The node name the stores given to [`run_all`] are opened on (every journal event names it).
+pub const NODE: &str = "узел-1";
+
+/// Runs every behaviour, each on a fresh empty store from `make`, which opens it on node
+/// [`NODE`]. Panics (with the behaviour's name printed to stderr first) on the first violation.
 pub async fn run_all<F, Fut>(make: F)
 where
     F: Fn() -> Fut,
@@ -84,6 +100,16 @@ where
         concurrent_leases_in_one_task,
         concurrent_duplicate_enqueues,
         file_attachments,
+        client_ids,
+        concurrent_client_id_enqueues,
+        journal_node_actor_attempt,
+        search_filters,
+        search_paging_is_stable,
+        search_text_is_literal,
+        tokens,
+        accounts,
+        audit_log,
+        registry_audit_and_versions,
     );
 }
 
@@ -144,6 +170,7 @@ pub fn request(n: u32, sender: &str, recipient: &str) -> NewMessage {
         sender_data: format!("<q:Query xmlns:q=\"urn://example.test/requests/1.0\">{n}</q:Query>"),
         sender_signature: None,
         attachments: Vec::new(),
+        client_id: None,
     }
 }
 
@@ -214,6 +241,7 @@ pub fn full_request(n: u32) -> NewMessage {
             Attachment { content_id: "empty".to_owned(), mime_type: "application/pdf".to_owned(), data: Blob::Bytes(Vec::new()) },
             Attachment { content_id: "zeros".to_owned(), mime_type: "application/zip".to_owned(), data: Blob::Bytes(vec![0; 4096]) },
         ],
+        client_id: Some(format!("заявка {n}: 100%_готово")),
     }
 }
 
@@ -387,6 +415,7 @@ fn assert_same_message(got: &NewMessage, want: &NewMessage, context: &str) {
         "{context}: original_message_id"
     );
     assert_eq!(got.reply_to, want.reply_to, "{context}: reply_to");
+    assert_eq!(got.client_id, want.client_id, "{context}: client_id");
     assert_eq!(got.sent_at, want.sent_at, "{context}: sent_at");
     if got.sender_data != want.sender_data {
         let first = got
@@ -697,8 +726,10 @@ pub async fn duplicate_id(store: &dyn Store) {
     assert_eq!(
         outcome,
         Enqueued::Duplicate {
+            id: mid(1),
             sender: mn("SENDER1"),
-            sent_at: first.sent_at
+            sent_at: first.sent_at,
+            by_client_id: false,
         }
     );
 
@@ -710,8 +741,10 @@ pub async fn duplicate_id(store: &dyn Store) {
     assert_eq!(
         outcome,
         Enqueued::Duplicate {
+            id: mid(1),
             sender: mn("SENDER1"),
-            sent_at: first.sent_at
+            sent_at: first.sent_at,
+            by_client_id: false,
         },
         "ids are bus-wide"
     );
@@ -723,8 +756,10 @@ pub async fn duplicate_id(store: &dyn Store) {
     assert_eq!(
         outcome,
         Enqueued::Duplicate {
+            id: mid(1),
             sender: mn("SENDER1"),
-            sent_at: first.sent_at
+            sent_at: first.sent_at,
+            by_client_id: false,
         },
         "a retry into a full queue is a duplicate, not QueueFull"
     );
@@ -752,8 +787,10 @@ pub async fn duplicate_id(store: &dyn Store) {
     assert_eq!(
         outcome,
         Enqueued::Duplicate {
+            id: mid(1),
             sender: mn("SENDER1"),
-            sent_at: first.sent_at
+            sent_at: first.sent_at,
+            by_client_id: false,
         }
     );
     assert_eq!(get(store, 1).await.state, DeliveryState::Acked);
@@ -1601,13 +1638,16 @@ pub async fn journal_order_and_times(store: &dyn Store) {
 /// unless `force`; every version is kept and the newest is returned.
 pub async fn registry_versions(store: &dyn Store) {
     assert_eq!(store.registry().await.expect("registry"), None);
-    match store.save_registry("x".into(), Some(1), false, at(0)).await {
+    match store
+        .save_registry("x".into(), Some(1), false, at(0), None)
+        .await
+    {
         Err(StoreError::RegistryConflict { current: 0 }) => {}
         other => panic!("expected a conflict at version 0, got {other:?}"),
     }
     let text1 = format!("# Реестр\n[participants]\n{}", "a = 1\n".repeat(20_000));
     let v1 = store
-        .save_registry(text1.clone(), None, false, at(1))
+        .save_registry(text1.clone(), None, false, at(1), None)
         .await
         .expect("first save");
     assert_eq!(
@@ -1617,14 +1657,14 @@ pub async fn registry_versions(store: &dyn Store) {
     assert_eq!(store.registry().await.expect("registry"), Some(v1.clone()));
 
     match store
-        .save_registry("stale".into(), None, false, at(2))
+        .save_registry("stale".into(), None, false, at(2), None)
         .await
     {
         Err(StoreError::RegistryConflict { current: 1 }) => {}
         other => panic!("None when one exists: expected a conflict at 1, got {other:?}"),
     }
     let v2 = store
-        .save_registry("второй".into(), Some(1), false, at(3))
+        .save_registry("второй".into(), Some(1), false, at(3), None)
         .await
         .expect("second save");
     assert_eq!(
@@ -1632,7 +1672,7 @@ pub async fn registry_versions(store: &dyn Store) {
         (2, "второй", at(3))
     );
     match store
-        .save_registry("stale".into(), Some(1), false, at(4))
+        .save_registry("stale".into(), Some(1), false, at(4), None)
         .await
     {
         Err(StoreError::RegistryConflict { current: 2 }) => {}
@@ -1641,17 +1681,17 @@ pub async fn registry_versions(store: &dyn Store) {
     assert_eq!(store.registry().await.expect("registry"), Some(v2));
 
     let v3 = store
-        .save_registry("forced".into(), Some(1), true, at(5))
+        .save_registry("forced".into(), Some(1), true, at(5), None)
         .await
         .expect("forced save");
     assert_eq!(v3.version, 3);
     let v4 = store
-        .save_registry(String::new(), None, true, at(6))
+        .save_registry(String::new(), None, true, at(6), None)
         .await
         .expect("forced save without expected");
     assert_eq!((v4.version, v4.text.as_str(), v4.saved_at), (4, "", at(6)));
     let v5 = store
-        .save_registry("five".into(), Some(4), true, at(7))
+        .save_registry("five".into(), Some(4), true, at(7), None)
         .await
         .expect("forced with the right version");
     assert_eq!(v5.version, 5);
@@ -1830,6 +1870,1264 @@ pub async fn file_attachments(store: &dyn Store) {
         store.message(&mid(2)).await.expect("reading").is_none(),
         "a message refused for its quota is not stored"
     );
+}
+
+/// A client id is unique per sender: another message of that sender with it is a duplicate
+/// naming the first (`by_client_id: true`) and nothing changes — into a full queue, as a
+/// response, after the first was acknowledged; the same client id from another sender is
+/// another message; messages without one never collide. [`Store::message_by_client_id`] finds
+/// by sender and client id together.
+pub async fn client_ids(store: &dyn Store) {
+    let with = |n: u32, sender: &str, client_id: Option<&str>| NewMessage {
+        client_id: client_id.map(str::to_owned),
+        ..request(n, sender, "R")
+    };
+    let first = with(1, "S1", Some("заказ-1"));
+    put(store, first.clone()).await;
+    assert_eq!(
+        get(store, 1).await.message.client_id.as_deref(),
+        Some("заказ-1")
+    );
+    let by_client_id = Enqueued::Duplicate {
+        id: mid(1),
+        sender: mn("S1"),
+        sent_at: first.sent_at,
+        by_client_id: true,
+    };
+    let status = InteractionStatus::RequestIsQueued;
+    let outcome = store
+        .enqueue(with(2, "S1", Some("заказ-1")), status, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(outcome, by_client_id, "same sender, same client id");
+    let outcome = store
+        .enqueue(with(3, "S1", Some("заказ-1")), status, 1)
+        .await
+        .expect("enqueue");
+    assert_eq!(outcome, by_client_id, "a duplicate wins over a full queue");
+    let answer = NewMessage {
+        client_id: Some("заказ-1".to_owned()),
+        ..response(4, "S1", "C", Some(1))
+    };
+    let outcome = store
+        .enqueue_response(
+            answer,
+            InteractionStatus::ResponseIsAcceptedBySmev,
+            NO_QUOTA,
+            InteractionStatus::Cancelled,
+        )
+        .await
+        .expect("enqueue_response");
+    assert_eq!(outcome, by_client_id, "a response of that sender");
+    for n in [2, 3, 4] {
+        assert_eq!(store.message(&mid(n)).await.expect("message"), None);
+        assert_eq!(journal(store, n).await, vec![]);
+    }
+    assert_eq!(
+        get(store, 1).await.status,
+        InteractionStatus::RequestIsQueued,
+        "the refused response changed nothing"
+    );
+    assert_eq!(journal_kinds(store, 1).await, vec![JournalKind::Accepted]);
+    assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 1)]);
+    assert_eq!(depths(store, "C").await, vec![]);
+
+    // Another sender may use the same client id.
+    put(store, with(5, "S2", Some("заказ-1"))).await;
+    // A known MessageID is reported as such, whatever the client id.
+    let outcome = store
+        .enqueue(with(1, "S1", Some("заказ-2")), status, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::Duplicate {
+            id: mid(1),
+            sender: mn("S1"),
+            sent_at: first.sent_at,
+            by_client_id: false,
+        }
+    );
+    let outcome = store
+        .enqueue(with(5, "S1", Some("заказ-1")), status, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(
+        outcome,
+        Enqueued::Duplicate {
+            id: mid(5),
+            sender: mn("S2"),
+            sent_at: with(5, "S2", None).sent_at,
+            by_client_id: false,
+        },
+        "the MessageID is looked at first"
+    );
+    // No client id: no collision. A client id only refused before is free.
+    put(store, with(6, "S1", None)).await;
+    put(store, with(7, "S1", None)).await;
+    put(store, with(8, "S1", Some("заказ-2"))).await;
+
+    let find = |sender: &str, client_id: &str| {
+        let sender = mn(sender);
+        let client_id = client_id.to_owned();
+        async move {
+            store
+                .message_by_client_id(&sender, &client_id)
+                .await
+                .expect("message_by_client_id")
+                .map(|m| m.message.id)
+        }
+    };
+    assert_eq!(find("S1", "заказ-1").await, Some(mid(1)));
+    assert_eq!(find("S2", "заказ-1").await, Some(mid(5)));
+    assert_eq!(find("S1", "заказ-2").await, Some(mid(8)));
+    assert_eq!(find("S3", "заказ-1").await, None);
+    assert_eq!(find("S1", "заказ").await, None, "no prefix match");
+    assert_eq!(find("S1", "ЗАКАЗ-1").await, None, "case-sensitive");
+    let found = store
+        .message_by_client_id(&mn("S1"), "заказ-1")
+        .await
+        .expect("message_by_client_id");
+    assert_eq!(found, Some(get(store, 1).await), "the whole stored message");
+
+    // Still a duplicate after the first was delivered and acknowledged.
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1))).await,
+        Some(mid(1))
+    );
+    assert_eq!(ack(store, "R", 1, true, at(2)).await, AckOutcome::Acked);
+    let outcome = store
+        .enqueue(with(9, "S1", Some("заказ-1")), status, NO_QUOTA)
+        .await
+        .expect("enqueue");
+    assert_eq!(outcome, by_client_id);
+}
+
+/// 8 concurrent enqueues of one sender's messages with different ids and one client id:
+/// exactly one is accepted, the others name it.
+pub async fn concurrent_client_id_enqueues(store: &dyn Store) {
+    let calls: Vec<BoxFuture<'_, Result<Enqueued, StoreError>>> = (1..=8)
+        .map(|n| {
+            let message = NewMessage {
+                client_id: Some("один".to_owned()),
+                ..request(n, "S", "R")
+            };
+            store.enqueue(message, InteractionStatus::RequestIsQueued, NO_QUOTA)
+                as BoxFuture<'_, Result<Enqueued, StoreError>>
+        })
+        .collect();
+    let outcomes: Vec<Enqueued> = join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.expect("enqueue"))
+        .collect();
+    let accepted: Vec<u32> = (1..=8)
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Enqueued::Accepted { .. }))
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(accepted.len(), 1, "{outcomes:?}");
+    let winner = accepted[0];
+    for (n, outcome) in (1..=8).zip(&outcomes) {
+        if n != winner {
+            assert_eq!(
+                outcome,
+                &Enqueued::Duplicate {
+                    id: mid(winner),
+                    sender: mn("S"),
+                    sent_at: request(winner, "S", "R").sent_at,
+                    by_client_id: true,
+                }
+            );
+            assert_eq!(store.message(&mid(n)).await.expect("message"), None);
+        }
+    }
+    assert_eq!(depths(store, "R").await, vec![("REQUEST", req_type(), 1)]);
+}
+
+/// A journal event as (kind, time, actor, attempt), checking its node.
+fn who(event: &JournalEvent) -> (JournalKind, OffsetDateTime, Option<&str>, Option<u32>) {
+    assert_eq!(
+        event.node.as_deref(),
+        Some(NODE),
+        "every event names the store's node: {event:?}"
+    );
+    (event.kind, event.at, event.actor.as_deref(), event.attempt)
+}
+
+/// Every journal event names the node the store was opened on and who caused it: the sender
+/// (`Accepted`), the responder (`Answered`, and the request's `StatusChanged` its response
+/// causes), the recipient (hand-outs, releases, acks); nobody for the bus's own doing (expiry,
+/// undeliverable, a status set by the bus). Hand-outs and releases carry the attempt: the
+/// delivery count after the hand-out, the released lease's count.
+pub async fn journal_node_actor_attempt(store: &dyn Store) {
+    let q = request(1, "C", "P");
+    put(store, q.clone()).await;
+    let mut short = poll("P", MessageKind::Request, at(10));
+    short.lease = Duration::seconds(10);
+    assert_eq!(lease_id(store, short).await, Some(mid(1)));
+    // The lease runs out: handed out again.
+    let again = lease(store, poll("P", MessageKind::Request, at(30)))
+        .await
+        .expect("redelivered");
+    assert_eq!(again.delivery_count, 2);
+    assert!(
+        store
+            .settle_lease(&mn("P"), &mid(1), 2, LeaseOutcome::Release, at(31))
+            .await
+            .expect("settle_lease")
+    );
+    assert_eq!(
+        lease(store, poll("P", MessageKind::Request, at(32)))
+            .await
+            .map(|m| m.delivery_count),
+        Some(3)
+    );
+    let mut answer = response(2, "P", "C", Some(1));
+    answer.sent_at = at(33);
+    let outcome = store
+        .enqueue_response(
+            answer,
+            InteractionStatus::ResponseIsAcceptedBySmev,
+            NO_QUOTA,
+            InteractionStatus::ResponseIsQueued,
+        )
+        .await
+        .expect("enqueue_response");
+    assert!(matches!(outcome, Enqueued::Accepted { .. }), "{outcome:?}");
+    assert_eq!(ack(store, "P", 1, true, at(34)).await, AckOutcome::Acked);
+    assert!(
+        store
+            .set_status(&mid(1), InteractionStatus::RequestIsProcessed, None, at(35))
+            .await
+            .expect("set_status")
+    );
+    assert_eq!(
+        lease_id(store, poll("C", MessageKind::Response, at(36))).await,
+        Some(mid(2))
+    );
+    assert_eq!(ack(store, "C", 2, false, at(37)).await, AckOutcome::Acked);
+
+    let events = store.journal(&mid(1)).await.expect("journal");
+    let mut got: Vec<_> = events.iter().map(who).collect();
+    assert_eq!(got.len(), 9, "{events:?}");
+    // The response's two events on the request are recorded together, in either order.
+    got[5..7].sort_by_key(|e| e.0.code());
+    assert_eq!(
+        got,
+        vec![
+            (JournalKind::Accepted, q.sent_at, Some("C"), None),
+            (JournalKind::Delivered, at(10), Some("P"), Some(1)),
+            (JournalKind::Redelivered, at(30), Some("P"), Some(2)),
+            (JournalKind::Released, at(31), Some("P"), Some(2)),
+            (JournalKind::Redelivered, at(32), Some("P"), Some(3)),
+            (JournalKind::Answered, at(33), Some("P"), None),
+            (JournalKind::StatusChanged, at(33), Some("P"), None),
+            (JournalKind::Acked, at(34), Some("P"), None),
+            (JournalKind::StatusChanged, at(35), None, None),
+        ]
+    );
+    let events = store.journal(&mid(2)).await.expect("journal");
+    assert_eq!(
+        events.iter().map(who).collect::<Vec<_>>(),
+        vec![
+            (JournalKind::Accepted, at(33), Some("P"), None),
+            (JournalKind::Delivered, at(36), Some("C"), Some(1)),
+            (JournalKind::Refused, at(37), Some("C"), None),
+        ]
+    );
+
+    // The bus's own doing: expiry, undeliverable.
+    let mut expiring = request(3, "C", "P2");
+    expiring.eol = Some(at(100));
+    put(store, expiring).await;
+    assert_eq!(
+        lease_id(store, poll("P2", MessageKind::Request, at(101))).await,
+        None
+    );
+    put(store, request(4, "C", "P3")).await;
+    assert_eq!(
+        lease_id(store, poll("P3", MessageKind::Request, at(200))).await,
+        Some(mid(4))
+    );
+    let dead = LeaseOutcome::Undeliverable {
+        reason: "cannot be built".to_owned(),
+        notice: "не может быть доставлено".to_owned(),
+    };
+    assert!(
+        store
+            .settle_lease(&mn("P3"), &mid(4), 1, dead, at(201))
+            .await
+            .expect("settle_lease")
+    );
+    let events = store.journal(&mid(3)).await.expect("journal");
+    assert_eq!(
+        events.iter().map(who).collect::<Vec<_>>(),
+        vec![
+            (
+                JournalKind::Accepted,
+                request(3, "C", "P2").sent_at,
+                Some("C"),
+                None
+            ),
+            (JournalKind::Expired, at(101), None, None),
+        ]
+    );
+    let events = store.journal(&mid(4)).await.expect("journal");
+    assert_eq!(
+        events.iter().map(who).collect::<Vec<_>>(),
+        vec![
+            (
+                JournalKind::Accepted,
+                request(4, "C", "P3").sent_at,
+                Some("C"),
+                None
+            ),
+            (JournalKind::Delivered, at(200), Some("P3"), Some(1)),
+            (JournalKind::Undeliverable, at(201), None, None),
+        ]
+    );
+}
+
+/// A query with no condition and room for everything.
+fn everything() -> MessageQuery {
+    MessageQuery {
+        limit: 1000,
+        ..MessageQuery::default()
+    }
+}
+
+/// The ids [`Store::search_messages`] finds, in its order.
+async fn found(store: &dyn Store, query: MessageQuery) -> Vec<MessageId> {
+    search(store, query)
+        .await
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
+}
+
+async fn search(store: &dyn Store, query: MessageQuery) -> Vec<MessageSummary> {
+    store.search_messages(query).await.expect("search_messages")
+}
+
+/// `search_messages`: every condition given must hold (each one alone, and together); newest
+/// first; at most `limit` (at least 1); the summary describes the message as stored.
+pub async fn search_filters(store: &dyn Store) {
+    let at_secs = |mut m: NewMessage, secs: i64| {
+        m.sent_at = at(secs);
+        m
+    };
+    let mut first = at_secs(request(1, "C1", "P1"), 1);
+    first.vs_id = "VS-A".to_owned();
+    first.client_id = Some("k-1".to_owned());
+    first.test_message = true;
+    let seq1 = put(store, first.clone()).await;
+    let mut second = at_secs(request(2, "C2", "P1"), 2);
+    second.vs_id = "VS-B".to_owned();
+    put(store, second).await;
+    let mut third = at_secs(response(3, "P1", "C1", Some(1)), 3);
+    third.vs_id = "VS-A".to_owned();
+    put(store, third).await;
+    let mut fourth = at_secs(request(4, "C1", "P2"), 4);
+    fourth.vs_id = "VS-B".to_owned();
+    fourth.client_id = Some("k-2".to_owned());
+    put(store, fourth).await;
+    let mut fifth = at_secs(response(5, "P2", "C1", Some(4)), 5);
+    fifth.client_id = Some("k-1".to_owned());
+    put(store, fifth).await;
+    put(store, at_secs(request(6, "C2", "P2"), 6)).await;
+    // 1 acknowledged, 4 leased, 6 cancelled; the rest queued.
+    assert_eq!(
+        lease_id(store, poll("P1", MessageKind::Request, at(10))).await,
+        Some(mid(1))
+    );
+    assert_eq!(ack(store, "P1", 1, true, at(11)).await, AckOutcome::Acked);
+    assert_eq!(
+        lease_id(store, poll("P2", MessageKind::Request, at(12))).await,
+        Some(mid(4))
+    );
+    assert!(
+        store
+            .set_status(&mid(6), InteractionStatus::Cancelled, None, at(13))
+            .await
+            .expect("set_status")
+    );
+
+    let ids = |ns: &[u32]| ns.iter().copied().map(mid).collect::<Vec<_>>();
+    let q = everything;
+    assert_eq!(found(store, q()).await, ids(&[6, 5, 4, 3, 2, 1]));
+    let cases: Vec<(&str, MessageQuery, Vec<MessageId>)> = vec![
+        (
+            "system",
+            MessageQuery {
+                system: Some(mn("C1")),
+                ..q()
+            },
+            ids(&[5, 4, 3, 1]),
+        ),
+        (
+            "sender",
+            MessageQuery {
+                sender: Some(mn("C1")),
+                ..q()
+            },
+            ids(&[4, 1]),
+        ),
+        (
+            "recipient",
+            MessageQuery {
+                recipient: Some(mn("P1")),
+                ..q()
+            },
+            ids(&[2, 1]),
+        ),
+        (
+            "recipient of responses",
+            MessageQuery {
+                recipient: Some(mn("C1")),
+                ..q()
+            },
+            ids(&[5, 3]),
+        ),
+        (
+            "vs_id",
+            MessageQuery {
+                vs_id: Some("VS-A".to_owned()),
+                ..q()
+            },
+            ids(&[3, 1]),
+        ),
+        (
+            "kind",
+            MessageQuery {
+                kind: Some(MessageKind::Response),
+                ..q()
+            },
+            ids(&[5, 3]),
+        ),
+        (
+            "from (inclusive) and to (exclusive)",
+            MessageQuery {
+                from: Some(at(2)),
+                to: Some(at(5)),
+                ..q()
+            },
+            ids(&[4, 3, 2]),
+        ),
+        (
+            "from in another offset",
+            MessageQuery {
+                from: Some(at(5).to_offset(time::macros::offset!(+3))),
+                ..q()
+            },
+            ids(&[6, 5]),
+        ),
+        (
+            "to",
+            MessageQuery {
+                to: Some(at(2)),
+                ..q()
+            },
+            ids(&[1]),
+        ),
+        (
+            "status",
+            MessageQuery {
+                status: Some(InteractionStatus::Cancelled),
+                ..q()
+            },
+            ids(&[6]),
+        ),
+        (
+            "status after ack",
+            MessageQuery {
+                status: Some(InteractionStatus::MessageIsDelivered),
+                ..q()
+            },
+            ids(&[1]),
+        ),
+        (
+            "state leased",
+            MessageQuery {
+                state: Some(DeliveryState::Leased),
+                ..q()
+            },
+            ids(&[4]),
+        ),
+        (
+            "state queued",
+            MessageQuery {
+                state: Some(DeliveryState::Queued),
+                ..q()
+            },
+            ids(&[6, 5, 3, 2]),
+        ),
+        (
+            "state acked",
+            MessageQuery {
+                state: Some(DeliveryState::Acked),
+                ..q()
+            },
+            ids(&[1]),
+        ),
+        (
+            "message_id",
+            MessageQuery {
+                message_id: Some(mid(3)),
+                ..q()
+            },
+            ids(&[3]),
+        ),
+        (
+            "unknown message_id",
+            MessageQuery {
+                message_id: Some(mid(99)),
+                ..q()
+            },
+            ids(&[]),
+        ),
+        (
+            "client_id of two senders",
+            MessageQuery {
+                client_id: Some("k-1".to_owned()),
+                ..q()
+            },
+            ids(&[5, 1]),
+        ),
+        (
+            "client_id and sender",
+            MessageQuery {
+                client_id: Some("k-1".to_owned()),
+                sender: Some(mn("C1")),
+                ..q()
+            },
+            ids(&[1]),
+        ),
+        (
+            "original_message_id",
+            MessageQuery {
+                original_message_id: Some(mid(1)),
+                ..q()
+            },
+            ids(&[3]),
+        ),
+        (
+            "system and kind",
+            MessageQuery {
+                system: Some(mn("C1")),
+                kind: Some(MessageKind::Request),
+                ..q()
+            },
+            ids(&[4, 1]),
+        ),
+        (
+            "system and sender",
+            MessageQuery {
+                system: Some(mn("P1")),
+                sender: Some(mn("C2")),
+                ..q()
+            },
+            ids(&[2]),
+        ),
+        (
+            "sender and recipient",
+            MessageQuery {
+                sender: Some(mn("C2")),
+                recipient: Some(mn("P2")),
+                ..q()
+            },
+            ids(&[6]),
+        ),
+        (
+            "conditions that exclude each other",
+            MessageQuery {
+                sender: Some(mn("C1")),
+                kind: Some(MessageKind::Response),
+                ..q()
+            },
+            ids(&[]),
+        ),
+        (
+            "unknown system",
+            MessageQuery {
+                system: Some(mn("NOBODY")),
+                ..q()
+            },
+            ids(&[]),
+        ),
+        ("limit", MessageQuery { limit: 2, ..q() }, ids(&[6, 5])),
+        (
+            "a limit of 0 is 1",
+            MessageQuery { limit: 0, ..q() },
+            ids(&[6]),
+        ),
+    ];
+    for (what, query, want) in cases {
+        assert_eq!(found(store, query).await, want, "{what}");
+    }
+
+    let summary = search(
+        store,
+        MessageQuery {
+            message_id: Some(mid(1)),
+            ..q()
+        },
+    )
+    .await;
+    assert_eq!(
+        summary,
+        vec![MessageSummary {
+            seq: seq1,
+            id: mid(1),
+            kind: MessageKind::Request,
+            sender: mn("C1"),
+            recipient: mn("P1"),
+            message_type: req_type(),
+            vs_id: "VS-A".to_owned(),
+            client_id: Some("k-1".to_owned()),
+            original_message_id: None,
+            sent_at: at(1),
+            state: DeliveryState::Acked,
+            delivery_count: 1,
+            status: InteractionStatus::MessageIsDelivered,
+            test_message: true,
+        }]
+    );
+    let summary = search(
+        store,
+        MessageQuery {
+            message_id: Some(mid(3)),
+            ..q()
+        },
+    )
+    .await;
+    assert_eq!(summary.len(), 1);
+    let s = &summary[0];
+    assert_eq!(
+        (
+            s.kind,
+            s.original_message_id.clone(),
+            s.state,
+            s.delivery_count,
+            s.client_id.clone(),
+            s.test_message,
+            s.message_type.clone()
+        ),
+        (
+            MessageKind::Response,
+            Some(mid(1)),
+            DeliveryState::Queued,
+            0,
+            None,
+            false,
+            resp_type()
+        )
+    );
+    let all = search(store, q()).await;
+    assert!(
+        all.windows(2).all(|w| w[0].seq > w[1].seq),
+        "newest first by seq: {all:?}"
+    );
+}
+
+/// Paging by `before` (the last `seq` of the previous page) walks every matching message once,
+/// newest first, while new messages arrive.
+pub async fn search_paging_is_stable(store: &dyn Store) {
+    let mut n = 0;
+    let mut next = |sender: &str| {
+        n += 1;
+        request(n, sender, "R")
+    };
+    // S's messages 1, 3, 5, …, 13 between T's.
+    let mut mine = Vec::new();
+    for _ in 0..7 {
+        let message = next("S");
+        mine.push(message.id.clone());
+        put(store, message).await;
+        put(store, next("T")).await;
+    }
+    let page = |before: Option<i64>| MessageQuery {
+        sender: Some(mn("S")),
+        before,
+        limit: 3,
+        ..MessageQuery::default()
+    };
+    let mut walked: Vec<MessageId> = Vec::new();
+    let mut before = None;
+    let mut pages = 0;
+    loop {
+        let got = search(store, page(before)).await;
+        if got.is_empty() {
+            break;
+        }
+        pages += 1;
+        assert!(got.len() <= 3);
+        assert!(
+            got.windows(2).all(|w| w[0].seq > w[1].seq),
+            "newest first: {got:?}"
+        );
+        assert!(
+            before.is_none_or(|b| got.iter().all(|s| s.seq < b)),
+            "below the cursor"
+        );
+        before = got.last().map(|s| s.seq);
+        walked.extend(got.into_iter().map(|s| s.id));
+        // New messages of S arrive while paging; they are newer than the cursor.
+        let message = next("S");
+        put(store, message).await;
+    }
+    mine.reverse();
+    assert_eq!(walked, mine, "every message once, newest first");
+    assert_eq!(pages, 3);
+    let newest = found(store, page(None)).await;
+    assert_eq!(newest.len(), 3);
+    assert!(
+        newest.iter().all(|id| !walked.contains(id)),
+        "the first page now shows the new messages"
+    );
+}
+
+/// `text` is a plain, case-sensitive substring of the business content (the sender's data, not
+/// the signature): `%`, `_`, `\`, `*`, `[`, `?` are only characters.
+pub async fn search_text_is_literal(store: &dyn Store) {
+    let bodies = [
+        "<q>100% верно</q>",
+        "<q>100 процентов</q>",
+        "<q>a_b</q>",
+        "<q>axb</q>",
+        "<q>Привет, Мир</q>",
+        "<q>x\\y</q>",
+        "<q>[ab]*?</q>",
+        "<q>a</q>",
+    ];
+    for (n, body) in (1..).zip(bodies) {
+        let mut message = request(n, if n % 2 == 0 { "EVEN" } else { "ODD" }, "R");
+        message.sender_data = body.to_owned();
+        if n == 8 {
+            message.sender_signature = Some("<ds:Signature>ТОЛЬКО-ПОДПИСЬ</ds:Signature>".into());
+        }
+        put(store, message).await;
+    }
+    let text = |t: &str| MessageQuery {
+        text: Some(t.to_owned()),
+        ..everything()
+    };
+    let ids = |ns: &[u32]| ns.iter().copied().map(mid).collect::<Vec<_>>();
+    for (needle, want) in [
+        ("%", ids(&[1])),
+        ("100%", ids(&[1])),
+        ("0% в", ids(&[1])),
+        ("%%", ids(&[])),
+        ("_", ids(&[3])),
+        ("a_b", ids(&[3])),
+        ("a%b", ids(&[])),
+        ("Мир", ids(&[5])),
+        ("мир", ids(&[])),
+        ("ПРИВЕТ", ids(&[])),
+        ("\\", ids(&[6])),
+        ("x\\y", ids(&[6])),
+        ("[ab]", ids(&[7])),
+        ("*", ids(&[7])),
+        ("?", ids(&[7])),
+        ("ТОЛЬКО-ПОДПИСЬ", ids(&[])),
+        ("100", ids(&[2, 1])),
+        ("</q>", ids(&[8, 7, 6, 5, 4, 3, 2, 1])),
+    ] {
+        assert_eq!(found(store, text(needle)).await, want, "text {needle:?}");
+    }
+    let odd = MessageQuery {
+        sender: Some(mn("ODD")),
+        ..text("100")
+    };
+    assert_eq!(found(store, odd).await, ids(&[1]), "text and sender");
+}
+
+/// An audit entry fixture.
+fn audit_entry(secs: i64, actor: &str, action: &str, target: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: at(secs),
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        detail: format!("{action} of {target}:\n- было\n+ стало"),
+    }
+}
+
+/// Every audit entry, newest first.
+async fn audit_all(store: &dyn Store) -> Vec<AuditEntry> {
+    store
+        .audit(AuditQuery {
+            limit: 1000,
+            ..AuditQuery::default()
+        })
+        .await
+        .expect("audit")
+}
+
+/// The audit log's (actor, action, target), newest first.
+async fn audit_actions(store: &dyn Store) -> Vec<(String, String, String)> {
+    audit_all(store)
+        .await
+        .into_iter()
+        .map(|e| (e.entry.actor, e.entry.action, e.entry.target))
+        .collect()
+}
+
+fn action(actor: &str, action: &str, target: &str) -> (String, String, String) {
+    (actor.to_owned(), action.to_owned(), target.to_owned())
+}
+
+/// A token fixture: secret hash `[n; 32]`, created at `at(created)`.
+fn token(n: u8, id: &str, created: i64) -> TokenRecord {
+    TokenRecord {
+        id: id.to_owned(),
+        secret_hash: [n; 32],
+        name: format!("ЕПГУ, продуктив {n}"),
+        role: Role::Is,
+        system: Some(mn("ЕПГУ_01")),
+        account: None,
+        created_by: "system".to_owned(),
+        created_at: at(created),
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
+/// Tokens: created with their audit entry, found by secret hash (revoked ones too), listed
+/// oldest first; a known id or secret hash is [`StoreError::Exists`] and changes nothing;
+/// revoking works once.
+pub async fn tokens(store: &dyn Store) {
+    assert_eq!(store.tokens().await.expect("tokens"), vec![]);
+    assert_eq!(
+        store
+            .token_by_secret_hash(&[1; 32])
+            .await
+            .expect("token_by_secret_hash"),
+        None
+    );
+    let first = TokenRecord {
+        role: Role::Admin,
+        system: None,
+        account: Some("admin".to_owned()),
+        created_by: "admin".to_owned(),
+        expires_at: Some(at(1000).to_offset(time::macros::offset!(+3))),
+        ..token(1, "tok_1", 10)
+    };
+    let create = |t: &TokenRecord| {
+        let (t, audit) = (
+            t.clone(),
+            audit_entry(
+                t.created_at.unix_timestamp(),
+                "admin",
+                "token.create",
+                &t.id,
+            ),
+        );
+        store.create_token(t, audit)
+    };
+    create(&first).await.expect("create_token");
+    let second = token(2, "tok_2", 20);
+    create(&second).await.expect("create_token");
+    let by_hash = |hash: [u8; 32]| async move {
+        store
+            .token_by_secret_hash(&hash)
+            .await
+            .expect("token_by_secret_hash")
+    };
+    assert_eq!(by_hash([1; 32]).await, Some(first.clone()));
+    assert_eq!(by_hash([2; 32]).await, Some(second.clone()));
+    assert_eq!(by_hash([3; 32]).await, None);
+
+    // A known id, a known secret hash: refused, nothing stored, nothing audited.
+    match create(&token(3, "tok_1", 30)).await {
+        Err(StoreError::Exists(_)) => {}
+        other => panic!("a known token id: expected Exists, got {other:?}"),
+    }
+    assert_eq!(by_hash([3; 32]).await, None);
+    match create(&token(2, "tok_3", 30)).await {
+        Err(StoreError::Exists(_)) => {}
+        other => panic!("a known secret hash: expected Exists, got {other:?}"),
+    }
+    assert_eq!(by_hash([2; 32]).await, Some(second.clone()));
+    assert_eq!(
+        store.tokens().await.expect("tokens"),
+        vec![first.clone(), second.clone()]
+    );
+
+    // Oldest first (by creation time; ties in the order of creation).
+    let older = token(4, "tok_older", 5);
+    let tie = token(5, "tok_tie", 20);
+    create(&older).await.expect("create_token");
+    create(&tie).await.expect("create_token");
+    let listed: Vec<String> = store
+        .tokens()
+        .await
+        .expect("tokens")
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(listed, ["tok_older", "tok_1", "tok_2", "tok_tie"]);
+
+    let revoke = |id: &'static str, secs: i64| {
+        store.revoke_token(id, at(secs), audit_entry(secs, "admin", "token.revoke", id))
+    };
+    assert!(revoke("tok_1", 50).await.expect("revoke_token"));
+    let revoked = by_hash([1; 32])
+        .await
+        .expect("a revoked token is still found");
+    assert_eq!(
+        revoked,
+        TokenRecord {
+            revoked_at: Some(at(50)),
+            ..first.clone()
+        }
+    );
+    assert!(
+        !revoke("tok_1", 60).await.expect("revoke_token"),
+        "revoked already"
+    );
+    assert_eq!(
+        by_hash([1; 32]).await.and_then(|t| t.revoked_at),
+        Some(at(50)),
+        "the first revocation stays"
+    );
+    assert!(!revoke("tok_missing", 61).await.expect("revoke_token"));
+    assert_eq!(by_hash([2; 32]).await, Some(second), "others untouched");
+
+    assert_eq!(
+        audit_actions(store).await,
+        vec![
+            action("admin", "token.revoke", "tok_1"),
+            action("admin", "token.create", "tok_tie"),
+            action("admin", "token.create", "tok_older"),
+            action("admin", "token.create", "tok_2"),
+            action("admin", "token.create", "tok_1"),
+        ],
+        "one entry per change, none for refused ones"
+    );
+}
+
+/// An account fixture.
+fn account(login: &str, role: Role) -> Account {
+    Account {
+        login: login.to_owned(),
+        name: format!("Сотрудник {login}"),
+        role,
+        system: None,
+        password_hash: None,
+        must_change_password: false,
+        disabled: false,
+        created_at: at(1),
+    }
+}
+
+/// Accounts: created with their audit entry (a known login is [`StoreError::Exists`]; logins
+/// are case-sensitive), read by login, listed by login, replaced whole by `update_account`
+/// (`false` for an unknown login).
+pub async fn accounts(store: &dyn Store) {
+    assert_eq!(store.account("admin").await.expect("account"), None);
+    assert_eq!(store.accounts().await.expect("accounts"), vec![]);
+    let admin = Account {
+        password_hash: Some("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".to_owned()),
+        must_change_password: true,
+        created_at: at(2).to_offset(time::macros::offset!(+3)),
+        ..account("admin", Role::Admin)
+    };
+    let ivan = Account {
+        system: Some(mn("ЕПГУ_01")),
+        ..account("иван", Role::Is)
+    };
+    let all = [
+        account("zoe", Role::Operator),
+        admin.clone(),
+        account("Admin", Role::Auditor),
+        ivan.clone(),
+    ];
+    for a in &all {
+        store
+            .create_account(
+                a.clone(),
+                audit_entry(3, "root", "account.create", &a.login),
+            )
+            .await
+            .expect("create_account");
+    }
+    match store
+        .create_account(
+            account("admin", Role::Operator),
+            audit_entry(4, "root", "account.create", "admin"),
+        )
+        .await
+    {
+        Err(StoreError::Exists(_)) => {}
+        other => panic!("a known login: expected Exists, got {other:?}"),
+    }
+    assert_eq!(store.account("admin").await.expect("account"), Some(admin));
+    assert_eq!(
+        store
+            .account("Admin")
+            .await
+            .expect("account")
+            .map(|a| a.role),
+        Some(Role::Auditor),
+        "logins are case-sensitive"
+    );
+    assert_eq!(store.account("ADMIN").await.expect("account"), None);
+    assert_eq!(store.account("иван").await.expect("account"), Some(ivan));
+    let logins: Vec<String> = store
+        .accounts()
+        .await
+        .expect("accounts")
+        .into_iter()
+        .map(|a| a.login)
+        .collect();
+    assert_eq!(logins, ["Admin", "admin", "zoe", "иван"], "by login");
+
+    let changed = Account {
+        name: "Иван Петров".to_owned(),
+        role: Role::Operator,
+        system: None,
+        password_hash: Some("$argon2id$new".to_owned()),
+        must_change_password: false,
+        disabled: true,
+        created_at: at(9),
+        ..account("иван", Role::Is)
+    };
+    assert!(
+        store
+            .update_account(
+                changed.clone(),
+                audit_entry(5, "root", "account.update", "иван")
+            )
+            .await
+            .expect("update_account")
+    );
+    assert_eq!(store.account("иван").await.expect("account"), Some(changed));
+    assert!(
+        !store
+            .update_account(
+                account("nobody", Role::Admin),
+                audit_entry(6, "root", "account.update", "nobody")
+            )
+            .await
+            .expect("update_account")
+    );
+    assert_eq!(store.account("nobody").await.expect("account"), None);
+    assert_eq!(store.accounts().await.expect("accounts").len(), 4);
+    assert_eq!(
+        audit_actions(store).await,
+        vec![
+            action("root", "account.update", "иван"),
+            action("root", "account.create", "иван"),
+            action("root", "account.create", "Admin"),
+            action("root", "account.create", "admin"),
+            action("root", "account.create", "zoe"),
+        ],
+        "one entry per change, none for refused ones"
+    );
+}
+
+/// The audit log: `append_audit` returns increasing `seq`s; entries read back whole, newest
+/// first, filtered by actor, action prefix (plain text) and time, paged by `before`.
+pub async fn audit_log(store: &dyn Store) {
+    assert_eq!(audit_all(store).await, vec![]);
+    let entries = [
+        audit_entry(10, "admin", "registry.change", "registry"),
+        audit_entry(20, "token:tok_1", "token.create", "tok_2"),
+        audit_entry(30, "admin", "registry_import", "registry"),
+        audit_entry(40, "system", "account.update", "иван"),
+        NewAuditEntry {
+            at: at(40).to_offset(time::macros::offset!(-5)),
+            ..audit_entry(40, "admin", "registry.change", "registry")
+        },
+    ];
+    let mut seqs = Vec::new();
+    for entry in &entries {
+        seqs.push(
+            store
+                .append_audit(entry.clone())
+                .await
+                .expect("append_audit"),
+        );
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let all = audit_all(store).await;
+    let want: Vec<AuditEntry> = seqs
+        .iter()
+        .zip(&entries)
+        .rev()
+        .map(|(&seq, entry)| AuditEntry {
+            seq,
+            entry: entry.clone(),
+        })
+        .collect();
+    assert_eq!(all, want, "every entry, whole, newest first");
+
+    let q = || AuditQuery {
+        limit: 100,
+        ..AuditQuery::default()
+    };
+    let numbers = |got: Vec<AuditEntry>| -> Vec<usize> {
+        got.iter()
+            .map(|e| seqs.iter().position(|&s| s == e.seq).map_or(0, |i| i + 1))
+            .collect()
+    };
+    let prefix = |p: &str| AuditQuery {
+        action_prefix: Some(p.to_owned()),
+        ..q()
+    };
+    let cases: Vec<(&str, AuditQuery, Vec<usize>)> = vec![
+        (
+            "actor",
+            AuditQuery {
+                actor: Some("admin".to_owned()),
+                ..q()
+            },
+            vec![5, 3, 1],
+        ),
+        (
+            "unknown actor",
+            AuditQuery {
+                actor: Some("Admin".to_owned()),
+                ..q()
+            },
+            vec![],
+        ),
+        ("prefix registry.", prefix("registry."), vec![5, 1]),
+        ("prefix registry", prefix("registry"), vec![5, 3, 1]),
+        (
+            "prefix registry_ (no pattern)",
+            prefix("registry_"),
+            vec![3],
+        ),
+        ("prefix %", prefix("%"), vec![]),
+        ("prefix _", prefix("_"), vec![]),
+        ("prefix is case-sensitive", prefix("Registry"), vec![]),
+        ("empty prefix", prefix(""), vec![5, 4, 3, 2, 1]),
+        ("whole action", prefix("token.create"), vec![2]),
+        (
+            "from (inclusive)",
+            AuditQuery {
+                from: Some(at(30)),
+                ..q()
+            },
+            vec![5, 4, 3],
+        ),
+        (
+            "to (exclusive)",
+            AuditQuery {
+                to: Some(at(30)),
+                ..q()
+            },
+            vec![2, 1],
+        ),
+        (
+            "from and to",
+            AuditQuery {
+                from: Some(at(20)),
+                to: Some(at(40)),
+                ..q()
+            },
+            vec![3, 2],
+        ),
+        (
+            "before",
+            AuditQuery {
+                before: Some(seqs[3]),
+                ..q()
+            },
+            vec![3, 2, 1],
+        ),
+        ("limit", AuditQuery { limit: 2, ..q() }, vec![5, 4]),
+        ("a limit of 0 is 1", AuditQuery { limit: 0, ..q() }, vec![5]),
+        (
+            "everything together",
+            AuditQuery {
+                actor: Some("admin".to_owned()),
+                action_prefix: Some("registry.".to_owned()),
+                before: Some(seqs[4]),
+                from: Some(at(0)),
+                to: Some(at(100)),
+                limit: 10,
+            },
+            vec![1],
+        ),
+    ];
+    for (what, query, want) in cases {
+        let got = store.audit(query).await.expect("audit");
+        assert_eq!(numbers(got), want, "{what}");
+    }
+
+    // Paging: pages of 2 by the cursor, while new entries arrive.
+    let mut walked = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .audit(AuditQuery {
+                before,
+                limit: 2,
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("audit");
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        walked.extend(numbers(page));
+        store
+            .append_audit(audit_entry(50, "admin", "late", "x"))
+            .await
+            .expect("append_audit");
+    }
+    assert_eq!(walked, vec![5, 4, 3, 2, 1]);
+}
+
+/// `save_registry` with an audit entry writes both or neither: a refused save (a conflict)
+/// leaves no entry; `registry_version` reads every saved version back.
+pub async fn registry_audit_and_versions(store: &dyn Store) {
+    let version =
+        |v: u64| async move { store.registry_version(v).await.expect("registry_version") };
+    assert_eq!(version(0).await, None);
+    assert_eq!(version(1).await, None);
+    let change = |secs: i64| audit_entry(secs, "admin", "registry.change", "registry");
+    let v1 = store
+        .save_registry("[первый]".into(), None, false, at(1), Some(change(1)))
+        .await
+        .expect("save_registry");
+    assert_eq!(v1.version, 1);
+    let entries = audit_all(store).await;
+    assert_eq!(
+        entries.iter().map(|e| e.entry.clone()).collect::<Vec<_>>(),
+        vec![change(1)]
+    );
+    match store
+        .save_registry("stale".into(), None, false, at(2), Some(change(2)))
+        .await
+    {
+        Err(StoreError::RegistryConflict { current: 1 }) => {}
+        other => panic!("expected a conflict at 1, got {other:?}"),
+    }
+    assert_eq!(
+        audit_all(store).await,
+        entries,
+        "a refused save is not audited"
+    );
+    assert_eq!(version(2).await, None);
+    let v2 = store
+        .save_registry("second".into(), Some(1), false, at(3), None)
+        .await
+        .expect("save_registry");
+    assert_eq!(audit_all(store).await, entries, "no entry without one");
+    let v3 = store
+        .save_registry(String::new(), None, true, at(4), Some(change(4)))
+        .await
+        .expect("save_registry");
+    assert_eq!(audit_all(store).await.len(), 2);
+    assert_eq!(version(1).await, Some(v1));
+    assert_eq!(version(2).await, Some(v2));
+    assert_eq!(version(3).await, Some(v3.clone()));
+    assert_eq!(version(4).await, None);
+    assert_eq!(version(u64::MAX).await, None);
+    assert_eq!(store.registry().await.expect("registry"), Some(v3));
 }
 
 fn check_each_once(per_worker: Vec<Vec<MessageId>>, total: u32) {
