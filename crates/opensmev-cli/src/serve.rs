@@ -104,6 +104,15 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{} {scheme}://{local}{prefix}/v1.1/ws, /v1.2/ws, /v1.3/ws", lang.pick("OpenSMEV слушает", "OpenSMEV listening on"))?;
             writeln!(out, "WSDL: {scheme}://{local}{prefix}/v1.2/ws?wsdl")?;
+            writeln!(out, "{} {scheme}://{local}/api/v1 ({} {scheme}://{local}/api/docs)",
+                lang.pick("REST API:", "REST API:"), lang.pick("описание и Swagger UI:", "described with Swagger UI at"))?;
+            if let Some(password) = app.first_admin_password() {
+                writeln!(out)?;
+                writeln!(out, "{}", lang.pick(
+                    "Создана учётная запись администратора «admin». Одноразовый пароль (показан один раз, смените его при первом входе):",
+                    "The administrator account \"admin\" was created. Its one-time password (shown this once; change it at the first login):"))?;
+                writeln!(out, "  {password}")?;
+            }
             if let Some(demo) = app.demo() {
                 let dir = demo.dir.display();
                 writeln!(out)?;
@@ -127,6 +136,13 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                 writeln!(out, "  {me} client send-response --url $U --demo-dir \"$D\" --as PFR01 --answer request.xml --content \"$D/examples/VS00001v001-PFR001/response.xml\"")?;
                 writeln!(out, "  {me} client get-response  --url $U --demo-dir \"$D\" --as MFC01 --out response.xml")?;
                 writeln!(out, "  {me} client ack           --url $U --demo-dir \"$D\" --as MFC01 --answer response.xml")?;
+                writeln!(out)?;
+                writeln!(out, "{}", lang.pick(
+                    "Демо-токены REST API (Authorization: Bearer …; СМЭВ подписывает за демо-ИС их ключами):",
+                    "Demo REST API tokens (Authorization: Bearer …; the bus signs for the demo systems with their keys):"))?;
+                for token in app.demo_tokens() {
+                    writeln!(out, "  {:<9} {}", token.holder, token.secret)?;
+                }
                 if let RegistryAtStart::KeptOverDemo { version } = app.registry_at_start() {
                     writeln!(out, "{}", lang.pick(
                         "В хранилище уже есть реестр, отличный от демо-реестра: он сохранён и действует (версия {version}). Заменить его демо-реестром: opensmev serve --reset-demo.",

@@ -441,6 +441,17 @@ pub struct StatusInput<'d, 'a> {
     pub timestamp: OffsetDateTime,
 }
 
+/// What a poll asks for ([`Bus::poll_as`]).
+#[derive(Debug, Clone, Default)]
+pub struct PollSpec {
+    /// Only this message type (`MessageTypeSelector`), or any.
+    pub message_type: Option<QName>,
+    /// The poller's `NodeID`.
+    pub node_id: Option<String>,
+    /// How long to wait for a message when the queue is empty (zero: answer at once).
+    pub wait: std::time::Duration,
+}
+
 /// Who is calling.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -521,6 +532,9 @@ pub struct Bus {
     clock: Arc<dyn Clock>,
     waiters: Waiters,
     replays: ReplayCache,
+    /// Keys the bus holds on behalf of information systems (server-side signing).
+    keys: Option<Arc<dyn opensmev_crypto::KeyStore>>,
+    pub(crate) denials: crate::auth::Denials,
 }
 
 fn issue(text: IssueText) -> BusError {
@@ -548,7 +562,21 @@ impl Bus {
             clock,
             waiters: Waiters::default(),
             replays: ReplayCache::default(),
+            keys: None,
+            denials: crate::auth::Denials::default(),
         }
+    }
+
+    /// The bus with the keys it holds for information systems (server-side signing through the
+    /// integration API).
+    pub fn with_keys(mut self, keys: Arc<dyn opensmev_crypto::KeyStore>) -> Bus {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The keys the bus holds for information systems, if configured.
+    pub fn keys(&self) -> Option<&Arc<dyn opensmev_crypto::KeyStore>> {
+        self.keys.as_ref()
     }
 
     /// The store.
@@ -1222,13 +1250,42 @@ impl Bus {
         &self,
         input: PollInput<'_, '_>,
         kind: MessageKind,
-        mut hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
+        hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
     ) -> Result<Option<T>, BusError> {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         self.check_selector(&registry, &caller, kind, &input.message_type)?;
         self.check_fresh(&input.signed, &caller, input.timestamp)?;
-        let wait = self.config.poll_wait;
+        let spec = PollSpec {
+            message_type: input.message_type,
+            node_id: input.node_id,
+            wait: self.config.poll_wait,
+        };
+        self.poll_queue(&caller, kind, spec, hand_out).await
+    }
+
+    /// [`Bus::poll_with`] for a caller the edge identified otherwise (an API token): the
+    /// selector is checked as for a signed poll, and the poll waits up to `spec.wait`.
+    pub async fn poll_as<T>(
+        &self,
+        caller: &Caller,
+        kind: MessageKind,
+        spec: PollSpec,
+        hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
+    ) -> Result<Option<T>, BusError> {
+        self.check_selector(&self.registry(), caller, kind, &spec.message_type)?;
+        self.poll_queue(caller, kind, spec, hand_out).await
+    }
+
+    async fn poll_queue<T>(
+        &self,
+        caller: &Caller,
+        kind: MessageKind,
+        spec: PollSpec,
+        mut hand_out: impl FnMut(StoredMessage) -> Result<T, HandOutError>,
+    ) -> Result<Option<T>, BusError> {
+        let input = spec;
+        let wait = input.wait;
         let deadline = tokio::time::Instant::now() + wait;
         let slot = (!wait.is_zero()).then(|| {
             self.waiters
@@ -1327,16 +1384,27 @@ impl Bus {
     pub async fn ack(&self, input: AckInput<'_, '_>) -> Result<(), BusError> {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
-        let id = MessageId::parse(&input.message_id)
-            .map_err(|_| BusError::TargetMessageIsNotFound(input.message_id.clone()))?;
+        self.ack_as(&caller, &input.message_id, input.accepted)
+            .await
+    }
+
+    /// [`Bus::ack`] for a caller the edge identified otherwise (an API token).
+    pub async fn ack_as(
+        &self,
+        caller: &Caller,
+        message_id: &str,
+        accepted: bool,
+    ) -> Result<(), BusError> {
+        let id = MessageId::parse(message_id)
+            .map_err(|_| BusError::TargetMessageIsNotFound(message_id.to_owned()))?;
         let now = self.now();
         match self
             .store
-            .ack(&caller.system.mnemonic, &id, input.accepted, ack_rule, now)
+            .ack(&caller.system.mnemonic, &id, accepted, ack_rule, now)
             .await?
         {
             AckOutcome::Acked => Ok(()),
-            AckOutcome::NotFound => Err(BusError::TargetMessageIsNotFound(input.message_id)),
+            AckOutcome::NotFound => Err(BusError::TargetMessageIsNotFound(message_id.to_owned())),
         }
     }
 
@@ -1348,6 +1416,11 @@ impl Bus {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         self.check_fresh(&input.signed, &caller, input.timestamp)?;
+        self.get_status_as(&caller).await
+    }
+
+    /// [`Bus::get_status`] for a caller the edge identified otherwise (an API token).
+    pub async fn get_status_as(&self, caller: &Caller) -> Result<Option<StatusNotice>, BusError> {
         Ok(self
             .store
             .take_status_notice(&caller.system.mnemonic)
@@ -1362,7 +1435,21 @@ impl Bus {
         let registry = self.registry();
         let caller = self.authenticate(&input.signed, &registry)?;
         self.check_fresh(&input.signed, &caller, input.timestamp)?;
+        self.queue_statistics_as(&caller).await
+    }
+
+    /// [`Bus::queue_statistics`] for a caller the edge identified otherwise (an API token).
+    pub async fn queue_statistics_as(&self, caller: &Caller) -> Result<Vec<QueueDepth>, BusError> {
         Ok(self.store.queue_depths(&caller.system.mnemonic).await?)
+    }
+
+    /// The caller of a principal that works as an information system ([`crate::auth::Action::WorkAs`]
+    /// checked by the edge): `None` when the system is not in the registry.
+    pub fn caller_of(&self, system: &Mnemonic) -> Option<Caller> {
+        self.registry().system(system).map(|system| Caller {
+            system: system.clone(),
+            signed: false,
+        })
     }
 }
 

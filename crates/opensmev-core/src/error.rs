@@ -33,6 +33,15 @@ pub enum IssueText {
     AsyncProcessingStatus,
     /// A registry import was refused (the registry's own message).
     Registry(String),
+    /// Business XML given to the bus to send (integration API) is not well-formed XML.
+    NotWellFormed {
+        /// What is wrong.
+        message: String,
+        /// Line in the business XML.
+        line: i64,
+        /// Column.
+        column: i64,
+    },
 }
 
 impl std::fmt::Display for IssueText {
@@ -50,6 +59,11 @@ impl std::fmt::Display for IssueText {
                 "AsyncProcessingStatus is written by SMEV itself, not by information systems",
             ),
             IssueText::Registry(message) => f.write_str(message),
+            IssueText::NotWellFormed {
+                message,
+                line,
+                column,
+            } => write!(f, "{message} (line {line}, column {column})"),
         }
     }
 }
@@ -251,10 +265,50 @@ pub enum BusError {
     /// The same signed poll or status call came a second time within the window.
     #[error("the signed call was already received (a replay)")]
     ReplayedCall,
+    /// The bus holds no signing key for the information system it is asked to send as
+    /// (integration API), and the system's signature policy requires a signature.
+    #[error("the bus holds no signing key for {system}")]
+    NoSigningKey {
+        /// The system.
+        system: String,
+    },
+    /// What the bus was given to send (integration API) cannot be composed into an SMEV
+    /// message (a value the SMEV schema does not allow, e.g. a too long `TransactionCode`).
+    #[error("the message cannot be composed: {0}")]
+    Composition(opensmev_wire::WireError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Something that is the bus's fault.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl BusError {
+    /// The stable OpenSMEV code of the error (`SMEV-nnn`): the SOAP fault's code, and the
+    /// `code` of the integration API's problem documents (`docs/faults.md`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            BusError::Signature { .. } => "SMEV-100",
+            BusError::SenderIsNotRegistered { .. } => "SMEV-101",
+            BusError::InvalidContent(_) | BusError::Composition(_) => "SMEV-102",
+            BusError::BusinessDataTypeIsNotSupported { .. } => "SMEV-103",
+            BusError::AccessDenied { .. } => "SMEV-104",
+            BusError::RecipientIsNotFound(_) => "SMEV-105",
+            BusError::IncorrectResponseContentType { .. } => "SMEV-106",
+            BusError::UnknownMessageType { .. } => "SMEV-107",
+            BusError::AttachmentSizeLimitExceeded { .. } => "SMEV-108",
+            BusError::AttachmentContentMiscoordination(_) => "SMEV-109",
+            BusError::DestinationOverflow { .. } => "SMEV-110",
+            BusError::MessageIsAlreadySent(_) => "SMEV-111",
+            BusError::InvalidMessageIdFormat { .. } => "SMEV-112",
+            BusError::StaleMessageId { .. } => "SMEV-113",
+            BusError::EndOfLifeReached(_) => "SMEV-114",
+            BusError::TargetMessageIsNotFound(_) => "SMEV-115",
+            BusError::StaleTimestamp { .. } => "SMEV-116",
+            BusError::ReplayedCall => "SMEV-117",
+            BusError::NoSigningKey { .. } => "SMEV-118",
+            BusError::Store(_) | BusError::Internal(_) => "SMEV-500",
+        }
+    }
 }

@@ -10,6 +10,9 @@
 //! Architecture invariant: a send is answered only after [`Store::enqueue`] returned, i.e. after
 //! the message is durable.
 
+pub mod admin;
+pub mod auth;
+pub mod integration;
 pub mod registry;
 
 mod bus;
@@ -17,8 +20,8 @@ mod error;
 
 pub use bus::{
     Accepted, AckInput, AttachmentsInput, Bus, BusConfig, Caller, Clock, HandOutError, ManualClock,
-    PollInput, ReplyToken, ResponseBody, SendRequestInput, SendResponseInput, Signed, StatusInput,
-    SystemClock,
+    PollInput, PollSpec, ReplyToken, ResponseBody, SendRequestInput, SendResponseInput, Signed,
+    StatusInput, SystemClock,
 };
 pub use error::{
     BusError, ContentIssue, GrantPeriods, IssueText, Miscoordination, Recipient, Unsupported,

@@ -101,3 +101,11 @@ pub trait CryptoProvider: Send + Sync + Debug {
     /// checked here (trust is the registry's business); only the signature is.
     fn cms_verify_detached(&self, cms: &[u8], data: &[u8]) -> Result<CmsVerification, CryptoError>;
 }
+
+/// `n` bytes from OpenSSL's cryptographically secure generator (API token secrets, one-time
+/// passwords).
+pub fn random_bytes(n: usize) -> Result<Vec<u8>, CryptoError> {
+    let mut bytes = vec![0u8; n];
+    openssl::rand::rand_bytes(&mut bytes)?;
+    Ok(bytes)
+}

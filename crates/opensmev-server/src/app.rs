@@ -36,7 +36,7 @@ fn setup(what: impl Into<String>, e: impl std::fmt::Display) -> AppError {
 /// Shared state of the handlers.
 #[derive(Debug)]
 pub(crate) struct State {
-    pub(crate) bus: Bus,
+    pub(crate) bus: Arc<Bus>,
     pub(crate) config: Config,
     /// Memory budget for request bodies being read or processed: a request holds budget for
     /// the bytes it holds, as they arrive.
@@ -86,8 +86,11 @@ pub enum RegistryAtStart {
 #[derive(Debug)]
 pub struct Application {
     state: Arc<State>,
+    api: opensmev_api::ApiState,
     demo: Option<demo::Demo>,
     registry_at_start: RegistryAtStart,
+    first_admin_password: Option<String>,
+    demo_tokens: Vec<demo::DemoToken>,
 }
 
 /// Where the registry to write at start comes from.
@@ -156,9 +159,10 @@ impl Application {
             tracing::warn!(%not_after, "the bus's certificate expires within 30 days (or has expired)");
         }
         let store_dir = config.data_dir.join("store");
+        let node = crate::access::node(&config).to_owned();
         let store_path = store_dir.clone();
         let store: Arc<dyn Store> = Arc::new(
-            tokio::task::spawn_blocking(move || SqliteStore::open(&store_dir))
+            tokio::task::spawn_blocking(move || SqliteStore::open_on_node(&store_dir, Some(&node)))
                 .await
                 .map_err(|e| setup("opening the store", e))?
                 .map_err(|e| setup("opening the store", e))?,
@@ -174,7 +178,49 @@ impl Application {
             ..BusConfig::default()
         };
         let crypto: Arc<dyn CryptoProvider> = provider;
-        let bus = Bus::new(store, crypto, signer, bus_config, Arc::new(SystemClock));
+        let mut bus = Bus::new(
+            store,
+            Arc::clone(&crypto),
+            signer,
+            bus_config,
+            Arc::new(SystemClock),
+        );
+        // The keys the bus holds for information systems (server-side signing).
+        let passphrase = config
+            .keys_passphrase
+            .clone()
+            .or_else(|| demo.as_ref().map(|_| demo::DEMO_KEYS_PASSPHRASE.to_owned()));
+        if let Some(passphrase) = passphrase {
+            let keys_dir = config
+                .keys_dir
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("keys"));
+            let keys = opensmev_crypto::FileKeyStore::open(
+                &keys_dir,
+                passphrase.as_bytes(),
+                Arc::clone(&crypto),
+            )
+            .map_err(|e| {
+                setup(
+                    format!("opening the key directory {}", keys_dir.display()),
+                    e,
+                )
+            })?;
+            if let Some(demo) = &demo {
+                demo::hold_keys(demo, &keys).map_err(|e| setup("demo keys", e))?;
+            }
+            let held = opensmev_crypto::KeyStore::list(&keys).map_err(|e| {
+                setup(
+                    format!("reading the key directory {}", keys_dir.display()),
+                    e,
+                )
+            })?;
+            tracing::info!(keys = %keys_dir.display(), held = held.len(),
+                "keys held for information systems (server-side signing): {}",
+                held.iter().map(|k| k.owner.as_str()).collect::<Vec<_>>().join(", "));
+            bus = bus.with_keys(Arc::new(keys));
+        }
+        let bus = Arc::new(bus);
         let source = match (&demo, &config.registry_file) {
             (_, Some(path)) => Some(Source::File(
                 std::fs::read_to_string(path)
@@ -233,6 +279,25 @@ impl Application {
                 .await
                 .map_err(|e| setup("loading the registry", e))?;
         }
+        // A fresh store gets its first administrator, with a one-time password shown once.
+        let first_admin_password = bus
+            .ensure_first_admin()
+            .await
+            .map_err(|e| setup("creating the first administrator", e))?;
+        let demo_tokens = match &demo {
+            Some(demo) => demo::tokens(demo, &bus)
+                .await
+                .map_err(|e| setup("demo tokens", e))?,
+            None => Vec::new(),
+        };
+        let api = opensmev_api::ApiState {
+            bus: Arc::clone(&bus),
+            settings: Arc::new(opensmev_api::ApiSettings {
+                max_body_bytes: config.max_xml_body_bytes,
+                max_poll_wait: std::time::Duration::from_secs(config.api_max_poll_wait_seconds),
+                ..opensmev_api::ApiSettings::default()
+            }),
+        };
         let spool_dir = config.data_dir.join("spool");
         let spool = crate::body::Spool::open(&spool_dir)
             .map_err(|e| setup(format!("preparing {}", spool_dir.display()), e))?;
@@ -243,9 +308,23 @@ impl Application {
                 body_budget: crate::budget::BodyBudget::new(crate::budget::BODY_BUDGET_BYTES),
                 spool: Arc::new(spool),
             }),
+            api,
             demo,
             registry_at_start,
+            first_admin_password,
+            demo_tokens,
         })
+    }
+
+    /// The one-time password of the administrator `admin`, when this start created the account
+    /// (a store without accounts): to be shown once.
+    pub fn first_admin_password(&self) -> Option<&str> {
+        self.first_admin_password.as_deref()
+    }
+
+    /// The demo API tokens (demo mode).
+    pub fn demo_tokens(&self) -> &[demo::DemoToken] {
+        &self.demo_tokens
     }
 
     /// The bus.
@@ -265,7 +344,22 @@ impl Application {
 
     /// The router (for in-process tests).
     pub fn router(&self) -> axum::Router {
-        crate::soap::router(self.state.clone())
+        let state = &self.state;
+        crate::soap::router(state.clone())
+            .merge(opensmev_api::router(self.api.clone()))
+            .layer(axum::extract::DefaultBodyLimit::max(
+                state.config.max_mtom_body_bytes,
+            ))
+            // A client that stalls mid-request cannot hold a connection and its buffer forever.
+            .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+                http::StatusCode::REQUEST_TIMEOUT,
+                std::time::Duration::from_secs(state.config.request_timeout_seconds),
+            ))
+            // Outermost, so that a call cut by the timeout has its line too.
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::clone(state),
+                crate::access::log_calls,
+            ))
     }
 
     /// Serves on `listener` until `shutdown` completes; also keeps the registry in step with the

@@ -161,6 +161,16 @@ pub struct Config {
     /// The language of fault texts: `ru` (default) or `en`. The fault elements and codes are
     /// the same in both.
     pub fault_lang: FaultLang,
+    /// Where the keys the bus holds for information systems live (server-side signing through
+    /// the integration API): a directory of passphrase-encrypted PKCS#8 files (default
+    /// `<data_dir>/keys`).
+    pub keys_dir: Option<PathBuf>,
+    /// The passphrase of the key directory: from `OPENSMEV_KEYS_PASSPHRASE`, or the first line
+    /// of `keys_passphrase_file`. Without one the bus holds no keys (demo mode uses the demo
+    /// passphrase `opensmev-demo`).
+    pub keys_passphrase: Option<String>,
+    /// The longest long poll a client of the integration API may ask for (default 60 s).
+    pub api_max_poll_wait_seconds: u64,
 }
 
 impl Default for Config {
@@ -194,6 +204,9 @@ impl Default for Config {
             tls_client_ca: None,
             tls_client_auth: TlsClientAuth::Required,
             fault_lang: FaultLang::Ru,
+            keys_dir: None,
+            keys_passphrase: None,
+            api_max_poll_wait_seconds: 60,
         }
     }
 }
@@ -230,6 +243,9 @@ struct FileConfig {
     tls_client_ca: Option<PathBuf>,
     tls_client_auth: Option<TlsClientAuth>,
     fault_lang: Option<FaultLang>,
+    keys_dir: Option<PathBuf>,
+    keys_passphrase_file: Option<PathBuf>,
+    api_max_poll_wait_seconds: Option<u64>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -246,7 +262,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 28] = [
+const ENV_KEYS: [&str; 31] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -275,6 +291,9 @@ const ENV_KEYS: [&str; 28] = [
     "TLS_CLIENT_CA",
     "TLS_CLIENT_AUTH",
     "FAULT_LANG",
+    "KEYS_DIR",
+    "KEYS_PASSPHRASE",
+    "API_MAX_POLL_WAIT_SECONDS",
 ];
 
 impl Config {
@@ -366,8 +385,26 @@ impl Config {
             timestamp_window_seconds,
             log_format,
             tls_client_auth,
-            fault_lang
+            fault_lang,
+            api_max_poll_wait_seconds
         );
+        if f.keys_dir.is_some() {
+            self.keys_dir = f.keys_dir;
+        }
+        if let Some(path) = f.keys_passphrase_file {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let line = text.lines().next().unwrap_or("").to_owned();
+            if line.is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "keys_passphrase_file {} is empty",
+                    path.display()
+                )));
+            }
+            self.keys_passphrase = Some(line);
+        }
         if f.tls_cert.is_some() {
             self.tls_cert = f.tls_cert;
         }
@@ -411,6 +448,11 @@ impl Config {
             "LEASE_SECONDS" => self.lease_seconds = num(name, value)?,
             "STALE_MESSAGE_ID_HOURS" => self.stale_message_id_hours = num(name, value)?,
             "POLL_WAIT_MS" => self.poll_wait_ms = num(name, value)?,
+            "KEYS_DIR" => self.keys_dir = Some(PathBuf::from(value)),
+            "KEYS_PASSPHRASE" => {
+                self.keys_passphrase = Some(value.to_owned()).filter(|v| !v.is_empty());
+            }
+            "API_MAX_POLL_WAIT_SECONDS" => self.api_max_poll_wait_seconds = num(name, value)?,
             "SMEV_KEY" => self.smev_key = Some(PathBuf::from(value)),
             "SMEV_CERT" => self.smev_cert = Some(PathBuf::from(value)),
             "REGISTRY_FILE" => self.registry_file = Some(PathBuf::from(value)),

@@ -398,3 +398,81 @@ fn write_envelopes(dir: &Path) -> Result<(), DemoError> {
     let readme = dir.join("README.txt");
     std::fs::write(&readme, ENVELOPES_README).map_err(|e| io(&readme, e))
 }
+
+/// The passphrase of the demo key directory (demo mode only; a production bus takes its own
+/// from `OPENSMEV_KEYS_PASSPHRASE` or `keys_passphrase_file`).
+pub const DEMO_KEYS_PASSPHRASE: &str = "opensmev-demo";
+
+/// Puts the demo systems' keys into the key store the bus signs with on their behalf (the
+/// integration API), so the API works on the demo at once.
+pub fn hold_keys(demo: &Demo, keys: &dyn opensmev_crypto::KeyStore) -> Result<(), DemoError> {
+    for (mnemonic, _, _, _) in SYSTEMS {
+        let dir = demo.dir.join(mnemonic);
+        let key = std::fs::read(dir.join("key.pem")).map_err(|e| io(&dir.join("key.pem"), e))?;
+        let cert = std::fs::read(dir.join("cert.pem")).map_err(|e| io(&dir.join("cert.pem"), e))?;
+        let certificate = opensmev_crypto::Certificate::from_pem(&cert)
+            .map_err(|e| DemoError(format!("{mnemonic}: {e}")))?;
+        keys.put(mnemonic, &key, &certificate)
+            .map_err(|e| DemoError(format!("holding the key of {mnemonic}: {e}")))?;
+    }
+    Ok(())
+}
+
+/// A demo API token: who it is for, and its secret.
+#[derive(Debug, Clone)]
+pub struct DemoToken {
+    /// `admin`, `operator`, `auditor`, or an IS mnemonic (role `is`).
+    pub holder: String,
+    /// The token (`osmv_…`).
+    pub secret: String,
+}
+
+/// The demo API tokens: derived from a random seed kept in `<data_dir>/demo/token-seed`, so a
+/// restart of the same demo prints the same tokens; stored (hashed) when missing.
+pub async fn tokens(demo: &Demo, bus: &opensmev_core::Bus) -> Result<Vec<DemoToken>, DemoError> {
+    use base64::Engine as _;
+    use opensmev_core::auth::TokenRequest;
+    use opensmev_types::Role;
+    use sha2::Digest as _;
+    let seed_path = demo.dir.join("token-seed");
+    let seed = match std::fs::read(&seed_path) {
+        Ok(seed) if seed.len() == 32 => seed,
+        _ => {
+            let seed = opensmev_crypto::random_bytes(32).map_err(|e| DemoError(e.to_string()))?;
+            write_private(&seed_path, &seed)?;
+            seed
+        }
+    };
+    let mut holders: Vec<(String, Role, Option<opensmev_types::Mnemonic>)> = vec![
+        ("admin".into(), Role::Admin, None),
+        ("operator".into(), Role::Operator, None),
+        ("auditor".into(), Role::Auditor, None),
+    ];
+    for (mnemonic, _, _, _) in SYSTEMS {
+        let m = opensmev_types::Mnemonic::parse(mnemonic).map_err(|e| DemoError(e.to_string()))?;
+        holders.push((mnemonic.to_owned(), Role::Is, Some(m)));
+    }
+    let mut out = Vec::new();
+    for (holder, role, system) in holders {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(&seed);
+        hasher.update(holder.as_bytes());
+        let secret = format!(
+            "{}{}",
+            opensmev_core::auth::TOKEN_PREFIX,
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize())
+        );
+        let request = TokenRequest {
+            name: format!("демо: {holder}"),
+            role,
+            system,
+            account: None,
+            expires_at: None,
+        };
+        bus.install_token(opensmev_core::auth::SYSTEM_ACTOR, request, &secret)
+            .await
+            .map_err(|e| DemoError(format!("the demo token of {holder}: {e}")))?;
+        out.push(DemoToken { holder, secret });
+    }
+    Ok(out)
+}

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Query, State as AxumState};
+use axum::extract::{Query, State as AxumState};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -52,7 +52,6 @@ const DELIVERY_EXTRA_DEPTH: usize = 2;
 
 pub(crate) fn router(state: Arc<State>) -> Router {
     let prefix = state.config.path_prefix.clone();
-    let limit = state.config.max_mtom_body_bytes;
     let mut router = Router::new();
     for version in SchemaVersion::ALL {
         let path = format!("{prefix}/v{}/ws", version.as_str());
@@ -62,19 +61,9 @@ pub(crate) fn router(state: Arc<State>) -> Router {
                 .post(move |s, h, b| endpoint(s, h, b, version)),
         );
     }
-    router
-        .layer(DefaultBodyLimit::max(limit))
-        // A client that stalls mid-request cannot hold a connection and its buffer forever.
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            std::time::Duration::from_secs(state.config.request_timeout_seconds),
-        ))
-        // Outermost, so that a call cut by the timeout has its line too.
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            crate::access::log_calls,
-        ))
-        .with_state(state)
+    // The body limit, the timeout and the call log are layered by `Application::router`
+    // around these routes and the integration API alike.
+    router.with_state(state)
 }
 
 fn xml_response(

@@ -9,6 +9,6 @@ mod model;
 
 pub use id::{MessageId, MessageIdError};
 pub use model::{
-    DeliveryMode, InteractionStatus, MessageKind, Mnemonic, MnemonicError, Priority, QName,
-    Role, SchemaVersion,
+    DeliveryMode, InteractionStatus, MessageKind, Mnemonic, MnemonicError, Priority, QName, Role,
+    SchemaVersion,
 };

@@ -1,0 +1,1052 @@
+//! An information system at work through the API: send requests and responses (signed by the
+//! bus with the key it holds for the system), receive the next incoming message (plain or long
+//! poll) with the verification of every signature in it, acknowledge, take status notices.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use opensmev_core::auth::Action;
+use opensmev_core::integration::{
+    DeliveredBody, OutgoingAnswer, OutgoingAttachment, OutgoingContent, OutgoingRequest,
+    OutgoingResponse, SignatureCheck,
+};
+use opensmev_core::{Accepted, Caller, HandOutError, PollSpec, registry::parse_clark};
+use opensmev_store::{Blob, StoredMessage};
+use opensmev_types::{MessageId, MessageKind, SchemaVersion};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{ApiState, Authenticated, Problem, json, parse_time, rfc3339};
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/requests", post(send_request))
+        .route("/requests/{id}/response", post(send_response))
+        .route("/requests/{id}/rejection", post(send_rejection))
+        .route("/requests/{id}/status", post(send_status))
+        .route("/inbox/requests/next", post(next_request))
+        .route("/inbox/responses/next", post(next_response))
+        .route("/messages/{id}/ack", post(ack))
+        .route("/statuses/next", post(next_status))
+        .route("/queues", get(queues))
+}
+
+/// The caller of an IS token (401/403 otherwise).
+fn caller(state: &ApiState, auth: &Authenticated) -> Result<Caller, Problem> {
+    auth.may(state, Action::WorkAsOwn)?;
+    let system =
+        auth.0.own_system().cloned().ok_or_else(|| {
+            Problem::from(opensmev_core::auth::AuthError::SystemGone(String::new()))
+        })?;
+    auth.may(state, Action::WorkAs(&system))?;
+    state.bus.caller_of(&system).ok_or_else(|| {
+        Problem::from(opensmev_core::auth::AuthError::SystemGone(
+            system.to_string(),
+        ))
+    })
+}
+
+/// How the request body came.
+enum Given {
+    Json(Bytes),
+    Xml(String),
+}
+
+const JSON_OR_XML: &str = "application/json, or application/xml with the business XML";
+
+async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Given, Problem> {
+    let limit = state.settings.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u128>().ok());
+    if declared.is_some_and(|n| n > limit as u128) {
+        return Err(Problem::too_large(limit));
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json" || essence.ends_with("+json");
+    let is_xml = essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml");
+    if !is_json && !is_xml {
+        return Err(Problem::unsupported_media_type(&content_type, JSON_OR_XML));
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Problem::too_large(limit))?;
+    if is_json {
+        return Ok(Given::Json(bytes));
+    }
+    String::from_utf8(bytes.to_vec())
+        .map(Given::Xml)
+        .map_err(|e| Problem::bad_request(format!("the XML body is not UTF-8: {e}")))
+}
+
+fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Problem> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "api.malformed-json",
+            "Неверный JSON / Malformed JSON",
+            format!("the JSON body cannot be read: {e}"),
+        )
+    })
+}
+
+/// An attachment given in JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AttachmentIn {
+    /// Its id (`AttachmentHeader/contentId`): an XML NCName, unique in the message.
+    id: String,
+    /// Its MIME type.
+    mime_type: String,
+    /// Its bytes, base64.
+    data_base64: String,
+}
+
+/// Business content given in JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ContentIn {
+    /// The business XML: one element, as a standalone XML document, valid against the kind's XSD.
+    business_xml: String,
+    /// An ЭП-СП `ds:Signature` over the content (placed in `PersonalSignature`).
+    #[serde(default)]
+    personal_signature_xml: Option<String>,
+    /// Attachments.
+    #[serde(default)]
+    attachments: Vec<AttachmentIn>,
+}
+
+/// Options of a message to send (JSON fields, or query parameters when the body is the XML).
+#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct SendOptions {
+    /// `MessageID` (a lower-case version-1 UUID); the bus makes one when absent.
+    #[serde(default)]
+    message_id: Option<String>,
+    /// Your own id for the message: unique per system (a second send with it is 409 and names
+    /// the message it was used for); find the message by it later.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// `ReferenceMessageID` (requests).
+    #[serde(default)]
+    reference_message_id: Option<String>,
+    /// `TransactionCode` (requests).
+    #[serde(default)]
+    transaction_code: Option<String>,
+    /// `NodeID` (requests): responses go only to polls naming it.
+    #[serde(default)]
+    node_id: Option<String>,
+    /// `EOL` (requests), RFC 3339.
+    #[serde(default)]
+    eol: Option<String>,
+    /// `TestMessage` (requests).
+    #[serde(default)]
+    test_message: Option<bool>,
+}
+
+/// A request to send, in JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendRequestBody {
+    /// The content.
+    #[serde(flatten)]
+    content: ContentIn,
+    /// The options.
+    #[serde(flatten)]
+    options: SendOptions,
+}
+
+/// A business response to send, in JSON.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SendResponseBody {
+    /// The content.
+    #[serde(flatten)]
+    content: ContentIn,
+    /// `MessageID` of the response; the bus makes one when absent.
+    #[serde(default)]
+    message_id: Option<String>,
+    /// Your own id for the response.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// The options of a response given as XML (query parameters).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ResponseOptions {
+    /// `MessageID` of the response; the bus makes one when absent.
+    #[serde(default)]
+    message_id: Option<String>,
+    /// Your own id for the response.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// One reason of a rejection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RejectionReason {
+    /// `ACCESS_DENIED`, `NO_DATA`, `UNKNOWN_REQUEST_DESCRIPTION` or `FAILURE`.
+    code: String,
+    /// The explanation.
+    description: String,
+}
+
+/// A rejection (`RequestRejected`) of a received request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RejectionBody {
+    /// The reasons (at least one).
+    reasons: Vec<RejectionReason>,
+    /// `MessageID` of the response; the bus makes one when absent.
+    #[serde(default)]
+    message_id: Option<String>,
+    /// Your own id for the response.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// One parameter of an intermediate status.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusParameter {
+    /// Key.
+    key: String,
+    /// Value.
+    value: String,
+}
+
+/// An intermediate status (`RequestStatus`) of a received request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StatusBody {
+    /// The status code.
+    code: i32,
+    /// Its description.
+    description: String,
+    /// Parameters.
+    #[serde(default)]
+    parameters: Vec<StatusParameter>,
+    /// `MessageID` of the response; the bus makes one when absent.
+    #[serde(default)]
+    message_id: Option<String>,
+    /// Your own id for the response.
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// A message the bus accepted (stored durably before this answer).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AcceptedMessage {
+    /// `MessageID`.
+    message_id: String,
+    /// Your client id, if given.
+    client_id: Option<String>,
+    /// `request` or `response`.
+    kind: String,
+    /// The sender (you).
+    sender: String,
+    /// The recipient.
+    recipient: String,
+    /// The kind of information (ВС) id.
+    vs_id: String,
+    /// The business root element, `{namespace}local`.
+    message_type: String,
+    /// The interaction status after acceptance.
+    status: String,
+    /// When it was accepted (RFC 3339).
+    sent_at: String,
+    /// Whether the bus signed it (ЭП-ОВ) with the key it holds for you.
+    signed: bool,
+}
+
+fn kind_text(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Request => "request",
+        MessageKind::Response => "response",
+    }
+}
+
+fn accepted_answer(accepted: &Accepted) -> Response {
+    let m = &accepted.message;
+    let body = AcceptedMessage {
+        message_id: m.id.to_string(),
+        client_id: m.client_id.clone(),
+        kind: kind_text(m.kind).into(),
+        sender: m.sender.to_string(),
+        recipient: m.recipient.to_string(),
+        vs_id: m.vs_id.clone(),
+        message_type: m.message_type.to_string(),
+        status: accepted.status.code().into(),
+        sent_at: rfc3339(m.sent_at),
+        signed: m.sender_signature.is_some(),
+    };
+    let mut response = json(StatusCode::CREATED, &body);
+    if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/messages/{}", m.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn attachments_of(given: Vec<AttachmentIn>) -> Result<Vec<OutgoingAttachment>, Problem> {
+    given
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let data = base64::engine::general_purpose::STANDARD
+                .decode(a.data_base64.trim())
+                .map_err(|e| {
+                    Problem::invalid_field(
+                        &format!("/attachments/{i}/data_base64"),
+                        format!("not base64: {e}"),
+                    )
+                })?;
+            Ok(OutgoingAttachment {
+                id: a.id,
+                mime_type: a.mime_type,
+                data: Blob::Bytes(data),
+            })
+        })
+        .collect()
+}
+
+fn content_of(given: ContentIn) -> Result<OutgoingContent, Problem> {
+    Ok(OutgoingContent {
+        business_xml: given.business_xml,
+        personal_signature_xml: given.personal_signature_xml,
+        attachments: attachments_of(given.attachments)?,
+    })
+}
+
+fn request_of(
+    version: SchemaVersion,
+    options: SendOptions,
+    content: OutgoingContent,
+) -> Result<OutgoingRequest, Problem> {
+    let eol = options
+        .eol
+        .as_deref()
+        .map(|t| parse_time("eol", t))
+        .transpose()?;
+    Ok(OutgoingRequest {
+        version,
+        message_id: options.message_id,
+        client_id: check_client_id(options.client_id)?,
+        reference_message_id: options.reference_message_id,
+        transaction_code: options.transaction_code,
+        node_id: options.node_id,
+        eol,
+        test_message: options.test_message.unwrap_or(false),
+        content,
+    })
+}
+
+fn check_client_id(id: Option<String>) -> Result<Option<String>, Problem> {
+    match id {
+        Some(id) if id.is_empty() || id.chars().count() > 200 => {
+            Err(Problem::invalid_field("client_id", "1–200 characters"))
+        }
+        Some(id) if id.chars().any(char::is_control) => Err(Problem::invalid_field(
+            "client_id",
+            "control characters are not allowed",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A duplicate client id is answered with the message it was used for.
+async fn conflict_on_client_id(
+    state: &ApiState,
+    caller: &Caller,
+    client_id: &Option<String>,
+    error: opensmev_core::BusError,
+) -> Problem {
+    if let (opensmev_core::BusError::MessageIsAlreadySent(_), Some(client_id)) = (&error, client_id)
+        && let Ok(Some(existing)) = state
+            .bus
+            .store()
+            .message_by_client_id(&caller.system.mnemonic, client_id)
+            .await
+    {
+        return Problem::new(
+            StatusCode::CONFLICT,
+            "api.client-id-used",
+            "Идентификатор клиента уже использован / The client id was used already",
+            format!(
+                "the client id «{client_id}» was used for message {} accepted at {}",
+                existing.message.id,
+                rfc3339(existing.message.sent_at)
+            ),
+        );
+    }
+    error.into()
+}
+
+/// Sends a request as the token's information system.
+///
+/// The body is JSON (`SendRequestBody`), or the business XML itself (`application/xml`) with
+/// the options as query parameters. The bus composes the `SendRequest` an SMEV client would
+/// send, signs it (ЭП-ОВ) with the key it holds for the system, and accepts it by the same rules
+/// as a SOAP call: the answer comes only after the message is stored durably.
+#[utoipa::path(post, path = "/api/v1/requests", tag = "work",
+    params(SendOptions),
+    request_body(content(
+        (SendRequestBody = "application/json"),
+        (String = "application/xml")
+    )),
+    responses(
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
+        (status = 400, description = "Malformed JSON or parameters", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token, or no grant", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already sent (MessageID or client id), or no key held", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body or attachments too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor XML", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid content (XSD errors with element, line, column), unknown kind", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The recipient's queue is full", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn send_request(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Query(query): Query<SendOptions>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let version = state.settings.schema_version;
+    let request = match read_body(&state, &headers, body).await? {
+        Given::Json(bytes) => {
+            if !query_is_empty(&query) {
+                return Err(Problem::bad_request(
+                    "with a JSON body the options are JSON fields, not query parameters",
+                ));
+            }
+            let given: SendRequestBody = from_json(&bytes)?;
+            request_of(version, given.options, content_of(given.content)?)?
+        }
+        Given::Xml(xml) => request_of(
+            version,
+            query,
+            OutgoingContent {
+                business_xml: xml,
+                ..OutgoingContent::default()
+            },
+        )?,
+    };
+    let client_id = request.client_id.clone();
+    match state.bus.send_request_as(&caller, request).await {
+        Ok(accepted) => Ok(accepted_answer(&accepted)),
+        Err(e) => Err(conflict_on_client_id(&state, &caller, &client_id, e).await),
+    }
+}
+
+fn query_is_empty(q: &SendOptions) -> bool {
+    q.message_id.is_none()
+        && q.client_id.is_none()
+        && q.reference_message_id.is_none()
+        && q.transaction_code.is_none()
+        && q.node_id.is_none()
+        && q.eol.is_none()
+        && q.test_message.is_none()
+}
+
+fn request_id(text: &str) -> Result<MessageId, Problem> {
+    MessageId::parse(text).map_err(|e| {
+        Problem::not_found(format!(
+            "«{text}» is not a MessageID ({e}); no request has it"
+        ))
+    })
+}
+
+async fn respond(
+    state: &ApiState,
+    caller: &Caller,
+    response: OutgoingResponse,
+) -> Result<Response, Problem> {
+    let client_id = response.client_id.clone();
+    match state.bus.send_response_as(caller, response).await {
+        Ok(accepted) => Ok(accepted_answer(&accepted)),
+        Err(e) => Err(conflict_on_client_id(state, caller, &client_id, e).await),
+    }
+}
+
+/// Sends a business response to a request the token's system received.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/response", tag = "work",
+    params(("id" = String, Path, description = "The request's MessageID"), ResponseOptions),
+    request_body(content(
+        (SendResponseBody = "application/json"),
+        (String = "application/xml")
+    )),
+    responses(
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor XML", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid content", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The consumer's queue is full", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn send_response(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    Query(query): Query<ResponseOptions>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let request = request_id(&id)?;
+    let version = state.settings.schema_version;
+    let response = match read_body(&state, &headers, body).await? {
+        Given::Json(bytes) => {
+            let given: SendResponseBody = from_json(&bytes)?;
+            OutgoingResponse {
+                version,
+                message_id: given.message_id.or(query.message_id),
+                client_id: check_client_id(given.client_id.or(query.client_id))?,
+                request,
+                answer: OutgoingAnswer::Business(content_of(given.content)?),
+            }
+        }
+        Given::Xml(xml) => OutgoingResponse {
+            version,
+            message_id: query.message_id,
+            client_id: check_client_id(query.client_id)?,
+            request,
+            answer: OutgoingAnswer::Business(OutgoingContent {
+                business_xml: xml,
+                ..OutgoingContent::default()
+            }),
+        },
+    };
+    respond(&state, &caller, response).await
+}
+
+/// Rejects a request the token's system received (`RequestRejected`).
+#[utoipa::path(post, path = "/api/v1/requests/{id}/rejection", tag = "work",
+    params(("id" = String, Path, description = "The request's MessageID")),
+    request_body(content = RejectionBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid reasons", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn send_rejection(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let request = request_id(&id)?;
+    let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
+        return Err(Problem::unsupported_media_type("XML", "application/json"));
+    };
+    let given: RejectionBody = from_json(&bytes)?;
+    if given.reasons.is_empty() {
+        return Err(Problem::invalid_field("reasons", "at least one reason"));
+    }
+    let mut reasons = Vec::with_capacity(given.reasons.len());
+    for (i, r) in given.reasons.into_iter().enumerate() {
+        let code = opensmev_wire::RejectCode::parse(&r.code).ok_or_else(|| {
+            Problem::invalid_field(
+                &format!("/reasons/{i}/code"),
+                format!(
+                    "«{}» is not one of ACCESS_DENIED, NO_DATA, UNKNOWN_REQUEST_DESCRIPTION, FAILURE",
+                    r.code
+                ),
+            )
+        })?;
+        reasons.push((code, r.description));
+    }
+    let response = OutgoingResponse {
+        version: state.settings.schema_version,
+        message_id: given.message_id,
+        client_id: check_client_id(given.client_id)?,
+        request,
+        answer: OutgoingAnswer::Rejected(reasons),
+    };
+    respond(&state, &caller, response).await
+}
+
+/// Sends an intermediate status (`RequestStatus`) of a request the token's system received.
+#[utoipa::path(post, path = "/api/v1/requests/{id}/status", tag = "work",
+    params(("id" = String, Path, description = "The request's MessageID")),
+    request_body(content = StatusBody, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid status", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn send_status(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let request = request_id(&id)?;
+    let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
+        return Err(Problem::unsupported_media_type("XML", "application/json"));
+    };
+    let given: StatusBody = from_json(&bytes)?;
+    let response = OutgoingResponse {
+        version: state.settings.schema_version,
+        message_id: given.message_id,
+        client_id: check_client_id(given.client_id)?,
+        request,
+        answer: OutgoingAnswer::Status {
+            code: given.code,
+            description: given.description,
+            parameters: given
+                .parameters
+                .into_iter()
+                .map(|p| (p.key, p.value))
+                .collect(),
+        },
+    };
+    respond(&state, &caller, response).await
+}
+
+/// What to receive.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct PollQuery {
+    /// Only this message type (the business root element, `{namespace}local`).
+    #[serde(default, rename = "type")]
+    message_type: Option<String>,
+    /// The poller's `NodeID` (responses to requests sent with a node go only to it).
+    #[serde(default)]
+    node_id: Option<String>,
+    /// Seconds to wait for a message when none is waiting (long poll; 0 = answer at once; at
+    /// most the server's `api_max_poll_wait_seconds`).
+    #[serde(default)]
+    wait: Option<u64>,
+}
+
+/// An attachment of a delivered message.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AttachmentOut {
+    /// Its id.
+    id: String,
+    /// Its MIME type.
+    mime_type: String,
+    /// Its size in bytes.
+    size: u64,
+    /// Its bytes, base64.
+    data_base64: String,
+}
+
+/// The verification of one signature.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SignatureCheckOut {
+    /// `ЭП-ОВ` (the sender's) or `ЭП-СП` (personal).
+    role: String,
+    /// Whether it is valid.
+    valid: bool,
+    /// Why not: the SMEV category.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_category: Option<String>,
+    /// Why not: the explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<String>,
+    /// The signer certificate's subject.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate_subject: Option<String>,
+    /// Its SHA-1 thumbprint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    certificate_thumbprint: Option<String>,
+    /// The information system the registry has the certificate for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    registered_system: Option<String>,
+}
+
+impl From<SignatureCheck> for SignatureCheckOut {
+    fn from(c: SignatureCheck) -> Self {
+        let (category, failure) = c.failure.unzip();
+        SignatureCheckOut {
+            role: c.role.label().into(),
+            valid: c.valid,
+            failure_category: category,
+            failure,
+            certificate_subject: c.certificate_subject,
+            certificate_thumbprint: c.certificate_thumbprint,
+            registered_system: c.registered_system,
+        }
+    }
+}
+
+/// One rejection reason of a delivered rejection.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RejectionOut {
+    /// The code.
+    code: String,
+    /// The description.
+    description: String,
+}
+
+/// An intermediate status of a delivered status.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusOut {
+    /// The code.
+    code: String,
+    /// The description.
+    description: String,
+    /// Parameters (key → value, in order).
+    parameters: Vec<(String, String)>,
+}
+
+/// A message handed out to the token's system. Acknowledge it (`POST
+/// /api/v1/messages/{id}/ack`) once processed; until then it is leased and comes again when the
+/// lease runs out.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Delivery {
+    /// `MessageID`.
+    message_id: String,
+    /// `request` or `response`.
+    kind: String,
+    /// The sender.
+    sender: String,
+    /// The sender's name.
+    sender_name: String,
+    /// The recipient (you).
+    recipient: String,
+    /// The kind of information (ВС) id.
+    vs_id: String,
+    /// The message type, `{namespace}local`.
+    message_type: String,
+    /// `business`, `rejection` or `status`.
+    content_kind: String,
+    /// The business XML (`business`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    business_xml: Option<String>,
+    /// The reasons (`rejection`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    rejections: Vec<RejectionOut>,
+    /// The status (`status`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<StatusOut>,
+    /// Attachments.
+    attachments: Vec<AttachmentOut>,
+    /// The verification of every signature in it.
+    signatures: Vec<SignatureCheckOut>,
+    /// For responses: the request's MessageID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_message_id: Option<String>,
+    /// `ReferenceMessageID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reference_message_id: Option<String>,
+    /// `TransactionCode`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_code: Option<String>,
+    /// `TestMessage`.
+    test_message: bool,
+    /// When the bus accepted it (RFC 3339).
+    sent_at: String,
+    /// The delivery attempt (1 = first).
+    attempt: u32,
+    /// The lease: acknowledge before this time (RFC 3339).
+    lease_until: Option<String>,
+}
+
+fn delivery(state: &ApiState, stored: StoredMessage) -> Result<Delivery, HandOutError> {
+    let opened = state
+        .bus
+        .open_delivered(&stored)
+        .map_err(HandOutError::Undeliverable)?;
+    let m = &stored.message;
+    let mut attachments = Vec::with_capacity(m.attachments.len());
+    for a in &m.attachments {
+        let bytes = a.data.to_vec().map_err(|e| {
+            HandOutError::Failed(opensmev_core::BusError::Internal(format!(
+                "reading attachment {} of {}: {e}",
+                a.content_id, m.id
+            )))
+        })?;
+        attachments.push(AttachmentOut {
+            id: a.content_id.clone(),
+            mime_type: a.mime_type.clone(),
+            size: bytes.len() as u64,
+            data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        });
+    }
+    let (content_kind, business_xml, rejections, status) = match opened.body {
+        DeliveredBody::Business(xml) => ("business", Some(xml), Vec::new(), None),
+        DeliveredBody::Rejected(reasons) => (
+            "rejection",
+            None,
+            reasons
+                .into_iter()
+                .map(|(code, description)| RejectionOut { code, description })
+                .collect(),
+            None,
+        ),
+        DeliveredBody::Status {
+            code,
+            description,
+            parameters,
+        } => (
+            "status",
+            None,
+            Vec::new(),
+            Some(StatusOut {
+                code,
+                description,
+                parameters,
+            }),
+        ),
+    };
+    let registry = state.bus.registry();
+    Ok(Delivery {
+        message_id: m.id.to_string(),
+        kind: kind_text(m.kind).into(),
+        sender: m.sender.to_string(),
+        sender_name: registry
+            .system(&m.sender)
+            .map(|s| s.name.clone())
+            .unwrap_or_default(),
+        recipient: m.recipient.to_string(),
+        vs_id: m.vs_id.clone(),
+        message_type: m.message_type.to_string(),
+        content_kind: content_kind.into(),
+        business_xml,
+        rejections,
+        status,
+        attachments,
+        signatures: opened.signatures.into_iter().map(Into::into).collect(),
+        original_message_id: m.original_message_id.as_ref().map(|i| i.to_string()),
+        reference_message_id: m.reference_message_id.as_ref().map(|i| i.to_string()),
+        transaction_code: m.transaction_code.clone(),
+        test_message: m.test_message,
+        sent_at: rfc3339(m.sent_at),
+        attempt: stored.delivery_count,
+        lease_until: stored.lease_until.map(rfc3339),
+    })
+}
+
+async fn next(
+    state: ApiState,
+    auth: Authenticated,
+    query: PollQuery,
+    kind: MessageKind,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let message_type = match &query.message_type {
+        Some(text) => Some(parse_clark(text).ok_or_else(|| {
+            Problem::invalid_field("type", format!("«{text}» is not {{namespace}}local"))
+        })?),
+        None => None,
+    };
+    let max = state.settings.max_poll_wait;
+    let wait = Duration::from_secs(query.wait.unwrap_or(0));
+    if wait > max {
+        return Err(Problem::invalid_field(
+            "wait",
+            format!("at most {} seconds", max.as_secs()),
+        ));
+    }
+    let spec = PollSpec {
+        message_type,
+        node_id: query.node_id,
+        wait,
+    };
+    let found = state
+        .bus
+        .poll_as(&caller, kind, spec, |stored| delivery(&state, stored))
+        .await?;
+    Ok(match found {
+        Some(delivery) => json(StatusCode::OK, &delivery),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Receives the next incoming request of the token's system (leased until acknowledged).
+#[utoipa::path(post, path = "/api/v1/inbox/requests/next", tag = "work", params(PollQuery),
+    responses(
+        (status = 200, description = "A request", body = Delivery),
+        (status = 204, description = "None waiting"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid type or wait", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn next_request(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Query(query): Query<PollQuery>,
+) -> Result<Response, Problem> {
+    next(state, auth, query, MessageKind::Request).await
+}
+
+/// Receives the next incoming response (answer, rejection or status) of the token's system.
+#[utoipa::path(post, path = "/api/v1/inbox/responses/next", tag = "work", params(PollQuery),
+    responses(
+        (status = 200, description = "A response", body = Delivery),
+        (status = 204, description = "None waiting"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid type or wait", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn next_response(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Query(query): Query<PollQuery>,
+) -> Result<Response, Problem> {
+    next(state, auth, query, MessageKind::Response).await
+}
+
+/// An acknowledgement.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AckBody {
+    /// Whether the message was accepted (false: refused by the system; default true).
+    #[serde(default)]
+    accepted: Option<bool>,
+}
+
+/// Acknowledges a message delivered to the token's system.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/ack", tag = "work",
+    params(("id" = String, Path, description = "The delivered message's MessageID")),
+    request_body(content = Option<AckBody>, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Acknowledged"),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No unacknowledged message with that id was delivered to the system", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn ack(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let accepted = if headers.contains_key(header::CONTENT_TYPE) {
+        match read_body(&state, &headers, body).await? {
+            Given::Json(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => true,
+            Given::Json(bytes) => from_json::<AckBody>(&bytes)?.accepted.unwrap_or(true),
+            Given::Xml(_) => {
+                return Err(Problem::unsupported_media_type("XML", "application/json"));
+            }
+        }
+    } else {
+        true
+    };
+    state.bus.ack_as(&caller, &id, accepted).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A status notice about a message the system sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct StatusNoticeOut {
+    /// The message it is about.
+    message_id: String,
+    /// The interaction status.
+    status: String,
+    /// Details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<String>,
+    /// When it was made (RFC 3339).
+    created_at: String,
+}
+
+/// Takes the next status notice about the token's system's messages (`GetStatus`; each is
+/// given once).
+#[utoipa::path(post, path = "/api/v1/statuses/next", tag = "work",
+    responses(
+        (status = 200, description = "A notice", body = StatusNoticeOut),
+        (status = 204, description = "None waiting"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn next_status(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    Ok(match state.bus.get_status_as(&caller).await? {
+        Some(notice) => json(
+            StatusCode::OK,
+            &StatusNoticeOut {
+                message_id: notice.original_message_id.to_string(),
+                status: notice.status.code().into(),
+                details: notice.details,
+                created_at: rfc3339(notice.created_at),
+            },
+        ),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+/// Pending messages of one queue and type.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct QueueOut {
+    /// `request` or `response`.
+    kind: String,
+    /// The message type, `{namespace}local`.
+    message_type: String,
+    /// Queued or delivered, not yet acknowledged.
+    pending: u64,
+}
+
+/// The token's system's incoming queues.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "work",
+    responses(
+        (status = 200, description = "The queues", body = Vec<QueueOut>),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub(crate) async fn queues(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+) -> Result<Response, Problem> {
+    let caller = caller(&state, &auth)?;
+    let depths = state.bus.queue_statistics_as(&caller).await?;
+    let out: Vec<QueueOut> = depths
+        .into_iter()
+        .map(|d| QueueOut {
+            kind: kind_text(d.kind).into(),
+            message_type: d.message_type.to_string(),
+            pending: d.pending,
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &out))
+}
