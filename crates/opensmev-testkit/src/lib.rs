@@ -1,6 +1,7 @@
 //! Test support for OpenSMEV (a dev-dependency only): the real server on port 0 with the demo
 //! registry ([`TestBus`]); the checking SMEV client comes from `opensmev-client`.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -20,6 +21,11 @@ pub use opensmev_client::{
 #[derive(Debug)]
 pub struct TestBus {
     pub base: String,
+    /// The server's origin, `http://127.0.0.1:<port>` (the integration API is under
+    /// `<origin>/api/v1`).
+    pub origin: String,
+    /// The demo API tokens by holder: `admin`, `operator`, `auditor` and each demo IS.
+    pub tokens: BTreeMap<String, String>,
     pub data_dir: PathBuf,
     pub demo_dir: PathBuf,
     pub smev_cert: Certificate,
@@ -38,6 +44,15 @@ impl TestBus {
         bus
     }
 
+    /// [`TestBus::start`] with the configuration changed by `tweak` (in a temporary data
+    /// directory kept as long as the bus).
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBus {
+        let dir = tempfile::tempdir().unwrap();
+        let mut bus = TestBus::start_in(dir.path().to_owned(), tweak).await;
+        bus._dir = Some(dir);
+        bus
+    }
+
     pub async fn start_in(data_dir: PathBuf, tweak: impl FnOnce(&mut Config)) -> TestBus {
         let mut config = Config {
             data_dir: data_dir.clone(),
@@ -51,10 +66,16 @@ impl TestBus {
         let app = Application::build(config).await.expect("build");
         let demo_dir = app.demo().expect("demo").dir.clone();
         let store = app.bus().store().clone();
+        let tokens = app
+            .demo_tokens()
+            .iter()
+            .map(|t| (t.holder.clone(), t.secret.clone()))
+            .collect();
         let smev_cert =
             Certificate::from_pem(&std::fs::read(demo_dir.join("SMEV/cert.pem")).unwrap()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("{scheme}://{}/smev", listener.local_addr().unwrap());
+        let origin = format!("{scheme}://{}", listener.local_addr().unwrap());
+        let base = format!("{origin}/smev");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             app.run(listener, async move {
@@ -65,6 +86,8 @@ impl TestBus {
         });
         TestBus {
             base,
+            origin,
+            tokens,
             data_dir,
             demo_dir,
             smev_cert,
@@ -87,6 +110,18 @@ impl TestBus {
     /// A client of a demo IS.
     pub fn client(&self, mnemonic: &str, version: SchemaVersion) -> SmevClient {
         SmevClient::for_demo(&self.base, &self.demo_dir, mnemonic, version)
+    }
+
+    /// The demo API token of `holder` (`admin`, `operator`, `auditor`, or a demo IS mnemonic).
+    pub fn token(&self, holder: &str) -> &str {
+        self.tokens
+            .get(holder)
+            .unwrap_or_else(|| panic!("no demo token for {holder}"))
+    }
+
+    /// The URL of `path` (`/api/v1/…`, `/health/live`) on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin)
     }
 
     pub fn example(&self, vs: &str, name: &str) -> String {
