@@ -7,6 +7,7 @@ mod client;
 mod doctor;
 mod help;
 mod i18n;
+mod remote;
 mod serve;
 mod sig;
 
@@ -40,6 +41,31 @@ enum Command {
     Client(client::ClientCommand),
     /// Check an installation before the first start: configuration, store, keys, registry, GOST engine, address.
     Doctor(doctor::DoctorArgs),
+    /// Send a request as an information system through the integration API (the bus signs it).
+    Send(remote::SendArgs),
+    /// Receive the next incoming request or response through the integration API.
+    Poll(remote::PollArgs),
+    /// Acknowledge a received message through the integration API.
+    Ack(remote::AckArgs),
+    /// Answer a received request through the integration API.
+    Respond(remote::RespondArgs),
+    /// Reject a received request (RequestRejected) through the integration API.
+    Reject(remote::RejectArgs),
+    /// Take the next status notice of your messages through the integration API.
+    Status(remote::StatusArgs),
+    /// The journal of messages: search, show one with its timeline.
+    #[command(subcommand, alias = "message")]
+    Messages(remote::MessagesCommand),
+    /// API tokens: list, create, revoke.
+    #[command(subcommand)]
+    Token(remote::TokenCommand),
+    /// Accounts: list, create, disable, enable, password.
+    #[command(subcommand)]
+    User(remote::UserCommand),
+    /// The audit log of administrative changes.
+    Audit(remote::AuditArgs),
+    /// The catalogue of kinds of information.
+    Kinds(remote::KindsArgs),
 }
 
 /// Logs to standard error, as text or JSON lines; `OPENSMEV_LOG` (e.g. `debug`,
@@ -113,6 +139,17 @@ fn main() -> std::process::ExitCode {
         Command::Sig(command) => sig::run(command, cli.lang),
         Command::Client(command) => client::run(command, cli.lang),
         Command::Doctor(args) => doctor::run(args, cli.lang),
+        Command::Send(args) => remote::send(args, cli.lang),
+        Command::Poll(args) => remote::poll(args, cli.lang),
+        Command::Ack(args) => remote::ack(args, cli.lang),
+        Command::Respond(args) => remote::respond(args, cli.lang),
+        Command::Reject(args) => remote::reject(args, cli.lang),
+        Command::Status(args) => remote::status(args, cli.lang),
+        Command::Messages(command) => remote::messages(command, cli.lang),
+        Command::Token(command) => remote::token(command, cli.lang),
+        Command::User(command) => remote::user(command, cli.lang),
+        Command::Audit(args) => remote::audit(args, cli.lang),
+        Command::Kinds(args) => remote::kinds(args, cli.lang),
     };
     match result {
         Ok(code) => code,

@@ -57,6 +57,10 @@ pub(crate) enum RegistryCommand {
         /// The registry file (TOML).
         file: PathBuf,
     },
+    /// Download the registry in force from a running server (integration API).
+    Pull(crate::remote::PullArgs),
+    /// Upload a registry file to a running server (integration API): checked, audited, in force at once.
+    Push(crate::remote::PushArgs),
 }
 
 fn runtime(lang: Lang) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -285,6 +289,8 @@ fn rejected(lang: Lang, file: &std::path::Path) -> String {
 pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
+        RegistryCommand::Pull(args) => crate::remote::pull(args, lang),
+        RegistryCommand::Push(args) => crate::remote::push(args, lang),
         RegistryCommand::Check { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| reading(lang, &file))?;
             let registry = opensmev_core::registry::Registry::from_toml(&text, 0)

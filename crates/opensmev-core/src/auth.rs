@@ -398,12 +398,18 @@ impl Bus {
     /// Whether `principal` may do `action`; a refusal is logged (WARN, `opensmev::denied`) and
     /// counted.
     pub fn authorize(&self, principal: &Principal, action: Action<'_>) -> Result<(), Denied> {
-        principal.check(action).inspect_err(|denied| {
-            tracing::warn!(target: "opensmev::denied", code = "forbidden", actor = %denied.actor,
-                role = denied.role.code(), action = denied.action, reason = %denied.reason,
-                "refused: {denied}");
-            self.denials.count(format!("forbidden.{}", denied.action));
-        })
+        principal
+            .check(action)
+            .inspect_err(|denied| self.record_denied(denied))
+    }
+
+    /// Logs (WARN, `opensmev::denied`) and counts a refusal the edge found otherwise (e.g. an IS
+    /// acknowledging or answering a message of another system, refused by the bus as not found).
+    pub fn record_denied(&self, denied: &Denied) {
+        tracing::warn!(target: "opensmev::denied", code = "forbidden", actor = %denied.actor,
+            role = denied.role.code(), action = denied.action, reason = %denied.reason,
+            "refused: {denied}");
+        self.denials.count(format!("forbidden.{}", denied.action));
     }
 
     /// The principal of an API token (`Authorization: Bearer` text). Refusals are logged and

@@ -120,21 +120,57 @@ fn part_cid(index: usize) -> String {
     format!("attachment-{index}@opensmev.local")
 }
 
-/// The business XML must be one well-formed element: a fault here names its line and column.
-fn check_business_xml(text: &str) -> Result<(), BusError> {
-    Document::parse_str(text, Limits::default())
-        .map(|_| ())
-        .map_err(|e| {
-            let (line, column) = e.line_column(text);
-            BusError::InvalidContent(vec![ContentIssue {
-                text: IssueText::NotWellFormed {
-                    message: e.kind.to_string(),
-                    line: line as i64,
-                    column: column as i64,
-                },
-                position: Some(line as i64),
-            }])
-        })
+/// Which root a business XML is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Request,
+    Response,
+}
+
+/// The business XML must be one well-formed element, and — when its root is a registered kind's
+/// request (or response) root — valid against the kind's XSD, checked on the text as given so
+/// that every error's line and column are the caller's own (the bus checks the composed message
+/// again, as any).
+fn check_business_xml(
+    registry: &crate::registry::Registry,
+    text: &str,
+    side: Side,
+) -> Result<(), BusError> {
+    let doc = Document::parse_str(text, Limits::default()).map_err(|e| {
+        let (line, column) = e.line_column(text);
+        BusError::InvalidContent(vec![ContentIssue {
+            text: IssueText::NotWellFormed {
+                message: e.kind.to_string(),
+                line: line as i64,
+                column: column as i64,
+            },
+            position: Some(line as i64),
+        }])
+    })?;
+    let root = doc.root();
+    let root = opensmev_types::QName::new(root.namespace().unwrap_or(""), root.local_name());
+    let kind = match side {
+        Side::Request => registry.kind_by_request_root(&root),
+        Side::Response => registry.kind_by_response_root(&root),
+    };
+    let Some(schema) = kind.and_then(|k| k.schema.as_ref()) else {
+        return Ok(());
+    };
+    schema.validate(text).map_err(|issues| {
+        BusError::InvalidContent(
+            issues
+                .into_iter()
+                .map(|i| ContentIssue {
+                    text: IssueText::Xsd {
+                        message: i.message,
+                        line: i64::from(i.line),
+                        column: i64::from(i.column),
+                    },
+                    position: Some(i64::from(i.line)),
+                })
+                .collect(),
+        )
+    })
 }
 
 impl Bus {
@@ -202,7 +238,11 @@ impl Bus {
         caller: &Caller,
         request: OutgoingRequest,
     ) -> Result<Accepted, BusError> {
-        check_business_xml(&request.content.business_xml)?;
+        check_business_xml(
+            &self.registry(),
+            &request.content.business_xml,
+            Side::Request,
+        )?;
         let message_id = match &request.message_id {
             Some(id) => id.clone(),
             None => self.new_message_id()?.to_string(),
@@ -282,7 +322,7 @@ impl Bus {
         response: OutgoingResponse,
     ) -> Result<Accepted, BusError> {
         if let OutgoingAnswer::Business(content) = &response.answer {
-            check_business_xml(&content.business_xml)?;
+            check_business_xml(&self.registry(), &content.business_xml, Side::Response)?;
         }
         let message_id = match &response.message_id {
             Some(id) => id.clone(),
