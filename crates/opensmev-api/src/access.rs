@@ -1,7 +1,8 @@
 //! Who may use the API: the caller itself, API tokens, accounts, and the audit log.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::body::Body;
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch};
@@ -11,7 +12,8 @@ use opensmev_types::{Mnemonic, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiState, Authenticated, Problem, json, parse_time, rfc3339};
+use crate::extract::{Path, Query};
+use crate::{ApiState, Authenticated, Problem, json, json_object, parse_time, rfc3339};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -163,7 +165,12 @@ fn system(text: Option<String>) -> Result<Option<Mnemonic>, Problem> {
     .transpose()
 }
 
-fn body_json<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &[u8]) -> Result<T, Problem> {
+/// The JSON body of an administrative call (at most `max_body_bytes`).
+async fn body_json<T: for<'de> Deserialize<'de>>(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<T, Problem> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -175,14 +182,11 @@ fn body_json<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &[u8]) -> 
             "application/json",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "api.malformed-json",
-            "Неверный JSON / Malformed JSON",
-            format!("the JSON body cannot be read: {e}"),
-        )
-    })
+    let limit = state.settings.max_body_bytes;
+    let body = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| Problem::too_large(limit))?;
+    json_object(&body)
 }
 
 /// Makes a token (admin). The answer holds its secret, shown only this once.
@@ -193,6 +197,7 @@ fn body_json<T: for<'de> Deserialize<'de>>(headers: &HeaderMap, body: &[u8]) -> 
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -200,10 +205,10 @@ pub(crate) async fn create_token(
     State(state): State<ApiState>,
     auth: Authenticated,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ManageAccess)?;
-    let given: NewToken = body_json(&headers, &body)?;
+    let given: NewToken = body_json(&state, &headers, body).await?;
     let request = TokenRequest {
         name: given.name,
         role: role(&given.role)?,
@@ -230,6 +235,7 @@ pub(crate) async fn create_token(
     params(("id" = String, Path, description = "The token id (tok_…)")),
     responses(
         (status = 204, description = "Revoked"),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such token, or revoked already", body = Problem, content_type = "application/problem+json"),
@@ -336,6 +342,7 @@ pub(crate) struct CreatedAccount {
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The login is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -343,10 +350,10 @@ pub(crate) async fn create_account(
     State(state): State<ApiState>,
     auth: Authenticated,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ManageAccess)?;
-    let given: NewAccount = body_json(&headers, &body)?;
+    let given: NewAccount = body_json(&state, &headers, body).await?;
     let request = AccountRequest {
         login: given.login,
         name: given.name,
@@ -382,10 +389,11 @@ pub(crate) struct AccountChange {
     request_body(content = AccountChange, content_type = "application/json"),
     responses(
         (status = 200, description = "Changed", body = AccountOut),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid field", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -394,10 +402,10 @@ pub(crate) async fn update_account(
     auth: Authenticated,
     Path(login): Path<String>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ManageAccess)?;
-    let given: AccountChange = body_json(&headers, &body)?;
+    let given: AccountChange = body_json(&state, &headers, body).await?;
     let account = state
         .bus
         .update_account(&auth.0.actor, &login, given.disabled, given.password)
@@ -427,6 +435,7 @@ pub(crate) struct AuditParams {
     cursor: Option<String>,
     /// Page size, 1–500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -461,7 +470,7 @@ pub(crate) struct AuditPage {
 #[utoipa::path(get, path = "/api/v1/audit", tag = "access", params(AuditParams),
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
-        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),

@@ -2,7 +2,7 @@
 //! timeline. An IS token sees only its own system's messages.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
@@ -12,6 +12,7 @@ use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::extract::{Path, Query};
 use crate::{ApiState, Authenticated, Problem, json, parse_time, rfc3339};
 
 pub(crate) fn routes() -> Router<ApiState> {
@@ -76,6 +77,7 @@ pub(crate) struct SearchQuery {
     cursor: Option<String>,
     /// Page size, 1–500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -167,7 +169,7 @@ fn message_id(field: &str, text: Option<String>) -> Result<Option<MessageId>, Pr
 #[utoipa::path(get, path = "/api/v1/messages", tag = "journal", params(SearchQuery),
     responses(
         (status = 200, description = "A page of messages", body = MessagePage),
-        (status = 400, description = "Unknown parameter", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter has an invalid value", body = Problem, content_type = "application/problem+json"),
@@ -435,6 +437,7 @@ async fn view(
     params(("id" = String, Path, description = "MessageID")),
     responses(
         (status = 200, description = "The message", body = MessageView),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message (or not the IS token's own)", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -458,6 +461,7 @@ pub(crate) async fn show(
            ("client_id" = String, Path, description = "The sender's client id")),
     responses(
         (status = 200, description = "The message", body = MessageView),
+        (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such message (or not the IS token's own)", body = Problem, content_type = "application/problem+json"),
     ))]

@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod access;
+mod extract;
 mod journal;
 pub mod problem;
 mod registry;
@@ -118,13 +119,33 @@ pub(crate) fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, Prob
     })
 }
 
+/// Reads a JSON request body that the document describes as an object. serde would also take
+/// a struct as an array of its fields in order (`[null, null]`); the API takes only the object.
+pub(crate) fn json_object<T: for<'de> serde::Deserialize<'de>>(bytes: &[u8]) -> Result<T, Problem> {
+    let malformed = |detail: String| {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "api.malformed-json",
+            "Неверный JSON / Malformed JSON",
+            detail,
+        )
+    };
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => return Err(malformed("the JSON body must be an object".into())),
+        None => return Err(malformed("the JSON body is empty".into())),
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| malformed(format!("the JSON body cannot be read: {e}")))
+}
+
 /// A JSON answer with a status.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     (status, axum::Json(value)).into_response()
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(get, path = "/health/live", tag = "health",
+#[utoipa::path(get, path = "/health/live", tag = "health", security(()),
     responses((status = 200, description = "The process is alive", body = Health)))]
 async fn live() -> Response {
     json(
@@ -157,7 +178,7 @@ pub struct HealthCheck {
 }
 
 /// Readiness: the store answers, the keys the bus holds can be read, a registry is in force.
-#[utoipa::path(get, path = "/health/ready", tag = "health",
+#[utoipa::path(get, path = "/health/ready", tag = "health", security(()),
     responses((status = 200, description = "Ready to serve", body = Health),
               (status = 503, description = "Not ready", body = Health)))]
 async fn ready(State(state): State<ApiState>) -> Response {
@@ -294,15 +315,90 @@ pub fn router(state: ApiState) -> Router {
         .merge(journal::routes())
         .merge(access::routes())
         .merge(registry::routes())
+        .method_not_allowed_fallback(extract::method_not_allowed)
         .fallback(api_not_found)
         .with_state(state.clone());
     Router::new()
         .route("/health/live", get(live))
         .route("/health/ready", get(ready))
+        .method_not_allowed_fallback(extract::method_not_allowed)
         .with_state(state)
         .nest("/api/v1", v1)
         .merge(
             utoipa_swagger_ui::SwaggerUi::new("/api/docs")
-                .config(utoipa_swagger_ui::Config::new(["/api/v1/openapi.json"])),
+                // No online validator: its badge would load validator.swagger.io with the
+                // document's URL, and the API must not depend on the network.
+                .config(
+                    utoipa_swagger_ui::Config::new(["/api/v1/openapi.json"]).validator_url("none"),
+                ),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Change {
+        disabled: Option<bool>,
+        #[allow(dead_code)]
+        password: Option<String>,
+    }
+
+    #[test]
+    fn json_bodies_are_objects_only() {
+        let change: Change = json_object(b" {\"disabled\": true}").unwrap();
+        assert_eq!(change.disabled, Some(true));
+        for body in [
+            &b"[null, null]"[..],
+            b"null",
+            b"",
+            b"  ",
+            b"42",
+            b"{\"x\": 1}",
+            b"{",
+        ] {
+            let problem = json_object::<Change>(body).expect_err("refused");
+            assert_eq!(problem.status, 400, "{body:?}");
+            assert_eq!(problem.code, "api.malformed-json", "{body:?}");
+        }
+    }
+
+    #[test]
+    fn the_document_describes_the_rejections() {
+        let doc = serde_json::to_value(openapi()).unwrap();
+        // Query parameters that cannot be read are 400 problems wherever queries are taken.
+        for (path, method) in [
+            ("/api/v1/messages", "get"),
+            ("/api/v1/audit", "get"),
+            ("/api/v1/requests", "post"),
+            ("/api/v1/requests/{id}/response", "post"),
+            ("/api/v1/inbox/requests/next", "post"),
+            ("/api/v1/inbox/responses/next", "post"),
+        ] {
+            let answer = &doc["paths"][path][method]["responses"]["400"];
+            assert!(
+                answer["content"]["application/problem+json"].is_object(),
+                "{method} {path}: {answer}"
+            );
+        }
+        // The health checks take no token.
+        for path in ["/health/live", "/health/ready"] {
+            assert_eq!(
+                doc["paths"][path]["get"]["security"],
+                serde_json::json!([{}]),
+                "{path}"
+            );
+        }
+        // The JSON bodies of a send are one closed object, not an allOf no body can match.
+        for name in ["SendRequestBody", "SendResponseBody"] {
+            let schema = &doc["components"]["schemas"][name];
+            assert_eq!(schema["additionalProperties"], false, "{name}: {schema}");
+            assert!(schema["properties"]["business_xml"].is_object(), "{name}");
+            assert!(schema["properties"]["client_id"].is_object(), "{name}");
+        }
+    }
 }

@@ -89,7 +89,8 @@ const TOML: &str = "application/toml";
 /// The whole registry as its TOML document (admin, operator, auditor); `ETag` is its version.
 #[utoipa::path(get, path = "/api/v1/registry", tag = "registry",
     responses(
-        (status = 200, description = "The registry document", body = String, content_type = "application/toml"),
+        (status = 200, description = "The registry document", body = String, content_type = "application/toml",
+            headers(("ETag" = String, description = "The version, quoted: give it as `If-Match` to `PUT`"))),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No registry yet", body = Problem, content_type = "application/problem+json"),

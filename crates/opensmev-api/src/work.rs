@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -22,7 +22,8 @@ use opensmev_types::{MessageId, MessageKind, SchemaVersion};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::{ApiState, Authenticated, Problem, json, parse_time, rfc3339};
+use crate::extract::{Path, Query};
+use crate::{ApiState, Authenticated, Problem, json, json_object, parse_time, rfc3339};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -96,17 +97,6 @@ async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<
         .map_err(|e| Problem::bad_request(format!("the XML body is not UTF-8: {e}")))
 }
 
-fn from_json<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "api.malformed-json",
-            "Неверный JSON / Malformed JSON",
-            format!("the JSON body cannot be read: {e}"),
-        )
-    })
-}
-
 /// An attachment given in JSON.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -119,22 +109,17 @@ pub(crate) struct AttachmentIn {
     data_base64: String,
 }
 
-/// Business content given in JSON.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ContentIn {
-    /// The business XML: one element, as a standalone XML document, valid against the kind's XSD.
+/// Business content given in JSON (the content fields of [`SendRequestBody`] and
+/// [`SendResponseBody`]).
+#[derive(Debug)]
+struct ContentIn {
     business_xml: String,
-    /// An ЭП-СП `ds:Signature` over the content (placed in `PersonalSignature`).
-    #[serde(default)]
     personal_signature_xml: Option<String>,
-    /// Attachments.
-    #[serde(default)]
     attachments: Vec<AttachmentIn>,
 }
 
 /// Options of a message to send (JSON fields, or query parameters when the body is the XML).
-#[derive(Debug, Default, Deserialize, ToSchema, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct SendOptions {
@@ -162,25 +147,78 @@ pub(crate) struct SendOptions {
     test_message: Option<bool>,
 }
 
-/// A request to send, in JSON.
+/// A request to send, in JSON: the content and the options of [`SendOptions`].
+///
+/// The fields are listed here rather than flattened from a content and an options struct: the
+/// document of a flattened pair is an `allOf` of two closed objects, which no body can match.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SendRequestBody {
-    /// The content.
-    #[serde(flatten)]
-    content: ContentIn,
-    /// The options.
-    #[serde(flatten)]
-    options: SendOptions,
+    /// The business XML: one element, as a standalone XML document, valid against the kind's XSD.
+    business_xml: String,
+    /// An ЭП-СП `ds:Signature` over the content (placed in `PersonalSignature`).
+    #[serde(default)]
+    personal_signature_xml: Option<String>,
+    /// Attachments.
+    #[serde(default)]
+    attachments: Vec<AttachmentIn>,
+    /// `MessageID` (a lower-case version-1 UUID); the bus makes one when absent.
+    #[serde(default)]
+    message_id: Option<String>,
+    /// Your own id for the message: unique per system (a second send with it is 409 and names
+    /// the message it was used for); find the message by it later.
+    #[serde(default)]
+    client_id: Option<String>,
+    /// `ReferenceMessageID`.
+    #[serde(default)]
+    reference_message_id: Option<String>,
+    /// `TransactionCode`.
+    #[serde(default)]
+    transaction_code: Option<String>,
+    /// `NodeID`: responses go only to polls naming it.
+    #[serde(default)]
+    node_id: Option<String>,
+    /// `EOL`, RFC 3339.
+    #[serde(default)]
+    eol: Option<String>,
+    /// `TestMessage`.
+    #[serde(default)]
+    test_message: Option<bool>,
+}
+
+impl SendRequestBody {
+    fn split(self) -> (ContentIn, SendOptions) {
+        (
+            ContentIn {
+                business_xml: self.business_xml,
+                personal_signature_xml: self.personal_signature_xml,
+                attachments: self.attachments,
+            },
+            SendOptions {
+                message_id: self.message_id,
+                client_id: self.client_id,
+                reference_message_id: self.reference_message_id,
+                transaction_code: self.transaction_code,
+                node_id: self.node_id,
+                eol: self.eol,
+                test_message: self.test_message,
+            },
+        )
+    }
 }
 
 /// A business response to send, in JSON.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SendResponseBody {
-    /// The content.
-    #[serde(flatten)]
-    content: ContentIn,
+    /// The business XML: one element, as a standalone XML document, valid against the kind's XSD.
+    business_xml: String,
+    /// An ЭП-СП `ds:Signature` over the content (placed in `PersonalSignature`).
+    #[serde(default)]
+    personal_signature_xml: Option<String>,
+    /// Attachments.
+    #[serde(default)]
+    attachments: Vec<AttachmentIn>,
     /// `MessageID` of the response; the bus makes one when absent.
     #[serde(default)]
     message_id: Option<String>,
@@ -415,7 +453,8 @@ async fn conflict_on_client_id(
         (String = "application/xml")
     )),
     responses(
-        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage,
+            headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
         (status = 400, description = "Malformed JSON or parameters", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token, or no grant", body = Problem, content_type = "application/problem+json"),
@@ -441,8 +480,8 @@ pub(crate) async fn send_request(
                     "with a JSON body the options are JSON fields, not query parameters",
                 ));
             }
-            let given: SendRequestBody = from_json(&bytes)?;
-            request_of(version, given.options, content_of(given.content)?)?
+            let (content, options) = json_object::<SendRequestBody>(&bytes)?.split();
+            request_of(version, options, content_of(content)?)?
         }
         Given::Xml(xml) => request_of(
             version,
@@ -498,8 +537,9 @@ async fn respond(
         (String = "application/xml")
     )),
     responses(
-        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage,
+            headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
+        (status = 400, description = "Malformed JSON, parameters or path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
@@ -522,13 +562,17 @@ pub(crate) async fn send_response(
     let version = state.settings.schema_version;
     let response = match read_body(&state, &headers, body).await? {
         Given::Json(bytes) => {
-            let given: SendResponseBody = from_json(&bytes)?;
+            let given: SendResponseBody = json_object(&bytes)?;
             OutgoingResponse {
                 version,
                 message_id: given.message_id.or(query.message_id),
                 client_id: check_client_id(given.client_id.or(query.client_id))?,
                 request,
-                answer: OutgoingAnswer::Business(content_of(given.content)?),
+                answer: OutgoingAnswer::Business(content_of(ContentIn {
+                    business_xml: given.business_xml,
+                    personal_signature_xml: given.personal_signature_xml,
+                    attachments: given.attachments,
+                })?),
             }
         }
         Given::Xml(xml) => OutgoingResponse {
@@ -550,12 +594,14 @@ pub(crate) async fn send_response(
     params(("id" = String, Path, description = "The request's MessageID")),
     request_body(content = RejectionBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage,
+            headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid reasons", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -571,7 +617,7 @@ pub(crate) async fn send_rejection(
     let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
         return Err(Problem::unsupported_media_type("XML", "application/json"));
     };
-    let given: RejectionBody = from_json(&bytes)?;
+    let given: RejectionBody = json_object(&bytes)?;
     if given.reasons.is_empty() {
         return Err(Problem::invalid_field("reasons", "at least one reason"));
     }
@@ -603,12 +649,14 @@ pub(crate) async fn send_rejection(
     params(("id" = String, Path, description = "The request's MessageID")),
     request_body(content = StatusBody, content_type = "application/json"),
     responses(
-        (status = 201, description = "Accepted and stored", body = AcceptedMessage),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 201, description = "Accepted and stored", body = AcceptedMessage,
+            headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid status", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -624,7 +672,7 @@ pub(crate) async fn send_status(
     let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
         return Err(Problem::unsupported_media_type("XML", "application/json"));
     };
-    let given: StatusBody = from_json(&bytes)?;
+    let given: StatusBody = json_object(&bytes)?;
     let response = OutgoingResponse {
         version: state.settings.schema_version,
         message_id: given.message_id,
@@ -901,6 +949,7 @@ async fn next(
     responses(
         (status = 200, description = "A request", body = Delivery),
         (status = 204, description = "None waiting"),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid type or wait", body = Problem, content_type = "application/problem+json"),
@@ -918,6 +967,7 @@ pub(crate) async fn next_request(
     responses(
         (status = 200, description = "A response", body = Delivery),
         (status = 204, description = "None waiting"),
+        (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid type or wait", body = Problem, content_type = "application/problem+json"),
@@ -945,10 +995,11 @@ pub(crate) struct AckBody {
     request_body(content = Option<AckBody>, content_type = "application/json"),
     responses(
         (status = 204, description = "Acknowledged"),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No unacknowledged message with that id was delivered to the system", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn ack(
@@ -962,7 +1013,9 @@ pub(crate) async fn ack(
     let accepted = if headers.contains_key(header::CONTENT_TYPE) {
         match read_body(&state, &headers, body).await? {
             Given::Json(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => true,
-            Given::Json(bytes) => from_json::<AckBody>(&bytes)?.accepted.unwrap_or(true),
+            // `null` is the empty acknowledgement the document allows, like no body.
+            Given::Json(bytes) if bytes.trim_ascii() == b"null" => true,
+            Given::Json(bytes) => json_object::<AckBody>(&bytes)?.accepted.unwrap_or(true),
             Given::Xml(_) => {
                 return Err(Problem::unsupported_media_type("XML", "application/json"));
             }
