@@ -519,13 +519,52 @@ fn request_id(text: &str) -> Result<MessageId, Problem> {
 
 async fn respond(
     state: &ApiState,
+    auth: &Authenticated,
     caller: &Caller,
     response: OutgoingResponse,
 ) -> Result<Response, Problem> {
     let client_id = response.client_id.clone();
+    let request = response.request.clone();
     match state.bus.send_response_as(caller, response).await {
         Ok(accepted) => Ok(accepted_answer(&accepted)),
-        Err(e) => Err(conflict_on_client_id(state, caller, &client_id, e).await),
+        Err(e) => {
+            if matches!(
+                e,
+                opensmev_core::BusError::RecipientIsNotFound(
+                    opensmev_core::Recipient::NoRequest { .. }
+                )
+            ) {
+                note_foreign(state, auth, &request, "answer").await;
+            }
+            Err(conflict_on_client_id(state, caller, &client_id, e).await)
+        }
+    }
+}
+
+/// An IS acting on a message that exists but is not addressed to it: the bus refuses it as not
+/// found (an IS learns nothing of other systems' messages), and it is logged and counted as a
+/// denial.
+async fn note_foreign(
+    state: &ApiState,
+    auth: &Authenticated,
+    id: &MessageId,
+    action: &'static str,
+) {
+    let Some(own) = auth.0.own_system() else {
+        return;
+    };
+    if let Ok(Some(stored)) = state.bus.store().message(id).await
+        && stored.message.recipient != *own
+    {
+        state.bus.record_denied(&opensmev_core::auth::Denied {
+            actor: auth.0.actor.clone(),
+            role: auth.0.role,
+            action,
+            reason: format!(
+                "the message {id} is addressed to {}, not to {own}",
+                stored.message.recipient
+            ),
+        });
     }
 }
 
@@ -586,7 +625,7 @@ pub(crate) async fn send_response(
             }),
         },
     };
-    respond(&state, &caller, response).await
+    respond(&state, &auth, &caller, response).await
 }
 
 /// Rejects a request the token's system received (`RequestRejected`).
@@ -641,7 +680,7 @@ pub(crate) async fn send_rejection(
         request,
         answer: OutgoingAnswer::Rejected(reasons),
     };
-    respond(&state, &caller, response).await
+    respond(&state, &auth, &caller, response).await
 }
 
 /// Sends an intermediate status (`RequestStatus`) of a request the token's system received.
@@ -688,7 +727,7 @@ pub(crate) async fn send_status(
                 .collect(),
         },
     };
-    respond(&state, &caller, response).await
+    respond(&state, &auth, &caller, response).await
 }
 
 /// What to receive.
@@ -1023,7 +1062,14 @@ pub(crate) async fn ack(
     } else {
         true
     };
-    state.bus.ack_as(&caller, &id, accepted).await?;
+    if let Err(e) = state.bus.ack_as(&caller, &id, accepted).await {
+        if matches!(e, opensmev_core::BusError::TargetMessageIsNotFound(_))
+            && let Ok(parsed) = MessageId::parse(&id)
+        {
+            note_foreign(&state, &auth, &parsed, "ack").await;
+        }
+        return Err(e.into());
+    }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -1469,7 +1469,6 @@ async fn an_is_never_reads_acks_or_answers_another_is_messages() {
 /// The refusals of acknowledging and answering another IS's message are logged like the
 /// refusal of reading one (`journal::view` logs that one and answers 404).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: acking/answering another IS's message is refused 404 (SMEV-115/105) but never logged under opensmev::denied"]
 async fn acking_or_answering_another_is_message_is_logged() {
     const NODE: &str = "is-isolation-log";
     let bus = start(NODE).await;
@@ -1903,7 +1902,6 @@ async fn the_docs_page_loads_nothing_from_other_hosts() {
 /// badge image loaded from there with the document's absolute URL: the configuration must set
 /// `validatorUrl: "none"`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: Swagger UI config leaves validatorUrl at its default (validator.swagger.io): /api/docs contacts an external host off loopback"]
 async fn the_docs_page_disables_the_online_validator() {
     let bus = start("swagger-ui-validator").await;
     let http = reqwest::Client::new();
