@@ -15,6 +15,7 @@
 
 mod access;
 mod extract;
+mod form;
 mod journal;
 pub mod problem;
 mod registry;
@@ -48,6 +49,11 @@ pub struct ApiSettings {
     pub max_poll_wait: Duration,
     /// The schema version messages sent through the API are composed in.
     pub schema_version: SchemaVersion,
+    /// Largest `multipart/form-data` send (business XML and attachments), in bytes.
+    pub max_form_bytes: usize,
+    /// Where attachments of form sends larger than 1 MiB are written while the send is
+    /// accepted (the store takes the files over); `None`: the system's temporary directory.
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiSettings {
@@ -56,6 +62,8 @@ impl Default for ApiSettings {
             max_body_bytes: 16 * 1024 * 1024,
             max_poll_wait: Duration::from_secs(60),
             schema_version: SchemaVersion::V1_3,
+            max_form_bytes: 100 * 1024 * 1024,
+            spool_dir: None,
         }
     }
 }

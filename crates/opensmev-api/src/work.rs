@@ -57,9 +57,11 @@ fn caller(state: &ApiState, auth: &Authenticated) -> Result<Caller, Problem> {
 enum Given {
     Json(Bytes),
     Xml(String),
+    Form(crate::form::Form),
 }
 
-const JSON_OR_XML: &str = "application/json, or application/xml with the business XML";
+const JSON_OR_XML: &str =
+    "application/json, application/xml with the business XML, or multipart/form-data";
 
 async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Given, Problem> {
     let limit = state.settings.max_body_bytes;
@@ -67,9 +69,6 @@ async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u128>().ok());
-    if declared.is_some_and(|n| n > limit as u128) {
-        return Err(Problem::too_large(limit));
-    }
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -81,6 +80,18 @@ async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    if essence == "multipart/form-data" {
+        let limit = state.settings.max_form_bytes;
+        if declared.is_some_and(|n| n > limit as u128) {
+            return Err(Problem::too_large(limit));
+        }
+        return crate::form::read(state, &content_type, body)
+            .await
+            .map(Given::Form);
+    }
+    if declared.is_some_and(|n| n > limit as u128) {
+        return Err(Problem::too_large(limit));
+    }
     let is_json = essence == "application/json" || essence.ends_with("+json");
     let is_xml = essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml");
     if !is_json && !is_xml {
@@ -95,6 +106,35 @@ async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<
     String::from_utf8(bytes.to_vec())
         .map(Given::Xml)
         .map_err(|e| Problem::bad_request(format!("the XML body is not UTF-8: {e}")))
+}
+
+/// A send as `multipart/form-data` (the document's description of the form; the server reads
+/// it part by part in `form.rs`).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct SendForm {
+    /// The business XML: one element, as a standalone XML document.
+    business_xml: String,
+    /// An ЭП-СП `ds:Signature` over the content.
+    personal_signature_xml: Option<String>,
+    /// Attachments: file parts named `attachment` (repeatable); each part's file name is the
+    /// attachment's id, its `Content-Type` the attachment's MIME type.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    attachment: Option<Vec<Vec<u8>>>,
+    /// As in JSON (requests).
+    message_id: Option<String>,
+    /// As in JSON.
+    client_id: Option<String>,
+    /// As in JSON (requests).
+    reference_message_id: Option<String>,
+    /// As in JSON (requests).
+    transaction_code: Option<String>,
+    /// As in JSON (requests).
+    node_id: Option<String>,
+    /// As in JSON (requests).
+    eol: Option<String>,
+    /// `true` or `false` (requests).
+    test_message: Option<bool>,
 }
 
 /// An attachment given in JSON.
@@ -450,7 +490,8 @@ async fn conflict_on_client_id(
     params(SendOptions),
     request_body(content(
         (SendRequestBody = "application/json"),
-        (String = "application/xml")
+        (String = "application/xml"),
+        (SendForm = "multipart/form-data")
     )),
     responses(
         (status = 201, description = "Accepted and stored", body = AcceptedMessage,
@@ -473,6 +514,7 @@ pub(crate) async fn send_request(
 ) -> Result<Response, Problem> {
     let caller = caller(&state, &auth)?;
     let version = state.settings.schema_version;
+    let mut files = None;
     let request = match read_body(&state, &headers, body).await? {
         Given::Json(bytes) => {
             if !query_is_empty(&query) {
@@ -491,8 +533,40 @@ pub(crate) async fn send_request(
                 ..OutgoingContent::default()
             },
         )?,
+        Given::Form(form) => {
+            if !query_is_empty(&query) {
+                return Err(Problem::bad_request(
+                    "with a form body the options are form fields, not query parameters",
+                ));
+            }
+            files = Some(form.files);
+            let mut fields = form.fields;
+            let test_message = match fields.remove("test_message").as_deref() {
+                None => None,
+                Some("true") => Some(true),
+                Some("false") => Some(false),
+                Some(other) => {
+                    return Err(Problem::invalid_field(
+                        "test_message",
+                        format!("«{other}» is neither true nor false"),
+                    ));
+                }
+            };
+            let options = SendOptions {
+                message_id: fields.remove("message_id"),
+                client_id: fields.remove("client_id"),
+                reference_message_id: fields.remove("reference_message_id"),
+                transaction_code: fields.remove("transaction_code"),
+                node_id: fields.remove("node_id"),
+                eol: fields.remove("eol"),
+                test_message,
+            };
+            request_of(version, options, form.content)?
+        }
     };
     let client_id = request.client_id.clone();
+    // Attachments spooled from a form live until the send returned (the store takes them over).
+    let _files = files;
     match state.bus.send_request_as(&caller, request).await {
         Ok(accepted) => Ok(accepted_answer(&accepted)),
         Err(e) => Err(conflict_on_client_id(&state, &caller, &client_id, e).await),
@@ -573,7 +647,8 @@ async fn note_foreign(
     params(("id" = String, Path, description = "The request's MessageID"), ResponseOptions),
     request_body(content(
         (SendResponseBody = "application/json"),
-        (String = "application/xml")
+        (String = "application/xml"),
+        (SendForm = "multipart/form-data")
     )),
     responses(
         (status = 201, description = "Accepted and stored", body = AcceptedMessage,
@@ -599,6 +674,7 @@ pub(crate) async fn send_response(
     let caller = caller(&state, &auth)?;
     let request = request_id(&id)?;
     let version = state.settings.schema_version;
+    let mut files = None;
     let response = match read_body(&state, &headers, body).await? {
         Given::Json(bytes) => {
             let given: SendResponseBody = json_object(&bytes)?;
@@ -624,7 +700,26 @@ pub(crate) async fn send_response(
                 ..OutgoingContent::default()
             }),
         },
+        Given::Form(form) => {
+            files = Some(form.files);
+            let mut fields = form.fields;
+            let message_id = fields.remove("message_id").or(query.message_id);
+            let client_id = check_client_id(fields.remove("client_id").or(query.client_id))?;
+            if let Some(name) = fields.keys().next() {
+                return Err(Problem::bad_request(format!(
+                    "the form field «{name}» is not taken by a response (only business_xml, personal_signature_xml, attachment, message_id, client_id)"
+                )));
+            }
+            OutgoingResponse {
+                version,
+                message_id,
+                client_id,
+                request,
+                answer: OutgoingAnswer::Business(form.content),
+            }
+        }
     };
+    let _files = files;
     respond(&state, &auth, &caller, response).await
 }
 
@@ -654,7 +749,13 @@ pub(crate) async fn send_rejection(
     let caller = caller(&state, &auth)?;
     let request = request_id(&id)?;
     let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
-        return Err(Problem::unsupported_media_type("XML", "application/json"));
+        return Err(Problem::unsupported_media_type(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            "application/json",
+        ));
     };
     let given: RejectionBody = json_object(&bytes)?;
     if given.reasons.is_empty() {
@@ -709,7 +810,13 @@ pub(crate) async fn send_status(
     let caller = caller(&state, &auth)?;
     let request = request_id(&id)?;
     let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
-        return Err(Problem::unsupported_media_type("XML", "application/json"));
+        return Err(Problem::unsupported_media_type(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            "application/json",
+        ));
     };
     let given: StatusBody = json_object(&bytes)?;
     let response = OutgoingResponse {
@@ -1055,8 +1162,14 @@ pub(crate) async fn ack(
             // `null` is the empty acknowledgement the document allows, like no body.
             Given::Json(bytes) if bytes.trim_ascii() == b"null" => true,
             Given::Json(bytes) => json_object::<AckBody>(&bytes)?.accepted.unwrap_or(true),
-            Given::Xml(_) => {
-                return Err(Problem::unsupported_media_type("XML", "application/json"));
+            Given::Xml(_) | Given::Form(_) => {
+                return Err(Problem::unsupported_media_type(
+                    headers
+                        .get(header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                    "application/json",
+                ));
             }
         }
     } else {

@@ -295,6 +295,8 @@ impl Application {
             settings: Arc::new(opensmev_api::ApiSettings {
                 max_body_bytes: config.max_xml_body_bytes,
                 max_poll_wait: std::time::Duration::from_secs(config.api_max_poll_wait_seconds),
+                max_form_bytes: config.max_mtom_body_bytes,
+                spool_dir: Some(config.data_dir.join("spool")),
                 ..opensmev_api::ApiSettings::default()
             }),
         };
