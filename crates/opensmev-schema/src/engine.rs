@@ -34,6 +34,10 @@ use crate::set::Sources;
 /// can be fetched by libxml2's own handlers.
 pub(crate) const ROOT: &str = "opensmev-set://schemas/";
 
+/// Base of the URLs of the synthetic driver schemas of a set with several entry points (see
+/// `set.rs`); no file of a set has such a URL.
+pub(crate) const DRIVER: &str = "opensmev-set://driver/";
+
 /// At most this many issues are reported for one document (libxml2 can emit one per element).
 const MAX_ISSUES: usize = 100;
 
@@ -154,8 +158,8 @@ unsafe extern "C" fn entity_loader(
         LoaderMode::Inactive => Decision::Delegate,
         LoaderMode::Deny => Decision::Refuse,
         LoaderMode::Set(sources) => match sources.resolve(&requested) {
-            Some((name, text)) => Decision::Serve {
-                url: format!("{ROOT}{name}"),
+            Some((url, text)) => Decision::Serve {
+                url,
                 text: parse_view(text).into_owned(),
             },
             None => Decision::Refuse,
@@ -625,6 +629,48 @@ pub(crate) fn check_well_formed(text: &str) -> Result<(), Vec<ValidationIssue>> 
     check_document(text, None)
 }
 
+/// The `targetNamespace` of a schema document's root element: `None` when it has none (or the
+/// text does not parse under the strict options; every file of a set was checked before).
+pub(crate) fn target_namespace(text: &str) -> Option<String> {
+    init();
+    let view = parse_view(text);
+    let len = c_int::try_from(view.len()).ok()?;
+    let _loads = LoaderGuard::enter(LoaderMode::Deny);
+    let _sink = ErrorSink::install();
+    // SAFETY: a document parsed here and freed by `Doc` on return; the attribute and its text
+    // nodes belong to it and are only read while it lives.
+    unsafe {
+        let doc = x::xmlReadMemory(
+            view.as_ptr().cast(),
+            len,
+            ptr::null(),
+            ptr::null(),
+            PARSE_OPTIONS,
+        );
+        if doc.is_null() {
+            return None;
+        }
+        let doc = Doc(doc);
+        let root = x::xmlDocGetRootElement(doc.0);
+        if root.is_null() {
+            return None;
+        }
+        let attr = x::xmlHasProp(root, c"targetNamespace".as_ptr().cast());
+        if attr.is_null() {
+            return None;
+        }
+        let mut value = String::new();
+        let mut child = (*attr).children;
+        while !child.is_null() {
+            if !(*child).content.is_null() {
+                value.push_str(&CStr::from_ptr((*child).content.cast()).to_string_lossy());
+            }
+            child = (*child).next;
+        }
+        Some(value)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Compilation and validation
 
@@ -679,7 +725,7 @@ pub(crate) fn compile(sources: &Arc<Sources>) -> Result<Compiled, SchemaError> {
         ));
     }
     COMPILES.with(|c| c.set(c.get() + 1));
-    let entry = CString::new(format!("{ROOT}{}", sources.entry()))
+    let entry = CString::new(sources.root_url())
         .map_err(|_| SchemaError::InvalidSet("entry name contains NUL".to_owned()))?;
     let loads = LoaderGuard::enter(LoaderMode::Set(Arc::clone(sources)));
     let mut sink = ErrorSink::install();
@@ -710,9 +756,13 @@ pub(crate) fn compile(sources: &Arc<Sources>) -> Result<Compiled, SchemaError> {
             .iter()
             .find(|e| e.message.contains(&location) && !e.file.is_empty())
             .map(|e| set_name(&e.file));
+        // The location as the file wrote it (`../../etc/passwd`), when it can be found there.
+        let written = from
+            .as_deref()
+            .and_then(|name| sources.written_location(name, &location));
         return Err(SchemaError::ImportOutsideSet {
             from,
-            location: set_name(&location),
+            location: written.unwrap_or_else(|| set_name(&location)),
         });
     }
     if schema.is_null() {

@@ -81,8 +81,9 @@ pub enum SchemaError {
     ImportOutsideSet {
         /// The file that holds the reference, when libxml2 said which one.
         from: Option<String>,
-        /// The `schemaLocation`, resolved against the referring file (relative to the set when it
-        /// points into it).
+        /// The `schemaLocation` as the referring file wrote it (`../common/types.xsd`), or, when
+        /// it cannot be found there, as libxml2 resolved it (relative to the set when it points
+        /// into it).
         location: String,
     },
     /// libxml2 rejected the schemas.

@@ -1,5 +1,12 @@
-//! [`SchemaSet`]: a set of named XSD texts with an entry point, shareable across threads, compiled
-//! lazily once per thread into a thread-local cache keyed by the set's content hash.
+//! [`SchemaSet`]: a set of named XSD texts with one or more entry points, shareable across threads,
+//! compiled lazily once per thread into a thread-local cache keyed by the set's content hash.
+//!
+//! Several entry points (a kind whose request root and response root live in different files)
+//! are compiled as one schema through a synthetic driver: a schema without a target namespace
+//! that imports each entry point's namespace (or includes a no-namespace entry point). libxml2
+//! honours only the first `xs:import` of a namespace, so entry points that share a namespace are
+//! first gathered by an intermediate schema of that namespace that `xs:include`s each of them,
+//! and the driver imports that one.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -8,7 +15,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::{self, Compiled, ROOT};
+use crate::engine::{self, Compiled, DRIVER, ROOT};
 use crate::error::{SchemaError, ValidationIssue};
 
 /// Compiled sets kept per thread; the least recently used one is dropped beyond this.
@@ -18,19 +25,31 @@ const CACHE_CAPACITY: usize = 64;
 pub(crate) struct Sources {
     files: Vec<(String, String)>,
     index: HashMap<String, usize>,
-    entry: String,
+    /// The entry points, distinct, in the order given (at least one).
+    entries: Vec<String>,
     aliases: HashMap<String, String>,
+    /// The synthetic driver schemas (URL under [`DRIVER`], text) when there are several entry
+    /// points; the first one is the schema compiled.
+    drivers: Vec<(String, String)>,
     hash: [u8; 32],
 }
 
 impl Sources {
-    pub(crate) fn entry(&self) -> &str {
-        &self.entry
+    /// The URL libxml2 compiles: the entry point, or the driver of several.
+    pub(crate) fn root_url(&self) -> String {
+        match self.drivers.first() {
+            Some((url, _)) => url.clone(),
+            None => format!("{ROOT}{}", self.entries[0]),
+        }
     }
 
-    /// The file a URL requested by libxml2 stands for: an alias (exact match), or a location under
-    /// the set's virtual root that names a file of the set.
-    pub(crate) fn resolve(&self, url: &str) -> Option<(&str, &str)> {
+    /// The file a URL requested by libxml2 stands for, as (its canonical URL, its text): a driver,
+    /// an alias (exact match), or a location under the set's virtual root that names a file of
+    /// the set.
+    pub(crate) fn resolve(&self, url: &str) -> Option<(String, &str)> {
+        if let Some((driver, text)) = self.drivers.iter().find(|(u, _)| u == url) {
+            return Some((driver.clone(), text));
+        }
         let index = match self.aliases.get(url) {
             Some(name) => self.index.get(name),
             None => self
@@ -38,11 +57,64 @@ impl Sources {
                 .get(&engine::percent_decode(url.strip_prefix(ROOT)?)),
         }?;
         let (name, text) = &self.files[*index];
-        Some((name, text))
+        Some((format!("{ROOT}{name}"), text))
+    }
+
+    /// The `schemaLocation` written in file `from` that resolves to `url` (a location libxml2
+    /// asked for and the loader refused), if there is one.
+    pub(crate) fn written_location(&self, from: &str, url: &str) -> Option<String> {
+        let text = &self.files[*self.index.get(from)?].1;
+        let wanted = engine::percent_decode(url);
+        let mut rest = text.as_str();
+        while let Some(at) = rest.find("schemaLocation") {
+            rest = &rest[at + "schemaLocation".len()..];
+            let value = rest.trim_start().strip_prefix('=')?.trim_start();
+            let Some(quote) = value.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+                continue;
+            };
+            let Some(end) = value[1..].find(quote) else {
+                continue;
+            };
+            let written = &value[1..1 + end];
+            if resolve_reference(from, written.trim()) == wanted {
+                return Some(written.trim().to_owned());
+            }
+        }
+        None
     }
 }
 
-/// A set of XSD files (name, text) with an entry point, validated as one schema.
+/// A reference written in the set's file `from`, resolved as libxml2 does (RFC 3986 against
+/// the file's URL under [`ROOT`]), for finding what a file wrote.
+fn resolve_reference(from: &str, reference: &str) -> String {
+    if reference.contains("://") || reference.starts_with("file:") {
+        return engine::percent_decode(reference);
+    }
+    let authority = ROOT.trim_end_matches('/');
+    let path = if reference.starts_with('/') {
+        reference.to_owned()
+    } else {
+        let dir = from.rfind('/').map_or("", |i| &from[..=i]);
+        format!("/{dir}{reference}")
+    };
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/').skip(1) {
+        match segment {
+            "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    engine::percent_decode(&format!("{authority}/{}", segments.join("/")))
+}
+
+/// A set of XSD files (name, text) with one or more entry points, validated as one schema.
+///
+/// With several entry points (e.g. the request root's file and the response root's file of a
+/// kind of information), a document is validated against a schema that sees all of them: any
+/// global element declared by any entry point (or by what it imports) may be the root.
 ///
 /// `xs:import`/`xs:include`/`xs:redefine` locations are resolved among the files of the set only:
 /// a relative `schemaLocation` resolves against the referring file's name with ordinary URI rules
@@ -88,13 +160,37 @@ impl SchemaSet {
         entry: &str,
         aliases: Vec<(String, String)>,
     ) -> Result<SchemaSet, SchemaError> {
-        let sources = Arc::new(Sources::build(files, entry, aliases)?);
+        SchemaSet::build(files, &[entry], aliases)
+    }
+
+    /// Builds a set from `files` whose entry points are the files named in `entries` (at least
+    /// one; repeats are ignored): a kind of information whose request root is declared in one
+    /// file and its response root in another names both. Validation sees every entry point.
+    ///
+    /// # Errors
+    /// As [`SchemaSet::new`]; [`SchemaError::InvalidSet`] when `entries` is empty or names a file
+    /// that is not in the set.
+    pub fn with_entries(
+        files: Vec<(String, String)>,
+        entries: &[&str],
+    ) -> Result<SchemaSet, SchemaError> {
+        SchemaSet::build(files, entries, Vec::new())
+    }
+
+    fn build(
+        files: Vec<(String, String)>,
+        entries: &[&str],
+        aliases: Vec<(String, String)>,
+    ) -> Result<SchemaSet, SchemaError> {
+        let mut sources = Sources::build(files, entries, aliases)?;
         for (name, text) in &sources.files {
             engine::check_well_formed(text).map_err(|issues| SchemaError::Malformed {
                 file: name.clone(),
                 issues,
             })?;
         }
+        sources.drivers = drivers(&sources);
+        let sources = Arc::new(sources);
         let compiled = engine::compile(&sources)?;
         let set = SchemaSet { sources };
         // Keep the check's compilation for this thread (unless the thread is being torn down).
@@ -136,9 +232,36 @@ impl SchemaSet {
         }
     }
 
-    /// Name of the entry-point file.
+    /// Name of the (first) entry-point file.
     pub fn entry(&self) -> &str {
-        &self.sources.entry
+        &self.sources.entries[0]
+    }
+
+    /// Names of the entry-point files, distinct, in the order given.
+    pub fn entries(&self) -> impl Iterator<Item = &str> {
+        self.sources.entries.iter().map(String::as_str)
+    }
+
+    /// Whether the set declares a global element `{namespace}local` that a document may have as
+    /// its root (an abstract one counts). `namespace` empty: an element in no namespace.
+    pub fn declares_element(&self, namespace: &str, local: &str) -> bool {
+        let probe = if namespace.is_empty() {
+            format!("<{local}/>")
+        } else {
+            format!("<p:{local} xmlns:p=\"{}\"/>", escape_attribute(namespace))
+        };
+        if engine::check_well_formed(&probe).is_err() {
+            return false; // not a name an element can have
+        }
+        match self.validate(&probe) {
+            Ok(()) => true,
+            // Invalid content (an empty element where content is required) still means the
+            // element is declared; only these two messages say it is not (or cannot tell).
+            Err(issues) => !issues.iter().any(|i| {
+                i.message.contains(NO_GLOBAL_DECLARATION)
+                    || i.message.contains("the schema set does not compile")
+            }),
+        }
     }
 
     /// The files of the set (name, text), in the order given.
@@ -171,7 +294,7 @@ impl fmt::Debug for SchemaSet {
             .map(|b| format!("{b:02x}"))
             .collect();
         f.debug_struct("SchemaSet")
-            .field("entry", &self.sources.entry)
+            .field("entries", &self.sources.entries)
             .field(
                 "files",
                 &self
@@ -203,7 +326,7 @@ fn compile_failure(e: &SchemaError) -> Vec<ValidationIssue> {
 impl Sources {
     fn build(
         files: Vec<(String, String)>,
-        entry: &str,
+        entries: &[&str],
         aliases: Vec<(String, String)>,
     ) -> Result<Sources, SchemaError> {
         if files.is_empty() {
@@ -223,10 +346,19 @@ impl Sources {
                 )));
             }
         }
-        if !index.contains_key(entry) {
-            return Err(SchemaError::InvalidSet(format!(
-                "entry point '{entry}' is not one of the files"
-            )));
+        if entries.is_empty() {
+            return Err(SchemaError::InvalidSet("no entry point".to_owned()));
+        }
+        let mut distinct: Vec<String> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            if !index.contains_key(*entry) {
+                return Err(SchemaError::InvalidSet(format!(
+                    "entry point '{entry}' is not one of the files"
+                )));
+            }
+            if !distinct.iter().any(|e| e == entry) {
+                distinct.push((*entry).to_owned());
+            }
         }
         let mut alias_map = HashMap::with_capacity(aliases.len());
         for (location, name) in aliases {
@@ -246,7 +378,12 @@ impl Sources {
             hasher.update((bytes.len() as u64).to_le_bytes());
             hasher.update(bytes);
         };
-        field(entry.as_bytes());
+        let mut sorted_entries: Vec<&String> = distinct.iter().collect();
+        sorted_entries.sort();
+        field(&(sorted_entries.len() as u64).to_le_bytes());
+        for entry in sorted_entries {
+            field(entry.as_bytes());
+        }
         let mut sorted: Vec<&(String, String)> = files.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, text) in sorted {
@@ -264,11 +401,106 @@ impl Sources {
         Ok(Sources {
             files,
             index,
-            entry: entry.to_owned(),
+            entries: distinct,
             aliases: alias_map,
+            drivers: Vec::new(),
             hash,
         })
     }
+}
+
+/// libxml2's message for a document whose root element no global declaration matches.
+const NO_GLOBAL_DECLARATION: &str =
+    "No matching global declaration available for the validation root";
+
+const XS: &str = "http://www.w3.org/2001/XMLSchema";
+
+/// `text` escaped for a double-quoted XML attribute value.
+fn escape_attribute(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The driver schemas of a set with several entry points (none for one): the first is the
+/// schema compiled. It has no target namespace and imports each entry point's namespace — from
+/// the entry point itself, or, when several entry points share the namespace, from an
+/// intermediate schema of that namespace that includes each of them (libxml2 loads only the
+/// first location given for a namespace and skips the others). Entry points without a target
+/// namespace are included by the driver directly. Namespaces with several entry points come
+/// first, so that no entry point's own imports claim such a namespace before the driver does.
+fn drivers(sources: &Sources) -> Vec<(String, String)> {
+    if sources.entries.len() < 2 {
+        return Vec::new();
+    }
+    // (namespace, entry points), in the order of the first entry point of each namespace.
+    let mut groups: Vec<(Option<String>, Vec<&str>)> = Vec::new();
+    for entry in &sources.entries {
+        let text = sources
+            .index
+            .get(entry)
+            .map_or("", |i| sources.files[*i].1.as_str());
+        let namespace = engine::target_namespace(text).filter(|ns| !ns.is_empty());
+        match groups.iter_mut().find(|(ns, _)| *ns == namespace) {
+            Some((_, members)) => members.push(entry),
+            None => groups.push((namespace, vec![entry])),
+        }
+    }
+    groups.sort_by_key(|(ns, members)| (ns.is_none(), members.len() < 2));
+    let location = |name: &str| escape_attribute(&format!("{ROOT}{name}"));
+    let mut intermediates = Vec::new();
+    let mut driver = format!("<xs:schema xmlns:xs=\"{XS}\">\n");
+    for (namespace, members) in &groups {
+        match (namespace, members.as_slice()) {
+            (None, members) => {
+                for member in members {
+                    driver.push_str(&format!(
+                        "  <xs:include schemaLocation=\"{}\"/>\n",
+                        location(member)
+                    ));
+                }
+            }
+            (Some(ns), [single]) => driver.push_str(&format!(
+                "  <xs:import namespace=\"{}\" schemaLocation=\"{}\"/>\n",
+                escape_attribute(ns),
+                location(single)
+            )),
+            (Some(ns), members) => {
+                let url = format!("{DRIVER}namespace-{}.xsd", intermediates.len() + 1);
+                let mut text = format!(
+                    "<xs:schema xmlns:xs=\"{XS}\" targetNamespace=\"{}\">\n",
+                    escape_attribute(ns)
+                );
+                for member in members {
+                    text.push_str(&format!(
+                        "  <xs:include schemaLocation=\"{}\"/>\n",
+                        location(member)
+                    ));
+                }
+                text.push_str("</xs:schema>\n");
+                driver.push_str(&format!(
+                    "  <xs:import namespace=\"{}\" schemaLocation=\"{}\"/>\n",
+                    escape_attribute(ns),
+                    escape_attribute(&url)
+                ));
+                intermediates.push((url, text));
+            }
+        }
+    }
+    driver.push_str("</xs:schema>\n");
+    let mut out = vec![(format!("{DRIVER}driver.xsd"), driver)];
+    out.extend(intermediates);
+    out
 }
 
 fn check_name(name: &str) -> Result<(), SchemaError> {
@@ -367,8 +599,8 @@ mod tests {
     fn hash_ignores_file_order() {
         let a = ("a.xsd".to_owned(), "<a/>".to_owned());
         let b = ("b.xsd".to_owned(), "<b/>".to_owned());
-        let one = Sources::build(vec![a.clone(), b.clone()], "a.xsd", vec![]).unwrap();
-        let two = Sources::build(vec![b, a], "a.xsd", vec![]).unwrap();
+        let one = Sources::build(vec![a.clone(), b.clone()], &["a.xsd"], vec![]).unwrap();
+        let two = Sources::build(vec![b, a], &["a.xsd"], vec![]).unwrap();
         assert_eq!(one.hash, two.hash);
     }
 
