@@ -675,6 +675,7 @@ impl Bus {
         // bytes; an unregistered one is refused without verifying (and without caching) it.
         // The registry may allow this IS one non-reference SMEV transform implementation.
         let mut accept_variant = None;
+        let now = self.now();
         if let Some(signature) = wrapper
             .children()
             .find(|c| c.is(dsig::DSIG_NS, "Signature"))
@@ -688,11 +689,15 @@ impl Bus {
                         message,
                     });
                 }
-                Ok(der) if registry.system_by_certificate_der(&der).is_none() => {
+                Ok(der) if registry.system_by_certificate_der_at(&der, now).is_none() => {
                     return Err(match opensmev_crypto::Certificate::from_der(&der) {
                         Ok(cert) => BusError::SenderIsNotRegistered {
                             thumbprint: cert.thumbprint_sha1().to_owned(),
-                            subject: cert.subject().to_string(),
+                            // A retired certificate says when it was retired.
+                            subject: match registry.refusal_note_der(&der, now) {
+                                Some(note) => format!("{}; {note}", cert.subject()),
+                                None => cert.subject().to_string(),
+                            },
                         },
                         Err(e) => BusError::Signature {
                             category: FaultCategory::CertificateIsNotFound,
@@ -708,13 +713,13 @@ impl Bus {
                 }
                 Ok(der) => {
                     accept_variant = registry
-                        .system_by_certificate_der(&der)
+                        .system_by_certificate_der_at(&der, now)
                         .and_then(|s| s.transform_variant);
                 }
             }
         }
         let options = VerifyOptions {
-            at: self.now(),
+            at: now,
             expected_target: Some(signed.target),
             accept_variant,
             ..VerifyOptions::now()
@@ -722,12 +727,15 @@ impl Bus {
         let report = dsig::verify_wrapped(Some(&wrapper), self.crypto.as_ref(), &options);
         // Identity first: an unknown certificate is SenderIsNotRegistered whatever else is wrong.
         let system = match &report.certificate {
-            Some(cert) => match registry.system_by_certificate(cert) {
+            Some(cert) => match registry.system_by_certificate_at(cert, now) {
                 Some(system) => system.clone(),
                 None => {
                     return Err(BusError::SenderIsNotRegistered {
                         thumbprint: cert.thumbprint_sha1().to_owned(),
-                        subject: cert.subject().to_string(),
+                        subject: match registry.refusal_note_der(cert.der(), now) {
+                            Some(note) => format!("{}; {note}", cert.subject()),
+                            None => cert.subject().to_string(),
+                        },
                     });
                 }
             },

@@ -83,15 +83,79 @@ pub struct SystemEntry {
     /// Queue quota for this IS (default: the registry-wide quota).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_quota: Option<u64>,
-    // `transform_variant` (a string, optional) is also read from a `[[systems]]` entry: see
-    // [`InformationSystem::transform_variant`]. It is kept apart from this struct (read and
-    // written by `Registry::from_toml` / `Registry::to_toml`) so that code building entries
-    // field by field does not change.
+    // `transform_variant` (a string, optional) and `retiring_certificates` (an array of
+    // tables) are also read from a `[[systems]]` entry: see [`SystemExtras`]. They are kept
+    // apart from this struct (read and written by [`RegistryDocument`]) so that code building
+    // entries field by field does not change.
 }
 
 /// The key of a `[[systems]]` entry that names the one non-reference SMEV transform
 /// implementation accepted for that IS (see [`InformationSystem::transform_variant`]).
 pub const TRANSFORM_VARIANT_KEY: &str = "transform_variant";
+
+/// The key of a `[[systems]]` entry that lists certificates being replaced (see
+/// [`RetiringCertificate`]).
+pub const RETIRING_CERTIFICATES_KEY: &str = "retiring_certificates";
+/// The key of a `[[kinds]]` entry that names the XSD file declaring the request root.
+pub const REQUEST_ENTRY_KEY: &str = "request_entry";
+/// The key of a `[[kinds]]` entry that names the XSD file declaring the response roots.
+pub const RESPONSE_ENTRY_KEY: &str = "response_entry";
+
+/// A certificate of an IS being replaced (rotation with an overlap window): it still identifies
+/// the IS until `until`, and from that instant on it is refused as unregistered, with a reason
+/// that says when it was retired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetiringCertificate {
+    /// The PEM certificate.
+    pub pem: String,
+    /// The end of the overlap, RFC 3339 (`2026-07-01T00:00:00Z`): accepted before it, refused
+    /// from it on.
+    pub until: String,
+}
+
+/// The keys of a `[[systems]]` entry kept apart from [`SystemEntry`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SystemExtras {
+    /// `transform_variant`: see [`InformationSystem::transform_variant`] (`None` = the reference).
+    pub transform_variant: Option<TransformVariant>,
+    /// `retiring_certificates`: certificates accepted until a time.
+    pub retiring_certificates: Vec<RetiringCertificate>,
+}
+
+/// The keys of a `[[kinds]]` entry kept apart from [`KindEntry`]: the entry points of its XSD
+/// set (file names of `xsd`; absent: the first file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindExtras {
+    /// The file that declares the request root.
+    pub request_entry: Option<String>,
+    /// The file that declares the response roots.
+    pub response_entry: Option<String>,
+}
+
+impl SystemExtras {
+    fn is_empty(&self) -> bool {
+        self.transform_variant.is_none() && self.retiring_certificates.is_empty()
+    }
+}
+
+impl KindExtras {
+    fn is_empty(&self) -> bool {
+        self.request_entry.is_none() && self.response_entry.is_none()
+    }
+}
+
+/// The whole registry document: the file's tables and the keys kept apart from their entry
+/// structs, by system mnemonic and by kind id. What is read from and written to TOML.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryDocument {
+    /// The tables.
+    pub file: RegistryFile,
+    /// Extra keys of `[[systems]]` entries, by mnemonic (entries without any are absent).
+    pub systems: BTreeMap<String, SystemExtras>,
+    /// Extra keys of `[[kinds]]` entries, by kind id (entries without any are absent).
+    pub kinds: BTreeMap<String, KindExtras>,
+}
 
 /// One XSD file of a kind of information.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,7 +193,8 @@ pub struct KindEntry {
     /// Successor kind id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub successor: Option<String>,
-    /// XSD files; the first one is the entry point.
+    /// XSD files; the first one is the entry point unless `request_entry` / `response_entry`
+    /// ([`KindExtras`]) name others.
     #[serde(default)]
     pub xsd: Vec<XsdFile>,
 }
@@ -197,6 +262,8 @@ pub struct InformationSystem {
     pub signature: SignaturePolicy,
     /// Certificates.
     pub certificates: Vec<Certificate>,
+    /// Certificates being replaced, each accepted until its time (exclusive).
+    pub retiring_certificates: Vec<(Certificate, OffsetDateTime)>,
     /// Queue quota.
     pub queue_quota: u64,
     /// Registry key `transform_variant` of the `[[systems]]` entry (a string; absent or
@@ -222,8 +289,11 @@ pub struct Kind {
     pub request: QName,
     /// Response roots.
     pub responses: Vec<QName>,
-    /// Compiled-on-demand XSD set (None when the kind has no XSD: content is not validated).
+    /// Compiled-on-demand XSD set (None when the kind has no XSD: content is not validated); its
+    /// entry points are the request's and the responses' files.
     pub schema: Option<SchemaSet>,
+    /// The entry points as written (`request_entry`, `response_entry`).
+    pub extras: KindExtras,
     /// Sunset date.
     pub sunset: Option<Date>,
 }
@@ -250,10 +320,12 @@ impl Grant {
 /// The checked, indexed registry.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    file: RegistryFile,
+    document: RegistryDocument,
     version: u64,
     systems: BTreeMap<Mnemonic, Arc<InformationSystem>>,
     by_certificate: HashMap<String, Mnemonic>,
+    /// Retiring certificates: the IS and the end of the overlap.
+    retiring: HashMap<String, (Mnemonic, OffsetDateTime)>,
     kinds: BTreeMap<String, Arc<Kind>>,
     by_request_root: HashMap<QName, String>,
     by_response_root: HashMap<QName, String>,
@@ -270,6 +342,33 @@ pub fn parse_clark(text: &str) -> Option<QName> {
     let rest = text.strip_prefix('{')?;
     let (ns, local) = rest.split_once('}')?;
     (!local.is_empty() && !local.contains(['{', '}', ':'])).then(|| QName::new(ns, local))
+}
+
+/// Where a certificate stands in the registry at a given time.
+#[derive(Debug, Clone, Copy)]
+pub enum CertificateStanding<'a> {
+    /// One of an IS's certificates.
+    Current(&'a Arc<InformationSystem>),
+    /// A retiring certificate whose overlap has not ended: still the IS's.
+    Retiring(&'a Arc<InformationSystem>, OffsetDateTime),
+    /// A retiring certificate whose overlap ended at that time: refused.
+    Retired(&'a Arc<InformationSystem>, OffsetDateTime),
+    /// Not in the registry.
+    Unknown,
+}
+
+/// RFC 3339 text of a time (UTC as `Z`).
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| at.to_string())
+}
+
+fn parse_time(text: &str, what: &str) -> Result<OffsetDateTime, RegistryError> {
+    OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|e| {
+        err(format!(
+            "{what}: '{text}' is not an RFC 3339 date-time such as 2026-07-01T00:00:00Z ({e})"
+        ))
+    })
 }
 
 fn parse_date(text: &str, what: &str) -> Result<Date, RegistryError> {
@@ -293,31 +392,18 @@ impl Registry {
 
     /// Parses and checks a registry document.
     pub fn from_toml(text: &str, version: u64) -> Result<Registry, RegistryError> {
-        if !text.contains(TRANSFORM_VARIANT_KEY) {
-            let file: RegistryFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-            return Registry::build(file, version);
-        }
-        // Take `transform_variant` out of the `[[systems]]` entries, then read the rest as usual.
-        let mut table: toml::Table = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        let variants = take_transform_variants(&mut table)?;
-        let file: RegistryFile = match toml::Value::Table(table).try_into() {
-            Ok(file) => file,
-            Err(e) => {
-                // The text gives the same error with its position, unless it stops first at
-                // the key taken out above.
-                let positioned = toml::from_str::<RegistryFile>(text)
-                    .err()
-                    .map(|p| p.to_string())
-                    .filter(|p| !p.contains(TRANSFORM_VARIANT_KEY));
-                return Err(err(positioned.unwrap_or_else(|| e.to_string())));
-            }
-        };
-        Registry::build_with_variants(file, &variants, version)
+        Registry::build_document(RegistryDocument::from_toml(text)?, version)
     }
 
     /// Checks and indexes a registry.
     pub fn build(file: RegistryFile, version: u64) -> Result<Registry, RegistryError> {
-        Registry::build_with_variants(file, &BTreeMap::new(), version)
+        Registry::build_document(
+            RegistryDocument {
+                file,
+                ..RegistryDocument::default()
+            },
+            version,
+        )
     }
 
     /// Checks and indexes a registry whose systems accept the given non-reference transform
@@ -327,12 +413,52 @@ impl Registry {
         variants: &BTreeMap<String, TransformVariant>,
         version: u64,
     ) -> Result<Registry, RegistryError> {
-        if let Some(unknown) = variants
+        let systems = variants
+            .iter()
+            .map(|(m, v)| {
+                (
+                    m.clone(),
+                    SystemExtras {
+                        transform_variant: Some(*v),
+                        ..SystemExtras::default()
+                    },
+                )
+            })
+            .collect();
+        Registry::build_document(
+            RegistryDocument {
+                file,
+                systems,
+                kinds: BTreeMap::new(),
+            },
+            version,
+        )
+    }
+
+    /// Checks and indexes a whole registry document.
+    pub fn build_document(
+        document: RegistryDocument,
+        version: u64,
+    ) -> Result<Registry, RegistryError> {
+        let file = &document.file;
+        if let Some(unknown) = document
+            .systems
             .keys()
             .find(|m| !file.systems.iter().any(|s| &s.mnemonic == *m))
         {
             return Err(err(format!(
-                "{TRANSFORM_VARIANT_KEY} is given for {unknown}, which is not a registered system"
+                "{TRANSFORM_VARIANT_KEY} or {RETIRING_CERTIFICATES_KEY} is given for {unknown}, \
+                 which is not a registered system"
+            )));
+        }
+        if let Some(unknown) = document
+            .kinds
+            .keys()
+            .find(|id| !file.kinds.iter().any(|k| &k.id == *id))
+        {
+            return Err(err(format!(
+                "{REQUEST_ENTRY_KEY} or {RESPONSE_ENTRY_KEY} is given for {unknown}, which is not \
+                 a registered kind"
             )));
         }
         let participants: HashMap<&str, &Participant> = file
@@ -345,6 +471,7 @@ impl Registry {
         }
         let mut systems = BTreeMap::new();
         let mut by_certificate = HashMap::new();
+        let mut retiring: HashMap<String, (Mnemonic, OffsetDateTime)> = HashMap::new();
         for entry in &file.systems {
             let mnemonic = Mnemonic::parse(&entry.mnemonic).map_err(|e| err(e.to_string()))?;
             let owner = participants.get(entry.owner.as_str()).ok_or_else(|| {
@@ -362,7 +489,13 @@ impl Registry {
                         i + 1
                     ))
                 })?;
-                if let Some(other) = by_certificate.insert(certificate_key(&cert), mnemonic.clone())
+                if let Some(other) = by_certificate
+                    .insert(certificate_key(&cert), mnemonic.clone())
+                    .or_else(|| {
+                        retiring
+                            .get(&certificate_key(&cert))
+                            .map(|(m, _)| m.clone())
+                    })
                 {
                     return Err(err(format!(
                         "the certificate {} is registered for both {other} and {mnemonic}",
@@ -370,6 +503,30 @@ impl Registry {
                     )));
                 }
                 certificates.push(cert);
+            }
+            let extras = document.systems.get(&entry.mnemonic);
+            let mut retiring_certificates = Vec::new();
+            for (i, old) in extras
+                .map_or(&[][..], |e| e.retiring_certificates.as_slice())
+                .iter()
+                .enumerate()
+            {
+                let what = format!("system {}: retiring certificate {}", entry.mnemonic, i + 1);
+                let cert = Certificate::from_pem(old.pem.as_bytes())
+                    .map_err(|e| err(format!("{what}: {e}")))?;
+                let until = parse_time(&old.until, &format!("{what} until"))?;
+                let key = certificate_key(&cert);
+                if let Some(other) = by_certificate
+                    .get(&key)
+                    .or_else(|| retiring.get(&key).map(|(m, _)| m))
+                {
+                    return Err(err(format!(
+                        "the certificate {} is registered for {other} and retiring for {mnemonic}",
+                        cert.thumbprint_sha1()
+                    )));
+                }
+                retiring.insert(key, (mnemonic.clone(), until));
+                retiring_certificates.push((cert, until));
             }
             if entry.signature == SignaturePolicy::Required && certificates.is_empty() {
                 return Err(err(format!(
@@ -383,8 +540,9 @@ impl Registry {
                 owner: (*owner).clone(),
                 signature: entry.signature,
                 certificates,
+                retiring_certificates,
                 queue_quota: entry.queue_quota.unwrap_or(file.default_queue_quota),
-                transform_variant: variants.get(&entry.mnemonic).copied(),
+                transform_variant: extras.and_then(|e| e.transform_variant),
             };
             if systems.insert(mnemonic, Arc::new(system)).is_some() {
                 return Err(err(format!(
@@ -422,7 +580,15 @@ impl Registry {
             if responses.is_empty() {
                 return Err(err(format!("kind {}: no response root element", entry.id)));
             }
+            let extras = document.kinds.get(&entry.id).cloned().unwrap_or_default();
             let schema = if entry.xsd.is_empty() {
+                if !extras.is_empty() {
+                    return Err(err(format!(
+                        "kind {}: {REQUEST_ENTRY_KEY} / {RESPONSE_ENTRY_KEY} are given, but the \
+                         kind has no XSD",
+                        entry.id
+                    )));
+                }
                 None
             } else {
                 let files = entry
@@ -430,8 +596,24 @@ impl Registry {
                     .iter()
                     .map(|f| (f.name.clone(), f.text.clone()))
                     .collect();
+                let first = entry.xsd[0].name.as_str();
+                for (key, name) in [
+                    (REQUEST_ENTRY_KEY, &extras.request_entry),
+                    (RESPONSE_ENTRY_KEY, &extras.response_entry),
+                ] {
+                    if let Some(name) = name
+                        && !entry.xsd.iter().any(|f| &f.name == name)
+                    {
+                        return Err(err(format!(
+                            "kind {}: {key} '{name}' is not one of its XSD files",
+                            entry.id
+                        )));
+                    }
+                }
+                let request_entry = extras.request_entry.as_deref().unwrap_or(first);
+                let response_entry = extras.response_entry.as_deref().unwrap_or(request_entry);
                 Some(
-                    SchemaSet::new(files, &entry.xsd[0].name)
+                    SchemaSet::with_entries(files, &[request_entry, response_entry])
                         .map_err(|e| err(format!("kind {}: XSD: {e}", entry.id)))?,
                 )
             };
@@ -466,6 +648,7 @@ impl Registry {
                 request,
                 responses,
                 schema,
+                extras,
                 sunset,
             };
             if kinds.insert(entry.id.clone(), Arc::new(kind)).is_some() {
@@ -513,10 +696,11 @@ impl Registry {
                 .push(grant);
         }
         Ok(Registry {
-            file,
+            document,
             version,
             systems,
             by_certificate,
+            retiring,
             kinds,
             by_request_root,
             by_response_root,
@@ -526,41 +710,17 @@ impl Registry {
 
     /// The document, as TOML.
     pub fn to_toml(&self) -> String {
-        let with_variants: Vec<&Arc<InformationSystem>> = self
-            .systems
-            .values()
-            .filter(|s| s.transform_variant.is_some())
-            .collect();
-        if with_variants.is_empty() {
-            return toml::to_string_pretty(&self.file).unwrap_or_default();
-        }
-        let Ok(mut table) = toml::Table::try_from(&self.file) else {
-            return toml::to_string_pretty(&self.file).unwrap_or_default();
-        };
-        if let Some(toml::Value::Array(systems)) = table.get_mut("systems") {
-            for entry in systems.iter_mut() {
-                let Some(entry) = entry.as_table_mut() else {
-                    continue;
-                };
-                let variant = entry
-                    .get("mnemonic")
-                    .and_then(toml::Value::as_str)
-                    .and_then(|m| with_variants.iter().find(|s| s.mnemonic.as_str() == m))
-                    .and_then(|s| s.transform_variant);
-                if let Some(variant) = variant {
-                    entry.insert(
-                        TRANSFORM_VARIANT_KEY.to_owned(),
-                        toml::Value::String(variant.name().to_owned()),
-                    );
-                }
-            }
-        }
-        toml::to_string_pretty(&table).unwrap_or_default()
+        self.document.to_toml()
     }
 
     /// The file form.
     pub fn file(&self) -> &RegistryFile {
-        &self.file
+        &self.document.file
+    }
+
+    /// The whole document (the file and the keys kept apart from its entry structs).
+    pub fn document(&self) -> &RegistryDocument {
+        &self.document
     }
 
     /// The store version it was loaded from.
@@ -578,7 +738,71 @@ impl Registry {
         self.systems.values()
     }
 
-    /// The IS a certificate, given by its DER bytes (not parsed), is registered for.
+    /// Where a certificate, given by its DER bytes (not parsed), stands at `at`.
+    pub fn certificate_standing_der(
+        &self,
+        der: &[u8],
+        at: OffsetDateTime,
+    ) -> CertificateStanding<'_> {
+        self.standing(&hex::encode(sha2::Sha256::digest(der)), at)
+    }
+
+    fn standing(&self, key: &str, at: OffsetDateTime) -> CertificateStanding<'_> {
+        if let Some(system) = self
+            .by_certificate
+            .get(key)
+            .and_then(|m| self.systems.get(m))
+        {
+            return CertificateStanding::Current(system);
+        }
+        match self
+            .retiring
+            .get(key)
+            .and_then(|(m, until)| Some((self.systems.get(m)?, *until)))
+        {
+            Some((system, until)) if at < until => CertificateStanding::Retiring(system, until),
+            Some((system, until)) => CertificateStanding::Retired(system, until),
+            None => CertificateStanding::Unknown,
+        }
+    }
+
+    /// The IS a certificate, given by its DER bytes (not parsed), identifies at `at`: one of its
+    /// certificates, or a retiring one before the end of its overlap.
+    pub fn system_by_certificate_der_at(
+        &self,
+        der: &[u8],
+        at: OffsetDateTime,
+    ) -> Option<&Arc<InformationSystem>> {
+        match self.certificate_standing_der(der, at) {
+            CertificateStanding::Current(s) | CertificateStanding::Retiring(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The IS a certificate identifies at `at` (see [`Registry::system_by_certificate_der_at`]).
+    pub fn system_by_certificate_at(
+        &self,
+        cert: &Certificate,
+        at: OffsetDateTime,
+    ) -> Option<&Arc<InformationSystem>> {
+        self.system_by_certificate_der_at(cert.der(), at)
+    }
+
+    /// Why a certificate that identifies no IS at `at` is refused, when the registry knows more
+    /// than "unregistered": it was retired (the overlap of a rotation ended).
+    pub fn refusal_note_der(&self, der: &[u8], at: OffsetDateTime) -> Option<String> {
+        match self.certificate_standing_der(der, at) {
+            CertificateStanding::Retired(system, until) => Some(format!(
+                "retired for {} at {}: it was replaced and its overlap ended",
+                system.mnemonic,
+                rfc3339(until)
+            )),
+            _ => None,
+        }
+    }
+
+    /// The IS a certificate, given by its DER bytes (not parsed), is registered for (current
+    /// certificates only; see [`Registry::system_by_certificate_der_at`] for retiring ones).
     pub fn system_by_certificate_der(&self, der: &[u8]) -> Option<&Arc<InformationSystem>> {
         self.by_certificate
             .get(&hex::encode(sha2::Sha256::digest(der)))
@@ -640,51 +864,208 @@ impl Registry {
     }
 }
 
-/// Removes `transform_variant` from every `[[systems]]` entry of `table` and returns the
-/// variants by mnemonic (`"reference"` = none).
-fn take_transform_variants(
-    table: &mut toml::Table,
-) -> Result<BTreeMap<String, TransformVariant>, RegistryError> {
-    let mut variants = BTreeMap::new();
-    let Some(toml::Value::Array(systems)) = table.get_mut("systems") else {
-        return Ok(variants);
-    };
-    for (i, entry) in systems.iter_mut().enumerate() {
-        let Some(entry) = entry.as_table_mut() else {
-            continue;
-        };
-        let Some(value) = entry.remove(TRANSFORM_VARIANT_KEY) else {
-            continue;
-        };
-        let mnemonic = entry
-            .get("mnemonic")
-            .and_then(toml::Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("#{}", i + 1));
-        let known = || {
-            let mut names = vec!["reference"];
-            names.extend(TransformVariant::ALL.iter().map(|v| v.name()));
-            names.join(", ")
-        };
-        let Some(name) = value.as_str() else {
-            return Err(err(format!(
-                "system {mnemonic}: {TRANSFORM_VARIANT_KEY} must be a string (one of: {})",
-                known()
-            )));
-        };
-        if name == "reference" {
-            continue;
+const EXTRA_KEYS: [&str; 4] = [
+    TRANSFORM_VARIANT_KEY,
+    RETIRING_CERTIFICATES_KEY,
+    REQUEST_ENTRY_KEY,
+    RESPONSE_ENTRY_KEY,
+];
+
+impl RegistryDocument {
+    /// Parses a registry document (TOML) without checking it as a whole (see
+    /// [`Registry::build_document`]).
+    pub fn from_toml(text: &str) -> Result<RegistryDocument, RegistryError> {
+        if !EXTRA_KEYS.iter().any(|k| text.contains(k)) {
+            let file: RegistryFile = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+            return Ok(RegistryDocument {
+                file,
+                ..RegistryDocument::default()
+            });
         }
-        let variant = TransformVariant::from_name(name).ok_or_else(|| {
-            err(format!(
-                "system {mnemonic}: {TRANSFORM_VARIANT_KEY} '{name}' is not a known SMEV \
-                 transform implementation (one of: {})",
-                known()
-            ))
-        })?;
-        variants.insert(mnemonic, variant);
+        // Take the extra keys out of the entries, then read the rest as usual.
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        let systems = take_system_extras(&mut table)?;
+        let kinds = take_kind_extras(&mut table)?;
+        let file: RegistryFile = match toml::Value::Table(table).try_into() {
+            Ok(file) => file,
+            Err(e) => {
+                // The text gives the same error with its position, unless it stops first at
+                // a key taken out above.
+                let positioned = toml::from_str::<RegistryFile>(text)
+                    .err()
+                    .map(|p| p.to_string())
+                    .filter(|p| !EXTRA_KEYS.iter().any(|k| p.contains(k)));
+                return Err(err(positioned.unwrap_or_else(|| e.to_string())));
+            }
+        };
+        Ok(RegistryDocument {
+            file,
+            systems,
+            kinds,
+        })
     }
-    Ok(variants)
+
+    /// The document as TOML (the extra keys written into their entries).
+    pub fn to_toml(&self) -> String {
+        let systems: BTreeMap<&String, &SystemExtras> =
+            self.systems.iter().filter(|(_, e)| !e.is_empty()).collect();
+        let kinds: BTreeMap<&String, &KindExtras> =
+            self.kinds.iter().filter(|(_, e)| !e.is_empty()).collect();
+        if systems.is_empty() && kinds.is_empty() {
+            return toml::to_string_pretty(&self.file).unwrap_or_default();
+        }
+        let Ok(mut table) = toml::Table::try_from(&self.file) else {
+            return toml::to_string_pretty(&self.file).unwrap_or_default();
+        };
+        for (key, name) in [("systems", "mnemonic"), ("kinds", "id")] {
+            let Some(toml::Value::Array(entries)) = table.get_mut(key) else {
+                continue;
+            };
+            for entry in entries.iter_mut() {
+                let Some(entry) = entry.as_table_mut() else {
+                    continue;
+                };
+                let Some(id) = entry
+                    .get(name)
+                    .and_then(toml::Value::as_str)
+                    .map(str::to_owned)
+                else {
+                    continue;
+                };
+                if let Some(extras) = systems.get(&id).filter(|_| key == "systems") {
+                    if let Some(variant) = extras.transform_variant {
+                        entry.insert(
+                            TRANSFORM_VARIANT_KEY.to_owned(),
+                            toml::Value::String(variant.name().to_owned()),
+                        );
+                    }
+                    if !extras.retiring_certificates.is_empty()
+                        && let Ok(value) = toml::Value::try_from(&extras.retiring_certificates)
+                    {
+                        entry.insert(RETIRING_CERTIFICATES_KEY.to_owned(), value);
+                    }
+                }
+                if let Some(extras) = kinds.get(&id).filter(|_| key == "kinds") {
+                    for (k, v) in [
+                        (REQUEST_ENTRY_KEY, &extras.request_entry),
+                        (RESPONSE_ENTRY_KEY, &extras.response_entry),
+                    ] {
+                        if let Some(v) = v {
+                            entry.insert(k.to_owned(), toml::Value::String(v.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        toml::to_string_pretty(&table).unwrap_or_default()
+    }
+}
+
+/// The entries of array `key` of `table` as tables, with the value of their key `name` (or
+/// `#n` when it has none).
+fn entries_of<'a>(
+    table: &'a mut toml::Table,
+    key: &str,
+    name: &str,
+) -> Vec<(String, &'a mut toml::Table)> {
+    let Some(toml::Value::Array(entries)) = table.get_mut(key) else {
+        return Vec::new();
+    };
+    entries
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, entry)| {
+            let entry = entry.as_table_mut()?;
+            let id = entry
+                .get(name)
+                .and_then(toml::Value::as_str)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("#{}", i + 1));
+            Some((id, entry))
+        })
+        .collect()
+}
+
+/// Removes `transform_variant` and `retiring_certificates` from every `[[systems]]` entry of
+/// `table` and returns them by mnemonic (`"reference"` = no variant).
+fn take_system_extras(
+    table: &mut toml::Table,
+) -> Result<BTreeMap<String, SystemExtras>, RegistryError> {
+    let mut out = BTreeMap::new();
+    for (mnemonic, entry) in entries_of(table, "systems", "mnemonic") {
+        let mut extras = SystemExtras::default();
+        if let Some(value) = entry.remove(TRANSFORM_VARIANT_KEY) {
+            extras.transform_variant = transform_variant(&mnemonic, &value)?;
+        }
+        if let Some(value) = entry.remove(RETIRING_CERTIFICATES_KEY) {
+            extras.retiring_certificates = value.try_into().map_err(|e| {
+                err(format!(
+                    "system {mnemonic}: {RETIRING_CERTIFICATES_KEY} must be an array of tables \
+                     with pem and until ({e})"
+                ))
+            })?;
+        }
+        if !extras.is_empty() {
+            out.insert(mnemonic, extras);
+        }
+    }
+    Ok(out)
+}
+
+/// Removes `request_entry` and `response_entry` from every `[[kinds]]` entry of `table` and
+/// returns them by kind id.
+fn take_kind_extras(
+    table: &mut toml::Table,
+) -> Result<BTreeMap<String, KindExtras>, RegistryError> {
+    let mut out = BTreeMap::new();
+    for (id, entry) in entries_of(table, "kinds", "id") {
+        let mut extras = KindExtras::default();
+        for (key, slot) in [
+            (REQUEST_ENTRY_KEY, &mut extras.request_entry),
+            (RESPONSE_ENTRY_KEY, &mut extras.response_entry),
+        ] {
+            if let Some(value) = entry.remove(key) {
+                let Some(name) = value.as_str() else {
+                    return Err(err(format!(
+                        "kind {id}: {key} must be a string (the name of one of its XSD files)"
+                    )));
+                };
+                *slot = Some(name.to_owned());
+            }
+        }
+        if !extras.is_empty() {
+            out.insert(id, extras);
+        }
+    }
+    Ok(out)
+}
+
+/// The value of a `transform_variant` key of system `mnemonic` (`"reference"` = none).
+fn transform_variant(
+    mnemonic: &str,
+    value: &toml::Value,
+) -> Result<Option<TransformVariant>, RegistryError> {
+    let known = || {
+        let mut names = vec!["reference"];
+        names.extend(TransformVariant::ALL.iter().map(|v| v.name()));
+        names.join(", ")
+    };
+    let Some(name) = value.as_str() else {
+        return Err(err(format!(
+            "system {mnemonic}: {TRANSFORM_VARIANT_KEY} must be a string (one of: {})",
+            known()
+        )));
+    };
+    if name == "reference" {
+        return Ok(None);
+    }
+    TransformVariant::from_name(name).map(Some).ok_or_else(|| {
+        err(format!(
+            "system {mnemonic}: {TRANSFORM_VARIANT_KEY} '{name}' is not a known SMEV \
+             transform implementation (one of: {})",
+            known()
+        ))
+    })
 }
 
 #[cfg(test)]
