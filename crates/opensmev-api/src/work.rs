@@ -852,6 +852,12 @@ pub(crate) struct PollQuery {
     /// most the server's `api_max_poll_wait_seconds`).
     #[serde(default)]
     wait: Option<u64>,
+    /// Also hand over the signed SMEV answer that delivers the message (`smev_xml`: the SOAP
+    /// envelope of `GetRequestResponse`/`GetResponseResponse` of schema 1.3 as SOAP would deliver it, signed
+    /// by the bus — ЭП-СМЭВ — with the attachments' contents left out), for archiving, and
+    /// report its signature.
+    #[serde(default)]
+    smev_xml: Option<bool>,
 }
 
 /// An attachment of a delivered message.
@@ -870,7 +876,7 @@ pub(crate) struct AttachmentOut {
 /// The verification of one signature.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SignatureCheckOut {
-    /// `ЭП-ОВ` (the sender's) or `ЭП-СП` (personal).
+    /// `ЭП-ОВ` (the sender's), `ЭП-СП` (personal) or `ЭП-СМЭВ` (the bus's, with `smev_xml=true`).
     role: String,
     /// Whether it is valid.
     valid: bool,
@@ -977,13 +983,29 @@ pub(crate) struct Delivery {
     attempt: u32,
     /// The lease: acknowledge before this time (RFC 3339).
     lease_until: Option<String>,
+    /// With `smev_xml=true`: the signed SMEV answer that delivers the message (ЭП-СМЭВ).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    smev_xml: Option<String>,
 }
 
-fn delivery(state: &ApiState, stored: StoredMessage) -> Result<Delivery, HandOutError> {
-    let opened = state
+fn delivery(
+    state: &ApiState,
+    stored: StoredMessage,
+    with_smev_xml: bool,
+) -> Result<Delivery, HandOutError> {
+    let mut opened = state
         .bus
         .open_delivered(&stored)
         .map_err(HandOutError::Undeliverable)?;
+    let smev_xml = if with_smev_xml {
+        let xml = state
+            .bus
+            .delivery_xml(&stored, state.settings.schema_version)?;
+        opened.signatures.push(state.bus.check_smev_signature(&xml));
+        Some(xml)
+    } else {
+        None
+    };
     let m = &stored.message;
     let mut attachments = Vec::with_capacity(m.attachments.len());
     for a in &m.attachments {
@@ -1051,6 +1073,7 @@ fn delivery(state: &ApiState, stored: StoredMessage) -> Result<Delivery, HandOut
         sent_at: rfc3339(m.sent_at),
         attempt: stored.delivery_count,
         lease_until: stored.lease_until.map(rfc3339),
+        smev_xml,
     })
 }
 
@@ -1075,6 +1098,7 @@ async fn next(
             format!("at most {} seconds", max.as_secs()),
         ));
     }
+    let with_smev_xml = query.smev_xml.unwrap_or(false);
     let spec = PollSpec {
         message_type,
         node_id: query.node_id,
@@ -1082,7 +1106,9 @@ async fn next(
     };
     let found = state
         .bus
-        .poll_as(&caller, kind, spec, |stored| delivery(&state, stored))
+        .poll_as(&caller, kind, spec, |stored| {
+            delivery(&state, stored, with_smev_xml)
+        })
         .await?;
     Ok(match found {
         Some(delivery) => json(StatusCode::OK, &delivery),

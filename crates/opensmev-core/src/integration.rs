@@ -455,6 +455,8 @@ pub enum SignatureRole {
     Sender,
     /// ЭП-СП: a personal signature over the business content.
     Personal,
+    /// ЭП-СМЭВ: the bus's signature over the answer that delivers the message.
+    Smev,
 }
 
 impl SignatureRole {
@@ -463,6 +465,7 @@ impl SignatureRole {
         match self {
             SignatureRole::Sender => "ЭП-ОВ",
             SignatureRole::Personal => "ЭП-СП",
+            SignatureRole::Smev => "ЭП-СМЭВ",
         }
     }
 }
@@ -547,6 +550,37 @@ impl Bus {
                 .and_then(|c| registry.system_by_certificate(c))
                 .map(|s| s.mnemonic.to_string()),
         }
+    }
+
+    /// Verifies the bus's own signature (ЭП-СМЭВ, in `SMEVSignature`) of a delivery answer made
+    /// by [`Bus::delivery_xml`].
+    pub fn check_smev_signature(&self, xml: &str) -> SignatureCheck {
+        let report = match Document::parse_str(xml, Limits::default()) {
+            Ok(doc) => {
+                let wrapper = doc.elements().find(|e| e.local_name() == "SMEVSignature");
+                let options = dsig::VerifyOptions {
+                    at: self.now(),
+                    ..dsig::VerifyOptions::now()
+                };
+                dsig::verify_wrapped(wrapper.as_ref(), self.crypto(), &options)
+            }
+            Err(e) => {
+                return SignatureCheck {
+                    role: SignatureRole::Smev,
+                    valid: false,
+                    failure: Some((
+                        dsig::FaultCategory::PoorSOAPEnvelopeFormat
+                            .as_str()
+                            .to_owned(),
+                        format!("the delivery answer cannot be read: {e}"),
+                    )),
+                    certificate_subject: None,
+                    certificate_thumbprint: None,
+                    registered_system: None,
+                };
+            }
+        };
+        self.check_of(SignatureRole::Smev, &report)
     }
 
     /// Opens a stored message for delivery through the API: its content, and every signature in

@@ -163,8 +163,9 @@ fn read_certificates(key: &str, path: &Path) -> Result<Vec<X509>, ConfigError> {
 /// byte: at most this long in all…
 const LINGER_TOTAL: Duration = Duration::from_secs(2);
 
-/// …and until nothing arrives for this long.
-const LINGER_IDLE: Duration = Duration::from_millis(200);
+/// …and until nothing arrives for this long (long enough for a client on a loaded machine to
+/// go on writing a refused body; 200 ms lost answers under load).
+const LINGER_IDLE: Duration = Duration::from_millis(1000);
 
 /// Closes a connection the way HTTP/1.1 servers must when a request body may still be on its
 /// way (RFC 9112 §9.6, "lingering close"): the write side is shut first, then what the client

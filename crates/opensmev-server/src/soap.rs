@@ -2,7 +2,7 @@
 //! `…?xsd=NAME`. Each handler decodes (wire) → calls one bus service function (core) → encodes,
 //! signs (ЭП-СМЭВ) and answers; errors become faults in `faults.rs`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -17,10 +17,9 @@ use opensmev_core::{
 use opensmev_store::{Blob, StoredMessage};
 use opensmev_types::{MessageKind, Mnemonic, SchemaVersion};
 use opensmev_wire::{
-    AnswerAttachment, AttachmentContent, AttachmentData, DeliveredRequest, DeliveredResponse,
-    Fault, MessageMetadata, Participant, Request, ResponseContent, StatusItem,
+    AnswerAttachment, AttachmentContent, AttachmentData, Fault, MessageMetadata, Participant,
+    Request, ResponseContent, StatusItem,
 };
-use opensmev_xmldsig::dsig::{self, Placement, SignOptions};
 use opensmev_xmldsig::xml::{Document, Limits};
 
 use crate::app::State;
@@ -45,7 +44,7 @@ fn too_large(limit: usize) -> (String, String) {
 /// The HTTP header a test IS with an optional signature policy names itself with.
 pub(crate) const CLAIMED_MNEMONIC_HEADER: &str = "x-opensmev-mnemonic";
 
-const SMEV_ID: &str = "SIGNED_BY_SMEV";
+use opensmev_core::delivery::SMEV_ID;
 
 /// How much deeper the sender's data stands in the answer that delivers it than in the send.
 const DELIVERY_EXTRA_DEPTH: usize = 2;
@@ -550,113 +549,31 @@ async fn attachments_input(
 }
 
 fn sign(state: &State, xml: &str, id: &str) -> Result<String, BusError> {
-    sign_answer(state, xml, id).map_err(|e| BusError::Internal(format!("signing the answer: {e}")))
-}
-
-fn sign_answer(state: &State, xml: &str, id: &str) -> Result<String, dsig::SignError> {
-    let bus = &state.bus;
-    let signed = dsig::sign_document(
-        xml.as_bytes(),
-        id,
-        bus.signer(),
-        bus.crypto(),
-        Placement::Smev,
-        &SignOptions::default(),
-    )?;
-    String::from_utf8(signed).map_err(|e| dsig::SignError::Other(e.to_string()))
-}
-
-/// An `Id` for the element the bus signs that nothing else in the answer carries: not the
-/// embedded sender data, not the passed-on sender signature (any element of either, as the XML
-/// parser reads them — whatever quotes or character references were written), not the
-/// attachments (whose `AttachmentContent/Id` is an `xs:ID` of the same document).
-fn smev_id(fragments: &[&str], stored: &StoredMessage) -> Result<String, String> {
-    let mut taken: HashSet<String> = stored
-        .message
-        .attachments
-        .iter()
-        .map(|a| a.content_id.clone())
-        .collect();
-    for fragment in fragments {
-        let doc = Document::parse_str(fragment, Limits::default())
-            .map_err(|e| format!("stored XML cannot be read: {e}"))?;
-        taken.extend(
-            doc.elements()
-                .filter_map(|e| e.id_attr())
-                .map(str::to_owned),
-        );
-    }
-    let mut id = SMEV_ID.to_owned();
-    let mut n = 1;
-    while taken.contains(&id) {
-        n += 1;
-        id = format!("{SMEV_ID}_{n}");
-    }
-    Ok(id)
+    state
+        .bus
+        .sign_smev(xml, id)
+        .map_err(|e| BusError::Internal(format!("signing the answer: {e}")))
 }
 
 /// Builds and signs the answer that delivers `stored` (`GetRequestResponse` or
-/// `GetResponseResponse`). A failure the message causes makes it undeliverable; a failure of the
-/// bus's own key is passing.
+/// `GetResponseResponse`), framed with its attachments. A failure the message causes makes it
+/// undeliverable; a failure of the bus's own key is passing.
 fn delivery_answer(
     state: &State,
     version: SchemaVersion,
-    is_request: bool,
     mtom: bool,
     stored: StoredMessage,
 ) -> Result<Answer, HandOutError> {
     tracing::Span::current().record("message_id", stored.message.id.as_str());
-    let undeliverable = |e: String| HandOutError::Undeliverable(e);
-    let sender_data_xml =
-        sender_data_for(&stored, version).map_err(|e| undeliverable(e.to_string()))?;
-    let m = &stored.message;
-    let mut fragments = vec![sender_data_xml.as_str()];
-    fragments.extend(m.sender_signature.as_deref());
-    let id = smev_id(&fragments, &stored).map_err(undeliverable)?;
-    let attachments: Vec<String> = m.attachments.iter().map(|a| a.content_id.clone()).collect();
-    let xml = if is_request {
-        let delivered = DeliveredRequest {
-            request_id_attr: id.clone(),
-            sender_data_xml,
-            metadata: metadata_of(state, &stored, true),
-            fs_attachments: Vec::new(),
-            reply_to: m.reply_to.clone().unwrap_or_default(),
-            sender_signature_xml: m.sender_signature.clone(),
-            attachments,
-        };
-        opensmev_wire::get_request_response(version, Some(&delivered))
-    } else {
-        let delivered = DeliveredResponse {
-            response_id_attr: id.clone(),
-            original_message_id: m.original_message_id.as_ref().map(|i| i.to_string()),
-            original_transaction_code: m.transaction_code.clone(),
-            reference_message_id: m.reference_message_id.as_ref().map(|i| i.to_string()),
-            sender_data_xml,
-            metadata: metadata_of(state, &stored, true),
-            fs_attachments: Vec::new(),
-            sender_signature_xml: m.sender_signature.clone(),
-            attachments,
-        };
-        opensmev_wire::get_response_response(version, Some(&delivered))
-    };
-    let xml = match sign_answer(state, &xml, &id) {
-        Ok(xml) => xml,
-        Err(e @ dsig::SignError::Crypto(_)) => {
-            return Err(HandOutError::Failed(BusError::Internal(format!(
-                "signing the answer: {e}"
-            ))));
-        }
-        Err(e) => return Err(undeliverable(format!("the answer cannot be signed: {e}"))),
-    };
+    let xml = state.bus.delivery_xml(&stored, version)?;
     let attachments = stored.message.attachments;
     // Framed here, while the lease can still be settled if it fails.
     let framed = if attachments.is_empty() && !mtom {
         None
     } else {
-        Some(
-            frame(&xml, &attachments, mtom)
-                .map_err(|e| undeliverable(format!("the answer cannot be framed: {e}")))?,
-        )
+        Some(frame(&xml, &attachments, mtom).map_err(|e| {
+            HandOutError::Undeliverable(format!("the answer cannot be framed: {e}"))
+        })?)
     };
     Ok(Answer {
         xml,
@@ -666,49 +583,7 @@ fn delivery_answer(
 }
 
 fn participant(state: &State, mnemonic: &Mnemonic) -> Participant {
-    let registry = state.bus.registry();
-    let name = registry
-        .system(mnemonic)
-        .map(|s| s.name.clone())
-        .unwrap_or_else(|| mnemonic.to_string());
-    Participant {
-        mnemonic: mnemonic.clone(),
-        name,
-    }
-}
-
-fn metadata_of(state: &State, stored: &StoredMessage, delivered: bool) -> MessageMetadata {
-    let m = &stored.message;
-    let mut metadata = MessageMetadata::new(
-        m.id.as_str(),
-        m.kind,
-        participant(state, &m.sender),
-        m.sent_at,
-    );
-    metadata.recipient = Some(participant(state, &m.recipient));
-    metadata.destination_name = m.recipient.to_string();
-    if delivered {
-        metadata.delivery_timestamp = Some(state.bus.now());
-        metadata.status = Some(opensmev_types::InteractionStatus::MessageIsDelivered);
-    } else {
-        metadata.status = Some(stored.status);
-    }
-    metadata
-}
-
-/// The sender's data as the recipient's schema version needs it.
-fn sender_data_for(stored: &StoredMessage, version: SchemaVersion) -> Result<String, BusError> {
-    let m = &stored.message;
-    if m.version == version {
-        return Ok(m.sender_data.clone());
-    }
-    let doc = Document::parse_str(&m.sender_data, Limits::default())
-        .map_err(|e| BusError::Internal(format!("stored sender data of {}: {e}", m.id)))?;
-    Ok(opensmev_wire::rewrite_sender_data(
-        &doc.root(),
-        m.version,
-        version,
-    ))
+    state.bus.participant(mnemonic)
 }
 
 async fn handle(
@@ -831,7 +706,7 @@ async fn handle(
             };
             let answer = bus
                 .poll_with(input, kind, |stored| {
-                    delivery_answer(state, version, is_request, mtom, stored)
+                    delivery_answer(state, version, mtom, stored)
                 })
                 .await?;
             Ok(answer.unwrap_or_else(|| {
