@@ -14,6 +14,7 @@
 #![allow(clippy::result_large_err)]
 
 mod access;
+mod admin;
 mod extract;
 mod form;
 mod journal;
@@ -276,6 +277,11 @@ impl utoipa::Modify for SecurityAddon {
         access::me, access::list_tokens, access::create_token, access::revoke_token,
         access::list_accounts, access::create_account, access::update_account, access::audit,
         registry::kinds, registry::export, registry::import,
+        admin::list_participants, admin::put_participant, admin::delete_participant,
+        admin::list_systems, admin::put_system, admin::delete_system, admin::add_certificate,
+        admin::put_system_quota, admin::rotate_certificate, admin::revoke_certificate,
+        admin::list_kinds, admin::put_kind, admin::patch_kind,
+        admin::list_grants, admin::add_grant, admin::remove_grant, admin::put_default_quota,
     ),
     components(schemas(Problem, ProblemItem, Health, HealthCheck)),
     tags(
@@ -323,6 +329,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(journal::routes())
         .merge(access::routes())
         .merge(registry::routes())
+        .merge(admin::routes())
         .method_not_allowed_fallback(extract::method_not_allowed)
         .fallback(api_not_found)
         .with_state(state.clone());

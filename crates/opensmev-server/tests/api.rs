@@ -1154,6 +1154,47 @@ const ENDPOINTS: &[(&str, &str, Allowed)] = &[
         Some(&["admin", "operator", "auditor"]),
     ),
     ("put", "/api/v1/registry", ADMIN_ONLY),
+    (
+        "get",
+        "/api/v1/registry/participants",
+        Some(&["admin", "operator", "auditor"]),
+    ),
+    ("put", "/api/v1/registry/participants/{id}", ADMIN_ONLY),
+    ("delete", "/api/v1/registry/participants/{id}", ADMIN_ONLY),
+    (
+        "get",
+        "/api/v1/registry/systems",
+        Some(&["admin", "operator", "auditor"]),
+    ),
+    ("put", "/api/v1/registry/systems/{id}", ADMIN_ONLY),
+    ("delete", "/api/v1/registry/systems/{id}", ADMIN_ONLY),
+    (
+        "post",
+        "/api/v1/registry/systems/{id}/certificates",
+        ADMIN_ONLY,
+    ),
+    ("put", "/api/v1/registry/systems/{id}/quota", ADMIN_ONLY),
+    (
+        "post",
+        "/api/v1/registry/certificates/{id}/rotation",
+        ADMIN_ONLY,
+    ),
+    ("delete", "/api/v1/registry/certificates/{id}", ADMIN_ONLY),
+    (
+        "get",
+        "/api/v1/registry/kinds",
+        Some(&["admin", "operator", "auditor"]),
+    ),
+    ("put", "/api/v1/registry/kinds/{id}", ADMIN_ONLY),
+    ("patch", "/api/v1/registry/kinds/{id}", ADMIN_ONLY),
+    (
+        "get",
+        "/api/v1/registry/grants",
+        Some(&["admin", "operator", "auditor"]),
+    ),
+    ("post", "/api/v1/registry/grants", ADMIN_ONLY),
+    ("delete", "/api/v1/registry/grants/{id}", ADMIN_ONLY),
+    ("put", "/api/v1/registry/default-quota", ADMIN_ONLY),
 ];
 
 const HTTP_METHODS: [&str; 8] = [
