@@ -8,12 +8,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch};
 use opensmev_core::auth::{AccountRequest, Action, TokenRequest};
 use opensmev_store::{Account, AuditQuery, TokenRecord};
-use opensmev_types::{Mnemonic, Role};
+use opensmev_types::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::body::json_body;
 use crate::extract::{Path, Query};
-use crate::{ApiState, Authenticated, Problem, json, json_object, parse_time, rfc3339};
+use crate::{
+    ApiState, Authenticated, Problem, Unauthenticated, json, mnemonic, next_cursor, page_cursor,
+    page_limit, parse_optional_time, rfc3339,
+};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -44,7 +48,7 @@ pub(crate) struct Me {
 #[utoipa::path(get, path = "/api/v1/me", tag = "access",
     responses(
         (status = 200, description = "The caller", body = Me),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub(crate) async fn me(auth: Authenticated) -> Response {
     let p = auth.0;
@@ -104,7 +108,7 @@ fn token_out(t: TokenRecord) -> TokenOut {
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "access",
     responses(
         (status = 200, description = "The tokens, oldest first", body = Vec<TokenOut>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn list_tokens(
@@ -157,45 +161,13 @@ fn role(text: &str) -> Result<Role, Problem> {
     })
 }
 
-fn system(text: Option<String>) -> Result<Option<Mnemonic>, Problem> {
-    text.map(|t| {
-        Mnemonic::parse(&t)
-            .map_err(|e| Problem::invalid_field("system", format!("«{t}» is not a mnemonic: {e}")))
-    })
-    .transpose()
-}
-
-/// The JSON body of an administrative call (at most `max_body_bytes`).
-async fn body_json<T: for<'de> Deserialize<'de>>(
-    state: &ApiState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<T, Problem> {
-    let content_type = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
-        return Err(Problem::unsupported_media_type(
-            content_type,
-            "application/json",
-        ));
-    }
-    let limit = state.settings.max_body_bytes;
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Problem::too_large(limit))?;
-    json_object(&body)
-}
-
 /// Makes a token (admin). The answer holds its secret, shown only this once.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "access",
     request_body(content = NewToken, content_type = "application/json"),
     responses(
         (status = 201, description = "Made", body = IssuedTokenOut),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
@@ -208,17 +180,13 @@ pub(crate) async fn create_token(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ManageAccess)?;
-    let given: NewToken = body_json(&state, &headers, body).await?;
+    let given: NewToken = json_body(&state, &headers, body).await?;
     let request = TokenRequest {
         name: given.name,
         role: role(&given.role)?,
-        system: system(given.system)?,
+        system: mnemonic("system", given.system)?,
         account: given.account,
-        expires_at: given
-            .expires_at
-            .as_deref()
-            .map(|t| parse_time("expires_at", t))
-            .transpose()?,
+        expires_at: parse_optional_time("expires_at", given.expires_at.as_deref())?,
     };
     let issued = state.bus.issue_token(&auth.0.actor, request).await?;
     Ok(json(
@@ -236,7 +204,7 @@ pub(crate) async fn create_token(
     responses(
         (status = 204, description = "Revoked"),
         (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such token, or revoked already", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -289,7 +257,7 @@ fn account_out(a: Account) -> AccountOut {
 #[utoipa::path(get, path = "/api/v1/accounts", tag = "access",
     responses(
         (status = 200, description = "The accounts, by login", body = Vec<AccountOut>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn list_accounts(
@@ -339,7 +307,7 @@ pub(crate) struct CreatedAccount {
     responses(
         (status = 201, description = "Made", body = CreatedAccount),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The login is taken", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
@@ -353,12 +321,12 @@ pub(crate) async fn create_account(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ManageAccess)?;
-    let given: NewAccount = body_json(&state, &headers, body).await?;
+    let given: NewAccount = json_body(&state, &headers, body).await?;
     let request = AccountRequest {
         login: given.login,
         name: given.name,
         role: role(&given.role)?,
-        system: system(given.system)?,
+        system: mnemonic("system", given.system)?,
         password: given.password,
     };
     let (account, one_time_password) = state.bus.create_account(&auth.0.actor, request).await?;
@@ -390,7 +358,7 @@ pub(crate) struct AccountChange {
     responses(
         (status = 200, description = "Changed", body = AccountOut),
         (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
@@ -405,7 +373,7 @@ pub(crate) async fn update_account(
     body: Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ManageAccess)?;
-    let given: AccountChange = body_json(&state, &headers, body).await?;
+    let given: AccountChange = json_body(&state, &headers, body).await?;
     let account = state
         .bus
         .update_account(&auth.0.actor, &login, given.disabled, given.password)
@@ -471,7 +439,7 @@ pub(crate) struct AuditPage {
     responses(
         (status = 200, description = "A page of entries", body = AuditPage),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid parameter", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -481,38 +449,17 @@ pub(crate) async fn audit(
     Query(q): Query<AuditParams>,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ReadAudit)?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::invalid_field("limit", "1–500"));
-    }
-    let before = q
-        .cursor
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Problem::invalid_field("cursor", "not a cursor of this API"))
-        })
-        .transpose()?;
+    let limit = page_limit(q.limit)?;
     let query = AuditQuery {
-        before,
+        before: page_cursor(q.cursor)?,
         actor: q.actor,
         action_prefix: q.action,
-        from: q
-            .from
-            .as_deref()
-            .map(|t| parse_time("from", t))
-            .transpose()?,
-        to: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
+        from: parse_optional_time("from", q.from.as_deref())?,
+        to: parse_optional_time("to", q.to.as_deref())?,
         limit: limit + 1,
     };
     let mut found = state.bus.store().audit(query).await?;
-    let next_cursor = if found.len() > limit as usize {
-        found.truncate(limit as usize);
-        found.last().map(|e| e.seq.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&mut found, limit, |e| e.seq);
     Ok(json(
         StatusCode::OK,
         &AuditPage {

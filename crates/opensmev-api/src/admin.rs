@@ -10,7 +10,7 @@
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use opensmev_core::admin::{
@@ -25,8 +25,13 @@ use opensmev_xmldsig::transform::TransformVariant;
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::body::{bytes, content_type, essence, json_body, refuse_declared_over};
 use crate::extract::{Path, Query};
-use crate::{ApiState, Authenticated, Problem, ProblemItem, json, json_object, parse_time};
+use crate::problem::PROBLEM_JSON;
+use crate::registry::status_name;
+use crate::{
+    ApiState, Authenticated, Problem, ProblemItem, Unauthenticated, json, parse_time, with_etag,
+};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -75,13 +80,6 @@ pub(crate) struct ChangeOut {
     ignored: Option<Vec<String>>,
 }
 
-fn with_etag(mut response: Response, version: u64) -> Response {
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    response
-}
-
 fn changed(changed: Changed, id: Option<String>, ignored: Option<Vec<String>>) -> Response {
     with_etag(
         json(
@@ -99,6 +97,16 @@ fn changed(changed: Changed, id: Option<String>, ignored: Option<Vec<String>>) -
 
 fn listed<T: Serialize>(state: &ApiState, value: &T) -> Response {
     with_etag(json(StatusCode::OK, value), state.bus.registry().version())
+}
+
+/// A change (admin) may be made, based on the version `If-Match` names, if any.
+fn may_change(
+    state: &ApiState,
+    auth: &Authenticated,
+    headers: &HeaderMap,
+) -> Result<Option<u64>, Problem> {
+    auth.may(state, Action::ChangeRegistry)?;
+    if_match(headers)
 }
 
 /// `If-Match: "<version>"` (the `ETag` of `GET /api/v1/registry` or of any answer here).
@@ -141,44 +149,13 @@ impl From<AdminError> for Problem {
                 "Используется в реестре / In use in the registry",
                 message,
             ),
-            AdminError::Exists(what) => Problem::new(
-                StatusCode::CONFLICT,
-                "api.exists",
-                "Уже существует / Exists already",
-                format!("{what} is in the registry already"),
-            ),
-            e @ AdminError::Conflict { .. } => Problem::new(
-                StatusCode::CONFLICT,
-                "api.registry-conflict",
-                "Реестр изменён другим пользователем / The registry was changed meanwhile",
-                e.to_string(),
-            ),
+            AdminError::Exists(what) => {
+                Problem::exists(format!("{what} is in the registry already"))
+            }
+            e @ AdminError::Conflict { .. } => Problem::registry_conflict(e.to_string()),
             AdminError::Bus(e) => e.into(),
         }
     }
-}
-
-async fn json_body<T: for<'de> Deserialize<'de>>(
-    state: &ApiState,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<T, Problem> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !essence.eq_ignore_ascii_case("application/json") {
-        return Err(Problem::unsupported_media_type(
-            content_type,
-            "application/json",
-        ));
-    }
-    let limit = state.settings.max_body_bytes;
-    let body = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Problem::too_large(limit))?;
-    json_object(&body)
 }
 
 /// `null` given (`Some(None)`) apart from absent (`None`).
@@ -189,8 +166,6 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
-
-const JSON_PROBLEMS: &str = "application/problem+json";
 
 // ------------------------------------------------------------------------------------------------
 // Participants
@@ -214,8 +189,8 @@ pub(crate) struct ParticipantOut {
     responses(
         (status = 200, description = "Every participant", body = Vec<ParticipantOut>,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not allowed", body = Problem, content_type = JSON_PROBLEMS),
+        Unauthenticated,
+        (status = 403, description = "Not allowed", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn list_participants(
     State(state): State<ApiState>,
@@ -261,13 +236,13 @@ pub(crate) struct ParticipantIn {
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn put_participant(
     State(state): State<ApiState>,
@@ -276,8 +251,7 @@ pub(crate) async fn put_participant(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: ParticipantIn = json_body(&state, &headers, body).await?;
     let done = state
         .bus
@@ -301,12 +275,12 @@ pub(crate) async fn put_participant(
     responses(
         (status = 200, description = "Removed", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such participant", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "It owns systems, or the registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Malformed If-Match", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such participant", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "It owns systems, or the registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Malformed If-Match", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn delete_participant(
     State(state): State<ApiState>,
@@ -314,8 +288,7 @@ pub(crate) async fn delete_participant(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let done = state
         .bus
         .delete_participant(&auth.0.actor, expected, &id)
@@ -384,8 +357,8 @@ fn certificate_out(
     responses(
         (status = 200, description = "Every system", body = Vec<SystemOut>,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not allowed", body = Problem, content_type = JSON_PROBLEMS),
+        Unauthenticated,
+        (status = 403, description = "Not allowed", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn list_systems(
     State(state): State<ApiState>,
@@ -463,13 +436,13 @@ pub(crate) struct SystemIn {
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn put_system(
     State(state): State<ApiState>,
@@ -478,8 +451,7 @@ pub(crate) async fn put_system(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: SystemIn = json_body(&state, &headers, body).await?;
     let transform_variant = match given.transform_variant.as_deref() {
         None | Some("reference") => None,
@@ -516,12 +488,12 @@ pub(crate) async fn put_system(
     responses(
         (status = 200, description = "Removed", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such system", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "It provides kinds or holds grants, or the registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Malformed If-Match", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such system", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "It provides kinds or holds grants, or the registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Malformed If-Match", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn delete_system(
     State(state): State<ApiState>,
@@ -529,8 +501,7 @@ pub(crate) async fn delete_system(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let done = state
         .bus
         .delete_system(&auth.0.actor, expected, &id)
@@ -554,14 +525,14 @@ pub(crate) struct CertificateIn {
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such system", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The system has it already, or the registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Not a certificate, or registered elsewhere", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such system", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The system has it already, or the registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Not a certificate, or registered elsewhere", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn add_certificate(
     State(state): State<ApiState>,
@@ -570,8 +541,7 @@ pub(crate) async fn add_certificate(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: CertificateIn = json_body(&state, &headers, body).await?;
     let (done, cert) = state
         .bus
@@ -599,14 +569,14 @@ pub(crate) struct RotationIn {
     responses(
         (status = 200, description = "In force; `id` is the new certificate's SHA-256", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such certificate", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Not a certificate, or `until` not later than now", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such certificate", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Not a certificate, or `until` not later than now", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn rotate_certificate(
     State(state): State<ApiState>,
@@ -615,8 +585,7 @@ pub(crate) async fn rotate_certificate(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: RotationIn = json_body(&state, &headers, body).await?;
     let until = parse_time("until", &given.until)?;
     let (done, cert) = state
@@ -633,12 +602,12 @@ pub(crate) async fn rotate_certificate(
     responses(
         (status = 200, description = "Revoked", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such certificate", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The only certificate of a system whose signatures are required, or the registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Malformed If-Match", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such certificate", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The only certificate of a system whose signatures are required, or the registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Malformed If-Match", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn revoke_certificate(
     State(state): State<ApiState>,
@@ -646,8 +615,7 @@ pub(crate) async fn revoke_certificate(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let done = state
         .bus
         .revoke_certificate(&auth.0.actor, expected, &id)
@@ -675,13 +643,13 @@ pub(crate) struct QuotaIn {
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn put_default_quota(
     State(state): State<ApiState>,
@@ -689,8 +657,7 @@ pub(crate) async fn put_default_quota(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: QuotaIn = json_body(&state, &headers, body).await?;
     let Some(Some(quota)) = given.queue_quota else {
         return Err(Problem::invalid_field(
@@ -713,14 +680,14 @@ pub(crate) async fn put_default_quota(
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such system", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such system", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn put_system_quota(
     State(state): State<ApiState>,
@@ -729,8 +696,7 @@ pub(crate) async fn put_system_quota(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: QuotaIn = json_body(&state, &headers, body).await?;
     let Some(quota) = given.queue_quota else {
         return Err(Problem::invalid_field(
@@ -777,8 +743,8 @@ pub(crate) struct GrantOut {
     responses(
         (status = 200, description = "Every grant", body = Vec<GrantOut>,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not allowed", body = Problem, content_type = JSON_PROBLEMS),
+        Unauthenticated,
+        (status = 403, description = "Not allowed", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn list_grants(
     State(state): State<ApiState>,
@@ -843,13 +809,13 @@ pub(crate) struct GrantIn {
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The same grant exists, or the registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The same grant exists, or the registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn add_grant(
     State(state): State<ApiState>,
@@ -857,8 +823,7 @@ pub(crate) async fn add_grant(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: GrantIn = json_body(&state, &headers, body).await?;
     let (done, id) = state
         .bus
@@ -885,12 +850,12 @@ pub(crate) async fn add_grant(
     responses(
         (status = 200, description = "Removed", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such grant", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Malformed If-Match", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such grant", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Malformed If-Match", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn remove_grant(
     State(state): State<ApiState>,
@@ -898,8 +863,7 @@ pub(crate) async fn remove_grant(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let done = state.bus.remove_grant(&auth.0.actor, expected, &id).await?;
     Ok(changed(done, None, None))
 }
@@ -936,21 +900,13 @@ pub(crate) struct KindAdminOut {
     entry_points: Vec<String>,
 }
 
-fn status_name(status: KindStatus) -> &'static str {
-    match status {
-        KindStatus::Active => "active",
-        KindStatus::Deprecated => "deprecated",
-        KindStatus::Retired => "retired",
-    }
-}
-
 /// The kinds of information with their XSD sets (admin, operator, auditor).
 #[utoipa::path(get, path = "/api/v1/registry/kinds", tag = "registry",
     responses(
         (status = 200, description = "Every kind", body = Vec<KindAdminOut>,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not allowed", body = Problem, content_type = JSON_PROBLEMS),
+        Unauthenticated,
+        (status = 403, description = "Not allowed", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn list_kinds(
     State(state): State<ApiState>,
@@ -1071,15 +1027,6 @@ pub(crate) struct KindForm {
     archive: Option<Vec<u8>>,
 }
 
-fn bad_form(message: impl Into<String>) -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "api.bad-form",
-        "Неверная форма / Malformed multipart/form-data",
-        message,
-    )
-}
-
 /// The text fields of a kind form.
 const KIND_FIELDS: [&str; 10] = [
     "title",
@@ -1118,19 +1065,13 @@ async fn read_kind_form(
     body: Body,
     mut fields: KindFields,
 ) -> Result<Upload, Problem> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| bad_form(format!("no usable boundary in Content-Type: {e}")))?;
     let limit = upload_limit(state);
-    let constraints =
-        multer::Constraints::new().size_limit(multer::SizeLimit::new().whole_stream(limit as u64));
-    let mut multipart =
-        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
-    let failed = |e: multer::Error| match e {
-        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
-            Problem::too_large(limit)
-        }
-        e => bad_form(e.to_string()),
-    };
+    let mut multipart = crate::form::multipart(
+        content_type,
+        body,
+        multer::SizeLimit::new().whole_stream(limit as u64),
+    )?;
+    let failed = crate::form::failure(limit);
     let mut files: Vec<XsdFile> = Vec::new();
     let mut archive: Option<Vec<u8>> = None;
     let mut responses: Vec<String> = Vec::new();
@@ -1144,7 +1085,7 @@ async fn read_kind_form(
                     .map(|n| n.replace('\\', "/"))
                     .filter(|n| !n.is_empty())
                 else {
-                    return Err(bad_form(
+                    return Err(Problem::bad_form(
                         "a file part needs a file name: the file's relative path in the set",
                     ));
                 };
@@ -1162,7 +1103,7 @@ async fn read_kind_form(
             }
             "archive" => {
                 if archive.is_some() {
-                    return Err(bad_form("the form has two archive parts"));
+                    return Err(Problem::bad_form("the form has two archive parts"));
                 }
                 archive = Some(field.bytes().await.map_err(failed)?.to_vec());
             }
@@ -1176,7 +1117,9 @@ async fn read_kind_form(
                     continue;
                 }
                 if seen.iter().any(|s| s == known) {
-                    return Err(bad_form(format!("the form field «{known}» is given twice")));
+                    return Err(Problem::bad_form(format!(
+                        "the form field «{known}» is given twice"
+                    )));
                 }
                 seen.push(known.to_owned());
                 let slot = match known {
@@ -1193,7 +1136,7 @@ async fn read_kind_form(
                 *slot = Some(text);
             }
             other => {
-                return Err(bad_form(format!(
+                return Err(Problem::bad_form(format!(
                     "unknown form field «{other}» (known: {}, file, archive)",
                     KIND_FIELDS.join(", ")
                 )));
@@ -1205,7 +1148,7 @@ async fn read_kind_form(
     }
     let (files, ignored) = match (archive, files.is_empty()) {
         (Some(_), false) => {
-            return Err(bad_form(
+            return Err(Problem::bad_form(
                 "give the XSD set as file parts or as one archive, not both",
             ));
         }
@@ -1239,13 +1182,13 @@ async fn read_kind_form(
     responses(
         (status = 200, description = "In force; `ignored` lists the archive's entries left out", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed form, path or parameters", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Neither multipart/form-data nor application/zip", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused: the XSD set does not compile or lacks a root, a file is outside the set, a field is wrong", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed form, path or parameters", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Neither multipart/form-data nor application/zip", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused: the XSD set does not compile or lacks a root, a file is outside the set, a field is wrong", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn put_kind(
     State(state): State<ApiState>,
@@ -1255,34 +1198,14 @@ pub(crate) async fn put_kind(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let expected = may_change(&state, &auth, &headers)?;
+    let content_type = content_type(&headers);
     let limit = upload_limit(&state);
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u128>().ok());
-    if declared.is_some_and(|n| n > limit as u128) {
-        return Err(Problem::too_large(limit));
-    }
-    let upload = match essence.as_str() {
-        "multipart/form-data" => read_kind_form(&state, &content_type, body, fields).await?,
+    refuse_declared_over(&headers, limit)?;
+    let upload = match essence(content_type).as_str() {
+        "multipart/form-data" => read_kind_form(&state, content_type, body, fields).await?,
         "application/zip" | "application/x-zip-compressed" => {
-            let bytes = axum::body::to_bytes(body, limit)
-                .await
-                .map_err(|_| Problem::too_large(limit))?;
-            let contents = xsd_files_from_zip(&bytes)?;
+            let contents = xsd_files_from_zip(&bytes(body, limit).await?)?;
             Upload {
                 fields,
                 files: Some(contents.files),
@@ -1291,7 +1214,7 @@ pub(crate) async fn put_kind(
         }
         _ => {
             return Err(Problem::unsupported_media_type(
-                &content_type,
+                content_type,
                 "multipart/form-data or application/zip",
             ));
         }
@@ -1377,14 +1300,14 @@ pub(crate) enum KindStatusIn {
     responses(
         (status = 200, description = "In force", body = ChangeOut,
             headers(("ETag" = String, description = "The registry version, quoted"))),
-        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 401, description = "No valid token", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 403, description = "Not an admin", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 404, description = "No such kind", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 413, description = "Too large", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 415, description = "Not JSON", body = Problem, content_type = JSON_PROBLEMS),
-        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = JSON_PROBLEMS),
+        (status = 400, description = "Malformed JSON or path", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 403, description = "Not an admin", body = Problem, content_type = PROBLEM_JSON),
+        (status = 404, description = "No such kind", body = Problem, content_type = PROBLEM_JSON),
+        (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = PROBLEM_JSON),
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "Refused: the field and the reason", body = Problem, content_type = PROBLEM_JSON),
     ))]
 pub(crate) async fn patch_kind(
     State(state): State<ApiState>,
@@ -1393,8 +1316,7 @@ pub(crate) async fn patch_kind(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    auth.may(&state, Action::ChangeRegistry)?;
-    let expected = if_match(&headers)?;
+    let expected = may_change(&state, &auth, &headers)?;
     let given: KindPatch = json_body(&state, &headers, body).await?;
     if state.bus.registry().kind(&id).is_none() {
         return Err(AdminError::NotFound(format!("kind {id}")).into());

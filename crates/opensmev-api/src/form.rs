@@ -57,13 +57,31 @@ pub(crate) struct Form {
     pub(crate) files: SpoolFiles,
 }
 
-fn bad(message: impl Into<String>) -> Problem {
-    Problem::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        "api.bad-form",
-        "Неверная форма / Malformed multipart/form-data",
-        message,
-    )
+/// The parts of a `multipart/form-data` body, as `limits` allow.
+pub(crate) fn multipart(
+    content_type: &str,
+    body: Body,
+    limits: multer::SizeLimit,
+) -> Result<multer::Multipart<'static>, Problem> {
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|e| Problem::bad_form(format!("no usable boundary in Content-Type: {e}")))?;
+    let constraints = multer::Constraints::new().size_limit(limits);
+    Ok(multer::Multipart::with_constraints(
+        body.into_data_stream(),
+        boundary,
+        constraints,
+    ))
+}
+
+/// The problem of a form that cannot be read: a stream or a part over its size limit is 413
+/// (naming `limit`), anything else 400.
+pub(crate) fn failure(limit: usize) -> impl Fn(multer::Error) -> Problem + Copy {
+    move |e| match e {
+        multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. } => {
+            Problem::too_large(limit)
+        }
+        e => Problem::bad_form(e.to_string()),
+    }
 }
 
 /// Reads a `multipart/form-data` send.
@@ -72,35 +90,21 @@ pub(crate) async fn read(
     content_type: &str,
     body: Body,
 ) -> Result<Form, Problem> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|e| bad(format!("no usable boundary in Content-Type: {e}")))?;
     let limit = state.settings.max_form_bytes;
     let max_xml = state.settings.max_body_bytes;
-    let constraints = multer::Constraints::new().size_limit(
+    let mut multipart = multipart(
+        content_type,
+        body,
         multer::SizeLimit::new()
             .whole_stream(limit as u64)
             .for_field("business_xml", max_xml as u64)
             .for_field("personal_signature_xml", MAX_FIELD_BYTES as u64),
-    );
-    let mut multipart =
-        multer::Multipart::with_constraints(body.into_data_stream(), boundary, constraints);
+    )?;
     let mut content = OutgoingContent::default();
     let mut business = None;
     let mut fields = HashMap::new();
     let mut files = SpoolFiles::default();
-    let too_large = |e: &multer::Error| {
-        matches!(
-            e,
-            multer::Error::StreamSizeExceeded { .. } | multer::Error::FieldSizeExceeded { .. }
-        )
-    };
-    let failed = |e: multer::Error| {
-        if too_large(&e) {
-            Problem::too_large(limit)
-        } else {
-            bad(e.to_string())
-        }
-    };
+    let failed = failure(limit);
     while let Some(mut field) = multipart.next_field().await.map_err(failed)? {
         let name = field.name().unwrap_or("").to_owned();
         if name == "attachment" {
@@ -109,12 +113,12 @@ pub(crate) async fn read(
                 .map(str::to_owned)
                 .filter(|n| !n.is_empty())
             else {
-                return Err(bad(
+                return Err(Problem::bad_form(
                     "an attachment part needs a file name: the attachment's id",
                 ));
             };
             let Some(mime_type) = field.content_type().map(|m| m.essence_str().to_owned()) else {
-                return Err(bad(format!(
+                return Err(Problem::bad_form(format!(
                     "the attachment part «{id}» needs a Content-Type: the attachment's MIME type"
                 )));
             };
@@ -154,7 +158,7 @@ pub(crate) async fn read(
             continue;
         }
         if !TEXT_FIELDS.contains(&name.as_str()) {
-            return Err(bad(format!(
+            return Err(Problem::bad_form(format!(
                 "unknown form field «{name}» (known: {}, attachment)",
                 TEXT_FIELDS.join(", ")
             )));
@@ -169,10 +173,13 @@ pub(crate) async fn read(
             other => fields.insert(other.to_owned(), text).map(|_| ()),
         };
         if previous.is_some() {
-            return Err(bad(format!("the form field «{name}» is given twice")));
+            return Err(Problem::bad_form(format!(
+                "the form field «{name}» is given twice"
+            )));
         }
     }
-    content.business_xml = business.ok_or_else(|| bad("the form has no business_xml field"))?;
+    content.business_xml =
+        business.ok_or_else(|| Problem::bad_form("the form has no business_xml field"))?;
     Ok(Form {
         content,
         fields,
@@ -182,12 +189,7 @@ pub(crate) async fn read(
 
 fn spool_error(path: &std::path::Path, e: &std::io::Error) -> Problem {
     tracing::error!(path = %path.display(), error = %e, "writing an attachment to the spool");
-    Problem::new(
-        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "SMEV-500",
-        "Внутренняя ошибка СМЭВ / Internal failure",
-        "the reason is in the server's log; retry later",
-    )
+    Problem::internal("SMEV-500")
 }
 
 fn spool_file(state: &ApiState) -> Result<(std::fs::File, PathBuf), Problem> {

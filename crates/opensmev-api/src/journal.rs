@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{Path, Query};
-use crate::{ApiState, Authenticated, Problem, json, parse_time, rfc3339};
+use crate::{
+    ApiState, Authenticated, Problem, Unauthenticated, json, kind_text, mnemonic, next_cursor,
+    page_cursor, page_limit, parse_optional_time, rfc3339,
+};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -24,9 +27,6 @@ pub(crate) fn routes() -> Router<ApiState> {
             get(by_client_id),
         )
 }
-
-/// The most messages one page holds.
-const MAX_PAGE: u32 = 500;
 
 /// Which messages to find; every given condition holds. Newest first.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -124,13 +124,6 @@ pub(crate) struct MessagePage {
     next_cursor: Option<String>,
 }
 
-fn kind_text(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Request => "request",
-        MessageKind::Response => "response",
-    }
-}
-
 fn item(s: MessageSummary) -> MessageItem {
     MessageItem {
         message_id: s.id.to_string(),
@@ -149,14 +142,6 @@ fn item(s: MessageSummary) -> MessageItem {
     }
 }
 
-fn mnemonic(field: &str, text: Option<String>) -> Result<Option<Mnemonic>, Problem> {
-    text.map(|t| {
-        Mnemonic::parse(&t)
-            .map_err(|e| Problem::invalid_field(field, format!("«{t}» is not a mnemonic: {e}")))
-    })
-    .transpose()
-}
-
 fn message_id(field: &str, text: Option<String>) -> Result<Option<MessageId>, Problem> {
     text.map(|t| {
         MessageId::parse(&t)
@@ -170,7 +155,7 @@ fn message_id(field: &str, text: Option<String>) -> Result<Option<MessageId>, Pr
     responses(
         (status = 200, description = "A page of messages", body = MessagePage),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A parameter has an invalid value", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -188,10 +173,7 @@ pub(crate) async fn search(
             Action::SearchAllMessages
         },
     )?;
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::invalid_field("limit", format!("1–{MAX_PAGE}")));
-    }
+    let limit = page_limit(q.limit)?;
     let kind = match q.direction.as_deref() {
         None => None,
         Some("request") => Some(MessageKind::Request),
@@ -219,15 +201,7 @@ pub(crate) async fn search(
             })
         })
         .transpose()?;
-    let before = q
-        .cursor
-        .map(|c| {
-            c.parse::<i64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| Problem::invalid_field("cursor", "not a cursor of this API"))
-        })
-        .transpose()?;
+    let before = page_cursor(q.cursor)?;
     let system = mnemonic("system", q.system)?;
     let mut query = MessageQuery {
         system: system.clone(),
@@ -235,12 +209,8 @@ pub(crate) async fn search(
         recipient: mnemonic("recipient", q.recipient)?,
         vs_id: q.vs_id,
         kind,
-        from: q
-            .from
-            .as_deref()
-            .map(|t| parse_time("from", t))
-            .transpose()?,
-        to: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
+        from: parse_optional_time("from", q.from.as_deref())?,
+        to: parse_optional_time("to", q.to.as_deref())?,
         status,
         state: delivery_state,
         message_id: message_id("message_id", q.message_id)?,
@@ -266,12 +236,7 @@ pub(crate) async fn search(
         }
     }
     let mut found = state.bus.store().search_messages(query).await?;
-    let next_cursor = if found.len() > limit as usize {
-        found.truncate(limit as usize);
-        found.last().map(|m| m.seq.to_string())
-    } else {
-        None
-    };
+    let next_cursor = next_cursor(&mut found, limit, |m| m.seq);
     Ok(json(
         StatusCode::OK,
         &MessagePage {
@@ -438,7 +403,7 @@ async fn view(
     responses(
         (status = 200, description = "The message", body = MessageView),
         (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 404, description = "No such message (or not the IS token's own)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn show(
@@ -462,7 +427,7 @@ pub(crate) async fn show(
     responses(
         (status = 200, description = "The message", body = MessageView),
         (status = 400, description = "Malformed path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 404, description = "No such message (or not the IS token's own)", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn by_client_id(

@@ -15,6 +15,7 @@
 
 mod access;
 mod admin;
+mod body;
 mod extract;
 mod form;
 mod journal;
@@ -28,12 +29,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use opensmev_core::Bus;
 use opensmev_core::auth::{Action, Principal};
-use opensmev_types::SchemaVersion;
+use opensmev_types::{MessageKind, Mnemonic, SchemaVersion};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::OpenApi;
@@ -97,6 +98,13 @@ impl FromRequestParts<ApiState> for Authenticated {
     }
 }
 
+/// The answer to a call without a valid API token, as the document lists it among an
+/// operation's responses (`responses(Unauthenticated, …)`).
+#[derive(Debug, utoipa::IntoResponses)]
+#[response(status = 401, description = "No valid token", content_type = problem::PROBLEM_JSON)]
+#[allow(dead_code)]
+pub(crate) struct Unauthenticated(Problem);
+
 fn bearer(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
     let (scheme, token) = value.split_once(' ')?;
@@ -128,29 +136,81 @@ pub(crate) fn parse_time(field: &str, text: &str) -> Result<OffsetDateTime, Prob
     })
 }
 
-/// Reads a JSON request body that the document describes as an object. serde would also take
-/// a struct as an array of its fields in order (`[null, null]`); the API takes only the object.
-pub(crate) fn json_object<T: for<'de> serde::Deserialize<'de>>(bytes: &[u8]) -> Result<T, Problem> {
-    let malformed = |detail: String| {
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "api.malformed-json",
-            "Неверный JSON / Malformed JSON",
-            detail,
-        )
-    };
-    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'{') => {}
-        Some(_) => return Err(malformed("the JSON body must be an object".into())),
-        None => return Err(malformed("the JSON body is empty".into())),
+/// Parses an RFC 3339 time given in field `field`, if given.
+pub(crate) fn parse_optional_time(
+    field: &str,
+    text: Option<&str>,
+) -> Result<Option<OffsetDateTime>, Problem> {
+    text.map(|t| parse_time(field, t)).transpose()
+}
+
+/// Parses an information system's mnemonic given in field `field`, if given.
+pub(crate) fn mnemonic(field: &str, text: Option<String>) -> Result<Option<Mnemonic>, Problem> {
+    text.map(|t| {
+        Mnemonic::parse(&t)
+            .map_err(|e| Problem::invalid_field(field, format!("«{t}» is not a mnemonic: {e}")))
+    })
+    .transpose()
+}
+
+/// The most entries one page of a list holds.
+pub(crate) const MAX_PAGE: u32 = 500;
+
+/// The page size asked for (`limit`): 1–[`MAX_PAGE`], 50 when not given.
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<u32, Problem> {
+    let limit = limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(Problem::invalid_field("limit", format!("1–{MAX_PAGE}")));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| malformed(format!("the JSON body cannot be read: {e}")))
+    Ok(limit)
+}
+
+/// The `cursor` given: the `next_cursor` of the previous page (the number of its last entry).
+pub(crate) fn page_cursor(cursor: Option<String>) -> Result<Option<i64>, Problem> {
+    cursor
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| Problem::invalid_field("cursor", "not a cursor of this API"))
+        })
+        .transpose()
+}
+
+/// Cuts `found` (asked for one more than `limit`) to the page; the `next_cursor` (the number
+/// `seq` of the page's last entry) when there is more.
+pub(crate) fn next_cursor<T>(
+    found: &mut Vec<T>,
+    limit: u32,
+    seq: impl Fn(&T) -> i64,
+) -> Option<String> {
+    if found.len() > limit as usize {
+        found.truncate(limit as usize);
+        found.last().map(|last| seq(last).to_string())
+    } else {
+        None
+    }
+}
+
+/// `request` or `response`.
+pub(crate) fn kind_text(kind: MessageKind) -> &'static str {
+    match kind {
+        MessageKind::Request => "request",
+        MessageKind::Response => "response",
+    }
 }
 
 /// A JSON answer with a status.
 pub(crate) fn json<T: Serialize>(status: StatusCode, value: &T) -> Response {
     (status, axum::Json(value)).into_response()
+}
+
+/// An answer with `ETag: "<version>"` (a registry version).
+pub(crate) fn with_etag(mut response: Response, version: u64) -> Response {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
 }
 
 /// Liveness: the process answers.
@@ -351,36 +411,7 @@ pub fn router(state: ApiState) -> Router {
 
 #[cfg(test)]
 mod tests {
-    use serde::Deserialize;
-
     use super::*;
-
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
-    struct Change {
-        disabled: Option<bool>,
-        #[allow(dead_code)]
-        password: Option<String>,
-    }
-
-    #[test]
-    fn json_bodies_are_objects_only() {
-        let change: Change = json_object(b" {\"disabled\": true}").unwrap();
-        assert_eq!(change.disabled, Some(true));
-        for body in [
-            &b"[null, null]"[..],
-            b"null",
-            b"",
-            b"  ",
-            b"42",
-            b"{\"x\": 1}",
-            b"{",
-        ] {
-            let problem = json_object::<Change>(body).expect_err("refused");
-            assert_eq!(problem.status, 400, "{body:?}");
-            assert_eq!(problem.code, "api.malformed-json", "{body:?}");
-        }
-    }
 
     #[test]
     fn the_document_describes_the_rejections() {

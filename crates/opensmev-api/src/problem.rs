@@ -122,6 +122,46 @@ impl Problem {
         )
     }
 
+    /// 400: a `multipart/form-data` body that cannot be read as the form asked for.
+    pub(crate) fn bad_form(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::BAD_REQUEST,
+            "api.bad-form",
+            "Неверная форма / Malformed multipart/form-data",
+            detail,
+        )
+    }
+
+    /// 409: what is to be made exists already.
+    pub(crate) fn exists(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "api.exists",
+            "Уже существует / Exists already",
+            detail,
+        )
+    }
+
+    /// 409: the registry changed since the version a change names (`If-Match`).
+    pub(crate) fn registry_conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "api.registry-conflict",
+            "Реестр изменён другим пользователем / The registry was changed meanwhile",
+            detail,
+        )
+    }
+
+    /// 500 with `code`: the reason is logged, not told.
+    pub(crate) fn internal(code: impl Into<String>) -> Problem {
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code,
+            "Внутренняя ошибка СМЭВ / Internal failure",
+            "the reason is in the server's log; retry later",
+        )
+    }
+
     /// 415.
     pub fn unsupported_media_type(given: &str, expected: &str) -> Problem {
         Problem::new(
@@ -177,12 +217,7 @@ impl From<AccessError> for Problem {
     fn from(e: AccessError) -> Problem {
         match e {
             AccessError::Invalid { field, message } => Problem::invalid_field(field, message),
-            AccessError::Exists(what) => Problem::new(
-                StatusCode::CONFLICT,
-                "api.exists",
-                "Уже существует / Exists already",
-                format!("{what} exists already"),
-            ),
+            AccessError::Exists(what) => Problem::exists(format!("{what} exists already")),
             AccessError::NotFound(what) => Problem::not_found(format!("{what} is not found")),
             AccessError::Bus(e) => e.into(),
         }
@@ -269,12 +304,7 @@ impl From<BusError> for Problem {
             ),
             _ => {
                 tracing::error!(error = %e, "internal failure answered with a 500 problem");
-                return Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    code,
-                    "Внутренняя ошибка СМЭВ / Internal failure",
-                    "the reason is in the server's log; retry later",
-                );
+                return Problem::internal(code);
             }
         };
         let errors = match &e {

@@ -12,7 +12,8 @@ use opensmev_core::registry::KindStatus;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{ApiState, Authenticated, Problem, json};
+use crate::body::{bytes, content_type, essence};
+use crate::{ApiState, Authenticated, Problem, Unauthenticated, json, with_etag};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -49,7 +50,7 @@ pub(crate) struct KindOut {
 #[utoipa::path(get, path = "/api/v1/kinds", tag = "registry",
     responses(
         (status = 200, description = "Every kind", body = Vec<KindOut>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
     ))]
 pub(crate) async fn kinds(
     State(state): State<ApiState>,
@@ -67,12 +68,7 @@ pub(crate) async fn kinds(
             provider: k.provider.to_string(),
             request: k.request.to_string(),
             responses: k.responses.iter().map(ToString::to_string).collect(),
-            status: match k.entry.status {
-                KindStatus::Active => "active",
-                KindStatus::Deprecated => "deprecated",
-                KindStatus::Retired => "retired",
-            }
-            .into(),
+            status: status_name(k.entry.status).into(),
             sunset: k.sunset.map(|d| d.to_string()),
             validated: k.schema.is_some(),
             granted: own
@@ -84,6 +80,15 @@ pub(crate) async fn kinds(
     Ok(json(StatusCode::OK, &out))
 }
 
+/// A kind's status as the API names it.
+pub(crate) fn status_name(status: KindStatus) -> &'static str {
+    match status {
+        KindStatus::Active => "active",
+        KindStatus::Deprecated => "deprecated",
+        KindStatus::Retired => "retired",
+    }
+}
+
 const TOML: &str = "application/toml";
 
 /// The whole registry as its TOML document (admin, operator, auditor); `ETag` is its version.
@@ -91,7 +96,7 @@ const TOML: &str = "application/toml";
     responses(
         (status = 200, description = "The registry document", body = String, content_type = "application/toml",
             headers(("ETag" = String, description = "The version, quoted: give it as `If-Match` to `PUT`"))),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not allowed", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No registry yet", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -104,12 +109,10 @@ pub(crate) async fn export(
         return Err(Problem::not_found("the bus has no registry yet"));
     };
     let mut response = (StatusCode::OK, doc.text).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(TOML));
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", doc.version)) {
-        headers.insert(header::ETAG, etag);
-    }
-    Ok(response)
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(TOML));
+    Ok(with_etag(response, doc.version))
 }
 
 /// The version a registry import was written with.
@@ -127,7 +130,7 @@ pub(crate) struct RegistryVersion {
     request_body(content = String, content_type = "application/toml"),
     responses(
         (status = 200, description = "In force", body = RegistryVersion),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The registry changed meanwhile", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
@@ -141,12 +144,9 @@ pub(crate) async fn import(
     body: axum::body::Body,
 ) -> Result<Response, Problem> {
     auth.may(&state, Action::ChangeRegistry)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim();
-    if !(essence.eq_ignore_ascii_case(TOML) || essence.eq_ignore_ascii_case("text/plain")) {
+    let content_type = content_type(&headers);
+    let essence = essence(content_type);
+    if !(essence == TOML || essence == "text/plain") {
         return Err(Problem::unsupported_media_type(content_type, TOML));
     }
     let expected = match headers.get(header::IF_MATCH) {
@@ -161,10 +161,7 @@ pub(crate) async fn import(
                 })?,
         ),
     };
-    let limit = state.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Problem::too_large(limit))?;
+    let bytes = bytes(body, state.settings.max_body_bytes).await?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|e| Problem::bad_request(format!("the document is not UTF-8: {e}")))?;
     match state
@@ -179,12 +176,9 @@ pub(crate) async fn import(
             "Реестр не принят / The registry is refused",
             message,
         )),
-        Err(e @ RegistryChangeError::Conflict { .. }) => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "api.registry-conflict",
-            "Реестр изменён другим пользователем / The registry was changed meanwhile",
-            e.to_string(),
-        )),
+        Err(e @ RegistryChangeError::Conflict { .. }) => {
+            Err(Problem::registry_conflict(e.to_string()))
+        }
         Err(RegistryChangeError::Bus(e)) => Err(e.into()),
     }
 }

@@ -22,8 +22,12 @@ use opensmev_types::{MessageId, MessageKind, SchemaVersion};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::body::{bytes, content_type, essence, json_object, refuse_declared_over};
 use crate::extract::{Path, Query};
-use crate::{ApiState, Authenticated, Problem, json, json_object, parse_time, rfc3339};
+use crate::{
+    ApiState, Authenticated, Problem, Unauthenticated, json, kind_text, parse_optional_time,
+    rfc3339,
+};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -64,48 +68,39 @@ const JSON_OR_XML: &str =
     "application/json, application/xml with the business XML, or multipart/form-data";
 
 async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Given, Problem> {
-    let limit = state.settings.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u128>().ok());
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let content_type = content_type(headers);
+    let essence = essence(content_type);
     if essence == "multipart/form-data" {
-        let limit = state.settings.max_form_bytes;
-        if declared.is_some_and(|n| n > limit as u128) {
-            return Err(Problem::too_large(limit));
-        }
-        return crate::form::read(state, &content_type, body)
+        refuse_declared_over(headers, state.settings.max_form_bytes)?;
+        return crate::form::read(state, content_type, body)
             .await
             .map(Given::Form);
     }
-    if declared.is_some_and(|n| n > limit as u128) {
-        return Err(Problem::too_large(limit));
-    }
+    let limit = state.settings.max_body_bytes;
+    refuse_declared_over(headers, limit)?;
     let is_json = essence == "application/json" || essence.ends_with("+json");
     let is_xml = essence == "application/xml" || essence == "text/xml" || essence.ends_with("+xml");
     if !is_json && !is_xml {
-        return Err(Problem::unsupported_media_type(&content_type, JSON_OR_XML));
+        return Err(Problem::unsupported_media_type(content_type, JSON_OR_XML));
     }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| Problem::too_large(limit))?;
+    let bytes = bytes(body, limit).await?;
     if is_json {
         return Ok(Given::Json(bytes));
     }
     String::from_utf8(bytes.to_vec())
         .map(Given::Xml)
         .map_err(|e| Problem::bad_request(format!("the XML body is not UTF-8: {e}")))
+}
+
+/// A body that must be JSON, read as [`read_body`] reads it: XML or a form is 415.
+async fn read_json(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    match read_body(state, headers, body).await? {
+        Given::Json(bytes) => Ok(bytes),
+        Given::Xml(_) | Given::Form(_) => Err(Problem::unsupported_media_type(
+            content_type(headers),
+            "application/json",
+        )),
+    }
 }
 
 /// A send as `multipart/form-data` (the document's description of the form; the server reads
@@ -358,13 +353,6 @@ pub(crate) struct AcceptedMessage {
     signed: bool,
 }
 
-fn kind_text(kind: MessageKind) -> &'static str {
-    match kind {
-        MessageKind::Request => "request",
-        MessageKind::Response => "response",
-    }
-}
-
 fn accepted_answer(accepted: &Accepted) -> Response {
     let m = &accepted.message;
     let body = AcceptedMessage {
@@ -421,11 +409,7 @@ fn request_of(
     options: SendOptions,
     content: OutgoingContent,
 ) -> Result<OutgoingRequest, Problem> {
-    let eol = options
-        .eol
-        .as_deref()
-        .map(|t| parse_time("eol", t))
-        .transpose()?;
+    let eol = parse_optional_time("eol", options.eol.as_deref())?;
     Ok(OutgoingRequest {
         version,
         message_id: options.message_id,
@@ -497,7 +481,7 @@ async fn conflict_on_client_id(
         (status = 201, description = "Accepted and stored", body = AcceptedMessage,
             headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
         (status = 400, description = "Malformed JSON or parameters", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token, or no grant", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent (MessageID or client id), or no key held", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Body or attachments too large", body = Problem, content_type = "application/problem+json"),
@@ -654,7 +638,7 @@ async fn note_foreign(
         (status = 201, description = "Accepted and stored", body = AcceptedMessage,
             headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
         (status = 400, description = "Malformed JSON, parameters or path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
@@ -731,7 +715,7 @@ pub(crate) async fn send_response(
         (status = 201, description = "Accepted and stored", body = AcceptedMessage,
             headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
         (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
@@ -748,15 +732,7 @@ pub(crate) async fn send_rejection(
 ) -> Result<Response, Problem> {
     let caller = caller(&state, &auth)?;
     let request = request_id(&id)?;
-    let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
-        return Err(Problem::unsupported_media_type(
-            headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-            "application/json",
-        ));
-    };
+    let bytes = read_json(&state, &headers, body).await?;
     let given: RejectionBody = json_object(&bytes)?;
     if given.reasons.is_empty() {
         return Err(Problem::invalid_field("reasons", "at least one reason"));
@@ -792,7 +768,7 @@ pub(crate) async fn send_rejection(
         (status = 201, description = "Accepted and stored", body = AcceptedMessage,
             headers(("Location" = String, description = "The message in the journal: `/api/v1/messages/{MessageID}`"))),
         (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such request addressed to the system", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already sent", body = Problem, content_type = "application/problem+json"),
@@ -809,15 +785,7 @@ pub(crate) async fn send_status(
 ) -> Result<Response, Problem> {
     let caller = caller(&state, &auth)?;
     let request = request_id(&id)?;
-    let Given::Json(bytes) = read_body(&state, &headers, body).await? else {
-        return Err(Problem::unsupported_media_type(
-            headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-            "application/json",
-        ));
-    };
+    let bytes = read_json(&state, &headers, body).await?;
     let given: StatusBody = json_object(&bytes)?;
     let response = OutgoingResponse {
         version: state.settings.schema_version,
@@ -1122,7 +1090,7 @@ async fn next(
         (status = 200, description = "A request", body = Delivery),
         (status = 204, description = "None waiting"),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid type or wait", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -1140,7 +1108,7 @@ pub(crate) async fn next_request(
         (status = 200, description = "A response", body = Delivery),
         (status = 204, description = "None waiting"),
         (status = 400, description = "Unknown or malformed parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid type or wait", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -1168,7 +1136,7 @@ pub(crate) struct AckBody {
     responses(
         (status = 204, description = "Acknowledged"),
         (status = 400, description = "Malformed JSON or path", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No unacknowledged message with that id was delivered to the system", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "Too large", body = Problem, content_type = "application/problem+json"),
@@ -1183,20 +1151,12 @@ pub(crate) async fn ack(
 ) -> Result<Response, Problem> {
     let caller = caller(&state, &auth)?;
     let accepted = if headers.contains_key(header::CONTENT_TYPE) {
-        match read_body(&state, &headers, body).await? {
-            Given::Json(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => true,
-            // `null` is the empty acknowledgement the document allows, like no body.
-            Given::Json(bytes) if bytes.trim_ascii() == b"null" => true,
-            Given::Json(bytes) => json_object::<AckBody>(&bytes)?.accepted.unwrap_or(true),
-            Given::Xml(_) | Given::Form(_) => {
-                return Err(Problem::unsupported_media_type(
-                    headers
-                        .get(header::CONTENT_TYPE)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or(""),
-                    "application/json",
-                ));
-            }
+        let bytes = read_json(&state, &headers, body).await?;
+        // `null` is the empty acknowledgement the document allows, like no body.
+        if bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null" {
+            true
+        } else {
+            json_object::<AckBody>(&bytes)?.accepted.unwrap_or(true)
         }
     } else {
         true
@@ -1232,7 +1192,7 @@ pub(crate) struct StatusNoticeOut {
     responses(
         (status = 200, description = "A notice", body = StatusNoticeOut),
         (status = 204, description = "None waiting"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn next_status(
@@ -1269,7 +1229,7 @@ pub(crate) struct QueueOut {
 #[utoipa::path(get, path = "/api/v1/queues", tag = "work",
     responses(
         (status = 200, description = "The queues", body = Vec<QueueOut>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        Unauthenticated,
         (status = 403, description = "Not an IS token", body = Problem, content_type = "application/problem+json"),
     ))]
 pub(crate) async fn queues(
