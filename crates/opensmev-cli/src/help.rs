@@ -255,7 +255,11 @@ const RU: &[(&str, &str, &str)] = &[
         "Отсоединённая подпись (DER или PEM).",
     ),
     // The commands over the integration API (remote.rs).
-    ("opensmev", "url", "Адрес сервера (его API — по пути /api/v1)."),
+    (
+        "opensmev",
+        "url",
+        "Адрес сервера (его API — по пути /api/v1).",
+    ),
     ("opensmev", "token", "API-токен (osmv_…)."),
     ("opensmev", "json", "Вывести JSON API вместо таблицы."),
     (
@@ -278,7 +282,11 @@ const RU: &[(&str, &str, &str)] = &[
         "message_id",
         "MessageID (UUID версии 1; по умолчанию его создаёт шина).",
     ),
-    ("opensmev send", "test_message", "Пометить запрос как тестовый."),
+    (
+        "opensmev send",
+        "test_message",
+        "Пометить запрос как тестовый.",
+    ),
     (
         "opensmev send",
         "node",
@@ -321,15 +329,31 @@ const RU: &[(&str, &str, &str)] = &[
         "",
         "Подтвердить получение сообщения через REST API.",
     ),
-    ("opensmev ack", "message_id", "MessageID полученного сообщения."),
-    ("opensmev ack", "refuse", "Отказаться от него (`accepted=false`)."),
+    (
+        "opensmev ack",
+        "message_id",
+        "MessageID полученного сообщения.",
+    ),
+    (
+        "opensmev ack",
+        "refuse",
+        "Отказаться от него (`accepted=false`).",
+    ),
     (
         "opensmev respond",
         "",
         "Ответить на полученный запрос через REST API.",
     ),
-    ("opensmev respond", "request_id", "MessageID запроса, на который дан ответ."),
-    ("opensmev respond", "content", "Бизнес-данные ответа (файл)."),
+    (
+        "opensmev respond",
+        "request_id",
+        "MessageID запроса, на который дан ответ.",
+    ),
+    (
+        "opensmev respond",
+        "content",
+        "Бизнес-данные ответа (файл).",
+    ),
     (
         "opensmev respond",
         "client_id",
@@ -340,7 +364,11 @@ const RU: &[(&str, &str, &str)] = &[
         "",
         "Отклонить полученный запрос (RequestRejected) через REST API.",
     ),
-    ("opensmev reject", "request_id", "MessageID отклоняемого запроса."),
+    (
+        "opensmev reject",
+        "request_id",
+        "MessageID отклоняемого запроса.",
+    ),
     (
         "opensmev reject",
         "reasons",
@@ -368,11 +396,31 @@ const RU: &[(&str, &str, &str)] = &[
     ),
     ("opensmev messages search", "sender", "Отправитель."),
     ("opensmev messages search", "recipient", "Получатель."),
-    ("opensmev messages search", "vs", "Идентификатор вида сведений."),
-    ("opensmev messages search", "direction", "`request` (запросы) или `response` (ответы)."),
-    ("opensmev messages search", "from", "Принято не раньше (RFC 3339)."),
-    ("opensmev messages search", "to", "Принято раньше (RFC 3339)."),
-    ("opensmev messages search", "status", "Статус взаимодействия."),
+    (
+        "opensmev messages search",
+        "vs",
+        "Идентификатор вида сведений.",
+    ),
+    (
+        "opensmev messages search",
+        "direction",
+        "`request` (запросы) или `response` (ответы).",
+    ),
+    (
+        "opensmev messages search",
+        "from",
+        "Принято не раньше (RFC 3339).",
+    ),
+    (
+        "opensmev messages search",
+        "to",
+        "Принято раньше (RFC 3339).",
+    ),
+    (
+        "opensmev messages search",
+        "status",
+        "Статус взаимодействия.",
+    ),
     (
         "opensmev messages search",
         "state",
@@ -384,7 +432,11 @@ const RU: &[(&str, &str, &str)] = &[
         "Идентификатор клиента, данный отправителем.",
     ),
     ("opensmev messages search", "text", "Текст в бизнес-данных."),
-    ("opensmev messages search", "limit", "Размер страницы (1–500)."),
+    (
+        "opensmev messages search",
+        "limit",
+        "Размер страницы (1–500).",
+    ),
     (
         "opensmev messages search",
         "cursor",
@@ -404,12 +456,32 @@ const RU: &[(&str, &str, &str)] = &[
         "Создать токен; его секрет печатается один раз.",
     ),
     ("opensmev token create", "name", "Название."),
-    ("opensmev token create", "role", "`admin`, `operator`, `auditor` или `is`."),
-    ("opensmev token create", "system", "Для роли `is`: информационная система."),
-    ("opensmev token create", "account", "Учётная запись, которой он принадлежит."),
-    ("opensmev token create", "expires", "Срок действия (RFC 3339)."),
+    (
+        "opensmev token create",
+        "role",
+        "`admin`, `operator`, `auditor` или `is`.",
+    ),
+    (
+        "opensmev token create",
+        "system",
+        "Для роли `is`: информационная система.",
+    ),
+    (
+        "opensmev token create",
+        "account",
+        "Учётная запись, которой он принадлежит.",
+    ),
+    (
+        "opensmev token create",
+        "expires",
+        "Срок действия (RFC 3339).",
+    ),
     ("opensmev token revoke", "", "Отозвать токен."),
-    ("opensmev token revoke", "id", "Идентификатор токена (tok_…)."),
+    (
+        "opensmev token revoke",
+        "id",
+        "Идентификатор токена (tok_…).",
+    ),
     (
         "opensmev user",
         "",
@@ -424,8 +496,16 @@ const RU: &[(&str, &str, &str)] = &[
     ),
     ("opensmev user create", "login", "Логин."),
     ("opensmev user create", "name", "Имя человека."),
-    ("opensmev user create", "role", "`admin`, `operator`, `auditor` или `is`."),
-    ("opensmev user create", "system", "Для роли `is`: информационная система."),
+    (
+        "opensmev user create",
+        "role",
+        "`admin`, `operator`, `auditor` или `is`.",
+    ),
+    (
+        "opensmev user create",
+        "system",
+        "Для роли `is`: информационная система.",
+    ),
     (
         "opensmev user create",
         "password_stdin",
@@ -442,7 +522,11 @@ const RU: &[(&str, &str, &str)] = &[
         "",
         "Задать пароль (читается со стандартного ввода).",
     ),
-    ("opensmev audit", "", "Журнал аудита административных изменений."),
+    (
+        "opensmev audit",
+        "",
+        "Журнал аудита административных изменений.",
+    ),
     ("opensmev audit", "actor", "Только этот исполнитель."),
     (
         "opensmev audit",
@@ -476,6 +560,286 @@ const RU: &[(&str, &str, &str)] = &[
         "opensmev registry push",
         "expect_version",
         "Отказать, если реестр уже не этой версии (её сообщает `registry pull`).",
+    ),
+    // Registry administration over the API (remote_registry.rs).
+    (
+        "opensmev registry",
+        "expect_version",
+        "Отказать, если реестр уже не этой версии.",
+    ),
+    (
+        "opensmev registry",
+        "id",
+        "Идентификатор (ОГРН, мнемоника, SHA-256 сертификата, идентификатор допуска).",
+    ),
+    (
+        "opensmev registry participant",
+        "",
+        "Участники в реестре работающего сервера: список, добавление или изменение, удаление.",
+    ),
+    ("opensmev registry participant list", "", "Участники."),
+    (
+        "opensmev registry participant put",
+        "",
+        "Добавить участника или изменить его.",
+    ),
+    ("opensmev registry participant put", "ogrn", "ОГРН."),
+    ("opensmev registry participant put", "name", "Название."),
+    ("opensmev registry participant put", "inn", "ИНН."),
+    (
+        "opensmev registry participant delete",
+        "",
+        "Удалить участника, которому не принадлежит ни одна ИС.",
+    ),
+    (
+        "opensmev registry system",
+        "",
+        "Информационные системы в реестре работающего сервера: список, добавление или изменение, удаление, квота.",
+    ),
+    (
+        "opensmev registry system list",
+        "",
+        "Информационные системы с их сертификатами.",
+    ),
+    (
+        "opensmev registry system put",
+        "",
+        "Создать информационную систему или изменить её.",
+    ),
+    ("opensmev registry system put", "mnemonic", "Мнемоника."),
+    ("opensmev registry system put", "name", "Название."),
+    ("opensmev registry system put", "owner", "ОГРН владельца."),
+    (
+        "opensmev registry system put",
+        "signature",
+        "Требование подписи: `required` или `optional`.",
+    ),
+    (
+        "opensmev registry system put",
+        "quota",
+        "Собственная квота очереди.",
+    ),
+    (
+        "opensmev registry system put",
+        "transform_variant",
+        "Допускаемая неэталонная реализация преобразования СМЭВ: `reference`, `python-port`, `dotnet-crlf`.",
+    ),
+    (
+        "opensmev registry system put",
+        "certificates",
+        "Файл сертификата (PEM) новой ИС; можно несколько.",
+    ),
+    (
+        "opensmev registry system delete",
+        "",
+        "Удалить ИС, на которую ничто не ссылается.",
+    ),
+    (
+        "opensmev registry system quota",
+        "",
+        "Задать квоту очереди ИС (без значения — общая квота реестра).",
+    ),
+    ("opensmev registry system quota", "mnemonic", "Мнемоника."),
+    (
+        "opensmev registry system quota",
+        "quota",
+        "Число ожидающих сообщений в очереди; без значения — общая квота реестра.",
+    ),
+    (
+        "opensmev registry certificate",
+        "",
+        "Сертификаты информационных систем: добавление, замена с перекрытием, отзыв.",
+    ),
+    (
+        "opensmev registry certificate add",
+        "",
+        "Добавить сертификат информационной системе.",
+    ),
+    (
+        "opensmev registry certificate add",
+        "mnemonic",
+        "Мнемоника.",
+    ),
+    (
+        "opensmev registry certificate add",
+        "file",
+        "Файл сертификата (PEM).",
+    ),
+    (
+        "opensmev registry certificate rotate",
+        "",
+        "Заменить сертификат: новый — сразу, старый — до момента --until.",
+    ),
+    (
+        "opensmev registry certificate rotate",
+        "old",
+        "Старый сертификат: его SHA-256 или SHA-1 (шестнадцатеричный).",
+    ),
+    (
+        "opensmev registry certificate rotate",
+        "file",
+        "Файл нового сертификата (PEM).",
+    ),
+    (
+        "opensmev registry certificate rotate",
+        "until",
+        "До какого момента старый ещё принимается (RFC 3339).",
+    ),
+    (
+        "opensmev registry certificate revoke",
+        "",
+        "Отозвать сертификат сразу.",
+    ),
+    (
+        "opensmev registry kind",
+        "",
+        "Виды сведений с их наборами XSD: список, добавление (--xsd или --zip), изменение.",
+    ),
+    (
+        "opensmev registry kind list",
+        "",
+        "Виды сведений с их наборами XSD.",
+    ),
+    (
+        "opensmev registry kind put",
+        "",
+        "Создать вид сведений или его новую версию с набором XSD (--xsd или --zip).",
+    ),
+    (
+        "opensmev registry kind put",
+        "id",
+        "Идентификатор вида сведений.",
+    ),
+    (
+        "opensmev registry kind put",
+        "xsd",
+        "Файл XSD или папка, файлы .xsd которой отправляются с путями в ней; можно несколько.",
+    ),
+    (
+        "opensmev registry kind put",
+        "zip",
+        "Набор XSD архивом ZIP, как его публикует ведомство.",
+    ),
+    ("opensmev registry kind put", "title", "Название."),
+    (
+        "opensmev registry kind put",
+        "provider",
+        "Мнемоника поставщика.",
+    ),
+    (
+        "opensmev registry kind put",
+        "request",
+        "Корневой элемент запроса: {пространство имён}Имя.",
+    ),
+    (
+        "opensmev registry kind put",
+        "responses",
+        "Корневой элемент ответа: {пространство имён}Имя; можно несколько.",
+    ),
+    ("opensmev registry kind put", "version", "Версия."),
+    (
+        "opensmev registry kind put",
+        "request_entry",
+        "Файл XSD (путь в наборе), объявляющий корневой элемент запроса.",
+    ),
+    (
+        "opensmev registry kind put",
+        "response_entry",
+        "Файл XSD, объявляющий корневые элементы ответов.",
+    ),
+    (
+        "opensmev registry kind put",
+        "status",
+        "`active`, `deprecated` или `retired`.",
+    ),
+    (
+        "opensmev registry kind put",
+        "sunset",
+        "Последний день, когда устаревший вид сведений принимает запросы (ГГГГ-ММ-ДД).",
+    ),
+    (
+        "opensmev registry kind put",
+        "successor",
+        "Вид сведений, который его заменяет.",
+    ),
+    (
+        "opensmev registry kind patch",
+        "",
+        "Изменить название, версию, состояние, дату прекращения или преемника вида сведений.",
+    ),
+    (
+        "opensmev registry kind patch",
+        "id",
+        "Идентификатор вида сведений.",
+    ),
+    ("opensmev registry kind patch", "title", "Название."),
+    ("opensmev registry kind patch", "version", "Версия."),
+    (
+        "opensmev registry kind patch",
+        "status",
+        "`active`, `deprecated` или `retired`.",
+    ),
+    (
+        "opensmev registry kind patch",
+        "sunset",
+        "Последний день, когда устаревший вид сведений принимает запросы (ГГГГ-ММ-ДД).",
+    ),
+    (
+        "opensmev registry kind patch",
+        "successor",
+        "Вид сведений, который его заменяет.",
+    ),
+    (
+        "opensmev registry grant",
+        "",
+        "Допуски: список, добавление, удаление.",
+    ),
+    ("opensmev registry grant list", "", "Допуски."),
+    (
+        "opensmev registry grant add",
+        "",
+        "Дать потребителю допуск к виду сведений.",
+    ),
+    (
+        "opensmev registry grant add",
+        "consumer",
+        "Мнемоника потребителя.",
+    ),
+    (
+        "opensmev registry grant add",
+        "kind",
+        "Идентификатор вида сведений.",
+    ),
+    (
+        "opensmev registry grant add",
+        "basis",
+        "Правовое основание.",
+    ),
+    (
+        "opensmev registry grant add",
+        "basis_ref",
+        "Ссылка на документ, статью.",
+    ),
+    (
+        "opensmev registry grant add",
+        "valid_from",
+        "Первый день действия (ГГГГ-ММ-ДД).",
+    ),
+    (
+        "opensmev registry grant add",
+        "valid_to",
+        "Последний день действия (ГГГГ-ММ-ДД).",
+    ),
+    ("opensmev registry grant remove", "", "Удалить допуск."),
+    (
+        "opensmev registry default-quota",
+        "",
+        "Задать общую квоту очереди реестра.",
+    ),
+    (
+        "opensmev registry default-quota",
+        "quota",
+        "Число ожидающих сообщений в очереди.",
     ),
     // client
     (

@@ -8,6 +8,7 @@ mod doctor;
 mod help;
 mod i18n;
 mod remote;
+mod remote_registry;
 mod serve;
 mod sig;
 

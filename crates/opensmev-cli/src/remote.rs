@@ -18,6 +18,23 @@ use serde_json::{Value, json};
 
 use crate::i18n::Lang;
 
+/// A line on standard output; a closed output is an error, not a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+pub(crate) use out;
+
+/// A line on standard error, best effort.
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// The exit code of "nothing to receive".
 const NOTHING: u8 = 3;
 
@@ -142,6 +159,8 @@ pub(crate) struct StatusArgs {
 
 /// `opensmev messages …`.
 #[derive(Debug, Subcommand)]
+// Parsed once per run: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum MessagesCommand {
     /// Search the journal of messages (newest first).
     Search(SearchArgs),
@@ -338,25 +357,25 @@ pub(crate) struct PushArgs {
 }
 
 /// An answer of the API.
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     body: Vec<u8>,
     etag: Option<String>,
 }
 
 impl Reply {
-    fn json(&self) -> anyhow::Result<Value> {
+    pub(crate) fn json(&self) -> anyhow::Result<Value> {
         serde_json::from_slice(&self.body).context("the server's answer is not JSON")
     }
 }
 
-/// The outcome of a call: done, refused with a problem, or nothing.
-enum Outcome {
+/// The outcome of a call: done, or refused with a problem.
+pub(crate) enum Outcome {
     Done(Reply),
     Problem(Value, u16),
 }
 
-struct Api<'a> {
+pub(crate) struct Api<'a> {
     remote: &'a Remote,
     lang: Lang,
 }
@@ -367,12 +386,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
-impl Api<'_> {
-    fn call(
+impl<'a> Api<'a> {
+    pub(crate) fn new(remote: &'a Remote, lang: Lang) -> Api<'a> {
+        Api { remote, lang }
+    }
+
+    pub(crate) fn call(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, String)],
+    ) -> anyhow::Result<Outcome> {
+        self.call_owned(method, path, body.map(|(t, b)| (t.to_owned(), b)), headers)
+    }
+
+    /// [`Api::call`] with a content type made at run time.
+    pub(crate) fn call_owned(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
         headers: &[(&str, String)],
     ) -> anyhow::Result<Outcome> {
         let url = format!("{}/api/v1{path}", self.remote.url.trim_end_matches('/'));
@@ -415,9 +449,9 @@ impl Api<'_> {
             )
         })?;
         if reply.status >= 400 {
-            let problem = reply.json().unwrap_or_else(|_| {
-                json!({"status": reply.status, "detail": String::from_utf8_lossy(&reply.body)})
-            });
+            let problem = reply.json().unwrap_or_else(
+                |_| json!({"status": reply.status, "detail": String::from_utf8_lossy(&reply.body)}),
+            );
             return Ok(Outcome::Problem(problem, reply.status));
         }
         Ok(Outcome::Done(reply))
@@ -437,18 +471,19 @@ impl Api<'_> {
 /// Prints a problem document and gives exit code 1.
 fn problem(remote: &Remote, lang: Lang, problem: &Value, status: u16) -> ExitCode {
     if remote.json {
-        println!("{problem}");
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), "{problem}");
         return ExitCode::from(1);
     }
     let text = |k: &str| problem.get(k).and_then(Value::as_str).unwrap_or("");
-    eprintln!(
+    err!(
         "{} {status} {}: {}",
         lang.pick("Отказ:", "Refused:"),
         text("code"),
         text("title")
     );
     if !text("detail").is_empty() {
-        eprintln!("  {}", text("detail"));
+        err!("  {}", text("detail"));
     }
     for e in problem
         .get("errors")
@@ -457,7 +492,11 @@ fn problem(remote: &Remote, lang: Lang, problem: &Value, status: u16) -> ExitCod
         .flatten()
     {
         let place = match (e.get("line"), e.get("column")) {
-            (Some(l), Some(c)) => format!(" ({} {l}, {} {c})", lang.pick("строка", "line"), lang.pick("столбец", "column")),
+            (Some(l), Some(c)) => format!(
+                " ({} {l}, {} {c})",
+                lang.pick("строка", "line"),
+                lang.pick("столбец", "column")
+            ),
             _ => String::new(),
         };
         let field = e
@@ -465,7 +504,7 @@ fn problem(remote: &Remote, lang: Lang, problem: &Value, status: u16) -> ExitCod
             .and_then(Value::as_str)
             .map(|f| format!("{f}: "))
             .unwrap_or_default();
-        eprintln!(
+        err!(
             "  - {field}{}{place}",
             e.get("message").and_then(Value::as_str).unwrap_or("")
         );
@@ -474,14 +513,14 @@ fn problem(remote: &Remote, lang: Lang, problem: &Value, status: u16) -> ExitCod
 }
 
 /// A table: a header row and rows, columns padded to their widest cell.
-fn table(header: &[&str], rows: Vec<Vec<String>>) {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> std::io::Result<()> {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<String>| {
+    let line = |cells: Vec<String>| -> std::io::Result<()> {
         let padded: Vec<String> = cells
             .iter()
             .enumerate()
@@ -490,15 +529,17 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) {
                 format!("{c}{}", " ".repeat(pad))
             })
             .collect();
-        println!("{}", padded.join("  ").trim_end());
+        out!("{}", padded.join("  ").trim_end());
+        Ok(())
     };
-    line(header.iter().map(|h| (*h).to_owned()).collect());
+    line(header.iter().map(|h| (*h).to_owned()).collect())?;
     for row in rows {
-        line(row);
+        line(row)?;
     }
+    Ok(())
 }
 
-fn s(v: &Value, key: &str) -> String {
+pub(crate) fn s(v: &Value, key: &str) -> String {
     match v.get(key) {
         Some(Value::String(t)) => t.clone(),
         Some(Value::Null) | None => "-".into(),
@@ -507,7 +548,7 @@ fn s(v: &Value, key: &str) -> String {
 }
 
 /// Done: prints the JSON with --json, else runs `show`.
-fn done(
+pub(crate) fn done(
     remote: &Remote,
     outcome: Outcome,
     lang: Lang,
@@ -518,9 +559,9 @@ fn done(
         Outcome::Done(reply) => {
             if remote.json {
                 if reply.status == 204 {
-                    println!("null");
+                    out!("null");
                 } else {
-                    println!("{}", String::from_utf8_lossy(&reply.body));
+                    out!("{}", String::from_utf8_lossy(&reply.body));
                 }
             } else {
                 show(&reply)?;
@@ -532,7 +573,7 @@ fn done(
 
 fn accepted(reply: &Reply, lang: Lang) -> anyhow::Result<()> {
     let v = reply.json()?;
-    println!(
+    out!(
         "{} {} ({} {}, {} {}, {} {})",
         lang.pick("Принято:", "Accepted:"),
         s(&v, "message_id"),
@@ -546,7 +587,7 @@ fn accepted(reply: &Reply, lang: Lang) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn read(path: &PathBuf, lang: Lang) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read(path: &std::path::Path, lang: Lang) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| {
         format!(
             "{} {}",
@@ -556,7 +597,7 @@ fn read(path: &PathBuf, lang: Lang) -> anyhow::Result<Vec<u8>> {
     })
 }
 
-fn query(pairs: &[(&str, Option<String>)]) -> String {
+pub(crate) fn query(pairs: &[(&str, Option<String>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
@@ -569,7 +610,7 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
 }
 
 /// Percent-encoding of a query value (RFC 3986 unreserved characters kept).
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
@@ -586,15 +627,25 @@ pub(crate) fn send(args: SendArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         remote: &args.remote,
         lang,
     };
-    let xml = String::from_utf8(read(&args.content, lang)?)
-        .map_err(|_| anyhow!("{}", lang.pick("файл содержимого не в UTF-8", "the content file is not UTF-8")))?;
+    let xml = String::from_utf8(read(&args.content, lang)?).map_err(|_| {
+        anyhow!(
+            "{}",
+            lang.pick(
+                "файл содержимого не в UTF-8",
+                "the content file is not UTF-8"
+            )
+        )
+    })?;
     let mut attachments = Vec::new();
     for spec in &args.attachments {
         let mut parts = spec.splitn(3, ':');
         let (Some(id), Some(mime), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
             bail!(
                 "{} «{spec}»",
-                lang.pick("--attach ждёт ID:MIME:ФАЙЛ, а не", "--attach takes ID:MIME:FILE, not")
+                lang.pick(
+                    "--attach ждёт ID:MIME:ФАЙЛ, а не",
+                    "--attach takes ID:MIME:FILE, not"
+                )
             );
         };
         let data = read(&PathBuf::from(file), lang)?;
@@ -647,9 +698,9 @@ pub(crate) fn poll(args: PollArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     };
     if reply.status == 204 {
         if args.remote.json {
-            println!("null");
+            out!("null");
         } else {
-            println!("{}", lang.pick("Сообщений нет.", "No message."));
+            out!("{}", lang.pick("Сообщений нет.", "No message."));
         }
         return Ok(ExitCode::from(NOTHING));
     }
@@ -662,10 +713,14 @@ pub(crate) fn poll(args: PollArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         std::fs::write(out, content).with_context(|| out.display().to_string())?;
     }
     if args.remote.json {
-        println!("{v}");
+        out!("{v}");
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{} {}", lang.pick("Сообщение", "Message"), s(&v, "message_id"));
+    out!(
+        "{} {}",
+        lang.pick("Сообщение", "Message"),
+        s(&v, "message_id")
+    );
     table(
         &[lang.pick("поле", "field"), lang.pick("значение", "value")],
         [
@@ -681,10 +736,15 @@ pub(crate) fn poll(args: PollArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|(label, key)| vec![(*label).to_owned(), s(&v, key)])
         .collect(),
-    );
-    for sig in v.get("signatures").and_then(Value::as_array).into_iter().flatten() {
+    )?;
+    for sig in v
+        .get("signatures")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let valid = sig.get("valid").and_then(Value::as_bool).unwrap_or(false);
-        println!(
+        out!(
             "{} {}: {}{}",
             lang.pick("Подпись", "Signature"),
             s(sig, "role"),
@@ -700,13 +760,18 @@ pub(crate) fn poll(args: PollArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         );
     }
     match s(&v, "content_kind").as_str() {
-        "business" if args.out.is_none() => println!("{}", s(&v, "business_xml")),
+        "business" if args.out.is_none() => out!("{}", s(&v, "business_xml")),
         "rejection" => {
-            for r in v.get("rejections").and_then(Value::as_array).into_iter().flatten() {
-                println!("  {}: {}", s(r, "code"), s(r, "description"));
+            for r in v
+                .get("rejections")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                out!("  {}: {}", s(r, "code"), s(r, "description"));
             }
         }
-        "status" => println!("{}", v.get("status").cloned().unwrap_or(Value::Null)),
+        "status" => out!("{}", v.get("status").cloned().unwrap_or(Value::Null)),
         _ => {}
     }
     Ok(ExitCode::SUCCESS)
@@ -724,7 +789,7 @@ pub(crate) fn ack(args: AckArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         Some(json!({"accepted": !args.refuse})),
     )?;
     done(&args.remote, outcome, lang, |_| {
-        println!(
+        out!(
             "{} {}",
             lang.pick("Подтверждено:", "Acknowledged:"),
             args.message_id
@@ -739,8 +804,15 @@ pub(crate) fn respond(args: RespondArgs, lang: Lang) -> anyhow::Result<ExitCode>
         remote: &args.remote,
         lang,
     };
-    let xml = String::from_utf8(read(&args.content, lang)?)
-        .map_err(|_| anyhow!("{}", lang.pick("файл содержимого не в UTF-8", "the content file is not UTF-8")))?;
+    let xml = String::from_utf8(read(&args.content, lang)?).map_err(|_| {
+        anyhow!(
+            "{}",
+            lang.pick(
+                "файл содержимого не в UTF-8",
+                "the content file is not UTF-8"
+            )
+        )
+    })?;
     let mut body = json!({"business_xml": xml});
     if let Some(id) = &args.client_id {
         body["client_id"] = Value::String(id.clone());
@@ -764,7 +836,10 @@ pub(crate) fn reject(args: RejectArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         let Some((code, text)) = r.split_once(':') else {
             bail!(
                 "{} «{r}»",
-                lang.pick("--reason ждёт КОД:ТЕКСТ, а не", "--reason takes CODE:TEXT, not")
+                lang.pick(
+                    "--reason ждёт КОД:ТЕКСТ, а не",
+                    "--reason takes CODE:TEXT, not"
+                )
             );
         };
         reasons.push(json!({"code": code, "description": text}));
@@ -788,22 +863,20 @@ pub(crate) fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         && reply.status == 204
     {
         if args.remote.json {
-            println!("null");
+            out!("null");
         } else {
-            println!("{}", lang.pick("Уведомлений нет.", "No notice."));
+            out!("{}", lang.pick("Уведомлений нет.", "No notice."));
         }
         return Ok(ExitCode::from(NOTHING));
     }
     done(&args.remote, outcome, lang, |r| {
         let v = r.json()?;
-        println!(
+        out!(
             "{} {}: {} {}",
             lang.pick("Сообщение", "Message"),
             s(&v, "message_id"),
             s(&v, "status"),
-            v.get("details")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
+            v.get("details").and_then(Value::as_str).unwrap_or_default()
         );
         Ok(())
     })
@@ -838,9 +911,22 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
             let outcome = api.call(reqwest::Method::GET, &path, None, &[])?;
             done(&args.remote, outcome, lang, |r| {
                 let v = r.json()?;
-                let items = v.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+                let items = v
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 table(
-                    &["MessageID", lang.pick("вид", "kind"), lang.pick("от", "from"), lang.pick("кому", "to"), lang.pick("ВС", "vs"), lang.pick("принято", "accepted"), lang.pick("доставка", "delivery"), lang.pick("статус", "status")],
+                    &[
+                        "MessageID",
+                        lang.pick("вид", "kind"),
+                        lang.pick("от", "from"),
+                        lang.pick("кому", "to"),
+                        lang.pick("ВС", "vs"),
+                        lang.pick("принято", "accepted"),
+                        lang.pick("доставка", "delivery"),
+                        lang.pick("статус", "status"),
+                    ],
                     items
                         .iter()
                         .map(|m| {
@@ -856,9 +942,9 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
                             ]
                         })
                         .collect(),
-                );
+                )?;
                 if let Some(cursor) = v.get("next_cursor").and_then(Value::as_str) {
-                    println!("{} --cursor {cursor}", lang.pick("Дальше:", "Next page:"));
+                    out!("{} --cursor {cursor}", lang.pick("Дальше:", "Next page:"));
                 }
                 Ok(())
             })
@@ -876,7 +962,7 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
             )?;
             done(&args.remote, outcome, lang, |r| {
                 let v = r.json()?;
-                println!(
+                out!(
                     "{} {} ({}) {} → {}, {} {}, {} {}, {} {}",
                     lang.pick("Сообщение", "Message"),
                     s(&v, "message_id"),
@@ -890,9 +976,20 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
                     lang.pick("статус", "status"),
                     s(&v, "status"),
                 );
-                let events = v.get("timeline").and_then(Value::as_array).cloned().unwrap_or_default();
+                let events = v
+                    .get("timeline")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
                 table(
-                    &[lang.pick("время", "time"), lang.pick("событие", "event"), lang.pick("кто", "actor"), lang.pick("узел", "node"), lang.pick("попытка", "attempt"), lang.pick("подробности", "detail")],
+                    &[
+                        lang.pick("время", "time"),
+                        lang.pick("событие", "event"),
+                        lang.pick("кто", "actor"),
+                        lang.pick("узел", "node"),
+                        lang.pick("попытка", "attempt"),
+                        lang.pick("подробности", "detail"),
+                    ],
                     events
                         .iter()
                         .map(|e| {
@@ -906,7 +1003,7 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
                             ]
                         })
                         .collect(),
-                );
+                )?;
                 Ok(())
             })
         }
@@ -925,7 +1022,15 @@ pub(crate) fn token(command: TokenCommand, lang: Lang) -> anyhow::Result<ExitCod
             done(&args.remote, outcome, lang, |r| {
                 let v = r.json()?;
                 table(
-                    &["id", lang.pick("название", "name"), lang.pick("роль", "role"), lang.pick("ИС", "system"), lang.pick("создан", "created"), lang.pick("истекает", "expires"), lang.pick("отозван", "revoked")],
+                    &[
+                        "id",
+                        lang.pick("название", "name"),
+                        lang.pick("роль", "role"),
+                        lang.pick("ИС", "system"),
+                        lang.pick("создан", "created"),
+                        lang.pick("истекает", "expires"),
+                        lang.pick("отозван", "revoked"),
+                    ],
                     v.as_array()
                         .into_iter()
                         .flatten()
@@ -941,7 +1046,7 @@ pub(crate) fn token(command: TokenCommand, lang: Lang) -> anyhow::Result<ExitCod
                             ]
                         })
                         .collect(),
-                );
+                )?;
                 Ok(())
             })
         }
@@ -960,21 +1065,21 @@ pub(crate) fn token(command: TokenCommand, lang: Lang) -> anyhow::Result<ExitCod
             let outcome = api.json_call(reqwest::Method::POST, "/tokens", Some(body))?;
             done(&args.remote, outcome, lang, |r| {
                 let v = r.json()?;
-                println!(
+                out!(
                     "{} {} ({} {})",
                     lang.pick("Токен", "Token"),
                     s(&v, "id"),
                     lang.pick("роль", "role"),
                     s(&v, "role")
                 );
-                println!(
+                out!(
                     "{}",
                     lang.pick(
                         "Секрет (показан один раз, сохраните его сейчас):",
                         "Secret (shown this once; keep it now):"
                     )
                 );
-                println!("{}", s(&v, "secret"));
+                out!("{}", s(&v, "secret"));
                 Ok(())
             })
         }
@@ -990,7 +1095,7 @@ pub(crate) fn token(command: TokenCommand, lang: Lang) -> anyhow::Result<ExitCod
                 &[],
             )?;
             done(&args.remote, outcome, lang, |_| {
-                println!("{} {}", lang.pick("Отозван:", "Revoked:"), args.id);
+                out!("{} {}", lang.pick("Отозван:", "Revoked:"), args.id);
                 Ok(())
             })
         }
@@ -1017,7 +1122,7 @@ fn read_password(lang: Lang) -> anyhow::Result<String> {
 pub(crate) fn user(command: UserCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     let show_account = |r: &Reply| -> anyhow::Result<()> {
         let v = r.json()?;
-        println!(
+        out!(
             "{} {} ({} {}{})",
             lang.pick("Учётная запись", "Account"),
             s(&v, "login"),
@@ -1030,7 +1135,7 @@ pub(crate) fn user(command: UserCommand, lang: Lang) -> anyhow::Result<ExitCode>
             }
         );
         if let Some(p) = v.get("one_time_password").and_then(Value::as_str) {
-            println!(
+            out!(
                 "{} {p}",
                 lang.pick(
                     "Одноразовый пароль (показан один раз):",
@@ -1050,7 +1155,14 @@ pub(crate) fn user(command: UserCommand, lang: Lang) -> anyhow::Result<ExitCode>
             done(&args.remote, outcome, lang, |r| {
                 let v = r.json()?;
                 table(
-                    &[lang.pick("логин", "login"), lang.pick("имя", "name"), lang.pick("роль", "role"), lang.pick("ИС", "system"), lang.pick("отключена", "disabled"), lang.pick("создана", "created")],
+                    &[
+                        lang.pick("логин", "login"),
+                        lang.pick("имя", "name"),
+                        lang.pick("роль", "role"),
+                        lang.pick("ИС", "system"),
+                        lang.pick("отключена", "disabled"),
+                        lang.pick("создана", "created"),
+                    ],
                     v.as_array()
                         .into_iter()
                         .flatten()
@@ -1065,7 +1177,7 @@ pub(crate) fn user(command: UserCommand, lang: Lang) -> anyhow::Result<ExitCode>
                             ]
                         })
                         .collect(),
-                );
+                )?;
                 Ok(())
             })
         }
@@ -1133,10 +1245,14 @@ pub(crate) fn audit(args: AuditArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     let outcome = api.call(reqwest::Method::GET, &path, None, &[])?;
     done(&args.remote, outcome, lang, |r| {
         let v = r.json()?;
-        let items = v.get("items").and_then(Value::as_array).cloned().unwrap_or_default();
+        let items = v
+            .get("items")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if args.full {
             for e in &items {
-                println!(
+                out!(
                     "#{} {} {} {} {}",
                     s(e, "seq"),
                     s(e, "at"),
@@ -1144,12 +1260,19 @@ pub(crate) fn audit(args: AuditArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                     s(e, "action"),
                     s(e, "target")
                 );
-                println!("{}", s(e, "detail"));
+                out!("{}", s(e, "detail"));
             }
             return Ok(());
         }
         table(
-            &["#", lang.pick("время", "time"), lang.pick("кто", "actor"), lang.pick("действие", "action"), lang.pick("объект", "target"), lang.pick("изменение", "change")],
+            &[
+                "#",
+                lang.pick("время", "time"),
+                lang.pick("кто", "actor"),
+                lang.pick("действие", "action"),
+                lang.pick("объект", "target"),
+                lang.pick("изменение", "change"),
+            ],
             items
                 .iter()
                 .map(|e| {
@@ -1170,7 +1293,7 @@ pub(crate) fn audit(args: AuditArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect(),
-        );
+        )?;
         Ok(())
     })
 }
@@ -1185,7 +1308,13 @@ pub(crate) fn kinds(args: KindsArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     done(&args.remote, outcome, lang, |r| {
         let v = r.json()?;
         table(
-            &["id", lang.pick("название", "title"), lang.pick("поставщик", "provider"), lang.pick("состояние", "status"), lang.pick("доступ", "granted")],
+            &[
+                "id",
+                lang.pick("название", "title"),
+                lang.pick("поставщик", "provider"),
+                lang.pick("состояние", "status"),
+                lang.pick("доступ", "granted"),
+            ],
             v.as_array()
                 .into_iter()
                 .flatten()
@@ -1199,7 +1328,7 @@ pub(crate) fn kinds(args: KindsArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                     ]
                 })
                 .collect(),
-        );
+        )?;
         Ok(())
     })
 }
@@ -1216,8 +1345,9 @@ pub(crate) fn pull(args: PullArgs, lang: Lang) -> anyhow::Result<ExitCode> {
         Outcome::Done(reply) => {
             match &args.out {
                 Some(path) => {
-                    std::fs::write(path, &reply.body).with_context(|| path.display().to_string())?;
-                    eprintln!(
+                    std::fs::write(path, &reply.body)
+                        .with_context(|| path.display().to_string())?;
+                    err!(
                         "{} {} ({} {})",
                         lang.pick("Реестр записан в", "The registry was written to"),
                         path.display(),
@@ -1254,9 +1384,12 @@ pub(crate) fn push(args: PushArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     )?;
     done(&args.remote, outcome, lang, |r| {
         let v = r.json()?;
-        println!(
+        out!(
             "{} {}",
-            lang.pick("Реестр действует, версия", "The registry is in force, version"),
+            lang.pick(
+                "Реестр действует, версия",
+                "The registry is in force, version"
+            ),
             s(&v, "version")
         );
         Ok(())

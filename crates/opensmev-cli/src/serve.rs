@@ -61,6 +61,23 @@ pub(crate) enum RegistryCommand {
     Pull(crate::remote::PullArgs),
     /// Upload a registry file to a running server (integration API): checked, audited, in force at once.
     Push(crate::remote::PushArgs),
+    /// Participants of a running server's registry: list, put, delete.
+    #[command(subcommand)]
+    Participant(crate::remote_registry::ParticipantCommand),
+    /// Information systems of a running server's registry: list, put, delete, quota.
+    #[command(subcommand)]
+    System(crate::remote_registry::SystemCommand),
+    /// Certificates of information systems: add, rotate with an overlap, revoke.
+    #[command(subcommand)]
+    Certificate(crate::remote_registry::CertificateCommand),
+    /// Kinds of information with their XSD sets: list, put (--xsd or --zip), patch.
+    #[command(subcommand)]
+    Kind(crate::remote_registry::KindCommand),
+    /// Grants: list, add, remove.
+    #[command(subcommand)]
+    Grant(crate::remote_registry::GrantCommand),
+    /// Set the registry's default queue quota.
+    DefaultQuota(crate::remote_registry::DefaultQuota),
 }
 
 fn runtime(lang: Lang) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -291,6 +308,12 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
     match command {
         RegistryCommand::Pull(args) => crate::remote::pull(args, lang),
         RegistryCommand::Push(args) => crate::remote::push(args, lang),
+        RegistryCommand::Participant(command) => crate::remote_registry::participant(command, lang),
+        RegistryCommand::System(command) => crate::remote_registry::system(command, lang),
+        RegistryCommand::Certificate(command) => crate::remote_registry::certificate(command, lang),
+        RegistryCommand::Kind(command) => crate::remote_registry::kind(command, lang),
+        RegistryCommand::Grant(command) => crate::remote_registry::grant(command, lang),
+        RegistryCommand::DefaultQuota(args) => crate::remote_registry::default_quota(args, lang),
         RegistryCommand::Check { file } => {
             let text = std::fs::read_to_string(&file).with_context(|| reading(lang, &file))?;
             let registry = opensmev_core::registry::Registry::from_toml(&text, 0)

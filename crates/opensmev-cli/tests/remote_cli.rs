@@ -102,7 +102,8 @@ impl Server {
         all.push("--json");
         let out = self.run(holder, &all);
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", show(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", show(&out)))
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", show(&out)))
     }
 }
 
@@ -162,7 +163,10 @@ fn a_whole_exchange_and_its_administration_with_cli_commands_only() {
     let out = server.run("PFR01", &["ack", &request_id]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(text(&out).contains(&request_id));
-    let answered = server.json("PFR01", &["respond", &request_id, "--content", response_xml]);
+    let answered = server.json(
+        "PFR01",
+        &["respond", &request_id, "--content", response_xml],
+    );
     assert_eq!(answered["recipient"], "MFC01");
 
     // The consumer receives the answer (readable form) and acknowledges it.
@@ -198,10 +202,7 @@ fn a_whole_exchange_and_its_administration_with_cli_commands_only() {
     assert_eq!(rejection["content_kind"], "rejection");
     assert_eq!(rejection["rejections"][0]["code"], "NO_DATA");
     assert_eq!(rejection["rejections"][1]["code"], "FAILURE");
-    server.json(
-        "MFC01",
-        &["ack", rejection["message_id"].as_str().unwrap()],
-    );
+    server.json("MFC01", &["ack", rejection["message_id"].as_str().unwrap()]);
 
     // A refusal: exit code 1 with the problem on standard error.
     let out = server.run("PFR01", &["ack", &request_id]);
@@ -245,53 +246,109 @@ fn a_whole_exchange_and_its_administration_with_cli_commands_only() {
     let token_id = made["id"].as_str().unwrap().to_owned();
     let mut command = Command::new(bin());
     let out = command
-        .args(["--lang", "en", "kinds", "--json", "--url", &server.url, "--token", &secret])
+        .args([
+            "--lang",
+            "en",
+            "kinds",
+            "--json",
+            "--url",
+            &server.url,
+            "--token",
+            &secret,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     server.json("admin", &["token", "revoke", &token_id]);
     let mut command = Command::new(bin());
     let out = command
-        .args(["--lang", "en", "kinds", "--url", &server.url, "--token", &secret])
+        .args([
+            "--lang",
+            "en",
+            "kinds",
+            "--url",
+            &server.url,
+            "--token",
+            &secret,
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("auth.token-revoked"));
     let tokens = server.json("admin", &["token", "list"]);
-    assert!(tokens.as_array().unwrap().iter().any(|t| t["id"] == token_id.as_str()
-        && t["revoked_at"].is_string()));
+    assert!(
+        tokens
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == token_id.as_str() && t["revoked_at"].is_string())
+    );
 
     let out = server.run_with(
         "admin",
         &[
-            "user", "create", "ivanova", "--name", "Иванова А. А.", "--role", "operator",
-            "--password-stdin", "--json",
+            "user",
+            "create",
+            "ivanova",
+            "--name",
+            "Иванова А. А.",
+            "--role",
+            "operator",
+            "--password-stdin",
+            "--json",
         ],
         Some("очень-длинный-пароль\n"),
     );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     server.json("admin", &["user", "disable", "ivanova"]);
     let users = server.json("admin", &["user", "list"]);
-    assert!(users.as_array().unwrap().iter().any(|u| u["login"] == "ivanova"
-        && u["disabled"] == true));
+    assert!(
+        users
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["login"] == "ivanova" && u["disabled"] == true)
+    );
     let out = server.run("operator", &["user", "list"]);
-    assert_eq!(out.status.code(), Some(1), "an operator manages no accounts");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an operator manages no accounts"
+    );
 
     // The registry round trip: pull, push a change, the audit shows its diff.
     let pulled = dir.path().join("registry.toml");
-    let out = server.run("admin", &["registry", "pull", "--out", pulled.to_str().unwrap()]);
+    let out = server.run(
+        "admin",
+        &["registry", "pull", "--out", pulled.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let text_before = std::fs::read_to_string(&pulled).unwrap();
-    let changed = text_before.replacen("default_queue_quota = 1000", "default_queue_quota = 900", 1);
-    assert_ne!(changed, text_before, "the demo registry has default_queue_quota = 1000");
+    let changed =
+        text_before.replacen("default_queue_quota = 1000", "default_queue_quota = 900", 1);
+    assert_ne!(
+        changed, text_before,
+        "the demo registry has default_queue_quota = 1000"
+    );
     std::fs::write(&pulled, &changed).unwrap();
     let pushed = server.json("admin", &["registry", "push", pulled.to_str().unwrap()]);
     assert_eq!(pushed["version"], 2);
     let out = server.run(
         "admin",
-        &["registry", "push", pulled.to_str().unwrap(), "--expect-version", "1"],
+        &[
+            "registry",
+            "push",
+            pulled.to_str().unwrap(),
+            "--expect-version",
+            "1",
+        ],
     );
-    assert_eq!(out.status.code(), Some(1), "a stale version: {}", show(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a stale version: {}",
+        show(&out)
+    );
     let out = server.run("auditor", &["audit", "--action", "registry.", "--full"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     let audit = text(&out);
@@ -299,4 +356,262 @@ fn a_whole_exchange_and_its_administration_with_cli_commands_only() {
     assert!(audit.contains("+default_queue_quota = 900"), "{audit}");
     let out = server.run("auditor", &["audit"]);
     assert!(text(&out).contains("token.revoke"), "{}", show(&out));
+}
+
+const KIND_XSD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+           xmlns:c="urn://opensmev/test/cli-kind/common"
+           targetNamespace="urn://opensmev/test/cli-kind/1.0.0"
+           elementFormDefault="qualified">
+  <xs:import namespace="urn://opensmev/test/cli-kind/common" schemaLocation="../common/types.xsd"/>
+  <xs:element name="CliRequest">
+    <xs:complexType><xs:sequence><xs:element name="Inn" type="c:Inn"/></xs:sequence></xs:complexType>
+  </xs:element>
+  <xs:element name="CliResponse">
+    <xs:complexType><xs:sequence><xs:element name="Found" type="xs:boolean"/></xs:sequence></xs:complexType>
+  </xs:element>
+</xs:schema>
+"#;
+
+const COMMON_XSD: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"
+           targetNamespace="urn://opensmev/test/cli-kind/common">
+  <xs:simpleType name="Inn"><xs:restriction base="xs:string"><xs:pattern value="\d{10}"/></xs:restriction></xs:simpleType>
+</xs:schema>
+"#;
+
+#[test]
+fn the_registry_is_administered_with_cli_commands_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let path = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
+
+    // A participant and its system with a certificate made by `opensmev sig keygen`.
+    let out = Command::new(bin())
+        .args(["--lang", "en", "sig", "keygen", "--subject"])
+        .arg("CN=ИС ЗАГС (тест), O=ЗАГС, OGRN=1027700000009, INN=7700000009")
+        .args(["--out", &path("zags")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    server.json(
+        "admin",
+        &[
+            "registry",
+            "participant",
+            "put",
+            "1027700000009",
+            "--name",
+            "ЗАГС",
+        ],
+    );
+    server.json(
+        "admin",
+        &[
+            "registry",
+            "system",
+            "put",
+            "ZAGS01",
+            "--name",
+            "ИС ЗАГС",
+            "--owner",
+            "1027700000009",
+            "--certificate",
+            &path("zags/cert.pem"),
+            "--quota",
+            "50",
+        ],
+    );
+    let systems = server.json("operator", &["registry", "system", "list"]);
+    let zags = systems
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["mnemonic"] == "ZAGS01")
+        .expect("ZAGS01 listed");
+    assert_eq!(zags["queue_quota"], 50);
+    assert_eq!(zags["certificates"].as_array().unwrap().len(), 1);
+
+    // A kind from a folder of XSD files importing a shared library by relative path.
+    std::fs::create_dir_all(dir.path().join("xsd/request")).unwrap();
+    std::fs::create_dir_all(dir.path().join("xsd/common")).unwrap();
+    std::fs::write(dir.path().join("xsd/request/kind.xsd"), KIND_XSD).unwrap();
+    std::fs::write(dir.path().join("xsd/common/types.xsd"), COMMON_XSD).unwrap();
+    let ns = "urn://opensmev/test/cli-kind/1.0.0";
+    let made = server.json(
+        "admin",
+        &[
+            "registry",
+            "kind",
+            "put",
+            "VS99999v001-ZAGS01",
+            "--xsd",
+            &path("xsd"),
+            "--title",
+            "Проверка ИНН (тест)",
+            "--provider",
+            "ZAGS01",
+            "--request",
+            &format!("{{{ns}}}CliRequest"),
+            "--response",
+            &format!("{{{ns}}}CliResponse"),
+            "--request-entry",
+            "request/kind.xsd",
+        ],
+    );
+    assert_eq!(made["saved"], true, "{made}");
+    let kinds = server.json("auditor", &["registry", "kind", "list"]);
+    let kind = kinds
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == "VS99999v001-ZAGS01")
+        .expect("the kind is listed");
+    assert_eq!(kind["files"].as_array().unwrap().len(), 2, "{kind}");
+
+    // MFC01 may not ask for it yet; a grant makes it possible, and the XSD applies.
+    let request = dir.path().join("cli-request.xml");
+    std::fs::write(
+        &request,
+        format!("<CliRequest xmlns=\"{ns}\"><Inn>7700000001</Inn></CliRequest>"),
+    )
+    .unwrap();
+    let out = server.run("MFC01", &["send", "--content", request.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SMEV-104"),
+        "{}",
+        show(&out)
+    );
+    let granted = server.json(
+        "admin",
+        &[
+            "registry",
+            "grant",
+            "add",
+            "--consumer",
+            "MFC01",
+            "--kind",
+            "VS99999v001-ZAGS01",
+            "--basis",
+            "Соглашение № 1",
+        ],
+    );
+    let grant_id = granted["id"].as_str().unwrap().to_owned();
+    server.json("MFC01", &["send", "--content", request.to_str().unwrap()]);
+    std::fs::write(
+        &request,
+        format!("<CliRequest xmlns=\"{ns}\">\n<Inn>77</Inn>\n</CliRequest>"),
+    )
+    .unwrap();
+    let out = server.run("MFC01", &["send", "--content", request.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let refused = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        refused.contains("SMEV-102") && refused.contains("line 2"),
+        "{refused}"
+    );
+
+    // Retire the kind: no more requests; remove the grant; the default quota.
+    server.json(
+        "admin",
+        &[
+            "registry",
+            "kind",
+            "patch",
+            "VS99999v001-ZAGS01",
+            "--status",
+            "retired",
+        ],
+    );
+    std::fs::write(
+        &request,
+        format!("<CliRequest xmlns=\"{ns}\"><Inn>7700000001</Inn></CliRequest>"),
+    )
+    .unwrap();
+    let out = server.run("MFC01", &["send", "--content", request.to_str().unwrap()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("SMEV-103"),
+        "{}",
+        show(&out)
+    );
+    server.json("admin", &["registry", "grant", "remove", &grant_id]);
+    let grants = server.json("admin", &["registry", "grant", "list"]);
+    assert!(
+        !grants
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["id"] == grant_id.as_str())
+    );
+    let quota = server.json("admin", &["registry", "default-quota", "700"]);
+    let version = quota["version"].as_u64().unwrap();
+    // A change based on an old version is refused.
+    let out = server.run(
+        "admin",
+        &[
+            "registry",
+            "default-quota",
+            "800",
+            "--expect-version",
+            &(version - 1).to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+
+    // Certificate rotation with an overlap, and revocation, by SHA-1 from the listing.
+    let out = Command::new(bin())
+        .args(["--lang", "en", "sig", "keygen", "--subject"])
+        .arg("CN=ИС ЗАГС (тест, новый), O=ЗАГС, OGRN=1027700000009, INN=7700000009")
+        .args(["--out", &path("zags2")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let old = zags["certificates"][0]["sha1"].as_str().unwrap().to_owned();
+    server.json(
+        "admin",
+        &[
+            "registry",
+            "certificate",
+            "rotate",
+            &old,
+            &path("zags2/cert.pem"),
+            "--until",
+            "2099-01-01T00:00:00Z",
+        ],
+    );
+    let systems = server.json("admin", &["registry", "system", "list"]);
+    let zags = systems
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["mnemonic"] == "ZAGS01")
+        .unwrap();
+    let certificates = zags["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 2, "{zags}");
+    assert!(
+        certificates
+            .iter()
+            .any(|c| c["sha1"] == old.as_str() && c["retiring_until"].is_string()),
+        "{zags}"
+    );
+    server.json("admin", &["registry", "certificate", "revoke", &old]);
+
+    // Every change is in the audit log, and an operator may change nothing.
+    let out = server.run("auditor", &["audit", "--action", "registry."]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let audit = text(&out);
+    assert!(audit.lines().count() >= 10, "{audit}");
+    let out = server.run(
+        "operator",
+        &[
+            "registry",
+            "participant",
+            "put",
+            "1027700000010",
+            "--name",
+            "Нет",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
 }
