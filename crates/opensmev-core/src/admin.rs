@@ -72,7 +72,17 @@ impl Bus {
         text: &str,
         expected: Option<u64>,
     ) -> Result<u64, RegistryChangeError> {
-        Registry::from_toml(text, 0).map_err(|e| RegistryChangeError::Invalid(e.0))?;
+        let checked =
+            Registry::from_toml(text, 0).map_err(|e| RegistryChangeError::Invalid(e.0))?;
+        // A document without a single information system would stop every exchange at once: an
+        // empty or truncated upload, never meant.
+        if checked.systems().next().is_none() {
+            return Err(RegistryChangeError::Invalid(
+                "the document names no information system ([[systems]]); a registry without any \
+                 would refuse every call"
+                    .to_owned(),
+            ));
+        }
         let current = self.store().registry().await.map_err(BusError::Store)?;
         let (old_text, current_version) = current
             .as_ref()

@@ -861,3 +861,26 @@ async fn concurrent_changes_are_all_kept() {
     let registry = Registry::from_toml(&text, 0).unwrap();
     assert_eq!(registry.file().participants.len(), 7, "none was lost");
 }
+
+#[tokio::test]
+async fn a_registry_without_systems_is_refused_and_changes_nothing() {
+    let w = world().await;
+    let before = w.version().await;
+    for text in [
+        "",
+        "default_queue_quota = 10\n",
+        "[[participants]]\nname = \"P\"\nogrn = \"1\"\n",
+    ] {
+        let refused = w.bus.change_registry(ADMIN, text, None).await;
+        assert!(
+            matches!(
+                &refused,
+                Err(opensmev_core::admin::RegistryChangeError::Invalid(m)) if m.contains("[[systems]]")
+            ),
+            "{text:?}: {refused:?}"
+        );
+    }
+    assert_eq!(w.version().await, before, "nothing was saved");
+    // The consumer still works.
+    w.send(w.consumer.as_ref()).await.unwrap();
+}
