@@ -115,4 +115,10 @@ kill "$server"
 wait "$server" 2>/dev/null || true
 rm -rf "$data"
 
+# §8 — REST round trips with server-held keys (the bus signs ЭП-ОВ) against signed SOAP round trips
+# (the clients sign): one process, back to back, same clients and window, order SOAP, REST, REST,
+# SOAP.
+run rest-vs-soap "$LOAD" rest-compare --duration "$DURATION" "${clients[@]}" --rounds 2 \
+  --quiet --json "$OUT/rest-vs-soap.json" || true
+
 echo "== reports in $OUT"

@@ -129,7 +129,7 @@ impl MachineLoad {
         ((self.machine_cpu_s - self.own_cpu_s - self.broker_cpu_s) / self.wall_s.max(1e-9)).max(0.0)
     }
 
-    fn to_json(self) -> Value {
+    pub(crate) fn to_json(self) -> Value {
         json!({
             "wall_s": round3(self.wall_s),
             "machine_cpu_s": round3(self.machine_cpu_s),
@@ -142,7 +142,7 @@ impl MachineLoad {
 
 /// Samples taken at the start of a run.
 #[derive(Debug)]
-struct Window {
+pub(crate) struct Window {
     start: Instant,
     machine: f64,
     own: f64,
@@ -152,7 +152,7 @@ struct Window {
 }
 
 impl Window {
-    fn open() -> Option<Window> {
+    pub(crate) fn open() -> Option<Window> {
         let broker_pids = rabbitmq::broker_pids();
         Some(Window {
             start: Instant::now(),
@@ -164,7 +164,7 @@ impl Window {
         })
     }
 
-    fn close(self) -> Option<MachineLoad> {
+    pub(crate) fn close(self) -> Option<MachineLoad> {
         Some(MachineLoad {
             wall_s: self.start.elapsed().as_secs_f64(),
             machine_cpu_s: sysinfo::machine_busy_seconds()? - self.machine,

@@ -7,6 +7,9 @@
 //! removes it when the response is acknowledged. A step that fails removes it too and counts the
 //! round trip as failed, so every started round trip ends exactly once: completed, failed, or
 //! (still in the map after the grace period) timed out.
+//!
+//! The clients are SOAP or the integration API (`Client`): the engine makes the same six calls
+//! through either, and each checks its own answers (`envelope` for SOAP, `rest` for REST).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,11 +24,12 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 
 use crate::envelope::{self, Delivered, Failure, Signed};
 use crate::report::{self, Report, RunFacts};
+use crate::rest::{self, Inbox, RestClient};
 use crate::spawn::SpawnedServer;
 use crate::stats::{Operation, Recorder};
 use crate::sysinfo;
 use crate::workload::Scenario;
-use crate::{LoadConfig, LoadError, Stop, Target};
+use crate::{Api, LoadConfig, LoadError, Stop, Target};
 
 /// A round trip in flight.
 #[derive(Debug)]
@@ -42,8 +46,162 @@ struct Pending {
 
 #[derive(Debug)]
 struct Consumer {
-    client: SmevClient,
+    client: Client,
     node_id: String,
+}
+
+/// An information system's client: SOAP (signed by the client, or unsigned test systems) or the
+/// integration API (`--rest`: the bus signs with the keys it holds). The engine drives both
+/// through the same four calls; each checks its answers its own way (see `envelope`, `rest`).
+#[derive(Debug)]
+pub(crate) enum Client {
+    /// SMEV 3 SOAP.
+    Soap(SmevClient),
+    /// REST `/api/v1` with a token of role `is`.
+    Rest(RestClient),
+}
+
+impl Client {
+    /// The consumer's request `id` from `node_id`, accepted and checked: when it was posted
+    /// (after it was built and signed) and the call's latency.
+    async fn send_request(
+        &self,
+        id: &str,
+        node_id: &str,
+        business: &str,
+        attachment: Option<&(String, Vec<u8>)>,
+    ) -> Result<(Instant, Duration), Failure> {
+        let client = match self {
+            Client::Soap(client) => client,
+            Client::Rest(rest) => {
+                return rest.send_request(id, node_id, business, attachment).await;
+            }
+        };
+        let xml = envelope::send_request_xml(client, id, node_id, business, attachment);
+        let posted = Instant::now();
+        call(
+            client,
+            "SendRequest",
+            xml,
+            "SendRequestResponse",
+            Signed::Always,
+        )
+        .await
+        .and_then(|(answer, latency)| match envelope::accepted_id(&answer) {
+            Some(got) if got == id => Ok((posted, latency)),
+            got => Err(Failure::new(
+                "mismatch",
+                format!("SendRequestResponse names message {got:?}, the request was {id}"),
+            )),
+        })
+    }
+
+    /// The provider's answer `response_id` to the delivered `request`.
+    async fn send_response(
+        &self,
+        response_id: &str,
+        request: &Delivered,
+        business: &str,
+        attachment: Option<&(String, Vec<u8>)>,
+    ) -> Result<Duration, Failure> {
+        let client = match self {
+            Client::Soap(client) => client,
+            Client::Rest(rest) => {
+                return rest
+                    .send_response(response_id, &request.message_id, business, attachment)
+                    .await;
+            }
+        };
+        let to = request.reply_to.as_deref().unwrap_or_default();
+        let xml = envelope::send_response_xml(client, response_id, to, business, attachment);
+        call(
+            client,
+            "SendResponse",
+            xml,
+            "SendResponseResponse",
+            Signed::Always,
+        )
+        .await
+        .and_then(|(answer, latency)| match envelope::accepted_id(&answer) {
+            Some(got) if got == response_id => Ok(latency),
+            got => Err(Failure::new(
+                "mismatch",
+                format!(
+                    "SendResponseResponse names message {got:?}, the response was {response_id}"
+                ),
+            )),
+        })
+    }
+
+    /// One receive (`GetRequest`/`GetResponse`, or the API's inbox) with its checks: the
+    /// delivered message, if any, and the call's latency. `at_once`: the API's receive does not
+    /// long-poll (SOAP polls wait as the server is configured).
+    async fn poll(
+        &self,
+        poll: Poll<'_>,
+        at_once: bool,
+    ) -> Result<(Option<Delivered>, Duration), Failure> {
+        let (action, ns, root, node, wrapper, inbox) = match poll {
+            Poll::Request { ns, root } => (
+                "GetRequest",
+                ns,
+                root,
+                None,
+                "RequestMessage",
+                Inbox::Requests,
+            ),
+            Poll::Response { ns, root, node } => (
+                "GetResponse",
+                ns,
+                root,
+                Some(node),
+                "ResponseMessage",
+                Inbox::Responses,
+            ),
+        };
+        match self {
+            Client::Rest(rest) => {
+                rest.receive(inbox, &format!("{{{ns}}}{root}"), node, at_once)
+                    .await
+            }
+            Client::Soap(client) => {
+                let xml = envelope::poll_xml(client, action, ns, root, node);
+                let expected = format!("{action}Response");
+                call(client, action, xml, &expected, Signed::IfMessage(wrapper))
+                    .await
+                    .and_then(|(answer, latency)| {
+                        Ok((envelope::delivered(&answer, wrapper)?, latency))
+                    })
+            }
+        }
+    }
+
+    /// Acknowledges the delivered message `id`.
+    async fn ack(&self, id: &str) -> Result<Duration, Failure> {
+        match self {
+            Client::Rest(rest) => rest.ack(id).await,
+            Client::Soap(client) => call(
+                client,
+                "Ack",
+                envelope::ack_xml(client, id),
+                "AckResponse",
+                Signed::Never,
+            )
+            .await
+            .map(|(_, latency)| latency),
+        }
+    }
+
+    /// What a delivered request must carry for this transport to answer it: SOAP answers to the
+    /// request's `ReplyTo`; the API answers by the request's id.
+    fn unanswerable(&self, request: &Delivered) -> Option<String> {
+        match self {
+            Client::Soap(_) if request.reply_to.as_deref().unwrap_or("").is_empty() => {
+                Some(format!("request {}: no ReplyTo", request.message_id))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// State shared by all tasks of a run.
@@ -57,9 +215,9 @@ struct Shared {
     /// Wakes a consumer's poller when it has something to wait for.
     wake: Vec<Notify>,
     consumers: Vec<Consumer>,
-    providers: Vec<SmevClient>,
-    /// Idle pollers (`--idle-pollers`).
-    idle: Vec<SmevClient>,
+    providers: Vec<Client>,
+    /// Idle pollers (`--idle-pollers`, SOAP).
+    idle: Vec<Client>,
     /// Round trips started.
     started: AtomicU64,
     stop: Stop,
@@ -193,31 +351,12 @@ async fn send_one(
         },
     );
     shared.outstanding[c].fetch_add(1, Ordering::SeqCst);
-    let xml = envelope::send_request_xml(
-        &consumer.client,
-        &id,
-        &consumer.node_id,
-        &business,
-        attachment.as_ref(),
-    );
-    let posted = Instant::now();
-    let result = call(
-        &consumer.client,
-        "SendRequest",
-        xml,
-        "SendRequestResponse",
-        Signed::Always,
-    )
-    .await
-    .and_then(|(answer, latency)| match envelope::accepted_id(&answer) {
-        Some(got) if got == id => Ok(latency),
-        got => Err(Failure::new(
-            "mismatch",
-            format!("SendRequestResponse names message {got:?}, the request was {id}"),
-        )),
-    });
+    let result = consumer
+        .client
+        .send_request(&id, &consumer.node_id, &business, attachment.as_ref())
+        .await;
     match result {
-        Ok(latency) => {
+        Ok((posted, latency)) => {
             // Open loop: counted from the scheduled start (a late start is the server's delay).
             let late = posted.saturating_duration_since(intended);
             let latency = if shared.open_loop {
@@ -305,22 +444,12 @@ enum Poll<'a> {
 /// sleep; a delivered message (with the call's latency) is returned for the caller to record.
 async fn poll_once(
     shared: &Shared,
-    client: &SmevClient,
+    client: &Client,
     poll: Poll<'_>,
     op: Operation,
     backoff: &mut Backoff,
 ) -> Option<(Delivered, Duration)> {
-    let (action, ns, root, node, wrapper) = match poll {
-        Poll::Request { ns, root } => ("GetRequest", ns, root, None, "RequestMessage"),
-        Poll::Response { ns, root, node } => {
-            ("GetResponse", ns, root, Some(node), "ResponseMessage")
-        }
-    };
-    let xml = envelope::poll_xml(client, action, ns, root, node);
-    let expected = format!("{action}Response");
-    let got = call(client, action, xml, &expected, Signed::IfMessage(wrapper))
-        .await
-        .and_then(|(answer, latency)| Ok((envelope::delivered(&answer, wrapper)?, latency)));
+    let got = client.poll(poll, false).await;
     match got {
         Err(failure) => {
             shared.rec.error(op, failure);
@@ -357,17 +486,9 @@ async fn provider(shared: Arc<Shared>, p: usize) {
     }
 }
 
-async fn ack(shared: &Shared, client: &SmevClient, op: Operation, id: &str) -> bool {
-    match call(
-        client,
-        "Ack",
-        envelope::ack_xml(client, id),
-        "AckResponse",
-        Signed::Never,
-    )
-    .await
-    {
-        Ok((_, latency)) => {
+async fn ack(shared: &Shared, client: &Client, op: Operation, id: &str) -> bool {
+    match client.ack(id).await {
+        Ok(latency) => {
             shared.rec.ok(op, latency);
             true
         }
@@ -378,12 +499,7 @@ async fn ack(shared: &Shared, client: &SmevClient, op: Operation, id: &str) -> b
     }
 }
 
-async fn handle_request(
-    shared: &Shared,
-    client: &SmevClient,
-    message: Delivered,
-    latency: Duration,
-) {
+async fn handle_request(shared: &Shared, client: &Client, message: Delivered, latency: Duration) {
     let id = message.message_id.clone();
     let seq = shared.lock().get(&id).map(|p| p.seq);
     let Some(seq) = seq else {
@@ -409,10 +525,8 @@ async fn handle_request(
         Some(format!(
             "request {id}: attachments differ from what was sent"
         ))
-    } else if message.reply_to.as_deref().unwrap_or("").is_empty() {
-        Some(format!("request {id}: no ReplyTo"))
     } else {
-        None
+        client.unanswerable(&message)
     };
     if let Some(text) = problem {
         shared
@@ -440,24 +554,9 @@ async fn handle_request(
     }
     let (business, _) = shared.scenario.response(&id);
     let attachment = shared.scenario.attachment(&response_id);
-    let to = message.reply_to.unwrap_or_default();
-    let xml =
-        envelope::send_response_xml(client, &response_id, &to, &business, attachment.as_ref());
-    let result = call(
-        client,
-        "SendResponse",
-        xml,
-        "SendResponseResponse",
-        Signed::Always,
-    )
-    .await
-    .and_then(|(answer, latency)| match envelope::accepted_id(&answer) {
-        Some(got) if got == response_id => Ok(latency),
-        got => Err(Failure::new(
-            "mismatch",
-            format!("SendResponseResponse names message {got:?}, the response was {response_id}"),
-        )),
-    });
+    let result = client
+        .send_response(&response_id, &message, &business, attachment.as_ref())
+        .await;
     match result {
         Ok(latency) => shared.rec.ok(Operation::SendResponse, latency),
         Err(failure) => {
@@ -675,48 +774,36 @@ async fn drain(shared: &Shared) -> u64 {
     let s = &shared.scenario;
     let mut queues = vec![(
         &shared.providers[0],
-        "GetRequest",
-        s.request_root,
-        None,
+        Poll::Request {
+            ns: s.ns,
+            root: s.request_root,
+        },
         Operation::GetRequest,
+        Operation::AckRequest,
     )];
     for consumer in &shared.consumers {
         queues.push((
             &consumer.client,
-            "GetResponse",
-            s.response_root,
-            Some(consumer.node_id.as_str()),
+            Poll::Response {
+                ns: s.ns,
+                root: s.response_root,
+                node: &consumer.node_id,
+            },
             Operation::GetResponse,
+            Operation::AckResponse,
         ));
     }
     let mut drained = 0u64;
-    for (client, operation, root, node, op) in queues {
-        let (expected, wrapper, ack_op) = if op == Operation::GetRequest {
-            (
-                "GetRequestResponse",
-                "RequestMessage",
-                Operation::AckRequest,
-            )
-        } else {
-            (
-                "GetResponseResponse",
-                "ResponseMessage",
-                Operation::AckResponse,
-            )
-        };
+    for (client, poll, op, ack_op) in queues {
         loop {
-            let xml = envelope::poll_xml(client, operation, s.ns, root, node);
-            let got = call(client, operation, xml, expected, Signed::IfMessage(wrapper))
-                .await
-                .and_then(|(answer, _)| envelope::delivered(&answer, wrapper));
-            match got {
-                Ok(Some(message)) => {
+            match client.poll(poll, true).await {
+                Ok((Some(message), _)) => {
                     drained += 1;
                     if !ack(shared, client, ack_op, &message.message_id).await {
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok((None, _)) => break,
                 Err(failure) => {
                     shared.rec.error(op, failure);
                     break;
@@ -748,7 +835,43 @@ pub async fn run(config: crate::LoadConfig) -> Result<Report, LoadError> {
             server_pid,
         } => (None, normalize_base(base), demo_dir.clone(), *server_pid),
     };
-    let result = load(&config, &base, &demo_dir, pid, server.is_some(), started_at).await;
+    // `--rest`: the tokens of the consumer and provider systems (the spawned server's demo
+    // tokens, or the ones given for a running server).
+    let tokens = match (&config.api, &server) {
+        (Api::Soap, _) => Ok(None),
+        (Api::Rest, Some(server)) => {
+            let scenario = Scenario::new(config.workload, config.unsigned, 0, 0);
+            match (
+                server.token_of(scenario.consumer),
+                server.token_of(scenario.provider),
+            ) {
+                (Some(consumer), Some(provider)) => Ok(Some(crate::RestTokens {
+                    consumer: consumer.to_owned(),
+                    provider: provider.to_owned(),
+                })),
+                _ => Err(LoadError::Setup(format!(
+                    "the spawned server has no demo API tokens for {} and {}",
+                    scenario.consumer, scenario.provider
+                ))),
+            }
+        }
+        (Api::Rest, None) => Ok(config.rest_tokens.clone()),
+    };
+    let result = match tokens {
+        Ok(tokens) => {
+            load(
+                &config,
+                &base,
+                &demo_dir,
+                tokens.as_ref(),
+                pid,
+                server.is_some(),
+                started_at,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
     if let Some(server) = server {
         server.stop().await?;
     }
@@ -770,6 +893,7 @@ async fn load(
     config: &LoadConfig,
     base: &str,
     demo_dir: &Path,
+    tokens: Option<&crate::RestTokens>,
     pid: Option<u32>,
     in_process: bool,
     started_at: time::OffsetDateTime,
@@ -780,41 +904,59 @@ async fn load(
         config.payload_bytes,
         config.attachment_bytes,
     );
+    let api = rest::api_base(base);
+    let wait_s = rest::wait_seconds(config.server_poll_wait);
+    // A client of `mnemonic`, receiving from `peer`, with the token `token` over REST.
+    let client =
+        |mnemonic: &str, peer: &str, token: Option<&String>| -> Result<Client, LoadError> {
+            match (config.api, token) {
+                (Api::Soap, _) => make_client(
+                    base,
+                    demo_dir,
+                    mnemonic,
+                    config.version,
+                    config.unsigned,
+                    config.http_timeout,
+                )
+                .map(Client::Soap),
+                (Api::Rest, Some(token)) => {
+                    RestClient::new(&api, token, peer, wait_s, config.http_timeout)
+                        .map(Client::Rest)
+                }
+                (Api::Rest, None) => Err(LoadError::Setup(
+                    "--rest needs API tokens of role is for the consumer and the provider".into(),
+                )),
+            }
+        };
     let mut consumers = Vec::new();
     for i in 0..config.consumers {
         consumers.push(Consumer {
-            client: make_client(
-                base,
-                demo_dir,
+            client: client(
                 scenario.consumer,
-                config.version,
-                config.unsigned,
-                config.http_timeout,
+                scenario.provider,
+                tokens.map(|t| &t.consumer),
             )?,
             node_id: format!("opensmev-load-{i}"),
         });
     }
     let mut providers = Vec::new();
     for _ in 0..config.providers {
-        providers.push(make_client(
-            base,
-            demo_dir,
+        providers.push(client(
             scenario.provider,
-            config.version,
-            config.unsigned,
-            config.http_timeout,
+            scenario.consumer,
+            tokens.map(|t| &t.provider),
         )?);
     }
     let mut idle = Vec::new();
     for _ in 0..config.idle_pollers {
-        idle.push(make_client(
+        idle.push(Client::Soap(make_client(
             base,
             demo_dir,
             crate::workload::TEST_CONSUMER,
             config.version,
             true,
             config.http_timeout,
-        )?);
+        )?));
     }
     let shared = Arc::new(Shared {
         scenario,
@@ -897,7 +1039,10 @@ async fn load(
     let stats = shared.rec.finish();
     Ok(report::build(RunFacts {
         config,
-        base,
+        base: match config.api {
+            Api::Soap => base,
+            Api::Rest => &api,
+        },
         started_at,
         elapsed: end - t0,
         started: shared.started.load(Ordering::SeqCst),

@@ -31,6 +31,11 @@
 //! signed and unsigned and the three baselines back to back, with the ratios of the performance
 //! targets).
 //!
+//! `--rest` ([`Api::Rest`]) makes the same round trips over the integration API (`/api/v1`,
+//! module `rest`) with API tokens of role `is` and the keys held by the bus: the bus signs
+//! every message (ЭП-ОВ) itself, the clients sign and verify nothing and check each delivery's
+//! `signatures` report instead. [`rest_compare`] runs it and the signed SOAP run back to back.
+//!
 //! [`hostile`] holds one attack (slow uploads, certificates with huge extensions, connections
 //! that never finish their headers) against a running server while a normal client does round
 //! trips, and reports the round trips' latency and the server's memory.
@@ -48,6 +53,8 @@ mod engine;
 mod envelope;
 pub mod hostile;
 mod report;
+mod rest;
+pub mod rest_compare;
 mod spawn;
 mod stats;
 mod sysinfo;
@@ -93,6 +100,37 @@ pub enum Target {
     },
 }
 
+/// Which edge of the bus the clients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// SMEV 3 SOAP: the clients sign their calls (or are unsigned test systems) and verify the
+    /// bus's signatures.
+    Soap,
+    /// The integration API (REST/JSON under `/api/v1`) with tokens of role `is`: the bus signs
+    /// every message with the key it holds for the system (server-held keys).
+    Rest,
+}
+
+impl Api {
+    /// `SOAP` or `REST`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Soap => "SOAP",
+            Api::Rest => "REST",
+        }
+    }
+}
+
+/// API tokens (role `is`) for `--rest` against a running server: `opensmev serve --demo`
+/// prints them for MFC01 and PFR01.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestTokens {
+    /// The consumer system's token (`osmv_…`).
+    pub consumer: String,
+    /// The provider system's token.
+    pub provider: String,
+}
+
 /// When the load stops.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Stop {
@@ -115,6 +153,11 @@ pub struct LoadConfig {
     pub version: SchemaVersion,
     /// Business content.
     pub workload: Workload,
+    /// SOAP or the integration API (`--rest`).
+    pub api: Api,
+    /// `--rest` against a running server: the systems' API tokens (a spawned server's demo
+    /// tokens are used otherwise).
+    pub rest_tokens: Option<RestTokens>,
     /// Unsigned calls from the test systems (`X-OpenSMEV-Mnemonic`), bench workload only.
     pub unsigned: bool,
     /// Padding of the business content, bytes.
@@ -163,6 +206,8 @@ impl LoadConfig {
             providers: 2,
             version: SchemaVersion::V1_2,
             workload,
+            api: Api::Soap,
+            rest_tokens: None,
             unsigned: false,
             payload_bytes: 0,
             attachment_bytes: 0,
@@ -189,6 +234,21 @@ impl LoadConfig {
             return bad(
                 "--unsigned needs the bench workload (test systems LOADC01/LOADP01 with an optional signature): use --spawn, or a server started with the registry of --write-registry and --workload bench",
             );
+        }
+        if self.api == Api::Rest {
+            if self.unsigned {
+                return bad(
+                    "--rest and --unsigned do not mix: over the API the bus signs with the keys it holds",
+                );
+            }
+            if self.idle_pollers > 0 {
+                return bad("--idle-pollers are SOAP clients: not with --rest");
+            }
+            if matches!(self.target, Target::Url { .. }) && self.rest_tokens.is_none() {
+                return bad(
+                    "--rest with --url needs --consumer-token and --provider-token (API tokens of role is; opensmev serve --demo prints them)",
+                );
+            }
         }
         if let Some(rate) = self.rate
             && !(rate.is_finite() && rate > 0.0)

@@ -8,6 +8,8 @@
 //! `SKIP LOCKED` queue; exit 2 when no server answers) and `compare` (the bus signed and unsigned
 //! and the three baselines back to back, with the target ratios; exit 2 when a run could not be
 //! done, 1 when one recorded errors — a MISS of a target is reported, not an exit code).
+//! `rest-compare` runs REST round trips with server-held keys and signed SOAP round trips back
+//! to back (exit 2 when a run could not be done, 1 when one recorded errors).
 //! `hostile` holds one attack against a running server while a normal client does round trips
 //! (exit 1 when a target is missed: peak RSS, slowest round trip, a failed round trip).
 
@@ -22,7 +24,7 @@ use opensmev_loadgen::baseline::crypto::CryptoConfig;
 use opensmev_loadgen::baseline::postgres::PostgresConfig;
 use opensmev_loadgen::baseline::rabbitmq::{DEFAULT_URL, QueueType, RabbitConfig};
 use opensmev_loadgen::compare::CompareConfig;
-use opensmev_loadgen::{LoadConfig, Stop, Target, Workload};
+use opensmev_loadgen::{Api, LoadConfig, RestTokens, Stop, Target, Workload};
 use opensmev_types::SchemaVersion;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -122,8 +124,21 @@ struct Args {
     workload: Option<WorkloadArg>,
     /// Unsigned calls from the test IS LOADC01/LOADP01 (signature = "optional", named by the
     /// X-OpenSMEV-Mnemonic header). Bench workload only.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rest")]
     unsigned: bool,
+    /// Round trips over the integration API (REST /api/v1) instead of SOAP: API tokens of role
+    /// is, and the bus signs every message (ЭП-ОВ) with the key it holds for the system. With
+    /// --spawn the demo tokens of MFC01/PFR01 are used; with --url give --consumer-token and
+    /// --provider-token.
+    #[arg(long)]
+    rest: bool,
+    /// With --rest --url: the consumer system's API token (osmv_…; opensmev serve --demo prints
+    /// the demo ones).
+    #[arg(long, requires_all = ["rest", "url", "provider_token"])]
+    consumer_token: Option<String>,
+    /// With --rest --url: the provider system's API token.
+    #[arg(long, requires_all = ["rest", "url", "consumer_token"])]
+    provider_token: Option<String>,
     /// Padding of the business content in bytes (bench: request and response; demo: response).
     #[arg(long, default_value_t = 0)]
     payload_bytes: usize,
@@ -158,7 +173,8 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     idle_pollers: usize,
     /// With --spawn: the server's long-poll wait in milliseconds (poll_wait_ms; 0 = polls of an
-    /// empty queue are answered at once).
+    /// empty queue are answered at once). With --rest: also every receive's ?wait= (rounded up
+    /// to seconds).
     #[arg(long, default_value_t = opensmev_loadgen::DEFAULT_SERVER_POLL_WAIT_MS)]
     poll_wait_ms: u64,
     /// Timeout of each HTTP call, in seconds.
@@ -196,11 +212,58 @@ enum Command {
     /// server needs the benchmark registry and body limits above the size:
     /// OPENSMEV_MAX_MTOM_BODY_BYTES and OPENSMEV_MAX_ATTACHMENTS_BYTES.
     Attachment(AttachmentArgs),
+    /// REST round trips with server-held keys (the bus signs ЭП-ОВ) against signed SOAP round
+    /// trips (the clients sign), in this process, back to back, same clients, window, duration
+    /// and machine state; the systems MFC01 → PFR01 with the signed bench kind on a spawned
+    /// server. Reports round trips/s, latency per operation, server and load-tool CPU per round
+    /// trip and the crypto each side does.
+    RestCompare(RestCompareArgs),
     /// Holds one attack (loopback only, bounded in time) against a running server while a
     /// normal client does signed round trips one after another, sampling the server's RSS every
     /// 50 ms. Prints one row of a Markdown table (columns: attack, RSS before, peak RSS, max
     /// round trip, p50 round trip, round trips, failures, attack counters, targets).
     Hostile(HostileArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RestCompareArgs {
+    /// Seconds of each run.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Consumer clients of each run.
+    #[arg(long, default_value_t = opensmev_loadgen::compare::COMPARE_CLIENTS)]
+    consumers: usize,
+    /// Provider clients of each run.
+    #[arg(long, default_value_t = opensmev_loadgen::compare::COMPARE_CLIENTS)]
+    providers: usize,
+    /// Round trips in flight per consumer (closed loop).
+    #[arg(long, default_value_t = opensmev_loadgen::compare::COMPARE_WINDOW)]
+    window: usize,
+    /// Schema version of the SOAP runs (the API composes 1.3).
+    #[arg(long, default_value = "1.3", value_parser = parse_version)]
+    version: SchemaVersion,
+    /// Padding of the business content in bytes (request and response).
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// Pairs of runs, the order alternating: SOAP, REST, REST, SOAP, …
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Samples of each crypto cost measured after the runs (held-key load, GOST sign and
+    /// verify; 0: not measured).
+    #[arg(long, default_value_t = 200)]
+    cost_samples: usize,
+    /// Worker threads of the in-process server (default: number of CPUs).
+    #[arg(long)]
+    server_threads: Option<usize>,
+    /// Worker threads of the load generator (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the report (every run's full report included) as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -648,6 +711,38 @@ fn run_command(command: &Command) -> ExitCode {
                 Err(e) => fail(e),
             }
         }
+        Command::RestCompare(a) => {
+            let duration = match seconds(a.duration, "--duration") {
+                Ok(d) => d,
+                Err(e) => return fail(e),
+            };
+            let mut config = opensmev_loadgen::rest_compare::RestCompareConfig::new();
+            config.duration = duration;
+            config.consumers = a.consumers;
+            config.providers = a.providers;
+            config.window = a.window;
+            config.version = a.version;
+            config.payload_bytes = a.payload_bytes;
+            config.rounds = a.rounds.max(1);
+            config.cost_samples = a.cost_samples;
+            config.server_threads = a.server_threads.unwrap_or_else(cpus);
+            config.progress = !a.quiet;
+            config.command_line = opensmev_loadgen::baseline::command_line();
+            let runtime = match runtime(a.threads) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let report = runtime.block_on(opensmev_loadgen::rest_compare::run(config));
+            let written = write_json(a.json.as_ref(), &report.to_json());
+            let _ = std::io::stdout().write_all(report.to_markdown().as_bytes());
+            if !written || !report.complete() {
+                ExitCode::from(2)
+            } else if report.had_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Compare(a) => {
             let duration = match seconds(a.duration, "--duration") {
                 Ok(d) => d,
@@ -748,6 +843,15 @@ fn config(args: &Args) -> Result<LoadConfig, String> {
         };
     }
     config.unsigned = args.unsigned;
+    if args.rest {
+        config.api = Api::Rest;
+    }
+    if let (Some(consumer), Some(provider)) = (&args.consumer_token, &args.provider_token) {
+        config.rest_tokens = Some(RestTokens {
+            consumer: consumer.clone(),
+            provider: provider.clone(),
+        });
+    }
     config.payload_bytes = args.payload_bytes;
     config.attachment_bytes = args.attachments_bytes;
     config.stop = match (args.duration, args.round_trips) {
@@ -899,6 +1003,42 @@ mod tests {
             ])
             .is_err()
         );
+        let args = Args::try_parse_from(["opensmev-load", "--spawn", "--rest"]).unwrap();
+        let rest = super::config(&args).unwrap();
+        assert_eq!((rest.api, rest.rest_tokens), (Api::Rest, None));
+        assert!(
+            Args::try_parse_from(["opensmev-load", "--spawn", "--rest", "--unsigned"]).is_err(),
+            "over REST the bus signs"
+        );
+        assert!(
+            Args::try_parse_from([
+                "opensmev-load",
+                "--spawn",
+                "--rest",
+                "--consumer-token",
+                "osmv_x"
+            ])
+            .is_err(),
+            "tokens go with --url, both of them"
+        );
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "--url",
+            "http://h/smev",
+            "--demo-dir",
+            "d",
+            "--rest",
+            "--consumer-token",
+            "osmv_c",
+            "--provider-token",
+            "osmv_p",
+        ])
+        .unwrap();
+        let tokens = super::config(&args).unwrap().rest_tokens.unwrap();
+        assert_eq!(
+            (tokens.consumer.as_str(), tokens.provider.as_str()),
+            ("osmv_c", "osmv_p")
+        );
     }
 
     #[test]
@@ -978,6 +1118,24 @@ mod tests {
         ])
         .unwrap();
         assert!(matches!(args.command, Some(Command::Compare(ref a)) if a.duration == 20.0));
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "rest-compare",
+            "--duration",
+            "20",
+            "--rounds",
+            "2",
+        ])
+        .unwrap();
+        match args.command {
+            Some(Command::RestCompare(a)) => {
+                assert_eq!(
+                    (a.duration, a.rounds, a.consumers, a.window, a.version),
+                    (20.0, 2, 16, 8, SchemaVersion::V1_3)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
         let args = Args::try_parse_from([
             "opensmev-load",
             "hostile",

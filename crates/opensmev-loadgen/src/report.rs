@@ -152,18 +152,28 @@ fn settings(config: &LoadConfig, base: &str) -> Vec<(&'static str, String)> {
             config.payload_bytes
         ),
     };
-    vec![
-        ("target", target),
-        ("workload", config.workload.as_str().to_owned()),
-        ("schema", config.version.as_str().to_owned()),
-        (
-            "signatures",
+    let (api, schema, signatures) = match config.api {
+        crate::Api::Soap => (
+            "SOAP (SMEV 3)".to_owned(),
+            config.version.as_str().to_owned(),
             if config.unsigned {
                 "none (test IS, X-OpenSMEV-Mnemonic)".to_owned()
             } else {
                 "GOST R 34.10-2012 (256) ЭП-ОВ".to_owned()
             },
         ),
+        crate::Api::Rest => (
+            "REST /api/v1 (JSON, API tokens of role is; SendRequest = POST /requests, GetRequest = POST /inbox/requests/next, Ack = POST /messages/{id}/ack, SendResponse = POST /requests/{id}/response, GetResponse = POST /inbox/responses/next)".to_owned(),
+            "as the API composes (1.3 by default)".to_owned(),
+            "GOST R 34.10-2012 (256) ЭП-ОВ made by the bus with the keys it holds for the systems (server-held keys); the client signs nothing and checks each delivery's signatures report".to_owned(),
+        ),
+    };
+    vec![
+        ("target", target),
+        ("api", api),
+        ("workload", config.workload.as_str().to_owned()),
+        ("schema", schema),
+        ("signatures", signatures),
         ("consumers", config.consumers.to_string()),
         ("providers", config.providers.to_string()),
         ("mode", mode),
@@ -208,7 +218,11 @@ fn server_usage(facts: &RunFacts<'_>) -> ServerUsage {
         (
             "in-process".to_owned(),
             server,
-            "server CPU = its threads (smev-srv*, opensmev-sqlite*); process CPU and peak RSS include the load generator (which signs and verifies as much as the server does)".to_owned(),
+            match facts.config.api {
+                crate::Api::Soap => "server CPU = its threads (smev-srv*, opensmev-sqlite*); process CPU and peak RSS include the load generator (which signs and verifies as much as the server does)",
+                crate::Api::Rest => "server CPU = its threads (smev-srv*, opensmev-sqlite*); process CPU and peak RSS include the load generator (over REST it signs and verifies nothing)",
+            }
+            .to_owned(),
         )
     } else {
         (
@@ -441,7 +455,7 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "\nLatency of a call: from posting to the complete answer (client-side signing and checks excluded){}; of a round trip: from the {}start of SendRequest to the end of the consumer's Ack. Errors: calls that failed any check (fault, HTTP, XSD, signature, ids, content); a round trip counts only if all six calls passed.\n",
+            "\nLatency of a call: from posting to the complete answer (client-side signing and checks excluded){}; of a round trip: from the {}start of SendRequest to the end of the consumer's Ack. Errors: calls that failed any check (SOAP: fault, HTTP, XSD, signature, ids, content; REST: status, problem, the delivery's ЭП-ОВ report, ids, content); a round trip counts only if all six calls passed.\n",
             if self.open_loop {
                 ", SendRequest from its scheduled start"
             } else {

@@ -5,6 +5,10 @@
 //! owned by a plain thread) rather than sharing the load generator's runtime, so that the two do
 //! not steal each other's workers in ways a separate process would not, and so that its CPU time
 //! can be read per thread from `/proc/self/task` (see `sysinfo`).
+//!
+//! Demo mode also holds the demo systems' keys in the server's key directory (so the integration
+//! API signs as MFC01 and PFR01 with the very keys their SOAP clients use) and makes the demo API
+//! tokens, which `--rest` takes from [`SpawnedServer::token_of`].
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +25,8 @@ pub(crate) struct SpawnedServer {
     pub(crate) base: String,
     /// `<data_dir>/demo`.
     pub(crate) demo_dir: PathBuf,
+    /// The demo API tokens: holder (`admin`, an IS mnemonic…) and secret.
+    tokens: Vec<(String, String)>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<Result<(), String>>>,
     _dir: Option<tempfile::TempDir>,
@@ -66,8 +72,9 @@ impl SpawnedServer {
             poll_wait_ms: u64::try_from(poll_wait.as_millis()).unwrap_or(u64::MAX),
             ..Config::default()
         };
-        let (ready_tx, ready_rx) =
-            tokio::sync::oneshot::channel::<Result<(String, PathBuf), String>>();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<
+            Result<(String, PathBuf, Vec<(String, String)>), String>,
+        >();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("smev-srv-main".to_owned())
@@ -91,15 +98,26 @@ impl SpawnedServer {
                             .await
                             .map_err(|e| format!("binding: {e}"))?;
                         let addr = listener.local_addr().map_err(|e| e.to_string())?;
-                        Ok::<_, String>((app, listener, format!("http://{addr}/smev"), demo_dir))
+                        let tokens = app
+                            .demo_tokens()
+                            .iter()
+                            .map(|t| (t.holder.clone(), t.secret.clone()))
+                            .collect();
+                        Ok::<_, String>((
+                            app,
+                            listener,
+                            format!("http://{addr}/smev"),
+                            demo_dir,
+                            tokens,
+                        ))
                     };
                     match started.await {
                         Err(e) => {
                             let _ = ready_tx.send(Err(e.clone()));
                             Err(e)
                         }
-                        Ok((app, listener, base, demo_dir)) => {
-                            let _ = ready_tx.send(Ok((base, demo_dir)));
+                        Ok((app, listener, base, demo_dir, tokens)) => {
+                            let _ = ready_tx.send(Ok((base, demo_dir, tokens)));
                             app.run(listener, async move {
                                 let _ = stop_rx.await;
                             })
@@ -110,17 +128,26 @@ impl SpawnedServer {
                 })
             })
             .map_err(|e| LoadError::Setup(format!("server thread: {e}")))?;
-        let (base, demo_dir) = ready_rx
+        let (base, demo_dir, tokens) = ready_rx
             .await
             .map_err(|_| LoadError::Setup("the server thread stopped".into()))?
             .map_err(|e| LoadError::Setup(format!("starting the server: {e}")))?;
         Ok(SpawnedServer {
             base,
             demo_dir,
+            tokens,
             shutdown: Some(stop_tx),
             thread: Some(thread),
             _dir: dir,
         })
+    }
+
+    /// The demo API token of `holder` (an IS mnemonic of the demo: role `is`).
+    pub(crate) fn token_of(&self, holder: &str) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(h, _)| h == holder)
+            .map(|(_, secret)| secret.as_str())
     }
 
     /// Stops the server and waits for its thread.

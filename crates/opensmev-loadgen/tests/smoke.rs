@@ -2,13 +2,14 @@
 //! (in-process, through the library API) completes every round trip without an error, and a
 //! fake server that answers every call with the same well-formed, schema-valid but unsigned
 //! `SendRequestResponse` scores nothing but errors; the large-attachment run
-//! (`opensmev-load attachment`) carries a few MiB through and back intact.
+//! (`opensmev-load attachment`) carries a few MiB through and back intact; the REST mode
+//! (`--rest`, server-held keys) completes its round trips too.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::time::Duration;
 
-use opensmev_loadgen::{LoadConfig, Stop, Target, Workload};
+use opensmev_loadgen::{Api, LoadConfig, Stop, Target, Workload};
 use opensmev_types::SchemaVersion;
 
 const OPERATIONS: [&str; 7] = [
@@ -78,6 +79,29 @@ async fn unsigned_open_loop_on_1_3_succeeds() {
     config.command_line = "smoke: unsigned, open loop".into();
     let report = opensmev_loadgen::run(config).await.expect("run");
     assert_clean(&report, 10);
+}
+
+/// `--rest --spawn`: round trips over the integration API with the keys the spawned server
+/// holds for MFC01 and PFR01 (demo tokens), with payload and an attachment, every call checked
+/// (statuses, ids, content, the delivery's ЭП-ОВ report).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_round_trips_with_server_held_keys_succeed() {
+    let mut config = LoadConfig::new(Target::Spawn {
+        data_dir: None,
+        server_threads: 2,
+    });
+    config.api = Api::Rest;
+    config.consumers = 2;
+    config.providers = 2;
+    config.stop = Stop::RoundTrips(12);
+    config.payload_bytes = 1000;
+    config.attachment_bytes = 500;
+    config.command_line = "smoke: REST, server-held keys".into();
+    let report = opensmev_loadgen::run(config).await.expect("run");
+    assert_clean(&report, 12);
+    let markdown = report.to_markdown();
+    assert!(markdown.contains("/api/v1"), "{markdown}");
+    assert!(markdown.contains("server-held keys"), "{markdown}");
 }
 
 /// A schema-valid 1.2 `SendRequestResponse` without the bus's signature.
