@@ -12,7 +12,7 @@ use openssl::symm::Cipher;
 use time::OffsetDateTime;
 
 use crate::openssl_provider::gost_engine_status;
-use crate::{Certificate, CryptoError, CryptoProvider, KeyAlgorithm, Signer};
+use crate::{Certificate, CryptoError, CryptoProvider, KeyAlgorithm, SignatureAlgorithm, Signer};
 
 /// Longest owner name accepted (file names stay well below the usual 255-byte limit).
 const MAX_OWNER_LEN: usize = 100;
@@ -106,6 +106,62 @@ pub struct FileKeyStore {
     provider: Arc<dyn CryptoProvider>,
     /// Serialises this process's reads and writes, so a signer never sees half of a `put`.
     lock: Mutex<()>,
+    /// Signers already loaded, by owner, with the stamps of the two files they came from: a
+    /// signer is decrypted once, and again only when its files change (a `put`, or another
+    /// process writing the directory). Decrypting and parsing a key costs milliseconds; looking
+    /// at the two files' metadata, microseconds.
+    loaded: Mutex<std::collections::HashMap<String, Loaded>>,
+}
+
+/// A loaded signer and the stamps of its key and certificate files.
+struct Loaded {
+    stamps: (FileStamp, FileStamp),
+    signer: Arc<dyn Signer>,
+}
+
+/// What identifies a version of a file: size, modification time, inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    inode: u64,
+}
+
+impl FileStamp {
+    fn of(path: &Path) -> Option<FileStamp> {
+        let meta = fs::metadata(path).ok()?;
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(FileStamp {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            inode,
+        })
+    }
+}
+
+/// A signer shared by the calls that use one loaded key.
+#[derive(Debug)]
+struct SharedSigner(Arc<dyn Signer>);
+
+impl Signer for SharedSigner {
+    fn algorithm(&self) -> SignatureAlgorithm {
+        self.0.algorithm()
+    }
+
+    fn certificate(&self) -> &Certificate {
+        self.0.certificate()
+    }
+
+    fn sign(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.0.sign(data)
+    }
+
+    fn sign_cms_detached(&self, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        self.0.sign_cms_detached(data)
+    }
 }
 
 impl std::fmt::Debug for FileKeyStore {
@@ -159,6 +215,7 @@ impl FileKeyStore {
             passphrase: passphrase.to_vec(),
             provider,
             lock: Mutex::new(()),
+            loaded: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -237,10 +294,21 @@ impl FileKeyStore {
     }
 }
 
-impl KeyStore for FileKeyStore {
-    fn signer(&self, owner: &str) -> Result<Option<Box<dyn Signer>>, CryptoError> {
-        check_owner(owner)?;
-        let _guard = self.guard();
+impl FileKeyStore {
+    fn loaded(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, Loaded>> {
+        self.loaded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stamps of `owner`'s two files, when both exist.
+    fn stamps(&self, owner: &str) -> Option<(FileStamp, FileStamp)> {
+        Some((
+            FileStamp::of(&self.key_path(owner))?,
+            FileStamp::of(&self.cert_path(owner))?,
+        ))
+    }
+
+    /// Reads, decrypts and loads `owner`'s key (the caller holds the lock).
+    fn load(&self, owner: &str) -> Result<Option<Box<dyn Signer>>, CryptoError> {
         let key_path = self.key_path(owner);
         let Some(encrypted) = Self::read_optional(&key_path)? else {
             return Ok(None);
@@ -271,6 +339,38 @@ impl KeyStore for FileKeyStore {
         let plain = key.private_key_to_pem_pkcs8()?;
         self.provider.load_signer(&plain, certificate).map(Some)
     }
+}
+
+impl KeyStore for FileKeyStore {
+    fn signer(&self, owner: &str) -> Result<Option<Box<dyn Signer>>, CryptoError> {
+        check_owner(owner)?;
+        let _guard = self.guard();
+        let stamps = self.stamps(owner);
+        if let Some(stamps) = stamps
+            && let Some(loaded) = self.loaded().get(owner)
+            && loaded.stamps == stamps
+        {
+            return Ok(Some(Box::new(SharedSigner(Arc::clone(&loaded.signer)))));
+        }
+        self.loaded().remove(owner);
+        let Some(signer) = self.load(owner)? else {
+            return Ok(None);
+        };
+        let signer: Arc<dyn Signer> = Arc::from(signer);
+        // Remembered only when the files did not change while they were read.
+        if let Some(stamps) = stamps
+            && self.stamps(owner) == Some(stamps)
+        {
+            self.loaded().insert(
+                owner.to_owned(),
+                Loaded {
+                    stamps,
+                    signer: Arc::clone(&signer),
+                },
+            );
+        }
+        Ok(Some(Box::new(SharedSigner(signer))))
+    }
 
     fn put(
         &self,
@@ -287,6 +387,7 @@ impl KeyStore for FileKeyStore {
         let encrypted =
             key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), &self.passphrase)?;
         let _guard = self.guard();
+        self.loaded().remove(owner);
         self.write_atomically(&self.cert_path(owner), certificate.to_pem().as_bytes())?;
         self.write_atomically(&self.key_path(owner), &encrypted)
     }
@@ -294,6 +395,7 @@ impl KeyStore for FileKeyStore {
     fn remove(&self, owner: &str) -> Result<bool, CryptoError> {
         check_owner(owner)?;
         let _guard = self.guard();
+        self.loaded().remove(owner);
         let mut existed = false;
         for path in [self.key_path(owner), self.cert_path(owner)] {
             match fs::remove_file(&path) {

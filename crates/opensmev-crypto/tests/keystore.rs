@@ -214,3 +214,41 @@ fn empty_passphrase_is_refused() {
     let err = FileKeyStore::open(tmp.path(), b"", provider()).expect_err("empty passphrase");
     assert!(matches!(err, CryptoError::KeyStore(_)), "{err:?}");
 }
+
+#[test]
+fn a_loaded_key_is_reused_until_its_files_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("keys");
+    let first = identity(SignatureAlgorithm::EcdsaP256Sha256, "First");
+    let second = identity(SignatureAlgorithm::EcdsaP256Sha256, "Second");
+    let store = open(&dir, PASSPHRASE);
+    store
+        .put("IS_1", first.key_pem.as_bytes(), &first.certificate)
+        .unwrap();
+    // Loaded once, then served from memory (its cost is measured in BENCHMARKS.md §8).
+    for _ in 0..3 {
+        let signer = store.signer("IS_1").unwrap().unwrap();
+        assert_eq!(
+            signer.certificate().thumbprint_sha1(),
+            first.certificate.thumbprint_sha1()
+        );
+    }
+    // Another store (another node or process) replaces the key in the same directory: seen.
+    let other = open(&dir, PASSPHRASE);
+    other
+        .put("IS_1", second.key_pem.as_bytes(), &second.certificate)
+        .unwrap();
+    let signer = store.signer("IS_1").unwrap().unwrap();
+    assert_eq!(
+        signer.certificate().thumbprint_sha1(),
+        second.certificate.thumbprint_sha1(),
+        "the changed files are read again"
+    );
+    let signature = signer.sign(DATA).unwrap();
+    provider()
+        .verify(&second.certificate, signer.algorithm(), DATA, &signature)
+        .unwrap();
+    // Removed elsewhere: gone here too.
+    assert!(other.remove("IS_1").unwrap());
+    assert!(store.signer("IS_1").unwrap().is_none());
+}
