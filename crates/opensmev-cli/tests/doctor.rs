@@ -395,6 +395,8 @@ fn the_sample_configuration_lists_every_key_with_its_default() {
         "tls_client_ca",
         "registry_file",
         "node_name",
+        "keys_dir",
+        "keys_passphrase_file",
     ];
     let mut with_defaults = installed.clone();
     for line in installed.lines() {
