@@ -187,6 +187,13 @@ impl IntoResponse for Problem {
                 HeaderValue::from_static("Bearer realm=\"opensmev\""),
             );
         }
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            // Refused before the body was read whole: the rest is not read, so the connection
+            // cannot carry another request (a client must not reuse it).
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }

@@ -705,7 +705,7 @@ impl RestCompareReport {
             Ok(costs) => {
                 let _ = writeln!(
                     out,
-                    "\nMeasured in this process after the runs (median of {}): a held-key load (`FileKeyStore::signer`: read the encrypted PKCS#8 key and its certificate, decrypt, load) {:.1} µs (of which loading the signer from the decrypted PEM {:.1} µs), a raw GOST sign {:.1} µs, a raw GOST verify {:.1} µs (digests of the signed elements not included). Crypto CPU per round trip from them, with the empty polls the runs made:\n",
+                    "\nMeasured in this process after the runs (median of {}): a held-key lookup (`FileKeyStore::signer` of a key already loaded: it checks that the key's files did not change) {:.1} µs (loading a signer from decrypted PEM, what a first use or a changed key file adds: {:.1} µs), a raw GOST sign {:.1} µs, a raw GOST verify {:.1} µs (digests of the signed elements not included). Crypto CPU per round trip from them, with the empty polls the runs made:\n",
                     costs.samples,
                     costs.held_key_load_us,
                     costs.signer_from_pem_us,
@@ -826,9 +826,7 @@ mod tests {
         let costs = measure_costs(3).unwrap();
         assert!(costs.held_key_load_us > 0.0 && costs.gost_sign_us > 0.0);
         assert!(costs.gost_verify_us > 0.0);
-        assert!(
-            costs.signer_from_pem_us > 0.0 && costs.signer_from_pem_us < costs.held_key_load_us
-        );
+        assert!(costs.signer_from_pem_us > 0.0);
     }
 
     #[test]
