@@ -548,10 +548,69 @@ impl Bus {
                     .map_err(|e| BusError::Internal(format!("random bytes: {e}")))?
             )
         );
+        let record = self
+            .save_token(
+                by,
+                id,
+                token_hash(&secret),
+                TokenRequest { name, ..request },
+            )
+            .await?;
+        Ok(IssuedToken { record, secret })
+    }
+
+    /// Stores a token whose secret the caller chose (demo mode's tokens, derived from the demo
+    /// data), unless a token with that secret exists. Returns whether it was stored.
+    pub async fn install_token(
+        &self,
+        by: &str,
+        request: TokenRequest,
+        secret: &str,
+    ) -> Result<bool, AccessError> {
+        let hash = token_hash(secret);
+        if self
+            .store()
+            .token_by_secret_hash(&hash)
+            .await
+            .map_err(BusError::Store)?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let well_formed = secret
+            .strip_prefix(TOKEN_PREFIX)
+            .is_some_and(|s| s.len() == 43);
+        if !well_formed {
+            return Err(invalid("secret", "osmv_ and 43 base64url characters"));
+        }
+        let id = format!("tok_{}", &hex::encode(hash)[..16]);
+        self.save_token(
+            by,
+            id,
+            hash,
+            TokenRequest {
+                account: None,
+                ..request
+            },
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Stores a token made by [`Bus::issue_token`] or [`Bus::install_token`], with its audit
+    /// entry.
+    async fn save_token(
+        &self,
+        by: &str,
+        id: String,
+        secret_hash: [u8; 32],
+        request: TokenRequest,
+    ) -> Result<TokenRecord, AccessError> {
+        let now = self.now();
         let record = TokenRecord {
             id: id.clone(),
-            secret_hash: token_hash(&secret),
-            name,
+            secret_hash,
+            name: request.name,
             role: request.role,
             system: request.system,
             account: request.account,
@@ -581,56 +640,7 @@ impl Bus {
             ),
         };
         self.store().create_token(record.clone(), audit).await?;
-        Ok(IssuedToken { record, secret })
-    }
-
-    /// Stores a token whose secret the caller chose (demo mode's tokens, derived from the demo
-    /// data), unless a token with that secret exists. Returns whether it was stored.
-    pub async fn install_token(
-        &self,
-        by: &str,
-        request: TokenRequest,
-        secret: &str,
-    ) -> Result<bool, AccessError> {
-        let hash = token_hash(secret);
-        if self
-            .store()
-            .token_by_secret_hash(&hash)
-            .await
-            .map_err(BusError::Store)?
-            .is_some()
-        {
-            return Ok(false);
-        }
-        let well_formed = secret
-            .strip_prefix(TOKEN_PREFIX)
-            .is_some_and(|s| s.len() == 43);
-        if !well_formed {
-            return Err(invalid("secret", "osmv_ and 43 base64url characters"));
-        }
-        let now = self.now();
-        let id = format!("tok_{}", &hex::encode(hash)[..16]);
-        let record = TokenRecord {
-            id: id.clone(),
-            secret_hash: hash,
-            name: request.name.clone(),
-            role: request.role,
-            system: request.system,
-            account: None,
-            created_by: by.to_owned(),
-            created_at: now,
-            expires_at: request.expires_at,
-            revoked_at: None,
-        };
-        let audit = NewAuditEntry {
-            at: now,
-            actor: by.to_owned(),
-            action: "token.create".into(),
-            target: id,
-            detail: format!("«{}», роль {}", request.name, request.role.code()),
-        };
-        self.store().create_token(record, audit).await?;
-        Ok(true)
+        Ok(record)
     }
 
     /// Revokes a token (audited).

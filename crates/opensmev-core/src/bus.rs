@@ -521,6 +521,28 @@ impl ReplyToken {
     }
 }
 
+/// Business content against its kind's XSD; every problem with its line and column in `xml`.
+pub(crate) fn validate_business(
+    schema: &opensmev_schema::SchemaSet,
+    xml: &str,
+) -> Result<(), BusError> {
+    schema.validate(xml).map_err(|issues| {
+        BusError::InvalidContent(
+            issues
+                .into_iter()
+                .map(|i| ContentIssue {
+                    text: IssueText::Xsd {
+                        message: i.message,
+                        line: i64::from(i.line),
+                        column: i64::from(i.column),
+                    },
+                    position: Some(i64::from(i.line)),
+                })
+                .collect(),
+        )
+    })
+}
+
 /// The bus.
 #[derive(Debug)]
 pub struct Bus {
@@ -911,21 +933,7 @@ impl Bus {
         let Some(schema) = &kind.schema else {
             return Ok(());
         };
-        schema.validate(&content.standalone()).map_err(|issues| {
-            BusError::InvalidContent(
-                issues
-                    .into_iter()
-                    .map(|i| ContentIssue {
-                        text: IssueText::Xsd {
-                            message: i.message,
-                            line: i64::from(i.line),
-                            column: i64::from(i.column),
-                        },
-                        position: Some(i64::from(i.line)),
-                    })
-                    .collect(),
-            )
-        })
+        validate_business(schema, &content.standalone())
     }
 
     /// The signed element and the caller's `ds:Signature`, as standalone fragments to store and

@@ -120,6 +120,39 @@ fn part_cid(index: usize) -> String {
     format!("attachment-{index}@opensmev.local")
 }
 
+/// The attachments as the composed call names them (`cids[i]` is the part of `given[i]`).
+fn composed_attachments<'a>(
+    given: &'a [OutgoingAttachment],
+    cids: &'a [String],
+) -> Vec<ComposedAttachment<'a>> {
+    given
+        .iter()
+        .zip(cids)
+        .map(|(a, cid)| ComposedAttachment {
+            id: &a.id,
+            mime_type: &a.mime_type,
+            part_cid: cid,
+        })
+        .collect()
+}
+
+fn parts_of(given: &[OutgoingAttachment], cids: &[String]) -> Parts {
+    Parts(
+        cids.iter()
+            .cloned()
+            .zip(given.iter().map(|a| a.data.len()))
+            .collect(),
+    )
+}
+
+/// Reads a composed (and signed) call back through the wire decoder, as any call.
+fn decode_composed<'x>(xml: &'x str, parts: &Parts) -> Result<(Document<'x>, Request), BusError> {
+    let doc = Document::parse_str(xml, Limits::default())
+        .map_err(|e| BusError::Composition(opensmev_wire::WireError::Xml(e)))?;
+    let decoded = opensmev_wire::decode_request(&doc, parts).map_err(BusError::Composition)?;
+    Ok((doc, decoded))
+}
+
 /// Which root a business XML is checked against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Side {
@@ -156,21 +189,7 @@ fn check_business_xml(
     let Some(schema) = kind.and_then(|k| k.schema.as_ref()) else {
         return Ok(());
     };
-    schema.validate(text).map_err(|issues| {
-        BusError::InvalidContent(
-            issues
-                .into_iter()
-                .map(|i| ContentIssue {
-                    text: IssueText::Xsd {
-                        message: i.message,
-                        line: i64::from(i.line),
-                        column: i64::from(i.column),
-                    },
-                    position: Some(i64::from(i.line)),
-                })
-                .collect(),
-        )
-    })
+    crate::bus::validate_business(schema, text)
 }
 
 impl Bus {
@@ -250,17 +269,7 @@ impl Bus {
         let cids: Vec<String> = (0..request.content.attachments.len())
             .map(part_cid)
             .collect();
-        let attachments: Vec<ComposedAttachment<'_>> = request
-            .content
-            .attachments
-            .iter()
-            .zip(&cids)
-            .map(|(a, cid)| ComposedAttachment {
-                id: &a.id,
-                mime_type: &a.mime_type,
-                part_cid: cid,
-            })
-            .collect();
+        let attachments = composed_attachments(&request.content.attachments, &cids);
         let xml = opensmev_wire::send_request_call(&ComposedRequest {
             version: request.version,
             message_id: &message_id,
@@ -275,15 +284,7 @@ impl Bus {
         })
         .map_err(BusError::Composition)?;
         let (xml, signed) = self.sign_as(caller, xml)?;
-        let parts = Parts(
-            cids.iter()
-                .cloned()
-                .zip(request.content.attachments.iter().map(|a| a.data.len()))
-                .collect(),
-        );
-        let doc = Document::parse_str(&xml, Limits::default())
-            .map_err(|e| BusError::Composition(opensmev_wire::WireError::Xml(e)))?;
-        let decoded = opensmev_wire::decode_request(&doc, &parts).map_err(BusError::Composition)?;
+        let (doc, decoded) = decode_composed(&xml, &parts_of(&request.content.attachments, &cids))?;
         let Request::SendRequest(r) = &decoded else {
             return Err(BusError::Internal(
                 "a composed SendRequest decoded as another call".into(),
@@ -336,22 +337,14 @@ impl Bus {
             ),
             _ => (Vec::new(), Vec::<String>::new()),
         };
-        let composed_attachments: Vec<ComposedAttachment<'_>> = attachments_given
-            .iter()
-            .zip(&cids)
-            .map(|(a, cid)| ComposedAttachment {
-                id: &a.id,
-                mime_type: &a.mime_type,
-                part_cid: cid,
-            })
-            .collect();
+        let composed = composed_attachments(&attachments_given, &cids);
         let rejections: Vec<(opensmev_wire::RejectCode, &str)>;
         let parameters: Vec<(&str, &str)>;
         let content = match &response.answer {
             OutgoingAnswer::Business(content) => ComposedResponseContent::Business {
                 business_xml: &content.business_xml,
                 personal_signature_xml: content.personal_signature_xml.as_deref(),
-                attachments: &composed_attachments,
+                attachments: &composed,
             },
             OutgoingAnswer::Rejected(reasons) => {
                 rejections = reasons.iter().map(|(c, d)| (*c, d.as_str())).collect();
@@ -381,15 +374,7 @@ impl Bus {
         })
         .map_err(BusError::Composition)?;
         let (xml, signed) = self.sign_as(caller, xml)?;
-        let parts = Parts(
-            cids.iter()
-                .cloned()
-                .zip(attachments_given.iter().map(|a| a.data.len()))
-                .collect(),
-        );
-        let doc = Document::parse_str(&xml, Limits::default())
-            .map_err(|e| BusError::Composition(opensmev_wire::WireError::Xml(e)))?;
-        let decoded = opensmev_wire::decode_request(&doc, &parts).map_err(BusError::Composition)?;
+        let (doc, decoded) = decode_composed(&xml, &parts_of(&attachments_given, &cids))?;
         let Request::SendResponse(r) = &decoded else {
             return Err(BusError::Internal(
                 "a composed SendResponse decoded as another call".into(),
