@@ -863,6 +863,9 @@ pub(crate) struct SignatureCheckOut {
     /// The information system the registry has the certificate for.
     #[serde(skip_serializing_if = "Option::is_none")]
     registered_system: Option<String>,
+    /// For the detached signature of an attachment (`SignaturePKCS7`): the attachment's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachment: Option<String>,
 }
 
 impl From<SignatureCheck> for SignatureCheckOut {
@@ -876,6 +879,7 @@ impl From<SignatureCheck> for SignatureCheckOut {
             certificate_subject: c.certificate_subject,
             certificate_thumbprint: c.certificate_thumbprint,
             registered_system: c.registered_system,
+            attachment: c.attachment,
         }
     }
 }

@@ -470,6 +470,9 @@ pub struct SignatureCheck {
     pub certificate_thumbprint: Option<String>,
     /// The information system the registry has the certificate for.
     pub registered_system: Option<String>,
+    /// For a detached CMS signature of an attachment (`SignaturePKCS7`, an ЭП-СП): the
+    /// attachment's id.
+    pub attachment: Option<String>,
 }
 
 /// What a delivered message carries, read from its stored sender data.
@@ -534,6 +537,7 @@ impl Bus {
                 .as_ref()
                 .and_then(|c| registry.system_by_certificate(c))
                 .map(|s| s.mnemonic.to_string()),
+            attachment: None,
         }
     }
 
@@ -562,6 +566,7 @@ impl Bus {
                     certificate_subject: None,
                     certificate_thumbprint: None,
                     registered_system: None,
+                    attachment: None,
                 };
             }
         };
@@ -644,6 +649,7 @@ impl Bus {
                     certificate_subject: None,
                     certificate_thumbprint: None,
                     registered_system: None,
+                    attachment: None,
                 }),
             }
         }
@@ -659,6 +665,100 @@ impl Bus {
             let report = dsig::verify_wrapped(Some(&personal), self.crypto(), &options);
             signatures.push(self.check_of(SignatureRole::Personal, &report));
         }
+        for header in data
+            .descendants()
+            .filter(|e| e.local_name() == "AttachmentHeader")
+        {
+            let Some(signature) = child(&header, "SignaturePKCS7") else {
+                continue;
+            };
+            let id = text_of(&header, "contentId");
+            signatures.push(self.check_attachment_signature(
+                stored,
+                &id,
+                &signature.text_content(),
+            ));
+        }
         Ok(Opened { body, signatures })
+    }
+
+    /// Verifies the detached CMS signature (`SignaturePKCS7`) of the attachment `id` of a stored
+    /// message, its certificate as of the message's acceptance.
+    fn check_attachment_signature(
+        &self,
+        stored: &opensmev_store::StoredMessage,
+        id: &str,
+        base64_text: &str,
+    ) -> SignatureCheck {
+        use base64::Engine as _;
+        let failed = |category: dsig::FaultCategory, message: String| SignatureCheck {
+            role: SignatureRole::Personal,
+            valid: false,
+            failure: Some((category.as_str().to_owned(), message)),
+            certificate_subject: None,
+            certificate_thumbprint: None,
+            registered_system: None,
+            attachment: Some(id.to_owned()),
+        };
+        let compact: String = base64_text.split_whitespace().collect();
+        let cms = match base64::engine::general_purpose::STANDARD.decode(compact) {
+            Ok(cms) => cms,
+            Err(e) => {
+                return failed(
+                    dsig::FaultCategory::SignatureIsInvalid,
+                    format!("SignaturePKCS7 of {id} is not base64: {e}"),
+                );
+            }
+        };
+        let Some(attachment) = stored
+            .message
+            .attachments
+            .iter()
+            .find(|a| a.content_id == id)
+        else {
+            return failed(
+                dsig::FaultCategory::PoorSOAPEnvelopeFormat,
+                format!("no attachment {id} to check its SignaturePKCS7 against"),
+            );
+        };
+        let data = match attachment.data.to_vec() {
+            Ok(data) => data,
+            Err(e) => {
+                return failed(
+                    dsig::FaultCategory::Internal,
+                    format!("the attachment {id} cannot be read: {e}"),
+                );
+            }
+        };
+        match self.crypto().cms_verify_detached(&cms, &data) {
+            Ok(verified) => {
+                let cert = &verified.signer;
+                let at = stored.message.sent_at;
+                let in_time = cert.not_before() <= at && at <= cert.not_after();
+                SignatureCheck {
+                    role: SignatureRole::Personal,
+                    valid: in_time,
+                    failure: (!in_time).then(|| {
+                        (
+                            dsig::FaultCategory::CertificateIsExpired.as_str().to_owned(),
+                            format!(
+                                "the signer certificate was not valid when the message was accepted ({at})"
+                            ),
+                        )
+                    }),
+                    certificate_subject: Some(cert.subject().to_string()),
+                    certificate_thumbprint: Some(cert.thumbprint_sha1().to_owned()),
+                    registered_system: self
+                        .registry()
+                        .system_by_certificate(cert)
+                        .map(|s| s.mnemonic.to_string()),
+                    attachment: Some(id.to_owned()),
+                }
+            }
+            Err(e) => failed(
+                dsig::FaultCategory::SignatureIsInvalid,
+                format!("SignaturePKCS7 of {id} does not verify: {e}"),
+            ),
+        }
     }
 }
