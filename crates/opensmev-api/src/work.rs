@@ -45,11 +45,11 @@ pub(crate) fn routes() -> Router<ApiState> {
 /// The caller of an IS token (401/403 otherwise).
 fn caller(state: &ApiState, auth: &Authenticated) -> Result<Caller, Problem> {
     auth.may(state, Action::WorkAsOwn)?;
+    // Allowed only to a principal of role `is`, which names its system.
     let system =
         auth.0.own_system().cloned().ok_or_else(|| {
             Problem::from(opensmev_core::auth::AuthError::SystemGone(String::new()))
         })?;
-    auth.may(state, Action::WorkAs(&system))?;
     state.bus.caller_of(&system).ok_or_else(|| {
         Problem::from(opensmev_core::auth::AuthError::SystemGone(
             system.to_string(),
@@ -965,9 +965,20 @@ fn delivery(
     stored: StoredMessage,
     with_smev_xml: bool,
 ) -> Result<Delivery, HandOutError> {
+    // Each attachment is read once: for the answer and for its signature's check.
+    let m = &stored.message;
+    let mut contents = Vec::with_capacity(m.attachments.len());
+    for a in &m.attachments {
+        contents.push(a.data.to_vec().map_err(|e| {
+            HandOutError::Failed(opensmev_core::BusError::Internal(format!(
+                "reading attachment {} of {}: {e}",
+                a.content_id, m.id
+            )))
+        })?);
+    }
     let mut opened = state
         .bus
-        .open_delivered(&stored)
+        .open_delivered(&stored, &contents)
         .map_err(HandOutError::Undeliverable)?;
     let smev_xml = if with_smev_xml {
         let xml = state
@@ -978,22 +989,17 @@ fn delivery(
     } else {
         None
     };
-    let m = &stored.message;
-    let mut attachments = Vec::with_capacity(m.attachments.len());
-    for a in &m.attachments {
-        let bytes = a.data.to_vec().map_err(|e| {
-            HandOutError::Failed(opensmev_core::BusError::Internal(format!(
-                "reading attachment {} of {}: {e}",
-                a.content_id, m.id
-            )))
-        })?;
-        attachments.push(AttachmentOut {
+    let attachments: Vec<AttachmentOut> = m
+        .attachments
+        .iter()
+        .zip(&contents)
+        .map(|(a, bytes)| AttachmentOut {
             id: a.content_id.clone(),
             mime_type: a.mime_type.clone(),
             size: bytes.len() as u64,
             data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
-        });
-    }
+        })
+        .collect();
     let (content_kind, business_xml, rejections, status) = match opened.body {
         DeliveredBody::Business(xml) => ("business", Some(xml), Vec::new(), None),
         DeliveredBody::Rejected(reasons) => (

@@ -621,12 +621,29 @@ pub(crate) fn encode(text: &str) -> String {
         .collect()
 }
 
+/// A `GET` of a JSON array shown as a table, a row per element.
+pub(crate) fn list(
+    remote: &Remote,
+    lang: Lang,
+    path: &str,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let api = Api::new(remote, lang);
+    let outcome = api.call(reqwest::Method::GET, path, None, &[])?;
+    done(remote, outcome, lang, |r| {
+        let v = r.json()?;
+        table(
+            header,
+            v.as_array().into_iter().flatten().map(&row).collect(),
+        )
+        .map_err(Into::into)
+    })
+}
+
 /// `opensmev send`.
 pub(crate) fn send(args: SendArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let xml = String::from_utf8(read(&args.content, lang)?).map_err(|_| {
         anyhow!(
             "{}",
@@ -676,10 +693,7 @@ pub(crate) fn send(args: SendArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 
 /// `opensmev poll`.
 pub(crate) fn poll(args: PollArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let queue = match args.queue {
         Queue::Requests => "requests",
         Queue::Responses => "responses",
@@ -779,10 +793,7 @@ pub(crate) fn poll(args: PollArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 
 /// `opensmev ack`.
 pub(crate) fn ack(args: AckArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let outcome = api.json_call(
         reqwest::Method::POST,
         &format!("/messages/{}/ack", encode(&args.message_id)),
@@ -800,10 +811,7 @@ pub(crate) fn ack(args: AckArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 
 /// `opensmev respond`.
 pub(crate) fn respond(args: RespondArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let xml = String::from_utf8(read(&args.content, lang)?).map_err(|_| {
         anyhow!(
             "{}",
@@ -827,10 +835,7 @@ pub(crate) fn respond(args: RespondArgs, lang: Lang) -> anyhow::Result<ExitCode>
 
 /// `opensmev reject`.
 pub(crate) fn reject(args: RejectArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let mut reasons = Vec::new();
     for r in &args.reasons {
         let Some((code, text)) = r.split_once(':') else {
@@ -854,10 +859,7 @@ pub(crate) fn reject(args: RejectArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 
 /// `opensmev status`.
 pub(crate) fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let outcome = api.call(reqwest::Method::POST, "/statuses/next", None, &[])?;
     if let Outcome::Done(reply) = &outcome
         && reply.status == 204
@@ -886,10 +888,7 @@ pub(crate) fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     match command {
         MessagesCommand::Search(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
+            let api = Api::new(&args.remote, lang);
             let path = format!(
                 "/messages{}",
                 query(&[
@@ -950,10 +949,7 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
             })
         }
         MessagesCommand::Show(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
+            let api = Api::new(&args.remote, lang);
             let outcome = api.call(
                 reqwest::Method::GET,
                 &format!("/messages/{}", encode(&args.message_id)),
@@ -1013,48 +1009,33 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
 /// `opensmev token …`.
 pub(crate) fn token(command: TokenCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     match command {
-        TokenCommand::List(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
-            let outcome = api.call(reqwest::Method::GET, "/tokens", None, &[])?;
-            done(&args.remote, outcome, lang, |r| {
-                let v = r.json()?;
-                table(
-                    &[
-                        "id",
-                        lang.pick("название", "name"),
-                        lang.pick("роль", "role"),
-                        lang.pick("ИС", "system"),
-                        lang.pick("создан", "created"),
-                        lang.pick("истекает", "expires"),
-                        lang.pick("отозван", "revoked"),
-                    ],
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|t| {
-                            vec![
-                                s(t, "id"),
-                                s(t, "name"),
-                                s(t, "role"),
-                                s(t, "system"),
-                                s(t, "created_at"),
-                                s(t, "expires_at"),
-                                s(t, "revoked_at"),
-                            ]
-                        })
-                        .collect(),
-                )?;
-                Ok(())
-            })
-        }
+        TokenCommand::List(args) => list(
+            &args.remote,
+            lang,
+            "/tokens",
+            &[
+                "id",
+                lang.pick("название", "name"),
+                lang.pick("роль", "role"),
+                lang.pick("ИС", "system"),
+                lang.pick("создан", "created"),
+                lang.pick("истекает", "expires"),
+                lang.pick("отозван", "revoked"),
+            ],
+            |t| {
+                vec![
+                    s(t, "id"),
+                    s(t, "name"),
+                    s(t, "role"),
+                    s(t, "system"),
+                    s(t, "created_at"),
+                    s(t, "expires_at"),
+                    s(t, "revoked_at"),
+                ]
+            },
+        ),
         TokenCommand::Create(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
+            let api = Api::new(&args.remote, lang);
             let body = json!({
                 "name": args.name,
                 "role": args.role,
@@ -1084,10 +1065,7 @@ pub(crate) fn token(command: TokenCommand, lang: Lang) -> anyhow::Result<ExitCod
             })
         }
         TokenCommand::Revoke(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
+            let api = Api::new(&args.remote, lang);
             let outcome = api.call(
                 reqwest::Method::DELETE,
                 &format!("/tokens/{}", encode(&args.id)),
@@ -1146,46 +1124,31 @@ pub(crate) fn user(command: UserCommand, lang: Lang) -> anyhow::Result<ExitCode>
         Ok(())
     };
     match command {
-        UserCommand::List(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
-            let outcome = api.call(reqwest::Method::GET, "/accounts", None, &[])?;
-            done(&args.remote, outcome, lang, |r| {
-                let v = r.json()?;
-                table(
-                    &[
-                        lang.pick("логин", "login"),
-                        lang.pick("имя", "name"),
-                        lang.pick("роль", "role"),
-                        lang.pick("ИС", "system"),
-                        lang.pick("отключена", "disabled"),
-                        lang.pick("создана", "created"),
-                    ],
-                    v.as_array()
-                        .into_iter()
-                        .flatten()
-                        .map(|a| {
-                            vec![
-                                s(a, "login"),
-                                s(a, "name"),
-                                s(a, "role"),
-                                s(a, "system"),
-                                s(a, "disabled"),
-                                s(a, "created_at"),
-                            ]
-                        })
-                        .collect(),
-                )?;
-                Ok(())
-            })
-        }
+        UserCommand::List(args) => list(
+            &args.remote,
+            lang,
+            "/accounts",
+            &[
+                lang.pick("логин", "login"),
+                lang.pick("имя", "name"),
+                lang.pick("роль", "role"),
+                lang.pick("ИС", "system"),
+                lang.pick("отключена", "disabled"),
+                lang.pick("создана", "created"),
+            ],
+            |a| {
+                vec![
+                    s(a, "login"),
+                    s(a, "name"),
+                    s(a, "role"),
+                    s(a, "system"),
+                    s(a, "disabled"),
+                    s(a, "created_at"),
+                ]
+            },
+        ),
         UserCommand::Create(args) => {
-            let api = Api {
-                remote: &args.remote,
-                lang,
-            };
+            let api = Api::new(&args.remote, lang);
             let password = if args.password_stdin {
                 Some(read_password(lang)?)
             } else {
@@ -1216,10 +1179,7 @@ fn change(
     lang: Lang,
     show: impl FnOnce(&Reply) -> anyhow::Result<()>,
 ) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let outcome = api.json_call(
         reqwest::Method::PATCH,
         &format!("/accounts/{}", encode(&args.id)),
@@ -1230,10 +1190,7 @@ fn change(
 
 /// `opensmev audit`.
 pub(crate) fn audit(args: AuditArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let path = format!(
         "/audit{}",
         query(&[
@@ -1300,45 +1257,32 @@ pub(crate) fn audit(args: AuditArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 
 /// `opensmev kinds`.
 pub(crate) fn kinds(args: KindsArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
+    list(
+        &args.remote,
         lang,
-    };
-    let outcome = api.call(reqwest::Method::GET, "/kinds", None, &[])?;
-    done(&args.remote, outcome, lang, |r| {
-        let v = r.json()?;
-        table(
-            &[
-                "id",
-                lang.pick("название", "title"),
-                lang.pick("поставщик", "provider"),
-                lang.pick("состояние", "status"),
-                lang.pick("доступ", "granted"),
-            ],
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .map(|k| {
-                    vec![
-                        s(k, "id"),
-                        s(k, "title"),
-                        s(k, "provider"),
-                        s(k, "status"),
-                        s(k, "granted"),
-                    ]
-                })
-                .collect(),
-        )?;
-        Ok(())
-    })
+        "/kinds",
+        &[
+            "id",
+            lang.pick("название", "title"),
+            lang.pick("поставщик", "provider"),
+            lang.pick("состояние", "status"),
+            lang.pick("доступ", "granted"),
+        ],
+        |k| {
+            vec![
+                s(k, "id"),
+                s(k, "title"),
+                s(k, "provider"),
+                s(k, "status"),
+                s(k, "granted"),
+            ]
+        },
+    )
 }
 
 /// `opensmev registry pull`.
 pub(crate) fn pull(args: PullArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let outcome = api.call(reqwest::Method::GET, "/registry", None, &[])?;
     match outcome {
         Outcome::Problem(p, status) => Ok(problem(&args.remote, lang, &p, status)),
@@ -1367,10 +1311,7 @@ pub(crate) fn pull(args: PullArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 
 /// `opensmev registry push`.
 pub(crate) fn push(args: PushArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api {
-        remote: &args.remote,
-        lang,
-    };
+    let api = Api::new(&args.remote, lang);
     let text = read(&args.file, lang)?;
     let headers: Vec<(&str, String)> = args
         .expect_version

@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::i18n::Lang;
-use crate::remote::{Api, Outcome, Remote, Reply, done, encode, out, query, read, s, table};
+use crate::remote::{Api, Outcome, Remote, Reply, done, encode, list, out, query, read, s};
 
 /// Options of every change: the version it is based on.
 #[derive(Debug, Args)]
@@ -333,25 +333,6 @@ fn send_change(
     let body = body.map(|v| ("application/json".to_owned(), v.to_string().into_bytes()));
     let outcome = api.call_owned(method, path, body, &change.headers())?;
     done(&change.remote, outcome, lang, |r| changed(r, lang))
-}
-
-fn list(
-    remote: &Remote,
-    lang: Lang,
-    path: &str,
-    header: &[&str],
-    row: impl Fn(&Value) -> Vec<String>,
-) -> anyhow::Result<ExitCode> {
-    let api = Api::new(remote, lang);
-    let outcome = api.call(reqwest::Method::GET, path, None, &[])?;
-    done(remote, outcome, lang, |r| {
-        let v = r.json()?;
-        table(
-            header,
-            v.as_array().into_iter().flatten().map(&row).collect(),
-        )?;
-        Ok(())
-    })
 }
 
 fn pem(path: &Path, lang: Lang) -> anyhow::Result<String> {

@@ -42,9 +42,13 @@ impl Bus {
         }
     }
 
-    /// `MessageMetadata` of a stored message (`delivered`: as handed out now).
-    pub fn metadata_of(&self, stored: &StoredMessage, delivered: bool) -> MessageMetadata {
-        let m = &stored.message;
+    /// `MessageMetadata` of a message with its interaction `status` (what the answer to a send
+    /// carries).
+    pub fn metadata(
+        &self,
+        m: &opensmev_store::NewMessage,
+        status: opensmev_types::InteractionStatus,
+    ) -> MessageMetadata {
         let mut metadata = MessageMetadata::new(
             m.id.as_str(),
             m.kind,
@@ -53,12 +57,17 @@ impl Bus {
         );
         metadata.recipient = Some(self.participant(&m.recipient));
         metadata.destination_name = m.recipient.to_string();
-        if delivered {
-            metadata.delivery_timestamp = Some(self.now());
-            metadata.status = Some(opensmev_types::InteractionStatus::MessageIsDelivered);
-        } else {
-            metadata.status = Some(stored.status);
-        }
+        metadata.status = Some(status);
+        metadata
+    }
+
+    /// `MessageMetadata` of a stored message handed out now.
+    fn delivered_metadata(&self, stored: &StoredMessage) -> MessageMetadata {
+        let mut metadata = self.metadata(
+            &stored.message,
+            opensmev_types::InteractionStatus::MessageIsDelivered,
+        );
+        metadata.delivery_timestamp = Some(self.now());
         metadata
     }
 
@@ -82,7 +91,7 @@ impl Bus {
             let delivered = DeliveredRequest {
                 request_id_attr: id.clone(),
                 sender_data_xml,
-                metadata: self.metadata_of(stored, true),
+                metadata: self.delivered_metadata(stored),
                 fs_attachments: Vec::new(),
                 reply_to: m.reply_to.clone().unwrap_or_default(),
                 sender_signature_xml: m.sender_signature.clone(),
@@ -96,7 +105,7 @@ impl Bus {
                 original_transaction_code: m.transaction_code.clone(),
                 reference_message_id: m.reference_message_id.as_ref().map(|i| i.to_string()),
                 sender_data_xml,
-                metadata: self.metadata_of(stored, true),
+                metadata: self.delivered_metadata(stored),
                 fs_attachments: Vec::new(),
                 sender_signature_xml: m.sender_signature.clone(),
                 attachments,

@@ -574,9 +574,14 @@ impl Bus {
     }
 
     /// Opens a stored message for delivery through the API: its content, and every signature in
-    /// it verified (certificates as of the message's acceptance). An `Err` means the stored
-    /// data cannot be read (the message is then undeliverable).
-    pub fn open_delivered(&self, stored: &opensmev_store::StoredMessage) -> Result<Opened, String> {
+    /// it verified (certificates as of the message's acceptance). `contents[i]` are the bytes of
+    /// `stored.message.attachments[i]`, read once by the caller, which delivers them too. An
+    /// `Err` means the stored data cannot be read (the message is then undeliverable).
+    pub fn open_delivered(
+        &self,
+        stored: &opensmev_store::StoredMessage,
+        contents: &[Vec<u8>],
+    ) -> Result<Opened, String> {
         let m = &stored.message;
         let doc = Document::parse_str(&m.sender_data, Limits::default())
             .map_err(|e| format!("the stored sender data cannot be read: {e}"))?;
@@ -675,6 +680,7 @@ impl Bus {
             let id = text_of(&header, "contentId");
             signatures.push(self.check_attachment_signature(
                 stored,
+                contents,
                 &id,
                 &signature.text_content(),
             ));
@@ -687,6 +693,7 @@ impl Bus {
     fn check_attachment_signature(
         &self,
         stored: &opensmev_store::StoredMessage,
+        contents: &[Vec<u8>],
         id: &str,
         base64_text: &str,
     ) -> SignatureCheck {
@@ -710,27 +717,19 @@ impl Bus {
                 );
             }
         };
-        let Some(attachment) = stored
+        let Some(data) = stored
             .message
             .attachments
             .iter()
-            .find(|a| a.content_id == id)
+            .position(|a| a.content_id == id)
+            .and_then(|i| contents.get(i))
         else {
             return failed(
                 dsig::FaultCategory::PoorSOAPEnvelopeFormat,
                 format!("no attachment {id} to check its SignaturePKCS7 against"),
             );
         };
-        let data = match attachment.data.to_vec() {
-            Ok(data) => data,
-            Err(e) => {
-                return failed(
-                    dsig::FaultCategory::Internal,
-                    format!("the attachment {id} cannot be read: {e}"),
-                );
-            }
-        };
-        match self.crypto().cms_verify_detached(&cms, &data) {
+        match self.crypto().cms_verify_detached(&cms, data) {
             Ok(verified) => {
                 let cert = &verified.signer;
                 let at = stored.message.sent_at;

@@ -17,8 +17,8 @@ use opensmev_core::{
 use opensmev_store::{Blob, StoredMessage};
 use opensmev_types::{MessageKind, Mnemonic, SchemaVersion};
 use opensmev_wire::{
-    AnswerAttachment, AttachmentContent, AttachmentData, Fault, MessageMetadata, Participant,
-    Request, ResponseContent, StatusItem,
+    AnswerAttachment, AttachmentContent, AttachmentData, Fault, Request, ResponseContent,
+    StatusItem,
 };
 use opensmev_xmldsig::xml::{Document, Limits};
 
@@ -582,10 +582,6 @@ fn delivery_answer(
     })
 }
 
-fn participant(state: &State, mnemonic: &Mnemonic) -> Participant {
-    state.bus.participant(mnemonic)
-}
-
 async fn handle(
     state: &State,
     doc: &Document<'_>,
@@ -629,16 +625,7 @@ async fn handle(
                 client_id: None,
             };
             let accepted = bus.send_request(input).await?;
-            let m = &accepted.message;
-            let mut metadata = MessageMetadata::new(
-                m.id.as_str(),
-                MessageKind::Request,
-                participant(state, &m.sender),
-                m.sent_at,
-            );
-            metadata.recipient = Some(participant(state, &m.recipient));
-            metadata.destination_name = m.recipient.to_string();
-            metadata.status = Some(accepted.status);
+            let metadata = bus.metadata(&accepted.message, accepted.status);
             let xml = opensmev_wire::send_request_response(version, &metadata, SMEV_ID);
             Ok(Answer::plain(sign(state, &xml, SMEV_ID)?))
         }
@@ -678,16 +665,7 @@ async fn handle(
                 client_id: None,
             };
             let accepted = bus.send_response(input).await?;
-            let m = &accepted.message;
-            let mut metadata = MessageMetadata::new(
-                m.id.as_str(),
-                MessageKind::Response,
-                participant(state, &m.sender),
-                m.sent_at,
-            );
-            metadata.recipient = Some(participant(state, &m.recipient));
-            metadata.destination_name = m.recipient.to_string();
-            metadata.status = Some(accepted.status);
+            let metadata = bus.metadata(&accepted.message, accepted.status);
             let xml = opensmev_wire::send_response_response(version, &metadata, SMEV_ID);
             Ok(Answer::plain(sign(state, &xml, SMEV_ID)?))
         }
