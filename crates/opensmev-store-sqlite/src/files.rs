@@ -79,8 +79,21 @@ impl Files {
     /// message at the moved files. Returns the paths taken (for [`Files::discard`]). Blocking:
     /// call it off the async executor.
     pub(crate) fn adopt(&self, message: &mut NewMessage) -> Result<Vec<PathBuf>, StoreError> {
+        self.take(message, false)
+    }
+
+    /// [`Files::adopt`], copying the files instead of moving them (an import from another
+    /// store, whose files stay where they are).
+    pub(crate) fn adopt_copies(
+        &self,
+        message: &mut NewMessage,
+    ) -> Result<Vec<PathBuf>, StoreError> {
+        self.take(message, true)
+    }
+
+    fn take(&self, message: &mut NewMessage, copy: bool) -> Result<Vec<PathBuf>, StoreError> {
         let mut taken = Vec::new();
-        let result = self.adopt_into(message, &mut taken);
+        let result = self.adopt_into(message, &mut taken, copy);
         if result.is_err() {
             Files::discard(&taken);
         }
@@ -91,6 +104,7 @@ impl Files {
         &self,
         message: &mut NewMessage,
         taken: &mut Vec<PathBuf>,
+        copy: bool,
     ) -> Result<(), StoreError> {
         // (source, stored file): two attachments may name one file (two `xop:Include`s of one
         // MIME part); they then share the stored file.
@@ -112,10 +126,16 @@ impl Files {
             let target = self
                 .dir
                 .join(format!("{}.{ord}.{nanos:x}-{unique:x}", message.id));
-            match std::fs::rename(&*path, &target) {
+            let placed = if copy {
+                Err(std::io::Error::from(ErrorKind::CrossesDevices))
+            } else {
+                std::fs::rename(&*path, &target)
+            };
+            match placed {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::CrossesDevices => {
-                    // Another file system: copy under a temporary name, then rename.
+                    // Another file system (or a copy was asked for): copy under a temporary
+                    // name, then rename.
                     let part = target.with_extension("part");
                     std::fs::copy(&*path, &part).map_err(|e| io_error("copying", path, e))?;
                     std::fs::rename(&part, &target).map_err(|e| io_error("renaming", &part, e))?;

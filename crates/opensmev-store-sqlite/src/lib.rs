@@ -21,11 +21,13 @@
 //! names that node.
 
 mod codec;
+mod copy;
 mod files;
 
 pub use files::FILES_DIR;
 mod ops;
 mod schema;
+mod upkeep;
 mod worker;
 
 use std::collections::{HashMap, HashSet};
@@ -36,13 +38,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use opensmev_store::{
-    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Enqueued, JournalEvent, LeaseOutcome,
-    LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry, NewMessage, QueueDepth,
-    RegistryDocument, StatusNotice, Store, StoreError, StoredMessage, TokenRecord,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Blob, Enqueued, JobClaim, JournalEvent,
+    LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry, NewMessage,
+    QueueDepth, QueueSignal, Record, RegistryDocument, Section, SignalListener, StatusNotice,
+    Store, StoreError, StoredMessage, SweepReport, TokenRecord,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 use tokio::sync::oneshot;
 
 use crate::worker::{Job, ReadJob, WriteJob};
@@ -68,6 +71,7 @@ pub struct SqliteStore {
     commits: Arc<AtomicU64>,
     empty: EmptyQueues,
     files: Arc<files::Files>,
+    listener: Mutex<Option<SignalListener>>,
 }
 
 /// Polled queues (recipient, kind, node) whose last poll found nothing. Only a hint of where to
@@ -211,6 +215,7 @@ impl SqliteStore {
             commits,
             empty: EmptyQueues::default(),
             files,
+            listener: Mutex::new(None),
         })
     }
 
@@ -295,8 +300,25 @@ impl SqliteStore {
         let enqueued = enqueued?;
         if let Enqueued::Accepted { .. } = enqueued {
             self.empty.queued(&recipient, kind, node.as_deref());
+            self.signal(QueueSignal {
+                recipient,
+                kind,
+                node,
+            });
         }
         Ok(enqueued)
+    }
+
+    /// Tells the listener (if any) that a queue has a message for its pollers.
+    fn signal(&self, signal: QueueSignal) {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(listener) = listener {
+            listener(signal);
+        }
     }
 
     /// Runs `f` on the writer thread inside the batch transaction; resolves after COMMIT.
@@ -468,6 +490,11 @@ impl Store for SqliteStore {
         if released && let Some((kind, node)) = &settled {
             // The queue holds the message again: the empty-queue hint must not hide it.
             self.empty.queued(recipient, *kind, node.as_deref());
+            self.signal(QueueSignal {
+                recipient: recipient.clone(),
+                kind: *kind,
+                node: node.clone(),
+            });
         }
         Ok(settled.is_some())
     }
@@ -654,6 +681,106 @@ impl Store for SqliteStore {
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.read("audit", move |conn| ops::audit(conn, &query))
             .await
+    }
+
+    fn listen(&self, listener: SignalListener) {
+        *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    async fn claim_job(
+        &self,
+        job: &str,
+        holder: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<JobClaim>, StoreError> {
+        let (job, holder) = (job.to_owned(), holder.to_owned());
+        self.write("claim_job", move |conn| {
+            upkeep::claim_job(conn, &job, &holder, ttl, now)
+        })
+        .await
+    }
+
+    async fn release_job(&self, claim: &JobClaim) -> Result<bool, StoreError> {
+        let claim = claim.clone();
+        self.write("release_job", move |conn| upkeep::release_job(conn, &claim))
+            .await
+    }
+
+    async fn sweep(
+        &self,
+        claim: &JobClaim,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<SweepReport, StoreError> {
+        let (claim, node) = (claim.clone(), self.node.clone());
+        let (report, signals) = self
+            .write("sweep", move |conn| {
+                upkeep::sweep(conn, node.as_deref(), &claim, now, limit)
+            })
+            .await?;
+        for signal in signals {
+            self.empty
+                .queued(&signal.recipient, signal.kind, signal.node.as_deref());
+            self.signal(signal);
+        }
+        Ok(report)
+    }
+
+    async fn export(
+        &self,
+        section: Section,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError> {
+        let mut records = self
+            .read("export", move |conn| {
+                copy::export(conn, section, after, limit)
+            })
+            .await?;
+        for record in &mut records {
+            if let Record::Message(message) = record {
+                self.files.resolve(&mut message.stored);
+            }
+        }
+        Ok(records)
+    }
+
+    async fn import(&self, mut records: Vec<Record>) -> Result<(), StoreError> {
+        // Attachment files are copied into the store's directory, durably, before the commit.
+        let files = Arc::clone(&self.files);
+        let needs_files = records.iter().any(|r| {
+            matches!(r, Record::Message(m)
+                if m.stored.message.attachments.iter().any(|a| matches!(a.data, Blob::File { .. })))
+        });
+        let mut adopted = Vec::new();
+        if needs_files {
+            let (back, taken) = blocking(move || {
+                let mut taken = Vec::new();
+                for record in &mut records {
+                    if let Record::Message(m) = record {
+                        match files.adopt_copies(&mut m.stored.message) {
+                            Ok(more) => taken.extend(more),
+                            Err(e) => {
+                                files::Files::discard(&taken);
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+                Ok((records, taken))
+            })
+            .await?;
+            records = back;
+            adopted = taken;
+        }
+        let result = self
+            .write("import", move |conn| copy::import(conn, &records))
+            .await;
+        if result.is_err() {
+            files::Files::discard(&adopted);
+        }
+        result
     }
 }
 

@@ -409,34 +409,69 @@ fn expire(
         })
         .ctx("lease_next: find expired")?;
     for (seq, id, sender, ns, local) in expired {
-        conn.prepare_cached(
-            "UPDATE deliveries SET state = 'expired', lease_until = NULL WHERE message_seq = ?1 AND recipient = ?2",
-        )
-        .and_then(|mut s| s.execute(params![seq, recipient]))
-        .ctx("lease_next: expire")?;
-        conn.prepare_cached("UPDATE messages SET status = ?2 WHERE seq = ?1")
-            .and_then(|mut s| s.execute(params![seq, InteractionStatus::Cancelled.code()]))
-            .ctx("lease_next: expire")?;
-        add_pending(conn, recipient, kind, &QName { ns, local }, -1)?;
-        journal_add(
+        expire_one(
             conn,
             node,
-            seq,
-            now,
-            Event {
-                detail: Some("EOL passed"),
-                ..Event::new(JournalKind::Expired)
+            Expiring {
+                seq,
+                id: &id,
+                sender: &sender,
+                recipient,
+                kind,
+                message_type: &QName { ns, local },
             },
-        )?;
-        notice_add(
-            conn,
-            &sender,
-            &id,
-            InteractionStatus::Cancelled,
-            Some(EXPIRED_DETAILS),
             now,
         )?;
     }
+    Ok(())
+}
+
+/// A pending delivery whose EOL passed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expiring<'a> {
+    pub(crate) seq: i64,
+    pub(crate) id: &'a str,
+    pub(crate) sender: &'a str,
+    pub(crate) recipient: &'a str,
+    pub(crate) kind: &'a str,
+    pub(crate) message_type: &'a QName,
+}
+
+/// Expires one pending delivery whose EOL passed: state `expired`, status `cancelled`, one
+/// `Expired` journal event and a notice for the sender (the poll's and the sweep's way alike).
+pub(crate) fn expire_one(
+    conn: &Connection,
+    node: Option<&str>,
+    e: Expiring<'_>,
+    now: &str,
+) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'expired', lease_until = NULL WHERE message_seq = ?1 AND recipient = ?2",
+    )
+    .and_then(|mut s| s.execute(params![e.seq, e.recipient]))
+    .ctx("expire")?;
+    conn.prepare_cached("UPDATE messages SET status = ?2 WHERE seq = ?1")
+        .and_then(|mut s| s.execute(params![e.seq, InteractionStatus::Cancelled.code()]))
+        .ctx("expire")?;
+    add_pending(conn, e.recipient, e.kind, e.message_type, -1)?;
+    journal_add(
+        conn,
+        node,
+        e.seq,
+        now,
+        Event {
+            detail: Some("EOL passed"),
+            ..Event::new(JournalKind::Expired)
+        },
+    )?;
+    notice_add(
+        conn,
+        e.sender,
+        e.id,
+        InteractionStatus::Cancelled,
+        Some(EXPIRED_DETAILS),
+        now,
+    )?;
     Ok(())
 }
 
@@ -730,6 +765,13 @@ pub(crate) fn create_token(
     token: &TokenRecord,
     audit: &NewAuditEntry,
 ) -> Result<(), StoreError> {
+    insert_token(conn, token)?;
+    audit_add(conn, audit)?;
+    Ok(())
+}
+
+/// Inserts a token row (its id and secret hash must be new).
+pub(crate) fn insert_token(conn: &Connection, token: &TokenRecord) -> Result<(), StoreError> {
     let taken = |sql: &str, key: &dyn rusqlite::ToSql| {
         conn.prepare_cached(sql)
             .and_then(|mut s| s.exists([key]))
@@ -769,7 +811,6 @@ pub(crate) fn create_token(
         ])
     })
     .ctx("create_token")?;
-    audit_add(conn, audit)?;
     Ok(())
 }
 
@@ -796,6 +837,13 @@ pub(crate) fn create_account(
     account: &Account,
     audit: &NewAuditEntry,
 ) -> Result<(), StoreError> {
+    insert_account(conn, account)?;
+    audit_add(conn, audit)?;
+    Ok(())
+}
+
+/// Inserts an account row (its login must be new).
+pub(crate) fn insert_account(conn: &Connection, account: &Account) -> Result<(), StoreError> {
     let exists = conn
         .prepare_cached("SELECT 1 FROM accounts WHERE login = ?1")
         .and_then(|mut s| s.exists([&account.login]))
@@ -811,7 +859,6 @@ pub(crate) fn create_account(
     )
     .and_then(|mut s| s.execute(params_from_iter(&values)))
     .ctx("create_account")?;
-    audit_add(conn, audit)?;
     Ok(())
 }
 
@@ -852,7 +899,7 @@ fn account_params(account: &Account) -> Result<[Value; 8], StoreError> {
     ])
 }
 
-fn add_pending(
+pub(crate) fn add_pending(
     conn: &Connection,
     recipient: &str,
     kind: &str,
@@ -1321,6 +1368,42 @@ pub(crate) fn tokens(conn: &Connection) -> Result<Vec<TokenRecord>, StoreError> 
     let mut out = Vec::new();
     while let Some(row) = rows.next().ctx("tokens")? {
         out.push(decode_token(row)?);
+    }
+    Ok(out)
+}
+
+/// Tokens in the order of creation (`seq`), skipping `offset`.
+pub(crate) fn tokens_in_order(
+    conn: &Connection,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<TokenRecord>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!("{TOKEN_COLUMNS} ORDER BY seq LIMIT ?1 OFFSET ?2"))
+        .ctx("export tokens")?;
+    let mut rows = stmt.query(params![limit, offset]).ctx("export tokens")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("export tokens")? {
+        out.push(decode_token(row)?);
+    }
+    Ok(out)
+}
+
+/// Accounts by login, skipping `offset`.
+pub(crate) fn accounts_page(
+    conn: &Connection,
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<Account>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "{ACCOUNT_COLUMNS} ORDER BY login LIMIT ?1 OFFSET ?2"
+        ))
+        .ctx("export accounts")?;
+    let mut rows = stmt.query(params![limit, offset]).ctx("export accounts")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("export accounts")? {
+        out.push(decode_account(row)?);
     }
     Ok(out)
 }

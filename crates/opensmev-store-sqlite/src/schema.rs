@@ -7,7 +7,7 @@
 //! Migration 1 creates the tables; migration 2 adds `deliveries_leases`; migration 3 the
 //! attachment files; migration 4 client ids, the journal's node, actor and attempt, the search
 //! indexes, and the tables of the integration API and the cabinet (`tokens`, `accounts`,
-//! `audit`):
+//! `audit`); migration 5 the claims on background jobs (`jobs`):
 //! * `messages` — one row per message, every small [`opensmev_store::NewMessage`] field as a
 //!   column, plus the current interaction `status`. `seq` (AUTOINCREMENT, never reused) is the
 //!   arrival order. Migration 4 adds `client_id`, unique per sender through the partial index
@@ -44,6 +44,9 @@
 //! * `accounts` (migration 4) — one row per login.
 //! * `audit` (migration 4) — the audit log; `seq` (AUTOINCREMENT) is the order of recording;
 //!   `audit_actor` (actor, seq) for the listing of one actor.
+//! * `jobs` (migration 5) — one row per background job: who holds its claim (`holder`), the
+//!   fencing token (`fence`, only grows), when the claim runs out (`until`), and the time of the
+//!   job's previous sweep (`last_sweep`).
 
 use std::time::Duration;
 
@@ -226,6 +229,16 @@ CREATE TABLE audit (
 ) STRICT;
 
 CREATE INDEX audit_actor ON audit (actor, seq);
+"#,
+    // Migration 5: claims on background jobs (the sweep), with fencing tokens.
+    r#"
+CREATE TABLE jobs (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    fence INTEGER NOT NULL,
+    until TEXT NOT NULL,
+    last_sweep TEXT
+) STRICT, WITHOUT ROWID;
 "#,
 ];
 

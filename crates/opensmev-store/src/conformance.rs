@@ -8,6 +8,8 @@
 //! `join_all` that polls several store futures at once inside the caller's task); no extra crate.
 //!
 //! Boundaries this suite pins (the trait docs leave them open; every backend must agree):
+//! * times come back as the same instants to the microsecond (PostgreSQL's precision; the
+//!   bus's clock gives whole microseconds, and no fixture has finer parts);
 //! * a lease is over only when `now > lease_until` (at `now == lease_until` the message is still
 //!   leased); a message is expired only when `eol < now` (at `now == eol` it is still delivered);
 //! * a message bound to a node (`target_node_id`) goes only to polls with that `node_id`; a poll
@@ -43,8 +45,8 @@ use time::{Duration, OffsetDateTime};
 use crate::{
     Account, AckOutcome, Attachment, AuditEntry, AuditQuery, Blob, DeliveryState, Enqueued,
     JournalEvent, JournalKind, LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary,
-    NewAuditEntry, NewMessage, QueueDepth, StatusNotice, Store, StoreError, StoredMessage,
-    TokenRecord,
+    NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record, Section, StatusNotice, Store,
+    StoreError, StoredMessage, TokenRecord,
 };
 
 /// The instant every test time is relative to.
@@ -110,7 +112,13 @@ where
         accounts,
         audit_log,
         registry_audit_and_versions,
+        signals_follow_availability,
+        job_claims_and_fencing,
+        sweep_expires_and_signals,
     );
+    eprintln!("conformance: export_import_round_trip");
+    let (from, to) = (make().await, make().await);
+    export_import_round_trip(&*from, &*to).await;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -187,7 +195,7 @@ pub fn response(n: u32, sender: &str, recipient: &str, original: Option<u32>) ->
     }
 }
 
-/// A request with every field set: Cyrillic text, a non-UTC `eol`, nanosecond times, a 1 MiB
+/// A request with every field set: Cyrillic text, a non-UTC `eol`, microsecond times, a 1 MiB
 /// `sender_data` and attachments with zero bytes (and an empty one).
 pub fn full_request(n: u32) -> NewMessage {
     let mut sender_data = String::from(
@@ -216,12 +224,12 @@ pub fn full_request(n: u32) -> NewMessage {
         test_message: true,
         node_id: Some("узел-1".to_owned()),
         target_node_id: Some("node-2".to_owned()),
-        eol: Some(datetime!(2026-11-24 13:00:00.000000001 +03:00)),
+        eol: Some(datetime!(2026-11-24 13:00:00.000001 +03:00)),
         transaction_code: Some("ТК-42/7".to_owned()),
         reference_message_id: Some(mid(n + 900)),
         original_message_id: Some(mid(n + 901)),
         reply_to: Some("eyJyZXBseVRvIjoi0L/RgNC40LLQtdGCIn0=".to_owned()),
-        sent_at: datetime!(2026-11-24 09:00:00.123456789 UTC),
+        sent_at: datetime!(2026-11-24 09:00:00.123456 UTC),
         sender_data,
         sender_signature: Some(
             "<ds:Signature xmlns:ds=\"http://www.w3.org/2000/09/xmldsig#\"><ds:SignatureValue>AAEC</ds:SignatureValue></ds:Signature>"
@@ -1002,7 +1010,7 @@ pub async fn lease_exclusivity_and_redelivery(store: &dyn Store) {
             "still leased at {now}"
         );
     }
-    let now = at(70) + Duration::nanoseconds(1);
+    let now = at(70) + Duration::microseconds(1);
     let again = lease(store, poll("R", MessageKind::Request, now))
         .await
         .expect("redelivered after the lease");
@@ -3154,6 +3162,497 @@ impl Wake for ThreadWaker {
     fn wake_by_ref(self: &Arc<Self>) {
         self.0.unpark();
     }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Several nodes: signals, job claims, the sweep; copying a store
+
+/// Sleeps without any async runtime (a thread wakes the task).
+async fn pause(ms: u64) {
+    let mut started: Option<Arc<std::sync::atomic::AtomicBool>> = None;
+    std::future::poll_fn(move |cx| match &started {
+        Some(done) if done.load(std::sync::atomic::Ordering::Acquire) => Poll::Ready(()),
+        Some(_) => Poll::Pending,
+        None => {
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            started = Some(Arc::clone(&done));
+            let waker = cx.waker().clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+                done.store(true, std::sync::atomic::Ordering::Release);
+                waker.wake();
+            });
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Collects the signals a store gives.
+#[derive(Debug, Default, Clone)]
+struct Signals(Arc<std::sync::Mutex<Vec<QueueSignal>>>);
+
+impl Signals {
+    fn listen(&self, store: &dyn Store) {
+        let seen = Arc::clone(&self.0);
+        store.listen(Arc::new(move |signal| {
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(signal)
+        }));
+    }
+
+    fn taken(&self) -> Vec<QueueSignal> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Waits (up to 10 s: a shared database delivers signals asynchronously) until `want` has
+    /// arrived, then a little longer for anything unexpected, and returns all that came.
+    async fn expect(&self, want: &[QueueSignal]) -> Vec<QueueSignal> {
+        let mut got = Vec::new();
+        for _ in 0..200 {
+            got.extend(self.taken());
+            if want.iter().all(|w| got.contains(w)) {
+                break;
+            }
+            pause(50).await;
+        }
+        pause(200).await;
+        got.extend(self.taken());
+        got.sort_by(|a, b| format!("{a:?}").cmp(&format!("{b:?}")));
+        got.dedup();
+        got
+    }
+}
+
+fn signal(recipient: &str, kind: MessageKind, node: Option<&str>) -> QueueSignal {
+    QueueSignal {
+        recipient: mn(recipient),
+        kind,
+        node: node.map(str::to_owned),
+    }
+}
+
+/// An accepted enqueue and a released lease signal their queue (with the message's node); a
+/// duplicate, a full queue, a lease and an ack signal nothing.
+pub async fn signals_follow_availability(store: &dyn Store) {
+    let signals = Signals::default();
+    signals.listen(store);
+    put(store, request(1, "S", "R")).await;
+    let want = [signal("R", MessageKind::Request, None)];
+    assert_eq!(signals.expect(&want).await, want, "an accepted request");
+
+    let mut bound = response(2, "R", "S", Some(1));
+    bound.target_node_id = Some("узел-Б".to_owned());
+    put_with(store, bound, InteractionStatus::ResponseIsQueued).await;
+    let want = [signal("S", MessageKind::Response, Some("узел-Б"))];
+    assert_eq!(
+        signals.expect(&want).await,
+        want,
+        "a response bound to a node"
+    );
+
+    // Refused enqueues and hand-outs signal nothing.
+    assert!(matches!(
+        store
+            .enqueue(
+                request(1, "S", "R"),
+                InteractionStatus::RequestIsQueued,
+                NO_QUOTA
+            )
+            .await
+            .expect("enqueue"),
+        Enqueued::Duplicate { .. }
+    ));
+    assert!(matches!(
+        store
+            .enqueue(request(3, "S", "R"), InteractionStatus::RequestIsQueued, 1)
+            .await
+            .expect("enqueue"),
+        Enqueued::QueueFull { .. }
+    ));
+    let leased = lease(store, poll("R", MessageKind::Request, at(10)))
+        .await
+        .expect("leased");
+    assert_eq!(signals.expect(&[]).await, vec![], "refusals and a lease");
+
+    // A released lease queues the message again.
+    assert!(
+        store
+            .settle_lease(
+                &mn("R"),
+                &leased.message.id,
+                leased.delivery_count,
+                LeaseOutcome::Release,
+                at(11),
+            )
+            .await
+            .expect("settle_lease")
+    );
+    let want = [signal("R", MessageKind::Request, None)];
+    assert_eq!(signals.expect(&want).await, want, "a released lease");
+    let leased = lease(store, poll("R", MessageKind::Request, at(12)))
+        .await
+        .expect("leased again");
+    assert_eq!(leased.message.id, mid(1));
+    assert_eq!(ack(store, "R", 1, true, at(13)).await, AckOutcome::Acked);
+    assert_eq!(signals.expect(&[]).await, vec![], "an ack");
+}
+
+/// One holder at a time; a renewal keeps the fence, a takeover raises it; work under a stale
+/// claim is refused; a released claim is free at once.
+pub async fn job_claims_and_fencing(store: &dyn Store) {
+    let ttl = Duration::seconds(10);
+    let claim = |holder: &'static str, now| store.claim_job("sweep", holder, ttl, now);
+    let a = claim("node-a", at(0))
+        .await
+        .expect("claim_job")
+        .expect("a free job is claimed");
+    assert_eq!((a.job.as_str(), a.holder.as_str()), ("sweep", "node-a"));
+    assert_eq!(a.until, at(10));
+    assert_eq!(claim("node-b", at(5)).await.expect("claim_job"), None);
+    assert_eq!(
+        claim("node-b", at(10)).await.expect("claim_job"),
+        None,
+        "a claim runs until `now > until`"
+    );
+    let renewed = claim("node-a", at(9))
+        .await
+        .expect("claim_job")
+        .expect("renewed");
+    assert_eq!(renewed.fence, a.fence, "a renewal keeps the fence");
+    assert_eq!(renewed.until, at(19));
+    // Another job is claimed independently.
+    let other = store
+        .claim_job("rollup", "node-b", ttl, at(9))
+        .await
+        .expect("claim_job")
+        .expect("another job");
+    assert_eq!(other.holder, "node-b");
+
+    // node-a stalls past its claim; node-b takes over with a higher fence.
+    let b = claim("node-b", at(20))
+        .await
+        .expect("claim_job")
+        .expect("taken over");
+    assert!(b.fence > a.fence, "fence {} after {}", b.fence, a.fence);
+    match store.sweep(&renewed, at(20), 100).await {
+        Err(StoreError::LostClaim { job, fence }) => {
+            assert_eq!((job.as_str(), fence), ("sweep", a.fence))
+        }
+        other => panic!("a sweep under a lost claim: {other:?}"),
+    }
+    // node-a's claim call now fails: node-b holds the job.
+    assert_eq!(claim("node-a", at(21)).await.expect("claim_job"), None);
+    // A claim run out is refused even to its own holder's sweep.
+    match store.sweep(&b, at(31), 100).await {
+        Err(StoreError::LostClaim { .. }) => {}
+        other => panic!("a sweep after the claim ran out: {other:?}"),
+    }
+    store.sweep(&b, at(30), 100).await.expect("a current claim");
+    assert!(!store.release_job(&a).await.expect("release_job"), "stale");
+    assert!(store.release_job(&b).await.expect("release_job"));
+    let again = claim("node-a", at(22))
+        .await
+        .expect("claim_job")
+        .expect("a released job is free at once");
+    assert!(again.fence > b.fence);
+    match store.sweep(&b, at(22), 100).await {
+        Err(StoreError::LostClaim { .. }) => {}
+        other => panic!("a sweep under a released claim: {other:?}"),
+    }
+}
+
+/// The sweep expires pending messages whose EOL passed (not under a live lease) exactly as a poll
+/// would, and signals the queues of leases that ran out since the previous sweep, once.
+pub async fn sweep_expires_and_signals(store: &dyn Store) {
+    let signals = Signals::default();
+    signals.listen(store);
+    let claim = store
+        .claim_job("sweep", "node-a", Duration::seconds(1000), at(0))
+        .await
+        .expect("claim_job")
+        .expect("claimed");
+    let with_eol = |n, eol| NewMessage {
+        eol: Some(at(eol)),
+        ..request(n, "S", "R")
+    };
+    put(store, with_eol(1, 10)).await; // expires at the sweep
+    put(store, with_eol(2, 100)).await; // still valid
+    put(store, with_eol(3, 10)).await; // leased past its EOL
+    put(store, request(4, "S", "R2")).await; // leased, lease runs out
+    // Lease all three of R's queue, then give 1 and 2 back: 3 stays leased past its EOL.
+    let mut leased = Vec::new();
+    while let Some(m) = lease(store, poll("R", MessageKind::Request, at(5))).await {
+        leased.push(m);
+    }
+    assert_eq!(leased.len(), 3);
+    for m in leased.iter().filter(|m| m.message.id != mid(3)) {
+        assert!(
+            store
+                .settle_lease(
+                    &mn("R"),
+                    &m.message.id,
+                    m.delivery_count,
+                    LeaseOutcome::Release,
+                    at(6)
+                )
+                .await
+                .expect("settle_lease")
+        );
+    }
+    let four = lease(store, poll("R2", MessageKind::Request, at(7)))
+        .await
+        .expect("leased");
+    assert_eq!(four.lease_until, Some(at(67)));
+    signals
+        .expect(&[signal("R", MessageKind::Request, None)])
+        .await;
+    let _ = signals.taken();
+
+    let report = store.sweep(&claim, at(20), 100).await.expect("sweep");
+    assert_eq!(report.expired, 1, "{report:?}");
+    assert_eq!(report.leases_run_out, 0, "{report:?}");
+    let one = get(store, 1).await;
+    assert_eq!(one.state, DeliveryState::Expired);
+    assert_eq!(one.status, InteractionStatus::Cancelled);
+    assert_eq!(
+        journal_kinds(store, 1).await,
+        vec![
+            JournalKind::Accepted,
+            JournalKind::Delivered,
+            JournalKind::Released,
+            JournalKind::Expired
+        ]
+    );
+    let notice = take_notice(store, "S")
+        .await
+        .expect("a notice for the sender");
+    assert_eq!(notice.original_message_id, mid(1));
+    assert_eq!(notice.status, InteractionStatus::Cancelled);
+    assert_eq!(take_notice(store, "S").await, None);
+    assert_eq!(
+        get(store, 3).await.state,
+        DeliveryState::Leased,
+        "a live lease"
+    );
+    assert_eq!(get(store, 2).await.state, DeliveryState::Queued);
+    assert_eq!(
+        depths(store, "R").await,
+        vec![("REQUEST", req_type(), 2)],
+        "expired messages leave the counts"
+    );
+
+    // Lease of 3 runs out at 65 (EOL passed: expired by the next sweep); lease of 4 at 67.
+    let report = store.sweep(&claim, at(70), 100).await.expect("sweep");
+    assert_eq!(report.expired, 1, "{report:?}");
+    assert_eq!(get(store, 3).await.state, DeliveryState::Expired);
+    assert_eq!(report.leases_run_out, 1, "{report:?}");
+    let want = [signal("R2", MessageKind::Request, None)];
+    assert_eq!(signals.expect(&want).await, want);
+    let report = store.sweep(&claim, at(80), 100).await.expect("sweep");
+    assert_eq!(report, crate::SweepReport::default(), "signalled once");
+    assert_eq!(signals.expect(&[]).await, vec![]);
+    // The run-out lease is taken again by a poll.
+    let again = lease(store, poll("R2", MessageKind::Request, at(81)))
+        .await
+        .expect("redelivered");
+    assert_eq!(again.delivery_count, 2);
+
+    // The limit bounds one sweep's expiries.
+    for n in 10..15 {
+        put(store, with_eol(n, 90)).await;
+    }
+    let report = store.sweep(&claim, at(95), 2).await.expect("sweep");
+    assert_eq!(report.expired, 2);
+    let report = store.sweep(&claim, at(96), 100).await.expect("sweep");
+    assert_eq!(
+        report.expired, 3,
+        "the other three (message 2's EOL is ahead)"
+    );
+    assert_eq!(get(store, 2).await.state, DeliveryState::Queued);
+}
+
+async fn export_all(store: &dyn Store, section: Section) -> Vec<Record> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = store.export(section, after, 2).await.expect("export");
+        if batch.is_empty() {
+            return out;
+        }
+        after = match (section, batch.last()) {
+            (Section::Tokens | Section::Accounts, _) => after + batch.len() as i64,
+            (_, Some(Record::Registry(d))) => d.version as i64,
+            (_, Some(Record::Message(m))) => m.stored.seq,
+            (_, Some(Record::Notice(n))) => n.seq,
+            (_, Some(Record::Audit(a))) => a.seq,
+            _ => unreachable!(),
+        };
+        out.extend(batch);
+    }
+}
+
+/// What `export` gives, `import` writes as it was (seqs, states, journals, attachments), on
+/// another store of the same or another backend; sequences go on after the imported ones; a
+/// record whose key exists is refused whole.
+pub async fn export_import_round_trip(from: &dyn Store, to: &dyn Store) {
+    // A populated store: every section, messages in every state.
+    let mut big = full_request(1);
+    let dir = std::env::temp_dir().join(format!(
+        "opensmev-conformance-copy-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    ));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let file = dir.join("big");
+    let bytes: Vec<u8> = (0..2_500_000u32).map(|i| (i * 13 % 253) as u8).collect();
+    std::fs::write(&file, &bytes).expect("fixture file");
+    big.attachments.push(Attachment {
+        content_id: "file".to_owned(),
+        mime_type: "application/octet-stream".to_owned(),
+        data: Blob::File {
+            path: file.clone(),
+            len: bytes.len() as u64,
+        },
+    });
+    put(from, big).await;
+    let _ = std::fs::remove_file(&file);
+    for n in 2..=6 {
+        put(from, request(n, "S", "R")).await;
+    }
+    put_with(
+        from,
+        response(7, "R", "S", Some(2)),
+        InteractionStatus::ResponseIsQueued,
+    )
+    .await;
+    let two = lease(from, poll("R", MessageKind::Request, at(10)))
+        .await
+        .expect("leased");
+    assert_eq!(two.message.id, mid(2));
+    assert_eq!(ack(from, "R", 2, true, at(11)).await, AckOutcome::Acked);
+    lease(from, poll("R", MessageKind::Request, at(12)))
+        .await
+        .expect("leased");
+    from.set_status(
+        &mid(4),
+        InteractionStatus::RequestIsQueued,
+        Some("уведомление".into()),
+        at(13),
+    )
+    .await
+    .expect("set_status");
+    from.save_registry("[v1]".into(), None, false, at(14), None)
+        .await
+        .expect("registry");
+    from.save_registry(
+        "[v2]".into(),
+        Some(1),
+        false,
+        at(15),
+        Some(audit_entry(15, "admin", "registry.save", "2")),
+    )
+    .await
+    .expect("registry");
+    for (n, id) in [(1u8, "tok_b"), (2, "tok_a")] {
+        from.create_token(
+            token(n, id, 20 + i64::from(n)),
+            audit_entry(20, "admin", "token.create", id),
+        )
+        .await
+        .expect("token");
+    }
+    for login in ["оператор", "admin"] {
+        from.create_account(
+            account(login, Role::Operator),
+            audit_entry(30, "admin", "account.create", login),
+        )
+        .await
+        .expect("account");
+    }
+
+    let report = crate::copy::copy(from, to, |_, _| {}).await.expect("copy");
+    assert!(report.matches(), "{report:#?}");
+    let counts: Vec<u64> = report.to.iter().map(|p| p.count).collect();
+    // registry 2, messages 7, notices 2 (set_status + ack of a request with a notice? no: one),
+    // tokens 2, accounts 2, audit 5.
+    assert_eq!(counts[0], 2, "{report:#?}");
+    assert_eq!(counts[1], 7, "{report:#?}");
+    assert_eq!(counts[3], 2, "{report:#?}");
+    assert_eq!(counts[4], 2, "{report:#?}");
+    assert_eq!(counts[5], 5, "{report:#?}");
+    for section in Section::ALL {
+        let (a, b) = (
+            export_all(from, section).await,
+            export_all(to, section).await,
+        );
+        assert_eq!(a.len(), b.len(), "{section:?}");
+        if section != Section::Messages {
+            assert_eq!(a, b, "{section:?}");
+        }
+    }
+    // Messages: equal but for where attachment files live.
+    let one_from = get(from, 1).await;
+    let one_to = get(to, 1).await;
+    assert_eq!(one_to.seq, one_from.seq);
+    assert_eq!(one_to.message.sender_data, one_from.message.sender_data);
+    let file_to = one_to
+        .message
+        .attachments
+        .iter()
+        .find(|a| a.content_id == "file")
+        .expect("the file attachment");
+    assert_eq!(file_to.data.to_vec().expect("read"), bytes);
+    assert_eq!(journal(to, 2).await, journal(from, 2).await);
+    assert_eq!(
+        to.journal(&mid(3)).await.expect("journal"),
+        from.journal(&mid(3)).await.expect("journal"),
+        "node, actor and attempt kept"
+    );
+    assert_eq!(get(to, 3).await.state, DeliveryState::Leased);
+    assert_eq!(depths(to, "R").await, depths(from, "R").await);
+    assert_eq!(
+        from.registry().await.expect("registry"),
+        to.registry().await.expect("registry")
+    );
+
+    // The copy goes on working: the leased message is redelivered after its lease, the queued
+    // ones are leased in order, new seqs follow the imported ones.
+    let next = lease(to, poll("R", MessageKind::Request, at(100)))
+        .await
+        .expect("leased");
+    assert_eq!(next.message.id, mid(3));
+    assert_eq!(next.delivery_count, 2);
+    let seq = put(to, request(8, "S", "R")).await;
+    assert!(seq > get(to, 7).await.seq, "new seq {seq}");
+    let audit_seq = to
+        .append_audit(audit_entry(40, "admin", "x", "y"))
+        .await
+        .expect("append_audit");
+    assert!(audit_seq > 5, "new audit seq {audit_seq}");
+    let saved = to
+        .save_registry("[v3]".into(), Some(2), false, at(41), None)
+        .await
+        .expect("registry");
+    assert_eq!(saved.version, 3);
+
+    // A second import of the same records is refused whole.
+    let again = export_all(from, Section::Messages).await;
+    match to.import(again).await {
+        Err(StoreError::Exists(_)) => {}
+        other => panic!("a second import: {other:?}"),
+    }
+    let tokens = export_all(from, Section::Tokens).await;
+    assert!(matches!(
+        to.import(tokens).await,
+        Err(StoreError::Exists(_))
+    ));
+    assert_eq!(export_all(to, Section::Tokens).await.len(), 2);
+    // A target that is not empty is refused by `copy`.
+    assert!(matches!(
+        crate::copy::copy(from, to, |_, _| {}).await,
+        Err(crate::copy::CopyError::TargetNotEmpty(_))
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Runs a future to completion on the current thread, parking it while the future waits.

@@ -22,11 +22,22 @@
 //! * The registry is stored as versioned documents; every saved version is kept.
 //!
 //! Durability: a method returns `Ok` only after its change is durable (committed and synced).
+//!
+//! Times are kept to the microsecond (PostgreSQL's precision); finer parts may be dropped.
+//!
+//! # Several nodes on one store
+//!
+//! A backend shared by several bus nodes (PostgreSQL) carries [`QueueSignal`]s between them
+//! ([`Store::listen`]), so a long poll on one node wakes when another node queues a message; and
+//! background work is claimed through the store ([`Store::claim_job`], with fencing tokens), so
+//! one node at a time does it and a node that dies is replaced when its claim runs out. An
+//! embedded store does the same within its one process.
 
 #[cfg(feature = "testing")]
 pub mod conformance;
 
 mod access;
+pub mod copy;
 mod search;
 
 pub use access::{Account, AuditEntry, AuditQuery, NewAuditEntry, TokenRecord};
@@ -35,6 +46,7 @@ pub use search::{MessageQuery, MessageSummary};
 use std::fmt::Debug;
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use opensmev_types::{
     DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
@@ -434,6 +446,132 @@ pub struct RegistryDocument {
     pub saved_at: OffsetDateTime,
 }
 
+/// A queue whose waiting pollers should look again: a message became available in it (queued,
+/// released, or its lease ran out). Signals are hints, never the truth: a woken poller still
+/// leases through [`Store::lease_next`], and one that misses a signal finds the message on its
+/// next poll.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QueueSignal {
+    /// The queue's owner.
+    pub recipient: Mnemonic,
+    /// Its request queue or its response queue.
+    pub kind: MessageKind,
+    /// The node the message is bound to (`NewMessage::target_node_id`): only that node's pollers
+    /// can take it; `None`: any poller of the queue.
+    pub node: Option<String>,
+}
+
+/// Receives [`QueueSignal`]s (see [`Store::listen`]). Called from the store's own threads or
+/// tasks: it must be quick and must not block (wake waiters, nothing more).
+pub type SignalListener = Arc<dyn Fn(QueueSignal) + Send + Sync>;
+
+/// A held claim on a background job ([`Store::claim_job`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobClaim {
+    /// The job's name.
+    pub job: String,
+    /// Who holds it (a node's name).
+    pub holder: String,
+    /// The fencing token: higher than that of every earlier holder. Work done under a claim
+    /// checks it in its own transaction, so a holder that lost its claim (it stalled past the
+    /// claim's end and another node took over) can no longer change anything.
+    pub fence: i64,
+    /// When the claim runs out unless renewed (it is over when `now > until`).
+    pub until: OffsetDateTime,
+}
+
+/// What one [`Store::sweep`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Pending messages whose `EOL` had passed, now expired.
+    pub expired: u64,
+    /// Leases that ran out since the previous sweep (their queues were signalled).
+    pub leases_run_out: u64,
+}
+
+/// The parts of a store that [`Store::export`] reads and [`Store::import`] writes, in the order
+/// a copy writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    /// Every registry version, by version.
+    Registry,
+    /// Messages with their deliveries, bodies, attachments and journals, by `seq`.
+    Messages,
+    /// Pending status notices, by `seq`.
+    Notices,
+    /// API tokens, in the order of creation.
+    Tokens,
+    /// Accounts, by login.
+    Accounts,
+    /// The audit log, by `seq`.
+    Audit,
+}
+
+impl Section {
+    /// Every section, in copying order.
+    pub const ALL: [Section; 6] = [
+        Section::Registry,
+        Section::Messages,
+        Section::Notices,
+        Section::Tokens,
+        Section::Accounts,
+        Section::Audit,
+    ];
+
+    /// A stable name (reports, the CLI).
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Registry => "registry",
+            Section::Messages => "messages",
+            Section::Notices => "notices",
+            Section::Tokens => "tokens",
+            Section::Accounts => "accounts",
+            Section::Audit => "audit",
+        }
+    }
+}
+
+/// A message as a whole, for copying a store: its record (with `seq` and delivery state) and its
+/// journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    /// The message and its delivery.
+    pub stored: StoredMessage,
+    /// Its journal, oldest first.
+    pub journal: Vec<JournalEvent>,
+}
+
+/// One exported record ([`Store::export`], [`Store::import`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A registry version.
+    Registry(RegistryDocument),
+    /// A message.
+    Message(Box<MessageRecord>),
+    /// A pending status notice.
+    Notice(StatusNotice),
+    /// An API token.
+    Token(TokenRecord),
+    /// An account.
+    Account(Account),
+    /// An audit entry.
+    Audit(AuditEntry),
+}
+
+impl Record {
+    /// The section it belongs to.
+    pub fn section(&self) -> Section {
+        match self {
+            Record::Registry(_) => Section::Registry,
+            Record::Message(_) => Section::Messages,
+            Record::Notice(_) => Section::Notices,
+            Record::Token(_) => Section::Tokens,
+            Record::Account(_) => Section::Accounts,
+            Record::Audit(_) => Section::Audit,
+        }
+    }
+}
+
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -456,6 +594,15 @@ pub enum StoreError {
     /// Anything the database reported.
     #[error("database error: {0}")]
     Backend(String),
+    /// A background job's work was refused: the claim it was done under is no longer current
+    /// (it ran out, or another holder took the job over).
+    #[error("the claim on job {job} (fence {fence}) is no longer current")]
+    LostClaim {
+        /// The job.
+        job: String,
+        /// The stale fence.
+        fence: i64,
+    },
 }
 
 /// What acknowledging a message does to its interaction status, by the message's kind and
@@ -627,4 +774,63 @@ pub trait Store: Send + Sync + Debug {
 
     /// Audit entries matching `query`, newest first.
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Registers the listener of [`QueueSignal`]s (one; a second call replaces the first). The
+    /// store calls it after every commit that makes a message available in a queue — an accepted
+    /// enqueue, a released lease ([`LeaseOutcome::Release`]), a lease found run out by
+    /// [`Store::sweep`] — whichever store handle on the same database made the change: a backend
+    /// shared by several nodes carries the signal to every node (PostgreSQL: `LISTEN/NOTIFY`).
+    fn listen(&self, listener: SignalListener);
+
+    /// Claims the background job `job` for `holder` until `now + ttl`, or renews the claim
+    /// `holder` has. Succeeds when no one holds the job, when the holder's claim ran out
+    /// (`now > until`), or when `holder` holds it already (a renewal keeps the fence); a new
+    /// holder gets a fence higher than every earlier one. `None` while another holder's claim
+    /// runs. Several nodes call this on one database; exactly one holds a job at a time.
+    async fn claim_job(
+        &self,
+        job: &str,
+        holder: &str,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<JobClaim>, StoreError>;
+
+    /// Gives a claim up (a node shutting down), so another node takes the job at once: `false`
+    /// when the claim is not current (nothing changes).
+    async fn release_job(&self, claim: &JobClaim) -> Result<bool, StoreError>;
+
+    /// The bus's periodic upkeep, done by the holder of the job claim `claim` and refused with
+    /// [`StoreError::LostClaim`] unless the claim is current at `now` (same holder and fence,
+    /// not run out), checked in the sweep's own transaction:
+    /// * up to `limit` pending messages whose `EOL` passed (`eol < now`) and that no live lease
+    ///   holds are expired, exactly as [`Store::lease_next`] expires them on its way (state
+    ///   [`DeliveryState::Expired`], status `cancelled`, one [`JournalKind::Expired`] event, a
+    ///   status notice for the sender), so a queue no one polls does not keep them;
+    /// * the queues of leases that ran out since the previous sweep of this job (after the
+    ///   previous sweep's `now`, up to this `now`) are signalled, so pollers waiting anywhere
+    ///   take the released messages at once instead of at their next poll.
+    async fn sweep(
+        &self,
+        claim: &JobClaim,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<SweepReport, StoreError>;
+
+    /// Up to `limit` records of `section`, in its order, after position `after` (for messages,
+    /// notices and the audit log, `after` is a `seq`; for registry versions, a version; for
+    /// tokens and accounts, the number of records already read). Attachments come as the
+    /// store's own [`Blob`]s. For copying and checking a whole store.
+    async fn export(
+        &self,
+        section: Section,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<Record>, StoreError>;
+
+    /// Writes exported records as they are (their `seq`s, versions, states and journals kept),
+    /// in one transaction, into a store that holds none of them: a record whose key exists is
+    /// [`StoreError::Exists`] and nothing is written. Attachments given as [`Blob::File`] are
+    /// copied, never moved. Sequences continue after the highest imported `seq`. Signals
+    /// nothing and checks no quota: it copies a store.
+    async fn import(&self, records: Vec<Record>) -> Result<(), StoreError>;
 }
