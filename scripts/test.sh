@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs what is missing and runs every test of the workspace.
+# Installs what is missing (PostgreSQL included, started with its test role) and runs every test
+# of the workspace; the store conformance suite runs on SQLite and on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
+OPENSMEV_TEST_POSTGRES="$(bash scripts/postgres-setup.sh)"
+export OPENSMEV_TEST_POSTGRES
 cargo test --workspace --locked

@@ -337,6 +337,11 @@ fn read_store(db: &Path) -> Result<(i64, StoredRegistry), String> {
 fn check_store(report: &mut Report, config: &Config, data_dir_exists: bool) -> StoredRegistry {
     let lang = report.lang;
     let what = lang.pick("Хранилище", "Store");
+    if let Ok(location @ opensmev_server::config::StoreLocation::Postgres(_)) =
+        config.store_location()
+    {
+        return check_postgres(report, config, &location);
+    }
     let db = config
         .data_dir
         .join("store")
@@ -420,6 +425,64 @@ fn check_store(report: &mut Report, config: &Config, data_dir_exists: bool) -> S
                 lang.pick(
                     "проверьте права (проверку запускают от имени пользователя службы); повреждённое хранилище восстановите из резервной копии",
                     "check the permissions (run the check as the service user); restore a damaged store from a backup",
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// A PostgreSQL store: reachable, at this build's schema version (nothing is migrated: the
+/// check changes nothing), its registry read.
+fn check_postgres(
+    report: &mut Report,
+    config: &Config,
+    location: &opensmev_server::config::StoreLocation,
+) -> StoredRegistry {
+    let lang = report.lang;
+    let what = lang.pick("Хранилище", "Store");
+    let mut options = opensmev_server::store::OpenOptions::for_node(config);
+    options.migrate = false;
+    options.pool_size = 1;
+    let checked = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime.block_on(async {
+                let store = opensmev_server::store::open(location, options)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                store.registry().await.map_err(|e| e.to_string())
+            })
+        });
+    match checked {
+        Ok(document) => {
+            let registry_text = match &document {
+                Some(d) => format!(
+                    "{} {}",
+                    lang.pick("версия реестра", "registry version"),
+                    d.version
+                ),
+                None => lang.pick("реестра нет", "no registry").to_owned(),
+            };
+            report.ok(
+                what,
+                &format!(
+                    "PostgreSQL {} {} ({registry_text})",
+                    location.display(),
+                    lang.pick("доступен, схема актуальна", "reachable, schema current"),
+                ),
+            );
+            document.map(|d| (d.version as i64, d.text))
+        }
+        Err(error) => {
+            report.fail(
+                what,
+                &format!("PostgreSQL {}: {error}", location.display()),
+                lang.pick(
+                    "проверьте адрес, пользователя и пароль в store, что сервер PostgreSQL запущен; устаревшую схему обновите командой opensmev migrate",
+                    "check the address, user and password in store and that the PostgreSQL server runs; bring an old schema up to date with opensmev migrate",
                 ),
             );
             None

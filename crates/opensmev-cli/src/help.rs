@@ -100,6 +100,11 @@ const RU: &[(&str, &str, &str)] = &[
     ("opensmev registry", "file", "Файл реестра (TOML)."),
     ("opensmev registry", "data_dir", "Каталог данных сервера."),
     (
+        "opensmev registry",
+        "store",
+        "Хранилище вместо хранилища каталога данных: postgres://… или sqlite:ПУТЬ.",
+    ),
+    (
         "opensmev registry import",
         "",
         "Проверить файл реестра и сохранить его как новый реестр (работающий сервер его подхватит).",
@@ -998,6 +1003,47 @@ const RU: &[(&str, &str, &str)] = &[
         "opensmev client queue-statistics",
         "node",
         "Только очереди этого узла.",
+    ),
+    // migrate, store
+    (
+        "opensmev migrate",
+        "",
+        "Применить недостающие миграции к хранилищу PostgreSQL (узел делает это и сам при запуске, если не задано store_migrate = false).",
+    ),
+    (
+        "opensmev migrate",
+        "store",
+        "Хранилище: postgres://… или sqlite:ПУТЬ.",
+    ),
+    (
+        "opensmev store",
+        "",
+        "Хранилище: копирование между встроенным хранилищем и PostgreSQL, отпечаток.",
+    ),
+    (
+        "opensmev store copy",
+        "",
+        "Скопировать все записи хранилища в другое, пустое (сначала остановите шину), затем сравнить оба по числу записей и контрольным суммам.",
+    ),
+    (
+        "opensmev store copy",
+        "from",
+        "Копируемое хранилище: sqlite:ПУТЬ или postgres://….",
+    ),
+    (
+        "opensmev store copy",
+        "to",
+        "Пустое хранилище, в которое копировать: postgres://… или sqlite:ПУТЬ.",
+    ),
+    (
+        "opensmev store fingerprint",
+        "",
+        "Напечатать число записей и контрольные суммы хранилища: реестр, сообщения, журнал, уведомления, токены, учётные записи, аудит.",
+    ),
+    (
+        "opensmev store fingerprint",
+        "store",
+        "Хранилище: sqlite:ПУТЬ или postgres://….",
     ),
     // doctor
     (

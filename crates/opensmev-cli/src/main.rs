@@ -11,6 +11,7 @@ mod remote;
 mod remote_registry;
 mod serve;
 mod sig;
+mod store_cmd;
 
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 
@@ -67,6 +68,11 @@ enum Command {
     Audit(remote::AuditArgs),
     /// The catalogue of kinds of information.
     Kinds(remote::KindsArgs),
+    /// Apply pending migrations to a PostgreSQL store (a node also does it at start unless store_migrate = false).
+    Migrate(store_cmd::MigrateArgs),
+    /// The store: copy between the embedded store and PostgreSQL, fingerprint.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
 }
 
 /// Logs to standard error, as text or JSON lines; `OPENSMEV_LOG` (e.g. `debug`,
@@ -140,6 +146,8 @@ fn main() -> std::process::ExitCode {
         Command::Sig(command) => sig::run(command, cli.lang),
         Command::Client(command) => client::run(command, cli.lang),
         Command::Doctor(args) => doctor::run(args, cli.lang),
+        Command::Migrate(args) => store_cmd::migrate(args, cli.lang),
+        Command::Store(command) => store_cmd::run(command, cli.lang),
         Command::Send(args) => remote::send(args, cli.lang),
         Command::Poll(args) => remote::poll(args, cli.lang),
         Command::Ack(args) => remote::ack(args, cli.lang),

@@ -45,12 +45,18 @@ pub(crate) enum RegistryCommand {
         /// The data directory of the server.
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
+        /// The store instead of the data directory's: postgres://… or sqlite:PATH.
+        #[arg(long, env = "OPENSMEV_STORE")]
+        store: Option<String>,
     },
     /// Print the registry in force.
     Export {
         /// The data directory of the server.
         #[arg(long, default_value = "data")]
         data_dir: PathBuf,
+        /// The store instead of the data directory's: postgres://… or sqlite:PATH.
+        #[arg(long, env = "OPENSMEV_STORE")]
+        store: Option<String>,
     },
     /// Check a registry file without storing it.
     Check {
@@ -257,6 +263,45 @@ async fn shutdown_signal() {
 /// The store directory of the data directory `data_dir` (absolute), if it holds a store; an
 /// error naming what was looked for otherwise. Creates nothing: a mistyped `--data-dir` must not
 /// leave an empty store behind for a server that never uses it.
+/// The store a registry command works on: `--store` (or `OPENSMEV_STORE`), else the data
+/// directory's embedded store, which must exist.
+fn store_location(
+    store: Option<&str>,
+    data_dir: &std::path::Path,
+    lang: Lang,
+) -> anyhow::Result<opensmev_server::config::StoreLocation> {
+    match store {
+        Some(value) => opensmev_server::config::StoreLocation::parse(value).map_err(|e| {
+            anyhow::anyhow!("{}: {e}", lang.pick("неверное хранилище", "a wrong store"))
+        }),
+        None => Ok(opensmev_server::config::StoreLocation::Embedded(
+            existing_store(data_dir, lang)?,
+        )),
+    }
+}
+
+/// How a registry command names its store: the database file of an embedded store.
+fn shown_store(location: &opensmev_server::config::StoreLocation) -> String {
+    match location {
+        opensmev_server::config::StoreLocation::Embedded(dir) => dir
+            .join(opensmev_store_sqlite::DB_FILE)
+            .display()
+            .to_string(),
+        other => other.display(),
+    }
+}
+
+async fn open_store(
+    location: &opensmev_server::config::StoreLocation,
+) -> anyhow::Result<std::sync::Arc<dyn opensmev_store::Store>> {
+    let scratch = std::env::temp_dir().join(format!("opensmev-cli-{}", std::process::id()));
+    Ok(opensmev_server::store::open(
+        location,
+        opensmev_server::store::OpenOptions::for_tool(&scratch),
+    )
+    .await?)
+}
+
 fn existing_store(data_dir: &std::path::Path, lang: Lang) -> anyhow::Result<PathBuf> {
     let store_dir = data_dir.join("store");
     let file = store_dir.join(opensmev_store_sqlite::DB_FILE);
@@ -329,16 +374,20 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
             )?;
             Ok(ExitCode::SUCCESS)
         }
-        RegistryCommand::Import { file, data_dir } => {
-            let store_dir = existing_store(&data_dir, lang)?;
-            let store_path = store_dir.join(opensmev_store_sqlite::DB_FILE);
+        RegistryCommand::Import {
+            file,
+            data_dir,
+            store,
+        } => {
+            let location = store_location(store.as_deref(), &data_dir, lang)?;
             let text = std::fs::read_to_string(&file).with_context(|| reading(lang, &file))?;
             opensmev_core::registry::Registry::from_toml(&text, 0)
                 .with_context(|| rejected(lang, &file))?;
+            let opened = location.clone();
             let version = runtime(lang)?.block_on(async move {
-                let store = opensmev_store_sqlite::SqliteStore::open(&store_dir)?;
+                let store = open_store(&opened).await?;
                 let doc = opensmev_store::Store::save_registry(
-                    &store,
+                    &*store,
                     text,
                     None,
                     true,
@@ -356,21 +405,21 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
             eprintln!(
                 "{}: {}",
                 lang.pick("хранилище", "store"),
-                store_path.display()
+                shown_store(&location)
             );
             Ok(ExitCode::SUCCESS)
         }
-        RegistryCommand::Export { data_dir } => {
-            let store_dir = existing_store(&data_dir, lang)?;
-            let store_path = store_dir.join(opensmev_store_sqlite::DB_FILE);
+        RegistryCommand::Export { data_dir, store } => {
+            let location = store_location(store.as_deref(), &data_dir, lang)?;
+            let opened = location.clone();
             let doc = runtime(lang)?.block_on(async move {
-                let store = opensmev_store_sqlite::SqliteStore::open(&store_dir)?;
-                anyhow::Ok(opensmev_store::Store::registry(&store).await?)
+                let store = open_store(&opened).await?;
+                anyhow::Ok(opensmev_store::Store::registry(&*store).await?)
             })?;
             eprintln!(
                 "{}: {}",
                 lang.pick("хранилище", "store"),
-                store_path.display()
+                shown_store(&location)
             );
             match doc {
                 Some(doc) => write!(out, "{}", doc.text)?,

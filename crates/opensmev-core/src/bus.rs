@@ -556,7 +556,7 @@ pub struct Bus {
     signer: Arc<dyn Signer>,
     config: BusConfig,
     clock: Arc<dyn Clock>,
-    waiters: Waiters,
+    waiters: Arc<Waiters>,
     replays: ReplayCache,
     /// Keys the bus holds on behalf of information systems (server-side signing).
     keys: Option<Arc<dyn opensmev_crypto::KeyStore>>,
@@ -579,6 +579,13 @@ impl Bus {
         config: BusConfig,
         clock: Arc<dyn Clock>,
     ) -> Bus {
+        // The store's queue signals — from this node or any other on a shared store — wake the
+        // polls waiting here.
+        let waiters = Arc::new(Waiters::default());
+        let woken = Arc::clone(&waiters);
+        store.listen(Arc::new(move |signal| {
+            woken.wake(&signal.recipient, signal.kind, &signal.node)
+        }));
         Bus {
             store,
             registry: RwLock::new(Arc::new(Registry::empty())),
@@ -586,7 +593,7 @@ impl Bus {
             signer,
             config,
             clock,
-            waiters: Waiters::default(),
+            waiters,
             replays: ReplayCache::default(),
             keys: None,
             denials: crate::auth::Denials::default(),
@@ -977,7 +984,7 @@ impl Bus {
         recipient: &InformationSystem,
         request_status: Option<InteractionStatus>,
     ) -> Result<(), BusError> {
-        let (kind, target_node) = (message.kind, message.target_node_id.clone());
+        let kind = message.kind;
         let destination = format!("{}/{}", recipient.mnemonic, kind.as_str());
         let id = message.id.to_string();
         let quota = recipient.queue_quota;
@@ -990,10 +997,8 @@ impl Bus {
             None => self.store.enqueue(message, status, quota).await?,
         };
         match enqueued {
-            Enqueued::Accepted { .. } => {
-                self.waiters.wake(&recipient.mnemonic, kind, &target_node);
-                Ok(())
-            }
+            // The store signals the queue (on every node sharing it): waiting polls wake.
+            Enqueued::Accepted { .. } => Ok(()),
             Enqueued::Duplicate { .. } => Err(BusError::MessageIsAlreadySent(id)),
             Enqueued::QueueFull { depth } => {
                 Err(BusError::DestinationOverflow { destination, depth })
@@ -1330,7 +1335,6 @@ impl Bus {
             if let Some(message) = self.store.lease_next(request).await? {
                 let id = message.message.id.clone();
                 let lease = message.delivery_count;
-                let target_node = message.message.target_node_id.clone();
                 match hand_out(message) {
                     Ok(answer) => return Ok(Some(answer)),
                     Err(HandOutError::Failed(e)) => {
@@ -1344,9 +1348,8 @@ impl Bus {
                                 self.now(),
                             )
                             .await?;
-                        // Queued again: a poller waiting for this queue may take it.
-                        self.waiters
-                            .wake(&caller.system.mnemonic, kind, &target_node);
+                        // Queued again: the store signals the queue, so a poller waiting for it
+                        // may take it.
                         return Err(e);
                     }
                     Err(HandOutError::Undeliverable(reason)) => {

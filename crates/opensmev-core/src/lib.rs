@@ -15,6 +15,7 @@ pub mod auth;
 pub mod delivery;
 pub mod integration;
 pub mod registry;
+pub mod upkeep;
 
 mod bus;
 mod error;

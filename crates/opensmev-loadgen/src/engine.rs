@@ -833,7 +833,7 @@ pub async fn run(config: crate::LoadConfig) -> Result<Report, LoadError> {
             base,
             demo_dir,
             server_pid,
-        } => (None, normalize_base(base), demo_dir.clone(), *server_pid),
+        } => (None, base.clone(), demo_dir.clone(), *server_pid),
     };
     // `--rest`: the tokens of the consumer and provider systems (the spawned server's demo
     // tokens, or the ones given for a running server).
@@ -904,34 +904,41 @@ async fn load(
         config.payload_bytes,
         config.attachment_bytes,
     );
-    let api = rest::api_base(base);
+    // Several servers (nodes of one store), comma-separated: client i talks to the i-th.
+    let bases: Vec<String> = base.split(',').map(normalize_base).collect();
+    let apis: Vec<String> = bases.iter().map(|b| rest::api_base(b)).collect();
+    let api = apis.join(",");
     let wait_s = rest::wait_seconds(config.server_poll_wait);
-    // A client of `mnemonic`, receiving from `peer`, with the token `token` over REST.
-    let client =
-        |mnemonic: &str, peer: &str, token: Option<&String>| -> Result<Client, LoadError> {
-            match (config.api, token) {
-                (Api::Soap, _) => make_client(
-                    base,
-                    demo_dir,
-                    mnemonic,
-                    config.version,
-                    config.unsigned,
-                    config.http_timeout,
-                )
-                .map(Client::Soap),
-                (Api::Rest, Some(token)) => {
-                    RestClient::new(&api, token, peer, wait_s, config.http_timeout)
-                        .map(Client::Rest)
-                }
-                (Api::Rest, None) => Err(LoadError::Setup(
-                    "--rest needs API tokens of role is for the consumer and the provider".into(),
-                )),
+    // Client number `n` of `mnemonic`, receiving from `peer`, with the token `token` over REST.
+    let client = |n: usize,
+                  mnemonic: &str,
+                  peer: &str,
+                  token: Option<&String>|
+     -> Result<Client, LoadError> {
+        let (base, api) = (&bases[n % bases.len()], &apis[n % apis.len()]);
+        match (config.api, token) {
+            (Api::Soap, _) => make_client(
+                base,
+                demo_dir,
+                mnemonic,
+                config.version,
+                config.unsigned,
+                config.http_timeout,
+            )
+            .map(Client::Soap),
+            (Api::Rest, Some(token)) => {
+                RestClient::new(api, token, peer, wait_s, config.http_timeout).map(Client::Rest)
             }
-        };
+            (Api::Rest, None) => Err(LoadError::Setup(
+                "--rest needs API tokens of role is for the consumer and the provider".into(),
+            )),
+        }
+    };
     let mut consumers = Vec::new();
     for i in 0..config.consumers {
         consumers.push(Consumer {
             client: client(
+                i,
                 scenario.consumer,
                 scenario.provider,
                 tokens.map(|t| &t.consumer),
@@ -940,17 +947,18 @@ async fn load(
         });
     }
     let mut providers = Vec::new();
-    for _ in 0..config.providers {
+    for p in 0..config.providers {
         providers.push(client(
+            p,
             scenario.provider,
             scenario.consumer,
             tokens.map(|t| &t.provider),
         )?);
     }
     let mut idle = Vec::new();
-    for _ in 0..config.idle_pollers {
+    for i in 0..config.idle_pollers {
         idle.push(Client::Soap(make_client(
-            base,
+            &bases[i % bases.len()],
             demo_dir,
             crate::workload::TEST_CONSUMER,
             config.version,

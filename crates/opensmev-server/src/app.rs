@@ -5,7 +5,6 @@ use std::sync::Arc;
 use opensmev_core::{Bus, BusConfig, SystemClock};
 use opensmev_crypto::{Certificate, CryptoProvider, OpenSslProvider, Signer};
 use opensmev_store::Store;
-use opensmev_store_sqlite::SqliteStore;
 
 use crate::config::Config;
 use crate::demo;
@@ -158,16 +157,18 @@ impl Application {
         if not_after < time::OffsetDateTime::now_utc() + time::Duration::days(30) {
             tracing::warn!(%not_after, "the bus's certificate expires within 30 days (or has expired)");
         }
-        let store_dir = config.data_dir.join("store");
-        let node = crate::access::node(&config).to_owned();
-        let store_path = store_dir.clone();
-        let store: Arc<dyn Store> = Arc::new(
-            tokio::task::spawn_blocking(move || SqliteStore::open_on_node(&store_dir, Some(&node)))
+        let location = config
+            .store_location()
+            .map_err(|e| setup("the store setting", e))?;
+        let store: Arc<dyn Store> =
+            crate::store::open(&location, crate::store::OpenOptions::for_node(&config))
                 .await
-                .map_err(|e| setup("opening the store", e))?
-                .map_err(|e| setup("opening the store", e))?,
-        );
-        tracing::info!(store = %store_path.display(), "the store is open (SQLite)");
+                .map_err(|e| setup(format!("opening the store {}", location.display()), e))?;
+        let backend = match location {
+            crate::config::StoreLocation::Embedded(_) => "SQLite",
+            crate::config::StoreLocation::Postgres(_) => "PostgreSQL",
+        };
+        tracing::info!(store = %location.display(), backend, "the store is open");
         let bus_config = BusConfig {
             lease: time::Duration::seconds(config.lease_seconds as i64),
             stale_message_id: time::Duration::hours(config.stale_message_id_hours as i64),
@@ -402,8 +403,56 @@ impl Application {
                 self.state.config.header_read_timeout_ms,
             ),
         };
+        let held = Arc::new(std::sync::Mutex::new(None));
+        let upkeep = tokio::spawn(upkeep(self.state.clone(), Arc::clone(&held)));
         let result = crate::serve::serve(listener, router, limits, tls, shutdown).await;
         poller.abort();
+        upkeep.abort();
+        let _ = upkeep.await;
+        // Another node takes the sweep over at once instead of after the claim runs out.
+        let claim = held.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(claim) = claim {
+            let _ = self.state.bus.release_upkeep(&claim).await;
+        }
         Ok(result?)
+    }
+}
+
+/// Every node's upkeep loop: every `sweep_interval_ms`, claim the sweep job (one node of all
+/// holds it; the claim lasts five intervals, at least 5 s, so a dead node is replaced that soon)
+/// and sweep when held. `held` keeps the current claim, for releasing it at shutdown.
+async fn upkeep(state: Arc<State>, held: Arc<std::sync::Mutex<Option<opensmev_store::JobClaim>>>) {
+    use opensmev_core::upkeep::Upkeep;
+    let interval = std::time::Duration::from_millis(state.config.sweep_interval_ms);
+    let ttl = time::Duration::try_from(interval * 5)
+        .unwrap_or(time::Duration::seconds(5))
+        .max(time::Duration::seconds(5));
+    let node = crate::access::node(&state.config).to_owned();
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_holder = false;
+    loop {
+        ticker.tick().await;
+        let claim = match state.bus.upkeep(&node, ttl).await {
+            Ok(Upkeep::Swept { claim, .. }) => {
+                if !was_holder {
+                    tracing::info!(fence = claim.fence, "this node now runs the sweep");
+                }
+                Some(claim)
+            }
+            Ok(Upkeep::Standby) => None,
+            Ok(Upkeep::Lost) => {
+                tracing::warn!(
+                    "this node lost the sweep to another node (it stalled past its claim)"
+                );
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sweep failed; trying again at the next interval");
+                None
+            }
+        };
+        was_holder = claim.is_some();
+        *held.lock().unwrap_or_else(|e| e.into_inner()) = claim;
     }
 }

@@ -171,6 +171,91 @@ pub struct Config {
     pub keys_passphrase: Option<String>,
     /// The longest long poll a client of the integration API may ask for (default 60 s).
     pub api_max_poll_wait_seconds: u64,
+    /// Where the bus keeps its data: unset, the embedded store in `<data_dir>/store`;
+    /// `sqlite:PATH`, an embedded store in the directory PATH; `postgres://…` (or
+    /// `postgresql://…`), a PostgreSQL database shared by any number of nodes.
+    pub store: Option<String>,
+    /// The most connections a node opens to PostgreSQL (default 16).
+    pub store_pool_size: usize,
+    /// Whether a node applies pending PostgreSQL migrations when it starts (default true; with
+    /// false, run `opensmev migrate` first and a node refuses an outdated database).
+    pub store_migrate: bool,
+    /// How often (milliseconds) a node tries to claim and run the sweep (expiry of messages
+    /// whose EOL passed, waking pollers of run-out leases); one node of all does it at a time.
+    pub sweep_interval_ms: u64,
+}
+
+/// Where the bus's data is ([`Config::store_location`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// An embedded (SQLite) store in this directory.
+    Embedded(PathBuf),
+    /// A PostgreSQL database (a connection URL).
+    Postgres(String),
+}
+
+impl StoreLocation {
+    /// Parses a `store` value: `sqlite:PATH`, `postgres://…` or `postgresql://…`.
+    pub fn parse(value: &str) -> Result<StoreLocation, ConfigError> {
+        let value = value.trim();
+        if let Some(path) = value.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err(ConfigError::Invalid(
+                    "store \"sqlite:\" needs a directory: sqlite:/var/lib/opensmev/store".into(),
+                ));
+            }
+            return Ok(StoreLocation::Embedded(PathBuf::from(path)));
+        }
+        if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            return Ok(StoreLocation::Postgres(value.to_owned()));
+        }
+        Err(ConfigError::Invalid(format!(
+            "store {:?} is neither sqlite:PATH nor postgres://… (postgresql://…)",
+            redact_url(value)
+        )))
+    }
+
+    /// For logs and messages: the location without a password.
+    pub fn display(&self) -> String {
+        match self {
+            StoreLocation::Embedded(path) => format!("sqlite:{}", path.display()),
+            StoreLocation::Postgres(url) => redact_url(url),
+        }
+    }
+}
+
+/// A connection URL with its password (`user:password@`) replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let Some((userinfo, hosts)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let mut redacted = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
+        None => format!("{scheme}://{userinfo}@{hosts}"),
+    };
+    // A password given as a query parameter.
+    let mut query = String::new();
+    if let Some((path, params)) = tail.split_once('?') {
+        let params: Vec<String> = params
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some(("password", _)) => "password=***".to_owned(),
+                _ => p.to_owned(),
+            })
+            .collect();
+        query = format!("{path}?{}", params.join("&"));
+    } else {
+        query.push_str(tail);
+    }
+    redacted.push_str(&query);
+    redacted
 }
 
 impl Default for Config {
@@ -207,6 +292,10 @@ impl Default for Config {
             keys_dir: None,
             keys_passphrase: None,
             api_max_poll_wait_seconds: 60,
+            store: None,
+            store_pool_size: 16,
+            store_migrate: true,
+            sweep_interval_ms: 1000,
         }
     }
 }
@@ -246,6 +335,10 @@ struct FileConfig {
     keys_dir: Option<PathBuf>,
     keys_passphrase_file: Option<PathBuf>,
     api_max_poll_wait_seconds: Option<u64>,
+    store: Option<String>,
+    store_pool_size: Option<usize>,
+    store_migrate: Option<bool>,
+    sweep_interval_ms: Option<u64>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -262,7 +355,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 31] = [
+const ENV_KEYS: [&str; 35] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -294,6 +387,10 @@ const ENV_KEYS: [&str; 31] = [
     "KEYS_DIR",
     "KEYS_PASSPHRASE",
     "API_MAX_POLL_WAIT_SECONDS",
+    "STORE",
+    "STORE_POOL_SIZE",
+    "STORE_MIGRATE",
+    "SWEEP_INTERVAL_MS",
 ];
 
 impl Config {
@@ -352,6 +449,15 @@ impl Config {
         Ok(config)
     }
 
+    /// Where the bus's data is: the `store` setting, or the embedded store in
+    /// `<data_dir>/store`.
+    pub fn store_location(&self) -> Result<StoreLocation, ConfigError> {
+        match &self.store {
+            Some(value) => StoreLocation::parse(value),
+            None => Ok(StoreLocation::Embedded(self.data_dir.join("store"))),
+        }
+    }
+
     /// Reads the TLS files (`tls_cert`, `tls_key`, `tls_client_ca`) and checks that they can
     /// serve HTTPS: readable, PEM, the key matching the certificate. Nothing to do without TLS.
     /// [`Config::load`] calls it; the server checks again when it starts.
@@ -386,8 +492,14 @@ impl Config {
             log_format,
             tls_client_auth,
             fault_lang,
-            api_max_poll_wait_seconds
+            api_max_poll_wait_seconds,
+            store_pool_size,
+            store_migrate,
+            sweep_interval_ms
         );
+        if f.store.is_some() {
+            self.store = f.store;
+        }
         if f.keys_dir.is_some() {
             self.keys_dir = f.keys_dir;
         }
@@ -453,6 +565,20 @@ impl Config {
                 self.keys_passphrase = Some(value.to_owned()).filter(|v| !v.is_empty());
             }
             "API_MAX_POLL_WAIT_SECONDS" => self.api_max_poll_wait_seconds = num(name, value)?,
+            "STORE" => self.store = Some(value.trim().to_owned()).filter(|v| !v.is_empty()),
+            "STORE_POOL_SIZE" => self.store_pool_size = num(name, value)?,
+            "SWEEP_INTERVAL_MS" => self.sweep_interval_ms = num(name, value)?,
+            "STORE_MIGRATE" => {
+                self.store_migrate = match value.trim() {
+                    "1" | "true" | "yes" => true,
+                    "0" | "false" | "no" => false,
+                    other => {
+                        return Err(ConfigError::Invalid(format!(
+                            "OPENSMEV_STORE_MIGRATE={other:?} is not a boolean"
+                        )));
+                    }
+                }
+            }
             "SMEV_KEY" => self.smev_key = Some(PathBuf::from(value)),
             "SMEV_CERT" => self.smev_cert = Some(PathBuf::from(value)),
             "REGISTRY_FILE" => self.registry_file = Some(PathBuf::from(value)),
@@ -538,6 +664,21 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "lease_seconds must be positive".into(),
             ));
+        }
+        if let Some(store) = &self.store {
+            StoreLocation::parse(store)?;
+        }
+        if self.store_pool_size == 0 || self.store_pool_size > 1000 {
+            return Err(ConfigError::Invalid(format!(
+                "store_pool_size {} must be 1 to 1000",
+                self.store_pool_size
+            )));
+        }
+        if !(100..=60_000).contains(&self.sweep_interval_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "sweep_interval_ms {} must be 100 to 60000",
+                self.sweep_interval_ms
+            )));
         }
         if self.max_xml_body_bytes == 0 || self.max_mtom_body_bytes < self.max_xml_body_bytes {
             return Err(ConfigError::Invalid(
@@ -682,6 +823,34 @@ fn parse_addr(text: &str) -> Result<SocketAddr, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn store_locations_parse_and_passwords_are_redacted() {
+        use super::{StoreLocation, redact_url};
+        assert_eq!(
+            StoreLocation::parse("sqlite:/var/lib/x").unwrap(),
+            StoreLocation::Embedded("/var/lib/x".into())
+        );
+        let url =
+            "postgres://bus:s3cr%40t@db1:5432,db2:5433/opensmev?target_session_attrs=read-write";
+        assert_eq!(
+            StoreLocation::parse(url).unwrap().display(),
+            "postgres://bus:***@db1:5432,db2:5433/opensmev?target_session_attrs=read-write"
+        );
+        assert_eq!(
+            redact_url("postgresql://db/x?user=a&password=b"),
+            "postgresql://db/x?user=a&password=***"
+        );
+        assert_eq!(redact_url("postgres://db/x"), "postgres://db/x");
+        for bad in ["sqlite:", "mysql://x", "/var/lib/x", "postgres:/x"] {
+            let e = StoreLocation::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("store"), "{bad}: {e}");
+        }
+        let e = StoreLocation::parse("mysql://u:pw@h/db")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

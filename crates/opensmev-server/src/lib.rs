@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod demo;
+pub mod store;
 
 mod access;
 mod app;

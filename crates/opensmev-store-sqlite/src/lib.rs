@@ -25,6 +25,7 @@ mod copy;
 mod files;
 
 pub use files::FILES_DIR;
+pub use schema::SCHEMA_VERSION;
 mod ops;
 mod schema;
 mod upkeep;

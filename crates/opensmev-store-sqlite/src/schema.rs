@@ -243,7 +243,7 @@ CREATE TABLE jobs (
 ];
 
 /// The schema version this build creates.
-pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Opens the read-write connection: WAL, `synchronous=FULL`, foreign keys, busy timeout, and
 /// the schema migrated to [`SCHEMA_VERSION`].

@@ -16,11 +16,11 @@ use crate::{Blob, Record, Section, Store, StoreError};
 /// attachments, so a step is bounded in memory by this many messages).
 pub const BATCH: usize = 100;
 
-/// The fingerprint of one section.
+/// The fingerprint of one section (and of the journal, which travels with the messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SectionPrint {
-    /// The section.
-    pub section: Section,
+    /// The section's name ([`Section::name`], or `journal`: every message's journal events).
+    pub name: &'static str,
     /// How many records it holds.
     pub count: u64,
     /// SHA-256 over the records' canonical forms, in export order (hex).
@@ -122,12 +122,13 @@ pub async fn copy(
     })
 }
 
-/// Counts and digests every section of `store`.
+/// Counts and digests every section of `store`, and the journal (after the messages).
 pub async fn fingerprint(store: &dyn Store) -> Result<Vec<SectionPrint>, StoreError> {
-    let mut prints = Vec::with_capacity(Section::ALL.len());
+    let mut prints = Vec::with_capacity(Section::ALL.len() + 1);
     for section in Section::ALL {
         let mut hash = Sha256::new();
         let mut count = 0u64;
+        let mut journal = (Sha256::new(), 0u64);
         let mut after = 0;
         loop {
             let batch = store.export(section, after, BATCH).await?;
@@ -139,6 +140,14 @@ pub async fn fingerprint(store: &dyn Store) -> Result<Vec<SectionPrint>, StoreEr
                 let canonical = canonical(record).map_err(|e| {
                     StoreError::Unavailable(format!("reading an attachment to fingerprint: {e}"))
                 })?;
+                if let Record::Message(m) = &canonical {
+                    for event in &m.journal {
+                        let text = format!("{}|{event:?}", m.stored.message.id);
+                        journal.0.update((text.len() as u64).to_be_bytes());
+                        journal.0.update(text.as_bytes());
+                        journal.1 += 1;
+                    }
+                }
                 let text = format!("{canonical:?}");
                 hash.update((text.len() as u64).to_be_bytes());
                 hash.update(text.as_bytes());
@@ -146,10 +155,17 @@ pub async fn fingerprint(store: &dyn Store) -> Result<Vec<SectionPrint>, StoreEr
             }
         }
         prints.push(SectionPrint {
-            section,
+            name: section.name(),
             count,
             digest: hex(&hash.finalize()),
         });
+        if section == Section::Messages {
+            prints.push(SectionPrint {
+                name: "journal",
+                count: journal.1,
+                digest: hex(&journal.0.finalize()),
+            });
+        }
     }
     Ok(prints)
 }

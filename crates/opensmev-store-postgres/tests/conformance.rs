@@ -1,0 +1,696 @@
+//! The conformance suite on PostgreSQL, and behaviours only a shared database has: two store
+//! handles ("nodes") on one database leasing concurrently, signals across nodes, concurrent
+//! migrations, large attachments through the chunk table and the cache.
+//!
+//! Every store gets a database of its own (`osmv_t_<pid>_<n>`), created through the admin
+//! connection string in `OPENSMEV_TEST_POSTGRES` (default: the local server's socket as
+//! `postgres`) and dropped at the end, also when a test fails. A server that cannot be reached
+//! fails the tests, naming the variable: CI starts PostgreSQL, nothing is skipped silently.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use opensmev_store::conformance::{self, NODE, at, mid, mn, poll, request};
+use opensmev_store::{Attachment, Blob, Enqueued, QueueSignal, Store, StoreError, StoredMessage};
+use opensmev_store_postgres::{PgOptions, PostgresStore, SCHEMA_VERSION};
+use opensmev_types::{InteractionStatus, MessageKind};
+use tokio_postgres::NoTls;
+
+const ENV: &str = "OPENSMEV_TEST_POSTGRES";
+const DEFAULT_ADMIN: &str = "host=/var/run/postgresql user=postgres dbname=postgres";
+const PREFIX: &str = "osmv_t_";
+
+/// The test server: creates databases, and drops them when dropped.
+struct Server {
+    admin: String,
+    created: Mutex<Vec<String>>,
+    cache: tempfile::TempDir,
+}
+
+/// Numbers the databases of this process (tests run in parallel).
+static DATABASES: AtomicU32 = AtomicU32::new(0);
+
+/// Runs a statement on the admin database.
+async fn admin_execute(admin: &str, sql: &str) -> Result<(), tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(admin, NoTls).await?;
+    let driver = tokio::spawn(connection);
+    let result = client.batch_execute(sql).await;
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// A connection string without its password (for messages).
+fn redacted(conn: &str) -> String {
+    if conn.contains("://") {
+        // scheme://user:password@hosts/…
+        match (conn.find("://"), conn.find('@')) {
+            (Some(start), Some(at)) if conn[start + 3..at].contains(':') => {
+                let colon = start + 3 + conn[start + 3..at].find(':').unwrap_or(0);
+                format!("{}:***{}", &conn[..colon], &conn[at..])
+            }
+            _ => conn.to_owned(),
+        }
+    } else {
+        conn.split_whitespace()
+            .map(|pair| {
+                if pair.starts_with("password=") {
+                    "password=***"
+                } else {
+                    pair
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// `admin` with another database name.
+fn with_dbname(admin: &str, db: &str) -> String {
+    if let Some(rest) = admin
+        .strip_prefix("postgres://")
+        .or_else(|| admin.strip_prefix("postgresql://"))
+    {
+        let scheme = &admin[..admin.len() - rest.len()];
+        let (main, query) = match rest.split_once('?') {
+            Some((main, query)) => (main, Some(query)),
+            None => (rest, None),
+        };
+        let authority = main.split_once('/').map_or(main, |(a, _)| a);
+        let mut url = format!("{scheme}{authority}/{db}");
+        if let Some(query) = query {
+            url.push('?');
+            url.push_str(query);
+        }
+        url
+    } else {
+        format!("{admin} dbname={db}")
+    }
+}
+
+impl Server {
+    async fn new() -> Arc<Server> {
+        let admin = std::env::var(ENV).unwrap_or_else(|_| DEFAULT_ADMIN.to_owned());
+        let (client, connection) = match tokio_postgres::connect(&admin, NoTls).await {
+            Ok(pair) => pair,
+            Err(e) => panic!(
+                "cannot reach the PostgreSQL test server through {ENV}={:?}: {e} \
+                 ({:?}). Start PostgreSQL or set {ENV} to an admin connection string \
+                 (a role that may CREATE DATABASE).",
+                redacted(&admin),
+                std::error::Error::source(&e)
+            ),
+        };
+        let driver = tokio::spawn(connection);
+        // Databases left by earlier runs that died (their process is gone).
+        let rows = client
+            .query(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+                &[&PREFIX],
+            )
+            .await
+            .expect("listing databases");
+        for row in rows {
+            let name: String = row.get(0);
+            let pid = name
+                .strip_prefix(PREFIX)
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if pid.is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists()) {
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+            }
+        }
+        drop(client);
+        let _ = driver.await;
+        Arc::new(Server {
+            admin,
+            created: Mutex::new(Vec::new()),
+            cache: tempfile::tempdir().expect("a temporary directory"),
+        })
+    }
+
+    /// A new empty database: its name and connection string.
+    async fn database(&self) -> (String, String) {
+        let n = DATABASES.fetch_add(1, Ordering::Relaxed);
+        let name = format!("{PREFIX}{}_{n}", std::process::id());
+        admin_execute(&self.admin, &format!("CREATE DATABASE \"{name}\""))
+            .await
+            .unwrap_or_else(|e| panic!("creating database {name}: {e:?}"));
+        self.created.lock().unwrap().push(name.clone());
+        let url = with_dbname(&self.admin, &name);
+        (name, url)
+    }
+
+    /// A store on `url` for `node`, with a cache directory of its own.
+    async fn open(&self, url: &str, db: &str, node: &str) -> PostgresStore {
+        PostgresStore::connect(
+            url,
+            PgOptions {
+                node: Some(node.to_owned()),
+                pool_size: 16,
+                migrate: true,
+                cache_dir: self.cache_dir(db, node),
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {db}: {e}"))
+    }
+
+    fn cache_dir(&self, db: &str, node: &str) -> PathBuf {
+        self.cache.path().join(db).join(node)
+    }
+
+    /// A store on a new database, opened on [`NODE`].
+    async fn store(&self) -> PostgresStore {
+        let (name, url) = self.database().await;
+        self.open(&url, &name, NODE).await
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let names = std::mem::take(&mut *self.created.lock().unwrap_or_else(|e| e.into_inner()));
+        if names.is_empty() {
+            return;
+        }
+        let admin = self.admin.clone();
+        // Dropping runs on a thread with a runtime of its own: this may run while a test panics,
+        // inside the test's runtime.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                for name in names {
+                    if let Err(e) = admin_execute(
+                        &admin,
+                        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+                    )
+                    .await
+                    {
+                        eprintln!("dropping database {name}: {e:?}");
+                    }
+                }
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_suite() {
+    let server = Server::new().await;
+    let make = {
+        let server = Arc::clone(&server);
+        move || {
+            let server = Arc::clone(&server);
+            async move { Arc::new(server.store().await) as Arc<dyn Store> }
+        }
+    };
+    conformance::run_all(make).await;
+}
+
+/// Collects every message a set of concurrent lease loops gets.
+async fn lease_all(stores: &[PostgresStore], loops_per_store: usize) -> Vec<StoredMessage> {
+    let mut tasks = Vec::new();
+    for store in stores {
+        for _ in 0..loops_per_store {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(m) = store
+                    .lease_next(poll("R", MessageKind::Request, at(1)))
+                    .await
+                    .expect("lease_next")
+                {
+                    got.push(m);
+                }
+                got
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("a leasing task"));
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_never_lease_one_message_twice() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let a = server.open(&url, &db, "node-a").await;
+    let b = server.open(&url, &db, "node-b").await;
+    for n in 1..=200 {
+        let store = if n % 2 == 0 { &a } else { &b };
+        let outcome = store
+            .enqueue(
+                request(n, "S", "R"),
+                InteractionStatus::RequestIsQueued,
+                conformance::NO_QUOTA,
+            )
+            .await
+            .expect("enqueue");
+        assert!(matches!(outcome, Enqueued::Accepted { .. }), "{outcome:?}");
+    }
+    let leased = lease_all(&[a.clone(), b.clone()], 4).await;
+    let ids: HashSet<_> = leased.iter().map(|m| m.message.id.clone()).collect();
+    assert_eq!(ids.len(), leased.len(), "a message was handed out twice");
+    assert_eq!(ids, (1..=200).map(mid).collect::<HashSet<_>>());
+    assert!(leased.iter().all(|m| m.delivery_count == 1));
+    // Each hand-out is journaled by the node that made it.
+    let journal = a.journal(&leased[0].message.id).await.expect("journal");
+    assert_eq!(journal.len(), 2);
+    assert!(
+        matches!(journal[1].node.as_deref(), Some("node-a" | "node-b")),
+        "{journal:?}"
+    );
+    // Both nodes see every lease: nothing is left, and once the leases run out each message is
+    // handed out once more, still exactly once.
+    assert_eq!(
+        a.lease_next(poll("R", MessageKind::Request, at(2)))
+            .await
+            .expect("lease_next"),
+        None
+    );
+    let mut later = Vec::new();
+    for store in [&a, &b] {
+        later.push(store.clone());
+    }
+    let mut tasks = Vec::new();
+    for store in later {
+        tasks.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(m) = store
+                .lease_next(poll("R", MessageKind::Request, at(1000)))
+                .await
+                .expect("lease_next")
+            {
+                got.push(m);
+            }
+            got
+        }));
+    }
+    let mut again = Vec::new();
+    for task in tasks {
+        again.extend(task.await.expect("a leasing task"));
+    }
+    assert_eq!(again.len(), 200);
+    assert!(again.iter().all(|m| m.delivery_count == 2));
+    let ids: HashSet<_> = again.iter().map(|m| m.message.id.clone()).collect();
+    assert_eq!(ids.len(), 200);
+}
+
+/// The next signal heard (within 10 s).
+async fn next(heard: &mut tokio::sync::mpsc::UnboundedReceiver<QueueSignal>) -> QueueSignal {
+    tokio::time::timeout(Duration::from_secs(10), heard.recv())
+        .await
+        .expect("a signal within 10 s")
+        .expect("the channel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_reach_every_node() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let a = server.open(&url, &db, "node-a").await;
+    let b = server.open(&url, &db, "node-b").await;
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    b.listen(Arc::new(move |signal: QueueSignal| {
+        let _ = sender.send(signal);
+    }));
+
+    let mut bound = request(1, "S", "R");
+    bound.target_node_id = Some("узел\t%2".to_owned());
+    a.enqueue(
+        bound,
+        InteractionStatus::RequestIsQueued,
+        conformance::NO_QUOTA,
+    )
+    .await
+    .expect("enqueue");
+    assert_eq!(
+        next(&mut heard).await,
+        QueueSignal {
+            recipient: mn("R"),
+            kind: MessageKind::Request,
+            node: Some("узел\t%2".to_owned()),
+        }
+    );
+
+    // A refused enqueue signals nothing; a released lease signals its queue.
+    let full = a
+        .enqueue(request(2, "S", "R"), InteractionStatus::RequestIsQueued, 1)
+        .await
+        .expect("enqueue");
+    assert!(matches!(full, Enqueued::QueueFull { .. }), "{full:?}");
+    a.enqueue(
+        conformance::response(3, "P", "C", None),
+        InteractionStatus::ResponseIsQueued,
+        conformance::NO_QUOTA,
+    )
+    .await
+    .expect("enqueue");
+    assert_eq!(
+        next(&mut heard).await,
+        QueueSignal {
+            recipient: mn("C"),
+            kind: MessageKind::Response,
+            node: None,
+        },
+        "the refused enqueue sent nothing before this one"
+    );
+    let leased = a
+        .lease_next(poll("C", MessageKind::Response, at(1)))
+        .await
+        .expect("lease_next")
+        .expect("leased");
+    assert!(
+        a.settle_lease(
+            &mn("C"),
+            &leased.message.id,
+            1,
+            opensmev_store::LeaseOutcome::Release,
+            at(2)
+        )
+        .await
+        .expect("settle_lease")
+    );
+    assert_eq!(next(&mut heard).await.recipient, mn("C"));
+
+    // A node id too long for a notification wakes the whole queue.
+    let mut long = request(4, "S", "R2");
+    long.target_node_id = Some("n".repeat(9000));
+    a.enqueue(
+        long,
+        InteractionStatus::RequestIsQueued,
+        conformance::NO_QUOTA,
+    )
+    .await
+    .expect("enqueue");
+    let signal = next(&mut heard).await;
+    assert_eq!((signal.recipient, signal.node), (mn("R2"), None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_end_at_the_current_version() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::migrate(&url).await })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for run in runs {
+        outcomes.push(run.await.expect("a migrating task").expect("migrate"));
+    }
+    assert!(
+        outcomes.iter().all(|&(_, after)| after == SCHEMA_VERSION),
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().any(|&(before, _)| before == 0),
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        PostgresStore::migrate(&url).await.expect("migrate"),
+        (SCHEMA_VERSION, SCHEMA_VERSION)
+    );
+    // A store opens on it without migrating; a newer schema is refused and left alone.
+    let store = PostgresStore::connect(
+        &url,
+        PgOptions {
+            migrate: false,
+            cache_dir: server.cache_dir(&db, "x"),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .expect("connect without migrating");
+    drop(store);
+    admin_execute(
+        &url,
+        &format!(
+            "INSERT INTO opensmev_schema (version) VALUES ({})",
+            SCHEMA_VERSION + 1
+        ),
+    )
+    .await
+    .expect("marking a newer schema");
+    match PostgresStore::migrate(&url).await {
+        Err(StoreError::Corrupt(_)) => {}
+        other => panic!("a newer schema: expected Corrupt, got {other:?}"),
+    }
+    let opened = PostgresStore::connect(
+        &url,
+        PgOptions {
+            migrate: false,
+            cache_dir: server.cache_dir(&db, "y"),
+            ..PgOptions::default()
+        },
+    )
+    .await;
+    assert!(matches!(opened, Err(StoreError::Corrupt(_))), "{opened:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_file_attachments_round_trip_through_chunks_and_the_cache() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let a = server.open(&url, &db, "node-a").await;
+    let b = server.open(&url, &db, "node-b").await;
+    let spool = tempfile::tempdir().expect("a temporary directory");
+    let big: Vec<u8> = (0..3 * (1 << 20) + 12_345u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let path = spool.path().join("part-1");
+    std::fs::write(&path, &big).expect("writing the spool file");
+    let exact: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+    let mut message = request(1, "S", "R");
+    message.attachments = vec![
+        Attachment {
+            content_id: "big".to_owned(),
+            mime_type: "application/octet-stream".to_owned(),
+            data: Blob::File {
+                path: path.clone(),
+                len: big.len() as u64,
+            },
+        },
+        Attachment {
+            content_id: "one-mib".to_owned(),
+            mime_type: "application/octet-stream".to_owned(),
+            data: Blob::Bytes(exact.clone()),
+        },
+    ];
+    a.enqueue(
+        message,
+        InteractionStatus::RequestIsQueued,
+        conformance::NO_QUOTA,
+    )
+    .await
+    .expect("enqueue");
+    assert!(path.exists(), "the store does not move the caller's file");
+    std::fs::remove_file(&path).expect("the caller removes its file");
+
+    let leased = b
+        .lease_next(poll("R", MessageKind::Request, at(1)))
+        .await
+        .expect("lease_next")
+        .expect("leased");
+    let [first, second] = &leased.message.attachments[..] else {
+        panic!("two attachments: {:?}", leased.message.attachments);
+    };
+    let Blob::File { path: cached, len } = &first.data else {
+        panic!("a large attachment comes back as a file: {:?}", first.data);
+    };
+    assert_eq!(*len, big.len() as u64);
+    assert!(
+        cached.starts_with(server.cache_dir(&db, "node-b")),
+        "{cached:?}"
+    );
+    assert!(first.data.to_vec().expect("reading the cache file") == big);
+    assert_eq!(second.data, Blob::Bytes(exact), "1 MiB stays inline");
+
+    // Read again: the cache file is reused as it is.
+    let modified = std::fs::metadata(cached).and_then(|m| m.modified()).ok();
+    let again = b.message(&mid(1)).await.expect("message").expect("found");
+    assert_eq!(again.message.attachments[0].data, first.data);
+    assert_eq!(
+        std::fs::metadata(cached).and_then(|m| m.modified()).ok(),
+        modified
+    );
+    // A cache file that lost its bytes is written anew.
+    std::fs::write(cached, b"truncated").expect("damaging the cache file");
+    let again = b.message(&mid(1)).await.expect("message").expect("found");
+    assert!(again.message.attachments[0].data.to_vec().expect("reading") == big);
+
+    // The bytes are in the database, in 1 MiB chunks: four rows.
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("connecting");
+    let driver = tokio::spawn(connection);
+    let row = client
+        .query_one(
+            "SELECT count(*) AS chunks, sum(length(data))::bigint AS bytes,
+                 max(length(data)) AS largest FROM attachment_chunks",
+            &[],
+        )
+        .await
+        .expect("counting chunks");
+    assert_eq!(row.get::<_, i64>("chunks"), 4);
+    assert_eq!(row.get::<_, i64>("bytes"), big.len() as i64);
+    assert_eq!(row.get::<_, i32>("largest"), 1 << 20);
+    drop(client);
+    let _ = driver.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_is_unavailable_not_a_hang() {
+    let started = std::time::Instant::now();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let opened = PostgresStore::connect(
+        "host=127.0.0.1 port=1 user=nobody dbname=nothing connect_timeout=3",
+        PgOptions {
+            cache_dir: dir.path().to_owned(),
+            ..PgOptions::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(opened, Err(StoreError::Unavailable(_))),
+        "{opened:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// Every connection of the database is killed (as by a restart or a failover): the pools drop
+/// their broken connections instead of reusing them, and the signal connection comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_connections_are_replaced_and_signals_resume() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let a = server.open(&url, &db, "node-a").await;
+    let b = server.open(&url, &db, "node-b").await;
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    b.listen(Arc::new(move |signal: QueueSignal| {
+        let _ = sender.send(signal);
+    }));
+    // Warm both pools up.
+    for store in [&a, &b] {
+        store.queue_depths(&mn("R")).await.expect("queue_depths");
+    }
+    admin_execute(
+        &url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await
+    .expect("terminating the store's connections");
+    // The next calls get fresh connections.
+    for store in [&a, &b] {
+        assert_eq!(
+            store.queue_depths(&mn("R")).await.expect("queue_depths"),
+            vec![]
+        );
+    }
+    // Signals resume once the listening connection is back (it reconnects within a second).
+    let mut n = 0;
+    let signal = loop {
+        n += 1;
+        a.enqueue(
+            request(n, "S", "R"),
+            InteractionStatus::RequestIsQueued,
+            conformance::NO_QUOTA,
+        )
+        .await
+        .expect("enqueue after the connections were killed");
+        match tokio::time::timeout(Duration::from_millis(500), heard.recv()).await {
+            Ok(signal) => break signal.expect("the channel"),
+            Err(_) => assert!(
+                n < 20,
+                "no signal within 10 s of the connections being killed"
+            ),
+        }
+    };
+    assert_eq!(signal.recipient, mn("R"));
+}
+
+/// Dropping the last handle of a store closes its connections, the signal connection included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_store_closes_its_connections() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let store = server.open(&url, &db, "node-a").await;
+    let clone = store.clone();
+    clone.queue_depths(&mn("R")).await.expect("queue_depths");
+    let count = || async {
+        let (client, connection) = tokio_postgres::connect(&url, NoTls)
+            .await
+            .expect("connecting");
+        let driver = tokio::spawn(connection);
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'opensmev'",
+                &[],
+            )
+            .await
+            .expect("counting connections");
+        drop(client);
+        let _ = driver.await;
+        row.get::<_, i64>(0)
+    };
+    assert!(
+        count().await >= 2,
+        "a pooled connection and the signal connection"
+    );
+    drop(store);
+    assert!(count().await >= 2, "a clone keeps them open");
+    drop(clone);
+    let mut left = count().await;
+    for _ in 0..50 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        left = count().await;
+    }
+    assert_eq!(left, 0, "connections left open after the store was dropped");
+}
+
+#[test]
+fn test_databases_are_named_in_both_forms_of_connection_string() {
+    assert_eq!(
+        with_dbname(
+            "host=127.0.0.1 port=5432 user=u password=p dbname=postgres",
+            "x"
+        ),
+        "host=127.0.0.1 port=5432 user=u password=p dbname=postgres dbname=x"
+    );
+    assert_eq!(
+        with_dbname(
+            "postgres://u:p@h1:5432,h2/postgres?target_session_attrs=read-write",
+            "x"
+        ),
+        "postgres://u:p@h1:5432,h2/x?target_session_attrs=read-write"
+    );
+    assert_eq!(with_dbname("postgresql://h", "x"), "postgresql://h/x");
+    assert_eq!(
+        redacted("host=h user=u password=secret dbname=d"),
+        "host=h user=u password=*** dbname=d"
+    );
+    assert_eq!(redacted("postgres://u:secret@h/d"), "postgres://u:***@h/d");
+    assert_eq!(redacted("postgres://u@h/d"), "postgres://u@h/d");
+    let parsed: tokio_postgres::Config =
+        with_dbname("host=h dbname=postgres", "x").parse().unwrap();
+    assert_eq!(parsed.get_dbname(), Some("x"), "the last dbname wins");
+}
