@@ -2,8 +2,8 @@
 # Makes a local PostgreSQL ready for the tests (idempotent): installs Debian's `postgresql` when
 # missing, starts its main cluster when it is not running, and creates the test role
 # `opensmev_test` (a superuser: the tests create and drop a database per test). Then prints the
-# connection string the tests read from OPENSMEV_TEST_POSTGRES:
-#   export OPENSMEV_TEST_POSTGRES="$(bash scripts/postgres-setup.sh)"
+# connection string the tests read from OSMV_TEST_POSTGRES:
+#   export OSMV_TEST_POSTGRES="$(bash scripts/postgres-setup.sh)"
 # Everything else goes to stderr.
 set -euo pipefail
 SUDO=""

@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-OPENSMEV_TEST_POSTGRES="$(bash scripts/postgres-setup.sh)"
-export OPENSMEV_TEST_POSTGRES
+OSMV_TEST_POSTGRES="$(bash scripts/postgres-setup.sh)"
+export OSMV_TEST_POSTGRES
 cargo test --workspace --locked

@@ -444,6 +444,9 @@ fn check_postgres(
     let mut options = opensmev_server::store::OpenOptions::for_node(config);
     options.migrate = false;
     options.pool_size = 1;
+    // Not the node's cache directory: the check creates nothing of the node's.
+    let scratch = std::env::temp_dir().join(format!("opensmev-doctor-{}", std::process::id()));
+    options.cache_dir = scratch.clone();
     let checked = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -456,6 +459,7 @@ fn check_postgres(
                 store.registry().await.map_err(|e| e.to_string())
             })
         });
+    let _ = std::fs::remove_dir_all(&scratch);
     match checked {
         Ok(document) => {
             let registry_text = match &document {

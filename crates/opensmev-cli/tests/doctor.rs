@@ -397,6 +397,7 @@ fn the_sample_configuration_lists_every_key_with_its_default() {
         "node_name",
         "keys_dir",
         "keys_passphrase_file",
+        "store",
     ];
     let mut with_defaults = installed.clone();
     for line in installed.lines() {

@@ -4,7 +4,7 @@
 //! the source, and copied back into a second embedded store; `opensmev store fingerprint` gives
 //! the same prints for all three. Also: a non-empty target is refused and nothing is written.
 //!
-//! Needs PostgreSQL: `OPENSMEV_TEST_POSTGRES` (what `scripts/postgres-setup.sh` prints; the
+//! Needs PostgreSQL: `OSMV_TEST_POSTGRES` (what `scripts/postgres-setup.sh` prints; the
 //! key=value or the URL form; unset, the local socket as `postgres`) names a role that may
 //! create databases. CI sets it up; an unreachable server fails the test.
 
@@ -21,7 +21,7 @@ use opensmev_types::{InteractionStatus, MessageKind, Mnemonic, Role};
 use time::Duration;
 use tokio_postgres::NoTls;
 
-const ENV: &str = "OPENSMEV_TEST_POSTGRES";
+const ENV: &str = "OSMV_TEST_POSTGRES";
 
 /// The admin connection string and the same server as a `postgres://` URL for database `db`.
 fn server() -> (String, tokio_postgres::Config) {

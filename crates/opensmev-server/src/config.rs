@@ -233,28 +233,27 @@ pub fn redact_url(url: &str) -> String {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    let Some((userinfo, hosts)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    let mut redacted = match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
-        None => format!("{scheme}://{userinfo}@{hosts}"),
+    let mut redacted = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
+            None => format!("{scheme}://{userinfo}@{hosts}"),
+        },
+        None => format!("{scheme}://{authority}"),
     };
     // A password given as a query parameter.
-    let mut query = String::new();
-    if let Some((path, params)) = tail.split_once('?') {
-        let params: Vec<String> = params
-            .split('&')
-            .map(|p| match p.split_once('=') {
-                Some(("password", _)) => "password=***".to_owned(),
-                _ => p.to_owned(),
-            })
-            .collect();
-        query = format!("{path}?{}", params.join("&"));
-    } else {
-        query.push_str(tail);
+    match tail.split_once('?') {
+        Some((path, params)) => {
+            let params: Vec<String> = params
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some(("password", _)) => "password=***".to_owned(),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            redacted.push_str(&format!("{path}?{}", params.join("&")));
+        }
+        None => redacted.push_str(tail),
     }
-    redacted.push_str(&query);
     redacted
 }
 

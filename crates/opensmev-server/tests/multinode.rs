@@ -3,7 +3,7 @@
 //! through one node is acknowledged through the other; the sweep runs on one node at a time and
 //! moves to the other when the first stops; the journal names the node of each event.
 //!
-//! Needs PostgreSQL: `OPENSMEV_TEST_POSTGRES` (what `scripts/postgres-setup.sh` prints; unset,
+//! Needs PostgreSQL: `OSMV_TEST_POSTGRES` (what `scripts/postgres-setup.sh` prints; unset,
 //! the local socket as `postgres`) names a role that may create databases; each test makes a
 //! database of its own and drops it. The SIGKILL and failover runs of real processes are
 //! `scripts/multinode-test.sh` and `scripts/failover-test.sh`.
@@ -15,7 +15,7 @@ use opensmev_testkit::{Answer, TestBus, new_message_id};
 use opensmev_types::SchemaVersion;
 use tokio_postgres::NoTls;
 
-const ENV: &str = "OPENSMEV_TEST_POSTGRES";
+const ENV: &str = "OSMV_TEST_POSTGRES";
 const VS_PFR: &str = "VS00001v001-PFR001";
 
 fn admin_conn() -> String {

@@ -12,11 +12,18 @@
 //! The file is named by the message's seq, its `MessageID` and the attachment's ordinal: a
 //! `MessageID` is unique and a stored message never changes, so a file found under that name has
 //! the right bytes (a database restored to an earlier point that reuses a seq has another
-//! message id there). Cache files are never changed once in place; they are not removed by the
-//! store (an operator may clear the directory while the node is stopped).
+//! message id there). Cache files are never changed once in place; a file is touched (its
+//! modification time set to now) each time a read reuses it, and files not used for
+//! [`CACHE_IDLE`] are removed by a task of the store every [`EVICTION_INTERVAL`] (an answer
+//! streaming such a file keeps its open handle), so the cache holds what was read recently. The
+//! directory may be cleared, or deleted, at any time: it is made again when needed.
+//! Opening a store removes the temporary files left by interrupted reads — those not written to
+//! for [`PART_GRACE`] — and keeps the others: another store on the same directory (`opensmev
+//! doctor` on a running node) may be writing them.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use deadpool_postgres::GenericClient;
 use opensmev_store::{Attachment, Blob, StoreError};
@@ -29,6 +36,10 @@ use crate::db;
 /// The largest attachment stored inline, and the size of every chunk of a larger one but the
 /// last.
 pub(crate) const CHUNK: usize = 1 << 20;
+
+/// How long a temporary cache file may go unwritten before it counts as left by an interrupted
+/// read (a read writes a chunk at least every statement timeout).
+pub(crate) const PART_GRACE: Duration = Duration::from_secs(10 * 60);
 
 /// An attachment row as read: inline bytes, or the length of a chunked one.
 #[derive(Debug, Clone)]
@@ -229,6 +240,66 @@ pub(crate) async fn read_rows<C: GenericClient>(c: &C, seq: i64) -> Res<Vec<Stor
     Ok(out)
 }
 
+/// Cache files not used for this long are removed.
+pub(crate) const CACHE_IDLE: Duration = Duration::from_secs(3600);
+
+/// How often the cache is swept of idle files.
+pub(crate) const EVICTION_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Removes the cache files in `dir` not used (touched) for `idle`; temporary files are left to
+/// [`Cache::open`]. Returns how many were removed.
+pub(crate) fn evict(dir: &Path, idle: Duration) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "part") {
+            continue;
+        }
+        let unused = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|modified| modified.elapsed().ok())
+            .is_some_and(|age| age > idle);
+        if unused && std::fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// Starts the store's cache eviction task; it ends when `stop`'s sender is dropped.
+pub(crate) fn start_eviction(
+    handle: &tokio::runtime::Handle,
+    dir: PathBuf,
+    mut stop: tokio::sync::watch::Receiver<()>,
+) {
+    handle.spawn(async move {
+        let mut ticker = tokio::time::interval(EVICTION_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    let dir = dir.clone();
+                    let removed = tokio::task::spawn_blocking(move || evict(&dir, CACHE_IDLE))
+                        .await
+                        .unwrap_or(0);
+                    if removed > 0 {
+                        tracing::debug!(removed, "attachment cache: idle files removed");
+                    }
+                }
+                changed = stop.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// The node-local directory of large attachments read back.
 #[derive(Debug)]
 pub(crate) struct Cache {
@@ -237,14 +308,21 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    /// Creates the directory if needed and removes temporary files left by an interrupted read.
+    /// Creates the directory if needed and removes temporary files left by interrupted reads
+    /// (not written to for [`PART_GRACE`]; newer ones may be another store's reads in progress).
     pub(crate) fn open(dir: &Path) -> Result<Cache, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| io_error("creating", dir, e))?;
         let entries = std::fs::read_dir(dir).map_err(|e| io_error("listing", dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| io_error("listing", dir, e))?;
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "part") {
+            let abandoned = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok())
+                .is_some_and(|idle| idle > PART_GRACE);
+            if path.extension().is_some_and(|e| e == "part") && abandoned {
                 let _ = std::fs::remove_file(&path);
             }
         }
@@ -303,8 +381,21 @@ impl Cache {
         if let Ok(meta) = tokio::fs::metadata(&path).await
             && meta.len() == len
         {
+            // Used again: not idle (see `evict`). A failure only makes it idle sooner.
+            let touched = path.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                std::fs::File::options()
+                    .append(true)
+                    .open(&touched)
+                    .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            })
+            .await;
             return Ok(path);
         }
+        // The directory may have been deleted since (it is a cache).
+        tokio::fs::create_dir_all(&self.dir)
+            .await
+            .map_err(|e| io_error("creating", &self.dir, e))?;
         let unique = self.counter.fetch_add(1, Ordering::Relaxed);
         let part = self.dir.join(format!(
             "{seq}-{id}-{ord}.{}-{unique}.part",
@@ -373,5 +464,35 @@ impl Cache {
             .await
             .map_err(|e| io_error("syncing", part, e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod eviction_tests {
+    use super::*;
+
+    #[test]
+    fn idle_cache_files_are_removed_and_used_ones_and_temporaries_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = std::time::SystemTime::now() - Duration::from_secs(7200);
+        let write = |name: &str, modified: std::time::SystemTime| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"x").unwrap();
+            std::fs::File::options()
+                .append(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+            path
+        };
+        let idle = write("1-a-0", old);
+        let used = write("2-b-0", std::time::SystemTime::now());
+        let part = write("3-c-0.1-0.part", old);
+        assert_eq!(evict(dir.path(), CACHE_IDLE), 1);
+        assert!(!idle.exists());
+        assert!(used.exists());
+        assert!(part.exists(), "temporary files are Cache::open's");
+        assert_eq!(evict(&dir.path().join("gone"), CACHE_IDLE), 0);
     }
 }

@@ -42,7 +42,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use opensmev_store::{
     Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Enqueued, JobClaim, JournalEvent,
     LeaseOutcome, LeaseRequest, MessageQuery, MessageRecord, MessageSummary, NewAuditEntry,
@@ -64,7 +64,7 @@ use crate::ops::{By, Loaded};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long checking a pooled connection before reuse may take.
-const RECYCLE_TIMEOUT: Duration = Duration::from_secs(5);
+const RECYCLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long unacknowledged data may stay on a TCP connection before the kernel gives it up
 /// (a peer gone without a word), unless the connection string says otherwise.
@@ -236,6 +236,7 @@ impl PostgresStore {
         let cache = blobs::Cache::open(&options.cache_dir)?;
         let slot = Arc::new(RwLock::new(None));
         let (shutdown, stop) = watch::channel(());
+        blobs::start_eviction(&handle, options.cache_dir.clone(), stop.clone());
         let first = signals::start(&handle, config, Arc::clone(&slot), stop);
         match tokio::time::timeout(LISTEN_TIMEOUT, first).await {
             Ok(Ok(Ok(()))) => {}
@@ -352,12 +353,9 @@ impl Inner {
     }
 
     /// A loaded message with its attachments resolved (large ones through the cache, read on
-    /// `client`).
-    async fn resolve(
-        &self,
-        client: &deadpool_postgres::Client,
-        loaded: Loaded,
-    ) -> Res<StoredMessage> {
+    /// `client`: a poll reads them inside its transaction, so one that cannot read them back
+    /// leases nothing).
+    async fn resolve<C: GenericClient>(&self, client: &C, loaded: Loaded) -> Res<StoredMessage> {
         let Loaded {
             mut stored,
             attachments,
@@ -367,27 +365,6 @@ impl Inner {
             .resolve(client, stored.seq, &stored.message.id, attachments)
             .await?;
         Ok(stored)
-    }
-
-    /// [`Inner::resolve`] for a message loaded in a committed transaction: a connection is taken
-    /// only when a large attachment must be read.
-    async fn resolve_after(&self, loaded: Loaded, what: &str) -> Res<StoredMessage> {
-        if loaded.attachments.iter().all(|a| a.data.is_some()) {
-            let Loaded {
-                mut stored,
-                attachments,
-            } = loaded;
-            stored.message.attachments = attachments
-                .into_iter()
-                .map(|a| opensmev_store::Attachment {
-                    content_id: a.content_id,
-                    mime_type: a.mime_type,
-                    data: opensmev_store::Blob::Bytes(a.data.unwrap_or_default()),
-                })
-                .collect();
-            return Ok(stored);
-        }
-        read!(self, what, |client| self.resolve(&client, loaded))
     }
 }
 
@@ -421,13 +398,12 @@ impl Store for PostgresStore {
         let inner = Arc::clone(&self.inner);
         self.run(async move {
             let node = inner.node.as_deref();
-            let loaded = transaction!(inner, "lease_next", |tx| ops::lease_next(
-                &tx, node, &request
-            ))?;
-            match loaded {
-                Some(loaded) => inner.resolve_after(loaded, "lease_next").await.map(Some),
-                None => Ok(None),
-            }
+            transaction!(inner, "lease_next", |tx| async {
+                match ops::lease_next(&tx, node, &request).await? {
+                    Some(loaded) => inner.resolve(&tx, loaded).await.map(Some),
+                    None => Ok(None),
+                }
+            })
         })
         .await
     }
@@ -622,8 +598,12 @@ impl Store for PostgresStore {
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let inner = Arc::clone(&self.inner);
-        self.run(async move { read!(inner, "tokens", |client| ops::tokens(&client, 0, None)) })
-            .await
+        self.run(async move {
+            read!(inner, "tokens", |client| ops::tokens(
+                &client, 0, None, false
+            ))
+        })
+        .await
     }
 
     async fn revoke_token(
@@ -769,7 +749,7 @@ impl Store for PostgresStore {
                         .into_iter()
                         .map(Record::Notice)
                         .collect(),
-                    Section::Tokens => ops::tokens(&client, after.max(0), Some(limit))
+                    Section::Tokens => ops::tokens(&client, after.max(0), Some(limit), true)
                         .await?
                         .into_iter()
                         .map(Record::Token)

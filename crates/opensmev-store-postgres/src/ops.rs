@@ -4,7 +4,10 @@
 //! Writes run in READ COMMITTED transactions, so each statement sees what other nodes committed
 //! before it started; what must not race is locked:
 //! * picking a delivery to lease, or to expire, locks it with `FOR UPDATE SKIP LOCKED`: two
-//!   pollers (on any nodes) never take the same row, and neither waits for the other;
+//!   pollers (on any nodes) never take the same row, and neither waits for the other. Since a
+//!   poll's expiry skips rows other sessions hold, the pick itself refuses a delivery whose EOL
+//!   passed; and a poll that locked a delivery it did not take signals its queue at commit (a
+//!   poller that skipped it meanwhile may be waiting);
 //! * `ack` and `settle_lease` lock the delivery they change (`FOR UPDATE`);
 //! * an enqueue's duplicate check is the unique indexes themselves (`INSERT … ON CONFLICT DO
 //!   NOTHING`, then the existing row is read: the loser of a race waits for the winner's commit
@@ -320,8 +323,13 @@ pub(crate) async fn notify<C: GenericClient>(
     Ok(())
 }
 
-/// A candidate delivery: (message seq, priority).
-type Candidate = (i64, i16);
+/// A delivery a poll may take.
+#[derive(Debug)]
+struct Candidate {
+    seq: i64,
+    priority: i16,
+    target_node: Option<String>,
+}
 
 pub(crate) async fn lease_next<C: GenericClient>(
     c: &C,
@@ -341,17 +349,21 @@ pub(crate) async fn lease_next<C: GenericClient>(
 
     expire_queue(c, node, recipient, kind, now).await?;
 
-    // The best queued delivery and the best one whose lease ran out; the better of the two wins
-    // (the other stays locked until commit, and other pollers skip it meanwhile).
-    let queued = candidate(c, request, None).await?;
-    let lapsed = candidate(c, request, Some(now)).await?;
-    let best = match (queued, lapsed) {
-        (Some(q), Some(l)) => Some(if (l.1, -l.0) > (q.1, -q.0) { l } else { q }),
-        (q, l) => q.or(l),
+    // The best queued delivery and the best one whose lease ran out; the better of the two wins.
+    // The other stays locked until commit (other pollers skip it meanwhile, and one may find the
+    // queue empty and wait): the commit signals its queue, so such a poller looks again.
+    let queued = candidate(c, request, now, false).await?;
+    let lapsed = candidate(c, request, now, true).await?;
+    let (best, held) = match (queued, lapsed) {
+        (Some(q), Some(l)) if (l.priority, -l.seq) > (q.priority, -q.seq) => (l, Some(q)),
+        (Some(q), Some(l)) => (q, Some(l)),
+        (Some(one), None) | (None, Some(one)) => (one, None),
+        (None, None) => return Ok(None),
     };
-    let Some((seq, _)) = best else {
-        return Ok(None);
-    };
+    if let Some(held) = held {
+        notify(c, recipient, request.kind, held.target_node.as_deref()).await?;
+    }
+    let seq = best.seq;
 
     let row = query_one(
         c,
@@ -393,55 +405,57 @@ pub(crate) async fn lease_next<C: GenericClient>(
     })
 }
 
-/// The query for the best delivery of a queue (`$1` recipient, `$2` kind, `$3` node, then the
-/// type's `$4`/`$5` when typed, then now when `lapsed`): queued ones in priority
-/// order from `deliveries_queue` or `deliveries_typed`, or leased ones whose lease ran out (few:
-/// found by `deliveries_leases` and sorted). Locked, skipping rows other pollers hold.
+/// The query for the best delivery of a queue (`$1` recipient, `$2` kind, `$3` node, `$4` now,
+/// then the type's `$5`/`$6` when typed): queued ones in priority order from `deliveries_queue`
+/// or `deliveries_typed`, or (`lapsed`) leased ones whose lease ran out (few: found by
+/// `deliveries_leases` and sorted). Locked, skipping rows other sessions hold. A delivery whose
+/// EOL passed is never a candidate: the poll's expiry skips the ones other sessions hold, and
+/// such a one may be let go before this query runs.
 fn candidate_sql(typed: bool, lapsed: bool) -> String {
-    let (typed_terms, next) = if typed {
-        ("AND type_ns = $4 AND type_local = $5", 6)
+    let typed_terms = if typed {
+        "AND type_ns = $5 AND type_local = $6"
     } else {
-        ("", 4)
+        ""
     };
     let state = if lapsed {
-        format!("state = 'leased' AND lease_until < ${next}")
+        "state = 'leased' AND lease_until < $4"
     } else {
-        "state = 'queued'".to_owned()
+        "state = 'queued'"
     };
     format!(
-        "SELECT message_seq, priority FROM deliveries
+        "SELECT message_seq, priority, target_node_id FROM deliveries
          WHERE recipient = $1 AND kind = $2 AND {state} {typed_terms}
            AND (target_node_id IS NULL OR target_node_id = $3)
+           AND (eol IS NULL OR eol >= $4)
          ORDER BY priority DESC, message_seq
          LIMIT 1
          FOR UPDATE SKIP LOCKED"
     )
 }
 
-/// Finds and locks the best delivery of the polled queue ([`candidate_sql`]): queued ones, or
-/// with `lapsed_before` those whose lease ran out before then.
+/// Finds and locks the best delivery of the polled queue at `now` ([`candidate_sql`]): a queued
+/// one, or with `lapsed` one whose lease ran out.
 async fn candidate<C: GenericClient>(
     c: &C,
     request: &LeaseRequest,
-    lapsed_before: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+    lapsed: bool,
 ) -> Res<Option<Candidate>> {
-    let sql = candidate_sql(request.message_type.is_some(), lapsed_before.is_some());
+    let sql = candidate_sql(request.message_type.is_some(), lapsed);
     let recipient = request.recipient.as_str();
     let kind = kind_text(request.kind);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&recipient, &kind, &request.node_id];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&recipient, &kind, &request.node_id, &now];
     if let Some(QName { ns, local }) = &request.message_type {
         params.push(ns);
         params.push(local);
     }
-    if let Some(now) = &lapsed_before {
-        params.push(now);
-    }
     let row = query_opt(c, "lease_next: find", &sql, &params).await?;
     match row {
-        Some(row) => Ok(Some((
-            col(&row, "message_seq", &"deliveries")?,
-            col(&row, "priority", &"deliveries")?,
-        ))),
+        Some(row) => Ok(Some(Candidate {
+            seq: col(&row, "message_seq", &"deliveries")?,
+            priority: col(&row, "priority", &"deliveries")?,
+            target_node: col(&row, "target_node_id", &"deliveries")?,
+        })),
         None => Ok(None),
     }
 }
@@ -1710,16 +1724,19 @@ pub(crate) async fn token_by_secret_hash<C: GenericClient>(
     Ok(row.map(|r| decode_token(&r)).transpose()?)
 }
 
-/// Tokens in the order of creation (by `created_at`, ties by seq), skipping `offset`.
+/// Tokens by `created_at` (ties by seq) for listings, or (`by_seq`, for export) in the order
+/// they were stored, skipping `offset`.
 pub(crate) async fn tokens<C: GenericClient>(
     c: &C,
     offset: i64,
     limit: Option<i64>,
+    by_seq: bool,
 ) -> Res<Vec<TokenRecord>> {
+    let order = if by_seq { "seq" } else { "created_at, seq" };
     let rows = query(
         c,
         "tokens",
-        &format!("{TOKEN_COLUMNS} ORDER BY created_at, seq OFFSET $1 LIMIT $2"),
+        &format!("{TOKEN_COLUMNS} ORDER BY {order} OFFSET $1 LIMIT $2"),
         &[&offset, &limit],
     )
     .await?;
@@ -1912,12 +1929,12 @@ mod tests {
     fn candidate_queries_number_their_parameters_in_order() {
         let sql = candidate_sql(false, false);
         assert!(
-            sql.contains("state = 'queued'") && !sql.contains("$4"),
+            sql.contains("state = 'queued'") && sql.contains("eol >= $4") && !sql.contains("$5"),
             "{sql}"
         );
         let sql = candidate_sql(true, false);
         assert!(
-            sql.contains("type_local = $5") && !sql.contains("$6"),
+            sql.contains("type_local = $6") && !sql.contains("$7"),
             "{sql}"
         );
         let sql = candidate_sql(false, true);
@@ -1926,7 +1943,10 @@ mod tests {
             "{sql}"
         );
         let sql = candidate_sql(true, true);
-        assert!(sql.contains("lease_until < $6"), "{sql}");
+        assert!(
+            sql.contains("lease_until < $4") && sql.contains("type_ns = $5"),
+            "{sql}"
+        );
     }
 
     #[test]

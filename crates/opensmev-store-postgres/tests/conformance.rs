@@ -3,7 +3,7 @@
 //! migrations, large attachments through the chunk table and the cache.
 //!
 //! Every store gets a database of its own (`osmv_t_<pid>_<n>`), created through the admin
-//! connection string in `OPENSMEV_TEST_POSTGRES` (default: the local server's socket as
+//! connection string in `OSMV_TEST_POSTGRES` (default: the local server's socket as
 //! `postgres`) and dropped at the end, also when a test fails. A server that cannot be reached
 //! fails the tests, naming the variable: CI starts PostgreSQL, nothing is skipped silently.
 
@@ -19,7 +19,7 @@ use opensmev_store_postgres::{PgOptions, PostgresStore, SCHEMA_VERSION};
 use opensmev_types::{InteractionStatus, MessageKind};
 use tokio_postgres::NoTls;
 
-const ENV: &str = "OPENSMEV_TEST_POSTGRES";
+const ENV: &str = "OSMV_TEST_POSTGRES";
 const DEFAULT_ADMIN: &str = "host=/var/run/postgresql user=postgres dbname=postgres";
 const PREFIX: &str = "osmv_t_";
 
@@ -693,4 +693,279 @@ fn test_databases_are_named_in_both_forms_of_connection_string() {
     let parsed: tokio_postgres::Config =
         with_dbname("host=h dbname=postgres", "x").parse().unwrap();
     assert_eq!(parsed.get_dbname(), Some("x"), "the last dbname wins");
+}
+
+// ------------------------------------------------------------------------------------------------
+// Races between nodes and failures half-way through a poll. A test trigger that sleeps holds a
+// store's transaction at a known point while another session acts.
+
+/// Makes every insert into `table` of the database at `url` sleep `secs` seconds.
+async fn slow_down(url: &str, table: &str, secs: f64) {
+    admin_execute(
+        url,
+        &format!(
+            "CREATE OR REPLACE FUNCTION osmv_test_slow() RETURNS trigger LANGUAGE plpgsql
+                 AS $$ BEGIN PERFORM pg_sleep({secs}); RETURN NULL; END $$;
+             CREATE TRIGGER osmv_test_slow AFTER INSERT ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION osmv_test_slow()"
+        ),
+    )
+    .await
+    .expect("creating the slow trigger");
+}
+
+/// Undoes [`slow_down`].
+async fn speed_up(url: &str, table: &str) {
+    admin_execute(url, &format!("DROP TRIGGER osmv_test_slow ON {table}"))
+        .await
+        .expect("dropping the slow trigger");
+}
+
+/// Waits until a session of the database at `url` sleeps in the test trigger.
+async fn until_a_session_sleeps(url: &str) {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .expect("connecting");
+    let driver = tokio::spawn(connection);
+    for _ in 0..500 {
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event = 'PgSleep'",
+                &[],
+            )
+            .await
+            .expect("reading pg_stat_activity");
+        if row.get::<_, i64>(0) > 0 {
+            drop(client);
+            let _ = driver.await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no session slept in the test trigger within 10 s");
+}
+
+/// A delivery whose EOL passed, hidden from a poll's expiry by another session's lock (another
+/// node's poll holding it, a release in progress) and let go before the poll picks its message,
+/// is not handed out: it is expired, never delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_past_its_eol_is_not_leased_when_a_lock_hid_it_from_the_expiry() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let store = server.open(&url, &db, "node-a").await;
+    for n in [1, 2] {
+        let mut message = request(n, "S", "R");
+        message.eol = Some(at(10));
+        store
+            .enqueue(
+                message,
+                InteractionStatus::RequestIsQueued,
+                conformance::NO_QUOTA,
+            )
+            .await
+            .expect("enqueue");
+    }
+    // Another session holds message 1's delivery.
+    let (holder, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .expect("connecting");
+    let driver = tokio::spawn(connection);
+    holder.batch_execute("BEGIN").await.expect("BEGIN");
+    holder
+        .query(
+            "SELECT 1 FROM deliveries d JOIN messages m ON m.seq = d.message_seq
+             WHERE m.id = $1 FOR UPDATE OF d",
+            &[&mid(1).as_str()],
+        )
+        .await
+        .expect("locking message 1's delivery");
+    // The poll expires message 2 (slowly: its sender's notice waits in the trigger) and skips
+    // message 1; message 1 is let go while the poll is still expiring.
+    slow_down(&url, "status_notices", 2.0).await;
+    let poller = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .lease_next(poll("R", MessageKind::Request, at(20)))
+                .await
+        })
+    };
+    until_a_session_sleeps(&url).await;
+    holder.batch_execute("COMMIT").await.expect("COMMIT");
+    let leased = poller.await.expect("the poll").expect("lease_next");
+    assert_eq!(
+        leased.map(|m| (m.message.id, m.message.eol)),
+        None,
+        "a message whose EOL had passed was handed out at {}",
+        at(20)
+    );
+    speed_up(&url, "status_notices").await;
+    assert_eq!(
+        store
+            .lease_next(poll("R", MessageKind::Request, at(21)))
+            .await
+            .expect("lease_next"),
+        None
+    );
+    let first = store
+        .message(&mid(1))
+        .await
+        .expect("message")
+        .expect("found");
+    assert_eq!(first.state, opensmev_store::DeliveryState::Expired);
+    assert_eq!(first.delivery_count, 0);
+    drop(holder);
+    let _ = driver.await;
+}
+
+/// A poll that locked a message it did not take (it took a better one) signals the queue when
+/// it ends, so a poller that found the queue empty meanwhile — it skipped both locked messages —
+/// does not sleep until its deadline while a message waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_held_a_message_it_did_not_take_signals_its_queue() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let a = server.open(&url, &db, "node-a").await;
+    let b = server.open(&url, &db, "node-b").await;
+    let (sender, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    b.listen(Arc::new(move |signal: QueueSignal| {
+        let _ = sender.send(signal);
+    }));
+    let put = |n| {
+        a.enqueue(
+            request(n, "S", "R"),
+            InteractionStatus::RequestIsQueued,
+            conformance::NO_QUOTA,
+        )
+    };
+    put(1).await.expect("enqueue");
+    let first = a
+        .lease_next(poll("R", MessageKind::Request, at(1)))
+        .await
+        .expect("lease_next")
+        .expect("leased");
+    assert_eq!(first.message.id, mid(1));
+    put(2).await.expect("enqueue");
+    for _ in 0..2 {
+        assert_eq!(next(&mut heard).await.recipient, mn("R"));
+    }
+
+    // Node a's poll (message 1's lease ran out) takes message 1, the older, and holds message 2
+    // until it ends (slowly: its journal event waits in the trigger).
+    slow_down(&url, "journal", 3.0).await;
+    let poller = {
+        let a = a.clone();
+        tokio::spawn(async move { a.lease_next(poll("R", MessageKind::Request, at(100))).await })
+    };
+    until_a_session_sleeps(&url).await;
+    assert_eq!(
+        b.lease_next(poll("R", MessageKind::Request, at(100)))
+            .await
+            .expect("lease_next"),
+        None,
+        "node b skips both held messages"
+    );
+    let taken = poller
+        .await
+        .expect("the poll")
+        .expect("lease_next")
+        .expect("leased");
+    assert_eq!(taken.message.id, mid(1));
+    speed_up(&url, "journal").await;
+    assert_eq!(
+        next(&mut heard).await,
+        QueueSignal {
+            recipient: mn("R"),
+            kind: MessageKind::Request,
+            node: None,
+        },
+        "message 2 is available again"
+    );
+    let second = b
+        .lease_next(poll("R", MessageKind::Request, at(100)))
+        .await
+        .expect("lease_next")
+        .expect("message 2");
+    assert_eq!(second.message.id, mid(2));
+}
+
+/// The cache of large attachments may be deleted while the node runs (docs/postgres.md): it is
+/// made again. A poll whose attachment cannot be read back at all fails without leasing: the
+/// message is not left leased to no one until its lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_that_cannot_read_its_attachment_leaves_the_message_queued() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let store = server.open(&url, &db, "node-a").await;
+    let cache = server.cache_dir(&db, "node-a");
+    let big = vec![7u8; 3 << 20];
+    let mut message = request(1, "S", "R");
+    message.attachments = vec![Attachment {
+        content_id: "big".to_owned(),
+        mime_type: "application/octet-stream".to_owned(),
+        data: Blob::Bytes(big.clone()),
+    }];
+    store
+        .enqueue(
+            message,
+            InteractionStatus::RequestIsQueued,
+            conformance::NO_QUOTA,
+        )
+        .await
+        .expect("enqueue");
+
+    // A file where the cache directory should be: the attachment cannot be spooled.
+    std::fs::remove_dir_all(&cache).expect("deleting the cache");
+    std::fs::write(&cache, b"not a directory").expect("blocking the cache");
+    let failed = store
+        .lease_next(poll("R", MessageKind::Request, at(1)))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let after = store.message(&mid(1)).await;
+    assert!(
+        after.is_err(),
+        "reading it back fails the same way: {after:?}"
+    );
+
+    // The cache deleted outright (as an operator may): made again.
+    std::fs::remove_file(&cache).expect("unblocking the cache");
+    let leased = store
+        .lease_next(poll("R", MessageKind::Request, at(2)))
+        .await
+        .expect("lease_next after the cache was deleted")
+        .expect("the message is still queued");
+    assert_eq!(leased.delivery_count, 1, "the failed poll leased nothing");
+    assert!(
+        leased.message.attachments[0]
+            .data
+            .to_vec()
+            .expect("reading")
+            == big
+    );
+    let journal = store.journal(&mid(1)).await.expect("journal");
+    assert_eq!(journal.len(), 2, "accepted, delivered once: {journal:?}");
+}
+
+/// Opening a store on a cache directory another store is using (`opensmev doctor` on a running
+/// node opens one on the node's own) keeps the files that store is writing; only temporary files
+/// left long ago by an interrupted read are removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_store_keeps_cache_files_another_store_is_writing() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let dir = server.cache_dir(&db, "shared");
+    std::fs::create_dir_all(&dir).expect("the cache directory");
+    let writing = dir.join(format!("1-{}-0.{}-0.part", mid(1), std::process::id()));
+    std::fs::write(&writing, b"half of it").expect("a file being written");
+    let left = dir.join(format!("2-{}-0.1-0.part", mid(2)));
+    std::fs::write(&left, b"left by a crash").expect("a file left behind");
+    std::fs::File::options()
+        .write(true)
+        .open(&left)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now() - Duration::from_secs(24 * 3600)))
+        .expect("making it old");
+    let _store = server.open(&url, &db, "shared").await;
+    assert!(writing.exists(), "a file being written was removed");
+    assert!(!left.exists(), "a file left long ago is removed");
 }

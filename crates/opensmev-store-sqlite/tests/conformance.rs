@@ -347,7 +347,7 @@ async fn a_version_1_database_is_migrated() {
     }
     // Make it a file as migration 1 alone left it.
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch(UNDO_MIGRATION_4).unwrap();
+    conn.execute_batch(UNDO_MIGRATIONS_4_AND_5).unwrap();
     conn.execute_batch(
         "DROP INDEX deliveries_leases; DROP INDEX attachments_files;
          ALTER TABLE attachments DROP COLUMN file; ALTER TABLE attachments DROP COLUMN file_len;
@@ -368,7 +368,7 @@ async fn a_version_1_database_is_migrated() {
             |r| r.get(0),
         )
         .unwrap();
-    assert_eq!((version, index), (4, 1));
+    assert_eq!((version, index), (opensmev_store_sqlite::SCHEMA_VERSION, 1));
     let leased = store
         .lease_next(poll("R", MessageKind::Request, at(1)))
         .await
@@ -569,7 +569,8 @@ async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
 
 /// Turns a file of schema version 4 back into one of version 3 (what migration 4 added, taken
 /// away again).
-const UNDO_MIGRATION_4: &str = "
+const UNDO_MIGRATIONS_4_AND_5: &str = "
+    DROP TABLE jobs;
     DROP INDEX messages_client_id; DROP INDEX messages_sender; DROP INDEX messages_recipient;
     DROP INDEX messages_vs_id; DROP INDEX messages_sent_at; DROP INDEX messages_original;
     ALTER TABLE messages DROP COLUMN client_id;
@@ -600,7 +601,7 @@ async fn a_version_3_database_is_migrated() {
             .unwrap();
     }
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch(UNDO_MIGRATION_4).unwrap();
+    conn.execute_batch(UNDO_MIGRATIONS_4_AND_5).unwrap();
     drop(conn);
 
     let store = SqliteStore::open_on_node(dir.path(), Some("n2")).unwrap();
@@ -608,7 +609,7 @@ async fn a_version_3_database_is_migrated() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, opensmev_store_sqlite::SCHEMA_VERSION);
     drop(conn);
 
     // What was there reads back; events recorded before know no node, actor or attempt.
