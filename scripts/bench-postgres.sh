@@ -28,10 +28,11 @@ DB="osmv_bench_$$"
 PG_URL="postgres://opensmev_test:opensmev_test@127.0.0.1:$PG_PORT/$DB"
 
 work="$(mktemp -d)"
-pids=()
+# The nodes' pids (start_node runs in a command substitution: a file, not a variable).
+touch "$work/pids"
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"
+  sleep 1
   psql "$PG_CONN" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -66,7 +67,7 @@ start_node() { # name port store
   env "${env[@]}" "$OPENSMEV" serve --demo --data-dir "$dir" --listen "127.0.0.1:$port" \
     --registry "$dir/demo/bench-registry.toml" >"$work/$name.log" 2>&1 &
   local pid=$!
-  pids+=("$pid")
+  echo "$pid" >>"$work/pids"
   for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1 && { echo "$pid"; return; }
     sleep 0.2
@@ -77,9 +78,12 @@ start_node() { # name port store
 }
 
 stop_nodes() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  pids=()
+  local p
+  while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/pids"
+  while read -r p; do
+    while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
+  done <"$work/pids"
+  : >"$work/pids"
 }
 
 signed_flags=(--workload bench --unsigned)

@@ -200,6 +200,10 @@ impl IntoResponse for Problem {
 
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Problem {
+        if let AuthError::Unavailable(_) = &e {
+            // The store failed: retryable, not a verdict on the token.
+            return Problem::internal(e.code());
+        }
         Problem::new(
             StatusCode::UNAUTHORIZED,
             e.code(),

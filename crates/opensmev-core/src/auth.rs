@@ -81,6 +81,11 @@ pub enum AuthError {
     /// Login with a wrong login or password (never says which).
     #[error("wrong login or password")]
     BadPassword,
+    /// The credentials could not be checked: the store failed (a database failover, say). Not
+    /// the caller's fault, and worth retrying: the edges answer it as an internal failure
+    /// (`SMEV-500`), never as a refusal of the credentials.
+    #[error("the credentials cannot be checked now: {0}")]
+    Unavailable(String),
 }
 
 impl AuthError {
@@ -95,6 +100,7 @@ impl AuthError {
             AuthError::AccountDisabled { .. } => "auth.account-disabled",
             AuthError::SystemGone(_) => "auth.system-gone",
             AuthError::BadPassword => "auth.bad-password",
+            AuthError::Unavailable(_) => "SMEV-500",
         }
     }
 }
@@ -424,9 +430,9 @@ impl Bus {
             }
             Err(e) => {
                 tracing::error!(error = %e, "reading a token");
-                // The store failing is not the caller's fault, but no principal can be made.
-                let e = AuthError::Unknown;
-                Err(e)
+                // The store failing is not the caller's fault: a retryable failure, never
+                // "unknown token" (a client would give up on a good token).
+                Err(AuthError::Unavailable(e.to_string()))
             }
         }
     }
@@ -785,7 +791,7 @@ impl Bus {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "reading an account");
-                None
+                return Err(AuthError::Unavailable(e.to_string()));
             }
         };
         let result = match account {
