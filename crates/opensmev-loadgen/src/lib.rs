@@ -51,6 +51,7 @@ pub mod baseline;
 pub mod compare;
 mod engine;
 mod envelope;
+pub mod failover;
 pub mod hostile;
 mod report;
 mod rest;

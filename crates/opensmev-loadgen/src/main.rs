@@ -86,7 +86,8 @@ struct Args {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// A running server's endpoint prefix, e.g. http://127.0.0.1:7500/smev (needs --demo-dir).
+    /// A running server's endpoint prefix, e.g. http://127.0.0.1:7500/smev (needs --demo-dir);
+    /// several nodes of one store comma-separated (client i talks to the i-th, modulo).
     #[arg(long, requires = "demo_dir")]
     url: Option<String>,
     /// <data_dir>/demo of that server (IS keys, bus certificate).
@@ -223,6 +224,101 @@ enum Command {
     /// 50 ms. Prints one row of a Markdown table (columns: attack, RSS before, peak RSS, max
     /// round trip, p50 round trip, round trips, failures, attack counters, targets).
     Hostile(HostileArgs),
+    /// A load run over the integration API spread over several nodes of one bus (consumer i
+    /// sends to node i % n, provider j polls node j % n), a disruption command in the middle
+    /// (--at, --run), exact bookkeeping of every message and a verdict: every accepted message
+    /// delivered and acknowledged, none acknowledged twice, nothing delivered that was not
+    /// sent, the clients of a dead node moved. Exit 1 when a check fails.
+    Failover(FailoverArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct FailoverArgs {
+    /// A node, e.g. http://127.0.0.1:7501 (repeat: at least two). The first is the one the
+    /// disruption is taken to kill (--lost-deliveries).
+    #[arg(long = "node", required = true)]
+    nodes: Vec<String>,
+    /// The consumer system's API token (role is; opensmev serve --demo prints MFC01's).
+    #[arg(long)]
+    consumer_token: String,
+    /// The provider system's API token (role is; PFR01's in the demo).
+    #[arg(long)]
+    provider_token: String,
+    /// Consumer clients (one message in flight each).
+    #[arg(long, default_value_t = 4)]
+    consumers: usize,
+    /// Provider clients.
+    #[arg(long, default_value_t = 4)]
+    providers: usize,
+    /// Seconds of sending.
+    #[arg(long, default_value_t = 20.0)]
+    duration: f64,
+    /// Seconds after the start to run the disruption (with --run).
+    #[arg(long, requires = "run")]
+    at: Option<f64>,
+    /// The disruption: a shell command (sh -c), e.g. "kill -9 1234".
+    #[arg(long, requires = "at")]
+    run: Option<String>,
+    /// From 1 s before the disruption, the next N deliveries taken from the first --node are
+    /// lost with it: never acknowledged anywhere (their providers then go on as before). Each
+    /// must be delivered again through another node no sooner than the lease, and acknowledged
+    /// once. Needs --at and --run.
+    #[arg(long, default_value_t = 0)]
+    lost_deliveries: usize,
+    /// The servers' lease_seconds (bounds the drain: redeliveries come after it).
+    #[arg(long, default_value_t = 300)]
+    lease_seconds: u64,
+    /// Long-poll wait of each receive (?wait=), seconds.
+    #[arg(long, default_value_t = 5)]
+    wait: u64,
+    /// Seconds the providers may take after sending stopped (default: lease + 60).
+    #[arg(long)]
+    drain_timeout: Option<f64>,
+    /// Seconds one message is sent again while its answers stay uncertain.
+    #[arg(long, default_value_t = 60.0)]
+    send_retry_timeout: f64,
+    /// Timeout of each call, in seconds (a receive gets its wait on top).
+    #[arg(long, default_value_t = 30.0)]
+    http_timeout: f64,
+    /// Worker threads of the load generator (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the report (with every accepted id) as JSON to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress line on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn failover_config(a: &FailoverArgs) -> Result<opensmev_loadgen::failover::FailoverConfig, String> {
+    use opensmev_loadgen::failover::{Disruption, FailoverConfig};
+    let mut c = FailoverConfig::new(
+        a.nodes.clone(),
+        a.consumer_token.clone(),
+        a.provider_token.clone(),
+    );
+    c.consumers = a.consumers;
+    c.providers = a.providers;
+    c.duration = seconds(a.duration, "--duration")?;
+    if let (Some(at), Some(command)) = (a.at, &a.run) {
+        c.disruption = Some(Disruption {
+            at: seconds(at, "--at")?,
+            command: command.clone(),
+        });
+    }
+    c.lost_deliveries = a.lost_deliveries;
+    c.lease = Duration::from_secs(a.lease_seconds);
+    c.wait_s = a.wait;
+    c.drain_timeout = match a.drain_timeout {
+        Some(d) => seconds(d, "--drain-timeout")?,
+        None => c.lease + Duration::from_secs(60),
+    };
+    c.send_retry_timeout = seconds(a.send_retry_timeout, "--send-retry-timeout")?;
+    c.http_timeout = seconds(a.http_timeout, "--http-timeout")?;
+    c.progress = !a.quiet;
+    c.command_line = opensmev_loadgen::baseline::command_line();
+    Ok(c)
 }
 
 #[derive(Debug, clap::Args)]
@@ -532,6 +628,31 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 fn run_command(command: &Command) -> ExitCode {
     match command {
+        Command::Failover(a) => {
+            let config = match failover_config(a) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            let runtime = match runtime(a.threads) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let report = match runtime.block_on(opensmev_loadgen::failover::run(config)) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let written = write_json(a.out.as_ref(), &report.to_json());
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(report.to_text().as_bytes());
+            if !written {
+                ExitCode::from(2)
+            } else if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
         Command::Baseline(BaselineCommand::Crypto(a)) => {
             let duration = match seconds(a.duration, "--duration") {
                 Ok(d) => d,
@@ -1187,6 +1308,56 @@ mod tests {
         assert!(
             Args::try_parse_from(["opensmev-load"]).is_err(),
             "a target is still required"
+        );
+    }
+
+    #[test]
+    fn the_failover_subcommand_parses() {
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "failover",
+            "--node",
+            "http://127.0.0.1:7501",
+            "--node",
+            "http://127.0.0.1:7502",
+            "--consumer-token",
+            "osmv_c",
+            "--provider-token",
+            "osmv_p",
+            "--at",
+            "8",
+            "--run",
+            "kill -9 1",
+            "--lease-seconds",
+            "5",
+            "--lost-deliveries",
+            "4",
+        ])
+        .unwrap();
+        let Some(Command::Failover(a)) = args.command else {
+            panic!("not failover");
+        };
+        let c = failover_config(&a).unwrap();
+        assert_eq!(c.nodes.len(), 2);
+        assert_eq!((c.consumers, c.providers, c.wait_s), (4, 4, 5));
+        assert_eq!(c.drain_timeout, Duration::from_secs(65));
+        assert_eq!(c.lost_deliveries, 4);
+        assert_eq!(c.disruption.unwrap().command, "kill -9 1");
+        assert!(
+            Args::try_parse_from([
+                "opensmev-load",
+                "failover",
+                "--node",
+                "http://a",
+                "--consumer-token",
+                "c",
+                "--provider-token",
+                "p",
+                "--at",
+                "8"
+            ])
+            .is_err(),
+            "--at needs --run"
         );
     }
 }
