@@ -520,13 +520,21 @@ async fn large_file_attachments_round_trip_through_chunks_and_the_cache() {
     assert!(first.data.to_vec().expect("reading the cache file") == big);
     assert_eq!(second.data, Blob::Bytes(exact), "1 MiB stays inline");
 
-    // Read again: the cache file is reused as it is.
-    let modified = std::fs::metadata(cached).and_then(|m| m.modified()).ok();
+    // Read again: the cache file is reused (the same file, not written anew: same inode), and
+    // touched, so its idle time for eviction starts again.
+    let before = std::fs::metadata(cached).expect("cache file");
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let again = b.message(&mid(1)).await.expect("message").expect("found");
     assert_eq!(again.message.attachments[0].data, first.data);
+    let after = std::fs::metadata(cached).expect("cache file");
     assert_eq!(
-        std::fs::metadata(cached).and_then(|m| m.modified()).ok(),
-        modified
+        std::os::unix::fs::MetadataExt::ino(&after),
+        std::os::unix::fs::MetadataExt::ino(&before),
+        "reused, not rewritten"
+    );
+    assert!(
+        after.modified().expect("mtime") > before.modified().expect("mtime"),
+        "touched on reuse"
     );
     // A cache file that lost its bytes is written anew.
     std::fs::write(cached, b"truncated").expect("damaging the cache file");
