@@ -53,6 +53,8 @@ die() {
   echo "failover-test.sh: $*" >&2
   exit 2
 }
+# free_port, start_two_nodes, demo_tokens, run_load, ledger_sql, value, fail_check.
+. scripts/lib/two-nodes.sh
 
 [ "$(id -u)" = 0 ] || die "run as root (it creates PostgreSQL clusters with pg_createcluster)"
 for tool in pg_createcluster pg_ctlcluster pg_dropcluster pg_lsclusters psql createdb curl runuser; do
@@ -210,112 +212,18 @@ createdb -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres opensmev
 store="postgres://postgres@127.0.0.1:$PRIMARY_PORT,127.0.0.1:$REPLICA_PORT/opensmev?target_session_attrs=read-write"
 
 # --- The nodes.
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  echo 0
-}
-port_a=$(free_port)
-port_b=$(free_port)
-[ "$port_a" != "$port_b" ] || port_b=$((port_a + 1))
-start_node() {
-  local name=$1 dir=$2 port=$3
-  OPENSMEV_STORE="$store" OPENSMEV_NODE_NAME="$name" OPENSMEV_LEASE_SECONDS="$LEASE" \
-    OPENSMEV_SWEEP_INTERVAL_MS="$SWEEP_MS" \
-    "$OPENSMEV" serve --demo --data-dir "$dir" --listen "127.0.0.1:$port" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  started_pid=$!
-}
-wait_ready() {
-  local name=$1 pid=$2 port=$3
-  for _ in $(seq 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "failover-test.sh: $name did not become ready; its output:" >&2
-  tail -n 40 "$work/$name.out" "$work/$name.err" >&2
-  exit 2
-}
-say "node A on 127.0.0.1:$port_a"
-start_node node-a "$work/a" "$port_a"
-pid_a=$started_pid
-echo "$$ $pid_a" >>"$pidfile"
-wait_ready node-a "$pid_a" "$port_a"
-cp -a "$work/a" "$work/b"
-rm -rf "$work/b/spool" "$work/b/cache"
-say "node B on 127.0.0.1:$port_b (a copy of A's data directory)"
-start_node node-b "$work/b" "$port_b"
-pid_b=$started_pid
-echo "$$ $pid_b" >>"$pidfile"
-wait_ready node-b "$pid_b" "$port_b"
-
-token_of() {
-  awk -v holder="$1" '$1 == holder && $2 ~ /^osmv_/ { print $2; exit }' "$2"
-}
-consumer=$(token_of MFC01 "$work/node-a.out")
-provider=$(token_of PFR01 "$work/node-a.out")
-[ -n "$consumer" ] && [ -n "$provider" ] || die "no demo tokens in node A's output ($work/node-a.out)"
+start_two_nodes
+demo_tokens
 
 disruption="pg_ctlcluster --skip-systemctl-redirect $PG_VERSION $PRIMARY stop -m immediate && pg_ctlcluster --skip-systemctl-redirect $PG_VERSION $REPLICA promote"
 say "load: $CONSUMERS consumers, $PROVIDERS providers, $DURATION s; at $AT s: $disruption"
-load_rc=0
-"$LOAD" failover \
-  --node "http://127.0.0.1:$port_a" --node "http://127.0.0.1:$port_b" \
-  --consumer-token "$consumer" --provider-token "$provider" \
-  --consumers "$CONSUMERS" --providers "$PROVIDERS" \
-  --duration "$DURATION" --at "$AT" --run "$disruption" \
-  --lease-seconds "$LEASE" --wait "$WAIT" \
-  --out "$work/report.json" --quiet >"$work/load.txt" 2>"$work/load.err" || load_rc=$?
-cat "$work/load.txt"
-if [ "$load_rc" = 2 ] || [ ! -s "$work/report.json" ]; then
-  cat "$work/load.err" >&2
-  die "the load tool could not run (exit $load_rc)"
-fi
-mkdir -p "$OUT"
-cp "$work/report.json" "$OUT/failover-report.json"
+run_load failover "$disruption"
 
 # --- The promoted replica, checked directly.
 say "checking the promoted replica (port $REPLICA_PORT)"
 in_recovery=$(pgp "$REPLICA_PORT" -d opensmev -Atc 'SELECT pg_is_in_recovery()' 2>/dev/null || echo unreachable)
 primary_down=$(pgp "$PRIMARY_PORT" -d postgres -Atc 'SELECT 1' >/dev/null 2>&1 && echo no || echo yes)
-checks=$(pgp "$REPLICA_PORT" -d opensmev -At -F '|' <<SQL
-\\set report \`cat '$work/report.json'\`
-CREATE TEMP TABLE ledger AS
-  SELECT jsonb_array_elements_text(:'report'::jsonb -> 'accepted_ids') AS id;
-SELECT 'ledger_accepted', count(*) FROM ledger;
-SELECT 'db_messages', count(*) FROM messages;
-SELECT 'db_acked', count(*) FROM deliveries WHERE state = 'acked';
-SELECT 'acked_twice', count(*) FROM (
-  SELECT message_seq FROM journal WHERE kind IN ('acked', 'refused')
-  GROUP BY message_seq HAVING count(*) > 1) t;
-SELECT 'accepted_not_acked', count(*) FROM ledger l
-  LEFT JOIN messages m ON m.id = l.id
-  LEFT JOIN deliveries d ON d.message_seq = m.seq
-  WHERE d.state IS DISTINCT FROM 'acked';
-SELECT 'accepted_missing', count(*) FROM ledger l
-  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = l.id);
-SELECT 'pending', count(*) FROM deliveries WHERE state IN ('queued', 'leased');
-SELECT 'not_in_ledger', count(*) FROM messages m
-  WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.id = m.id);
-SELECT 'redelivered_events', count(*) FROM journal WHERE kind = 'redelivered';
-SELECT 'acked_by_node', coalesce(string_agg(node || '=' || n, ' ' ORDER BY node), '')
-  FROM (SELECT coalesce(node, '?') AS node, count(*) AS n FROM journal WHERE kind = 'acked' GROUP BY 1) t;
-SQL
-) || { status=1; die "the promoted replica could not be queried"; }
-value() { awk -F '|' -v k="$1" '$1 == k { print $2 }' <<<"$checks"; }
-
-db_status=0
-fail_check() {
-  echo "FAIL (database): $*"
-  db_status=1
-}
+checks=$(ledger_sql | pgp "$REPLICA_PORT" -d opensmev -At -F '|') || { status=1; die "the promoted replica could not be queried"; }
 [ "$in_recovery" = f ] || fail_check "the replica was not promoted (pg_is_in_recovery: $in_recovery)"
 [ "$primary_down" = yes ] || fail_check "the old primary still answers"
 [ "$(value acked_twice)" = 0 ] || fail_check "$(value acked_twice) messages with more than one acked/refused event"

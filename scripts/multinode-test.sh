@@ -59,6 +59,8 @@ die() {
   echo "multinode-test.sh: $*" >&2
   exit 2
 }
+# free_port, start_two_nodes, demo_tokens, run_load, ledger_sql, value, fail_check.
+. scripts/lib/two-nodes.sh
 
 for tool in psql createdb dropdb curl; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is needed (PostgreSQL client tools, curl)"
@@ -151,84 +153,13 @@ case $PG_HOST in
   *) store="postgres://$PG_USER${PG_PASSWORD:+:$PG_PASSWORD}@$PG_HOST:$PG_PORT/$db" ;;
 esac
 
-# A free port on 127.0.0.1 (nothing answers on it).
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return
-    fi
-  done
-  die "no free port"
-}
-port_a=$(free_port)
-port_b=$(free_port)
-[ "$port_a" != "$port_b" ] || port_b=$((port_a + 1))
-
-# start NAME DIR PORT: a node in the background; its pid in $started_pid.
-start_node() {
-  local name=$1 dir=$2 port=$3
-  OPENSMEV_STORE="$store" OPENSMEV_NODE_NAME="$name" OPENSMEV_LEASE_SECONDS="$LEASE" \
-    OPENSMEV_SWEEP_INTERVAL_MS="$SWEEP_MS" \
-    "$OPENSMEV" serve --demo --data-dir "$dir" --listen "127.0.0.1:$port" \
-    >"$work/$name.out" 2>"$work/$name.err" &
-  started_pid=$!
-}
-wait_ready() {
-  local name=$1 pid=$2 port=$3
-  for _ in $(seq 600); do
-    kill -0 "$pid" 2>/dev/null || break
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/health/ready" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "multinode-test.sh: $name did not become ready; its output:" >&2
-  tail -n 40 "$work/$name.out" "$work/$name.err" >&2
-  exit 2
-}
-
-say "node A on 127.0.0.1:$port_a, database $db"
-start_node node-a "$work/a" "$port_a"
-pid_a=$started_pid
-echo "$$ $pid_a" >>"$pidfile"
-# Out of the job table: its death by SIGKILL is the test, not worth a "Killed" notice.
-disown "$pid_a"
-wait_ready node-a "$pid_a" "$port_a"
-# B gets A's keys, certificates and token seed: the same demo.
-cp -a "$work/a" "$work/b"
-rm -rf "$work/b/spool" "$work/b/cache"
-say "node B on 127.0.0.1:$port_b (a copy of A's data directory)"
-start_node node-b "$work/b" "$port_b"
-pid_b=$started_pid
-echo "$$ $pid_b" >>"$pidfile"
-wait_ready node-b "$pid_b" "$port_b"
-
-token_of() {
-  awk -v holder="$1" '$1 == holder && $2 ~ /^osmv_/ { print $2; exit }' "$2"
-}
-consumer=$(token_of MFC01 "$work/node-a.out")
-provider=$(token_of PFR01 "$work/node-a.out")
-[ -n "$consumer" ] && [ -n "$provider" ] || die "no demo tokens in node A's output ($work/node-a.out)"
+start_two_nodes disown_a
+demo_tokens
 [ "$(token_of MFC01 "$work/node-b.out")" = "$consumer" ] \
   || die "node B printed other demo tokens than node A (the data directory copy is not the same demo)"
 
 say "load: $CONSUMERS consumers, $PROVIDERS providers, $DURATION s, kill -9 of node A (pid $pid_a) at $AT s, $LOST deliveries lost with it"
-load_rc=0
-"$LOAD" failover \
-  --node "http://127.0.0.1:$port_a" --node "http://127.0.0.1:$port_b" \
-  --consumer-token "$consumer" --provider-token "$provider" \
-  --consumers "$CONSUMERS" --providers "$PROVIDERS" \
-  --duration "$DURATION" --at "$AT" --run "kill -9 $pid_a" \
-  --lease-seconds "$LEASE" --wait "$WAIT" --lost-deliveries "$LOST" \
-  --out "$work/report.json" --quiet >"$work/load.txt" 2>"$work/load.err" || load_rc=$?
-cat "$work/load.txt"
-if [ "$load_rc" = 2 ] || [ ! -s "$work/report.json" ]; then
-  cat "$work/load.err" >&2
-  die "the load tool could not run (exit $load_rc)"
-fi
-mkdir -p "$OUT"
-cp "$work/report.json" "$OUT/multinode-report.json"
+run_load multinode "kill -9 $pid_a" --lost-deliveries "$LOST"
 if kill -0 "$pid_a" 2>/dev/null; then
   echo "multinode-test.sh: node A is still running after the kill" >&2
 fi
@@ -237,28 +168,9 @@ pid_a=
 
 # --- The database, checked directly.
 say "checking the database"
-checks=$(pg -d "$db" -At -F '|' <<SQL
-\\set report \`cat '$work/report.json'\`
-CREATE TEMP TABLE ledger AS
-  SELECT jsonb_array_elements_text(:'report'::jsonb -> 'accepted_ids') AS id;
-SELECT 'ledger_accepted', count(*) FROM ledger;
-SELECT 'db_messages', count(*) FROM messages;
-SELECT 'db_acked', count(*) FROM deliveries WHERE state = 'acked';
-SELECT 'acked_twice', count(*) FROM (
-  SELECT message_seq FROM journal WHERE kind IN ('acked', 'refused')
-  GROUP BY message_seq HAVING count(*) > 1) t;
-SELECT 'accepted_not_acked', count(*) FROM ledger l
-  LEFT JOIN messages m ON m.id = l.id
-  LEFT JOIN deliveries d ON d.message_seq = m.seq
-  WHERE d.state IS DISTINCT FROM 'acked';
-SELECT 'accepted_missing', count(*) FROM ledger l
-  WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = l.id);
-SELECT 'pending', count(*) FROM deliveries WHERE state IN ('queued', 'leased');
-SELECT 'not_in_ledger', count(*) FROM messages m
-  WHERE NOT EXISTS (SELECT 1 FROM ledger l WHERE l.id = m.id);
-SELECT 'redelivered_events', count(*) FROM journal WHERE kind = 'redelivered';
-SELECT 'acked_by_node', coalesce(string_agg(node || '=' || n, ' ' ORDER BY node), '')
-  FROM (SELECT coalesce(node, '?') AS node, count(*) AS n FROM journal WHERE kind = 'acked' GROUP BY 1) t;
+checks=$({
+  ledger_sql
+  cat <<SQL
 -- The deliveries lost with node A: each message's journal, by node.
 CREATE TEMP TABLE lost AS
   SELECT l.id, m.seq,
@@ -279,14 +191,7 @@ SELECT 'lost_journal', coalesce(string_agg(id || ': ' || (
       FROM journal j WHERE j.message_seq = lost.seq), '; ' ORDER BY id), '')
   FROM lost;
 SQL
-)
-value() { awk -F '|' -v k="$1" '$1 == k { print $2 }' <<<"$checks"; }
-
-db_status=0
-fail_check() {
-  echo "FAIL (database): $*"
-  db_status=1
-}
+} | pg -d "$db" -At -F '|')
 [ "$(value acked_twice)" = 0 ] || fail_check "$(value acked_twice) messages with more than one acked/refused event"
 [ "$(value accepted_not_acked)" = 0 ] || fail_check "$(value accepted_not_acked) accepted messages not acked in the database ($(value accepted_missing) of them not there at all)"
 [ "$(value pending)" = 0 ] || fail_check "$(value pending) deliveries left queued or leased"

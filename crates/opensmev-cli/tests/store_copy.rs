@@ -17,75 +17,9 @@ use opensmev_store::{
 };
 use opensmev_store_postgres::{PgOptions, PostgresStore};
 use opensmev_store_sqlite::SqliteStore;
+use opensmev_testkit::postgres::{Database, admin_config, database};
 use opensmev_types::{InteractionStatus, MessageKind, Mnemonic, Role};
 use time::Duration;
-use tokio_postgres::NoTls;
-
-const ENV: &str = "OSMV_TEST_POSTGRES";
-
-/// The admin connection string and the same server as a `postgres://` URL for database `db`.
-fn server() -> (String, tokio_postgres::Config) {
-    // Unset: the local server's socket as `postgres` (as the store's own tests).
-    let admin = std::env::var(ENV)
-        .unwrap_or_else(|_| "host=/var/run/postgresql user=postgres dbname=postgres".to_owned());
-    let config: tokio_postgres::Config = admin
-        .parse()
-        .unwrap_or_else(|e| panic!("{ENV} is not a connection string: {e}"));
-    (admin, config)
-}
-
-fn url_for(config: &tokio_postgres::Config, db: &str) -> String {
-    let host = match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
-        Some(tokio_postgres::config::Host::Unix(p)) => {
-            // A socket directory goes into the query string.
-            return format!(
-                "postgres://{}@/{db}?host={}{}",
-                config.get_user().unwrap_or("postgres"),
-                p.display(),
-                config
-                    .get_password()
-                    .map(|p| format!("&password={}", String::from_utf8_lossy(p)))
-                    .unwrap_or_default()
-            );
-        }
-        None => "localhost".to_owned(),
-    };
-    let port = config.get_ports().first().copied().unwrap_or(5432);
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    format!("postgres://{user}{password}@{host}:{port}/{db}")
-}
-
-async fn admin(sql: &str) {
-    let (admin, _) = server();
-    let (client, connection) = tokio_postgres::connect(&admin, NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL named by {ENV} cannot be reached: {e}"));
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.expect(sql);
-    drop(client);
-    let _ = driver.await;
-}
-
-/// Drops the database when dropped.
-struct Database(String);
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0);
-        let _ = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map(|rt| rt.block_on(admin(&sql)))
-        })
-        .join();
-    }
-}
 
 fn mnemonic(text: &str) -> Mnemonic {
     Mnemonic::parse(text).expect("mnemonic")
@@ -267,10 +201,8 @@ async fn a_populated_embedded_store_moves_to_postgres_and_back_unchanged() {
         populate(&store, dir.path()).await;
     }
     let db = Database(format!("osmv_copy_{}", std::process::id()));
-    admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", db.0)).await;
-    admin(&format!("CREATE DATABASE {}", db.0)).await;
-    let (_, config) = server();
-    let url = url_for(&config, &db.0);
+    let url = database(&db.0).await;
+    let config = admin_config();
     let source = format!("sqlite:{}", source_dir.display());
 
     let (code, stdout, stderr) = opensmev(&["store", "copy", "--from", &source, "--to", &url]);

@@ -742,6 +742,24 @@ fn check(name: &'static str, passed: bool, detail: String) -> Check {
     }
 }
 
+/// A check that passes when there are no `offenders`: its detail is then `ok()`, else their
+/// number, `what` (if any) and the first of them.
+fn none_of<'a>(
+    name: &'static str,
+    offenders: impl IntoIterator<Item = &'a String>,
+    what: &str,
+    ok: impl FnOnce() -> String,
+) -> Check {
+    let offenders: Vec<&String> = offenders.into_iter().collect();
+    let passed = offenders.is_empty();
+    let detail = match (offenders.len(), what) {
+        (0, _) => ok(),
+        (n, "") => format!("{n}: {}", some_ids(offenders)),
+        (n, what) => format!("{n} {what}: {}", some_ids(offenders)),
+    };
+    check(name, passed, detail)
+}
+
 /// The verdict on a ledger: `window` is how long messages were sent; `expected` the disruption
 /// that was asked for (its record `disruption` when it ran).
 fn judge(
@@ -838,49 +856,28 @@ fn judge(
 
     // The checks.
     let undelivered: Vec<&String> = accepted.difference(&delivered).copied().collect();
-    v.checks.push(check(
+    v.checks.push(none_of(
         "every accepted message was delivered",
-        undelivered.is_empty(),
-        if undelivered.is_empty() {
-            format!("{} accepted, all delivered", accepted.len())
-        } else {
-            format!(
-                "{} of {} never delivered: {}",
-                undelivered.len(),
-                accepted.len(),
-                some_ids(undelivered.iter().copied())
-            )
-        },
+        undelivered,
+        &format!("of {} never delivered", accepted.len()),
+        || format!("{} accepted, all delivered", accepted.len()),
     ));
     let unacked: Vec<&String> = accepted.difference(&acked).copied().collect();
-    v.checks.push(check(
+    v.checks.push(none_of(
         "every accepted message was acknowledged",
-        unacked.is_empty(),
-        if unacked.is_empty() {
-            format!("{} accepted, all acknowledged", accepted.len())
-        } else {
-            format!(
-                "{} of {} not acknowledged: {}",
-                unacked.len(),
-                accepted.len(),
-                some_ids(unacked.iter().copied())
-            )
-        },
+        unacked,
+        &format!("of {} not acknowledged", accepted.len()),
+        || format!("{} accepted, all acknowledged", accepted.len()),
     ));
-    v.checks.push(check(
+    v.checks.push(none_of(
         "no message was acknowledged (204) twice",
-        twice.is_empty(),
-        if twice.is_empty() {
+        twice.iter().copied(),
+        "messages acknowledged more than once",
+        || {
             format!(
                 "{} acknowledgements, {} messages",
                 c.acks_204,
                 ok_acks.len()
-            )
-        } else {
-            format!(
-                "{} messages acknowledged more than once: {}",
-                twice.len(),
-                some_ids(twice.iter().copied())
             )
         },
     ));
@@ -890,20 +887,15 @@ fn judge(
         .copied()
         .collect();
     let lost_delivered = delivered.iter().filter(|id| lost.contains(*id)).count();
-    v.checks.push(check(
+    v.checks.push(none_of(
         "nothing was delivered that was not accepted (or whose answer was lost)",
-        foreign.is_empty(),
-        if foreign.is_empty() {
+        foreign,
+        "delivered that were never accepted",
+        || {
             format!(
                 "{} delivered: {} accepted, {lost_delivered} with a lost answer",
                 delivered.len(),
                 delivered.len() - lost_delivered
-            )
-        } else {
-            format!(
-                "{} delivered that were never accepted: {}",
-                foreign.len(),
-                some_ids(foreign.iter().copied())
             )
         },
     ));
@@ -913,41 +905,27 @@ fn judge(
         .map(|((id, attempt), n)| format!("{id} attempt {attempt} ×{n}"))
         .collect();
     double.sort();
-    v.checks.push(check(
+    v.checks.push(none_of(
         "no message was handed out twice under one attempt (two live leases)",
-        double.is_empty(),
-        if double.is_empty() {
-            format!("{} deliveries", c.deliveries)
-        } else {
-            format!("{}: {}", double.len(), some_ids(double.iter()))
-        },
+        &double,
+        "",
+        || format!("{} deliveries", c.deliveries),
     ));
-    v.checks.push(check(
+    v.checks.push(none_of(
         "every delivery checked out (kind, sender, content, ЭП-ОВ)",
-        bad.is_empty(),
-        if bad.is_empty() {
-            format!("{} deliveries", c.deliveries)
-        } else {
-            format!("{} bad: {}", bad.len(), some_ids(bad.iter()))
-        },
+        &bad,
+        "bad",
+        || format!("{} deliveries", c.deliveries),
     ));
-    v.checks.push(check(
-        "no send was refused",
-        refused.is_empty(),
-        if refused.is_empty() {
+    v.checks
+        .push(none_of("no send was refused", &refused, "refused", || {
             format!("{} messages sent", c.sent)
-        } else {
-            format!("{} refused: {}", refused.len(), some_ids(refused.iter()))
-        },
-    ));
-    v.checks.push(check(
+        }));
+    v.checks.push(none_of(
         "no acknowledgement was refused or abandoned (SMEV-115 after a redelivery aside)",
-        ack_problems.is_empty(),
-        if ack_problems.is_empty() {
-            format!("{} not leased any more (counted apart)", c.acks_not_leased)
-        } else {
-            format!("{}: {}", ack_problems.len(), some_ids(ack_problems.iter()))
-        },
+        &ack_problems,
+        "",
+        || format!("{} not leased any more (counted apart)", c.acks_not_leased),
     ));
 
     // Providers that lost their node after the disruption received on another one.

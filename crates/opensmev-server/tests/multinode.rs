@@ -11,54 +11,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use opensmev_testkit::postgres::{admin, database};
 use opensmev_testkit::{Answer, TestBus, new_message_id};
 use opensmev_types::SchemaVersion;
 use tokio_postgres::NoTls;
 
-const ENV: &str = "OSMV_TEST_POSTGRES";
 const VS_PFR: &str = "VS00001v001-PFR001";
-
-fn admin_conn() -> String {
-    std::env::var(ENV)
-        .unwrap_or_else(|_| "host=/var/run/postgresql user=postgres dbname=postgres".to_owned())
-}
-
-async fn admin(sql: &str) {
-    let (client, connection) = tokio_postgres::connect(&admin_conn(), NoTls)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL named by {ENV} cannot be reached: {e}"));
-    let driver = tokio::spawn(connection);
-    client.batch_execute(sql).await.expect(sql);
-    drop(client);
-    let _ = driver.await;
-}
-
-/// A fresh database; its `postgres://` URL.
-async fn database(name: &str) -> String {
-    admin(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-    admin(&format!("CREATE DATABASE {name}")).await;
-    database_url(name)
-}
-
-/// The `postgres://` URL of database `name` on the test server.
-fn database_url(name: &str) -> String {
-    let config: tokio_postgres::Config = admin_conn().parse().expect("a connection string");
-    let user = config.get_user().unwrap_or("postgres");
-    let password = config
-        .get_password()
-        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
-        .unwrap_or_default();
-    match config.get_hosts().first() {
-        Some(tokio_postgres::config::Host::Tcp(host)) => {
-            let port = config.get_ports().first().copied().unwrap_or(5432);
-            format!("postgres://{user}{password}@{host}:{port}/{name}")
-        }
-        Some(tokio_postgres::config::Host::Unix(dir)) => {
-            format!("postgres://{user}{password}@/{name}?host={}", dir.display())
-        }
-        None => format!("postgres://{user}{password}@localhost/{name}"),
-    }
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
@@ -178,7 +136,7 @@ async fn the_sweep_runs_on_one_node_and_moves_when_it_stops() {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("osmv_nodes_sweep_{}", std::process::id());
     let (a, b) = two_nodes(&db, dir.path(), 0).await;
-    let url = database_url(&db);
+    let url = opensmev_testkit::postgres::url(&db);
     // Within a few intervals (200 ms) one of the two nodes holds the sweep.
     let mut first = None;
     for _ in 0..50 {

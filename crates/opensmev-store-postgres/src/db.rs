@@ -60,6 +60,18 @@ pub(crate) async fn query<C: GenericClient>(
     .await
 }
 
+/// The rows of a statement, each decoded with `decode`.
+pub(crate) async fn query_all<C: GenericClient, T>(
+    c: &C,
+    what: &str,
+    sql: &str,
+    params: Params<'_>,
+    decode: fn(&Row) -> Result<T, StoreError>,
+) -> Res<Vec<T>> {
+    let rows = query(c, what, sql, params).await?;
+    Ok(rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?)
+}
+
 /// The row of a statement that returns at most one.
 pub(crate) async fn query_opt<C: GenericClient>(
     c: &C,

@@ -46,7 +46,7 @@ use crate::codec::{
     parse_role, parse_state, parse_status, parse_u8, parse_u32, parse_u64, parse_version, stamp,
     time_col,
 };
-use crate::db::{execute, query, query_one, query_opt};
+use crate::db::{execute, query, query_all, query_one, query_opt};
 use crate::signals;
 
 /// The detail of the notice sent when a message's EOL passes undelivered.
@@ -1452,7 +1452,7 @@ fn decode_journal(row: &Row) -> Result<JournalEvent, StoreError> {
 }
 
 pub(crate) async fn journal<C: GenericClient>(c: &C, id: &MessageId) -> Res<Vec<JournalEvent>> {
-    let rows = query(
+    query_all(
         c,
         "journal",
         &format!(
@@ -1460,27 +1460,21 @@ pub(crate) async fn journal<C: GenericClient>(c: &C, id: &MessageId) -> Res<Vec<
              WHERE m.id = $1 ORDER BY j.seq"
         ),
         &[&id.as_str()],
+        decode_journal,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_journal)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 /// The journal of message `seq`, oldest first.
 pub(crate) async fn journal_of<C: GenericClient>(c: &C, seq: i64) -> Res<Vec<JournalEvent>> {
-    let rows = query(
+    query_all(
         c,
         "journal",
         &format!("SELECT {JOURNAL_COLUMNS} FROM journal j WHERE j.message_seq = $1 ORDER BY j.seq"),
         &[&seq],
+        decode_journal,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_journal)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 pub(crate) async fn queue_depths<C: GenericClient>(
@@ -1556,17 +1550,14 @@ pub(crate) async fn registry_after<C: GenericClient>(
     after: i64,
     limit: i64,
 ) -> Res<Vec<RegistryDocument>> {
-    let rows = query(
+    query_all(
         c,
         "export: registry",
         &format!("{REGISTRY_COLUMNS} WHERE version > $1 ORDER BY version LIMIT $2"),
         &[&after, &limit],
+        decode_registry,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_registry)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 /// The columns [`search_messages`] reads, decoded by [`decode_summary`].
@@ -1654,11 +1645,7 @@ pub(crate) async fn search_messages<C: GenericClient>(
     q: &MessageQuery,
 ) -> Res<Vec<MessageSummary>> {
     let (sql, args) = search_sql(q)?;
-    let rows = query(c, "search_messages", &sql, &borrow(&args)).await?;
-    Ok(rows
-        .iter()
-        .map(decode_summary)
-        .collect::<Result<Vec<_>, _>>()?)
+    query_all(c, "search_messages", &sql, &borrow(&args), decode_summary).await
 }
 
 fn decode_summary(row: &Row) -> Result<MessageSummary, StoreError> {
@@ -1733,17 +1720,14 @@ pub(crate) async fn tokens<C: GenericClient>(
     by_seq: bool,
 ) -> Res<Vec<TokenRecord>> {
     let order = if by_seq { "seq" } else { "created_at, seq" };
-    let rows = query(
+    query_all(
         c,
         "tokens",
         &format!("{TOKEN_COLUMNS} ORDER BY {order} OFFSET $1 LIMIT $2"),
         &[&offset, &limit],
+        decode_token,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_token)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 const ACCOUNT_COLUMNS: &str = "SELECT login, name, role, system, password_hash,
@@ -1783,17 +1767,14 @@ pub(crate) async fn accounts<C: GenericClient>(
     offset: i64,
     limit: Option<i64>,
 ) -> Res<Vec<Account>> {
-    let rows = query(
+    query_all(
         c,
         "accounts",
         &format!("{ACCOUNT_COLUMNS} ORDER BY login COLLATE \"C\" OFFSET $1 LIMIT $2"),
         &[&offset, &limit],
+        decode_account,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_account)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 /// The SQL of an audit query and its parameters (the action prefix is compared with
@@ -1849,11 +1830,7 @@ fn decode_audit(row: &Row) -> Result<AuditEntry, StoreError> {
 
 pub(crate) async fn audit<C: GenericClient>(c: &C, q: &AuditQuery) -> Res<Vec<AuditEntry>> {
     let (sql, args) = audit_sql(q)?;
-    let rows = query(c, "audit", &sql, &borrow(&args)).await?;
-    Ok(rows
-        .iter()
-        .map(decode_audit)
-        .collect::<Result<Vec<_>, _>>()?)
+    query_all(c, "audit", &sql, &borrow(&args), decode_audit).await
 }
 
 /// Audit entries after `after`, oldest first.
@@ -1862,17 +1839,14 @@ pub(crate) async fn audit_after<C: GenericClient>(
     after: i64,
     limit: i64,
 ) -> Res<Vec<AuditEntry>> {
-    let rows = query(
+    query_all(
         c,
         "export: audit",
         &format!("{AUDIT_COLUMNS} WHERE seq > $1 ORDER BY seq LIMIT $2"),
         &[&after, &limit],
+        decode_audit,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_audit)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 /// Pending status notices after `after`, oldest first.
@@ -1881,19 +1855,16 @@ pub(crate) async fn notices_after<C: GenericClient>(
     after: i64,
     limit: i64,
 ) -> Res<Vec<StatusNotice>> {
-    let rows = query(
+    query_all(
         c,
         "export: notices",
         &format!(
             "SELECT {NOTICE_COLUMNS} FROM status_notices WHERE seq > $1 ORDER BY seq LIMIT $2"
         ),
         &[&after, &limit],
+        decode_notice,
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(decode_notice)
-        .collect::<Result<Vec<_>, _>>()?)
+    .await
 }
 
 /// Messages after `after`, by seq.

@@ -217,7 +217,11 @@ async fn conformance_suite() {
 }
 
 /// Collects every message a set of concurrent lease loops gets.
-async fn lease_all(stores: &[PostgresStore], loops_per_store: usize) -> Vec<StoredMessage> {
+async fn lease_all(
+    stores: &[PostgresStore],
+    loops_per_store: usize,
+    now: time::OffsetDateTime,
+) -> Vec<StoredMessage> {
     let mut tasks = Vec::new();
     for store in stores {
         for _ in 0..loops_per_store {
@@ -225,7 +229,7 @@ async fn lease_all(stores: &[PostgresStore], loops_per_store: usize) -> Vec<Stor
             tasks.push(tokio::spawn(async move {
                 let mut got = Vec::new();
                 while let Some(m) = store
-                    .lease_next(poll("R", MessageKind::Request, at(1)))
+                    .lease_next(poll("R", MessageKind::Request, now))
                     .await
                     .expect("lease_next")
                 {
@@ -260,7 +264,7 @@ async fn two_nodes_never_lease_one_message_twice() {
             .expect("enqueue");
         assert!(matches!(outcome, Enqueued::Accepted { .. }), "{outcome:?}");
     }
-    let leased = lease_all(&[a.clone(), b.clone()], 4).await;
+    let leased = lease_all(&[a.clone(), b.clone()], 4, at(1)).await;
     let ids: HashSet<_> = leased.iter().map(|m| m.message.id.clone()).collect();
     assert_eq!(ids.len(), leased.len(), "a message was handed out twice");
     assert_eq!(ids, (1..=200).map(mid).collect::<HashSet<_>>());
@@ -280,28 +284,7 @@ async fn two_nodes_never_lease_one_message_twice() {
             .expect("lease_next"),
         None
     );
-    let mut later = Vec::new();
-    for store in [&a, &b] {
-        later.push(store.clone());
-    }
-    let mut tasks = Vec::new();
-    for store in later {
-        tasks.push(tokio::spawn(async move {
-            let mut got = Vec::new();
-            while let Some(m) = store
-                .lease_next(poll("R", MessageKind::Request, at(1000)))
-                .await
-                .expect("lease_next")
-            {
-                got.push(m);
-            }
-            got
-        }));
-    }
-    let mut again = Vec::new();
-    for task in tasks {
-        again.extend(task.await.expect("a leasing task"));
-    }
+    let again = lease_all(&[a.clone(), b.clone()], 1, at(1000)).await;
     assert_eq!(again.len(), 200);
     assert!(again.iter().all(|m| m.delivery_count == 2));
     let ids: HashSet<_> = again.iter().map(|m| m.message.id.clone()).collect();

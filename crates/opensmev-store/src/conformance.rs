@@ -3479,14 +3479,7 @@ async fn export_all(store: &dyn Store, section: Section) -> Vec<Record> {
         if batch.is_empty() {
             return out;
         }
-        after = match (section, batch.last()) {
-            (Section::Tokens | Section::Accounts, _) => after + batch.len() as i64,
-            (_, Some(Record::Registry(d))) => d.version as i64,
-            (_, Some(Record::Message(m))) => m.stored.seq,
-            (_, Some(Record::Notice(n))) => n.seq,
-            (_, Some(Record::Audit(a))) => a.seq,
-            _ => unreachable!(),
-        };
+        after = crate::copy::next_after(section, after, &batch);
         out.extend(batch);
     }
 }

@@ -64,8 +64,8 @@ fn on(side: &'static str) -> impl Fn(StoreError) -> CopyError {
     move |source| CopyError::Store { side, source }
 }
 
-/// The position after `record` for the next [`Store::export`] call.
-fn next_after(section: Section, after: i64, batch: &[Record]) -> i64 {
+/// The position after `batch` (of `section`, read from `after`) for the next [`Store::export`] call.
+pub(crate) fn next_after(section: Section, after: i64, batch: &[Record]) -> i64 {
     match (section, batch.last()) {
         (Section::Tokens | Section::Accounts, _) => after + batch.len() as i64,
         (_, Some(Record::Registry(d))) => i64::try_from(d.version).unwrap_or(i64::MAX),

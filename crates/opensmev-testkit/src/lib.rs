@@ -11,6 +11,7 @@ use opensmev_server::config::Config;
 use opensmev_store::Store;
 use opensmev_types::SchemaVersion;
 
+pub mod postgres;
 pub mod tls;
 
 pub use opensmev_client::{
