@@ -86,7 +86,7 @@ pub(crate) enum RegistryCommand {
     DefaultQuota(crate::remote_registry::DefaultQuota),
 }
 
-fn runtime(lang: Lang) -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime(lang: Lang) -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -293,11 +293,11 @@ fn shown_store(location: &opensmev_server::config::StoreLocation) -> String {
 
 async fn open_store(
     location: &opensmev_server::config::StoreLocation,
+    scratch: &std::path::Path,
 ) -> anyhow::Result<std::sync::Arc<dyn opensmev_store::Store>> {
-    let scratch = std::env::temp_dir().join(format!("opensmev-cli-{}", std::process::id()));
     Ok(opensmev_server::store::open(
         location,
-        opensmev_server::store::OpenOptions::for_tool(&scratch),
+        opensmev_server::store::OpenOptions::for_tool(scratch),
     )
     .await?)
 }
@@ -384,8 +384,9 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
             opensmev_core::registry::Registry::from_toml(&text, 0)
                 .with_context(|| rejected(lang, &file))?;
             let opened = location.clone();
+            let scratch = crate::store_cmd::scratch_dir()?;
             let version = runtime(lang)?.block_on(async move {
-                let store = open_store(&opened).await?;
+                let store = open_store(&opened, &scratch).await?;
                 let doc = opensmev_store::Store::save_registry(
                     &*store,
                     text,
@@ -412,8 +413,9 @@ pub(crate) fn registry(command: RegistryCommand, lang: Lang) -> anyhow::Result<E
         RegistryCommand::Export { data_dir, store } => {
             let location = store_location(store.as_deref(), &data_dir, lang)?;
             let opened = location.clone();
+            let scratch = crate::store_cmd::scratch_dir()?;
             let doc = runtime(lang)?.block_on(async move {
-                let store = open_store(&opened).await?;
+                let store = open_store(&opened, &scratch).await?;
                 anyhow::Ok(opensmev_store::Store::registry(&*store).await?)
             })?;
             eprintln!(

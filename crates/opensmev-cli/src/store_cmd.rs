@@ -9,6 +9,7 @@ use opensmev_server::config::StoreLocation;
 use opensmev_server::store::{self, OpenOptions};
 
 use crate::i18n::Lang;
+use crate::serve::runtime;
 
 /// `opensmev migrate`.
 #[derive(Debug, clap::Args)]
@@ -40,14 +41,6 @@ pub(crate) enum StoreCommand {
 fn location(value: &str, lang: Lang) -> anyhow::Result<StoreLocation> {
     StoreLocation::parse(value)
         .map_err(|e| anyhow::anyhow!("{}: {e}", lang.pick("неверное хранилище", "a wrong store")))
-}
-
-fn runtime(lang: Lang) -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context(lang.pick("запуск среды выполнения", "starting the runtime"))
 }
 
 /// `opensmev migrate`.
@@ -87,7 +80,7 @@ pub(crate) fn migrate(args: MigrateArgs, lang: Lang) -> anyhow::Result<ExitCode>
 /// `opensmev store …`.
 pub(crate) fn run(command: StoreCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let scratch = tempfile_dir()?;
+    let scratch = scratch_dir()?;
     match command {
         StoreCommand::Copy { from, to } => {
             let (from, to) = (location(&from, lang)?, location(&to, lang)?);
@@ -191,7 +184,7 @@ pub(crate) fn run(command: StoreCommand, lang: Lang) -> anyhow::Result<ExitCode>
 }
 
 /// A scratch directory for large attachments read back from PostgreSQL, removed when dropped.
-struct Scratch(std::path::PathBuf);
+pub(crate) struct Scratch(std::path::PathBuf);
 
 impl std::ops::Deref for Scratch {
     type Target = std::path::Path;
@@ -206,7 +199,7 @@ impl Drop for Scratch {
     }
 }
 
-fn tempfile_dir() -> anyhow::Result<Scratch> {
+pub(crate) fn scratch_dir() -> anyhow::Result<Scratch> {
     let dir = std::env::temp_dir().join(format!("opensmev-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
     Ok(Scratch(dir))

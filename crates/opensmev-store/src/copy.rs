@@ -89,12 +89,6 @@ pub async fn copy(
             .await
             .map_err(on("target"))?
             .is_empty()
-            || (matches!(section, Section::Tokens | Section::Accounts)
-                && !to
-                    .export(section, 0, 1)
-                    .await
-                    .map_err(on("target"))?
-                    .is_empty())
         {
             return Err(CopyError::TargetNotEmpty(section.name()));
         }
