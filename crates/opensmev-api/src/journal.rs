@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use opensmev_core::auth::Action;
+use opensmev_core::journal::ReadError;
 use opensmev_store::{DeliveryState, JournalEvent, MessageQuery, MessageSummary, StoredMessage};
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use serde::{Deserialize, Serialize};
@@ -164,15 +164,6 @@ pub(crate) async fn search(
     auth: Authenticated,
     Query(q): Query<SearchQuery>,
 ) -> Result<Response, Problem> {
-    let own = auth.0.own_system().cloned();
-    auth.may(
-        &state,
-        if own.is_some() {
-            Action::SearchOwnMessages
-        } else {
-            Action::SearchAllMessages
-        },
-    )?;
     let limit = page_limit(q.limit)?;
     let kind = match q.direction.as_deref() {
         None => None,
@@ -203,8 +194,8 @@ pub(crate) async fn search(
         .transpose()?;
     let before = page_cursor(q.cursor)?;
     let system = mnemonic("system", q.system)?;
-    let mut query = MessageQuery {
-        system: system.clone(),
+    let query = MessageQuery {
+        system,
         sender: mnemonic("sender", q.sender)?,
         recipient: mnemonic("recipient", q.recipient)?,
         vs_id: q.vs_id,
@@ -220,22 +211,7 @@ pub(crate) async fn search(
         before,
         limit: limit + 1,
     };
-    if let Some(own) = own {
-        // An IS searches its own messages: a filter naming another system finds nothing.
-        match &system {
-            Some(s) if *s != own => {
-                return Ok(json(
-                    StatusCode::OK,
-                    &MessagePage {
-                        items: Vec::new(),
-                        next_cursor: None,
-                    },
-                ));
-            }
-            _ => query.system = Some(own),
-        }
-    }
-    let mut found = state.bus.store().search_messages(query).await?;
+    let mut found = state.bus.search_messages_as(&auth.0, query).await?;
     let next_cursor = next_cursor(&mut found, limit, |m| m.seq);
     Ok(json(
         StatusCode::OK,
@@ -329,37 +305,15 @@ async fn view(
         // Not found is not a denial, but an IS must not learn more than that.
         return Err(not_found());
     };
+    let opensmev_core::journal::MessageView { stored, events } = state
+        .bus
+        .view_as(&auth.0, stored)
+        .await
+        .map_err(|e| match e {
+            ReadError::NotFound => not_found(),
+            other => Problem::from(other),
+        })?;
     let m = &stored.message;
-    if auth.0.own_system().is_some() {
-        if auth
-            .0
-            .check(Action::ReadMessage {
-                sender: &m.sender,
-                recipient: &m.recipient,
-            })
-            .is_err()
-        {
-            // Logged and counted, but answered as not found: an IS may not learn which ids
-            // exist among other systems' messages.
-            let _ = auth.may(
-                state,
-                Action::ReadMessage {
-                    sender: &m.sender,
-                    recipient: &m.recipient,
-                },
-            );
-            return Err(not_found());
-        }
-    } else {
-        auth.may(
-            state,
-            Action::ReadMessage {
-                sender: &m.sender,
-                recipient: &m.recipient,
-            },
-        )?;
-    }
-    let events = state.bus.store().journal(&m.id).await?;
     let summary = MessageSummary {
         seq: stored.seq,
         id: m.id.clone(),

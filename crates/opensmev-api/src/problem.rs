@@ -213,6 +213,16 @@ impl From<AuthError> for Problem {
     }
 }
 
+impl From<opensmev_core::journal::ReadError> for Problem {
+    fn from(e: opensmev_core::journal::ReadError) -> Problem {
+        match e {
+            opensmev_core::journal::ReadError::NotFound => Problem::not_found("no such message"),
+            opensmev_core::journal::ReadError::Denied(d) => d.into(),
+            opensmev_core::journal::ReadError::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<Denied> for Problem {
     fn from(e: Denied) -> Problem {
         Problem::new(

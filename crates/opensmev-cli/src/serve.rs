@@ -170,6 +170,14 @@ pub(crate) fn serve(args: ServeArgs, lang: Lang) -> anyhow::Result<ExitCode> {
                 for token in app.demo_tokens() {
                     writeln!(out, "  {:<9} {}", token.holder, token.secret)?;
                 }
+                writeln!(out)?;
+                writeln!(out, "{}", lang.pick(
+                    "Личный кабинет (в браузере): {scheme}://{local}/ — демо-учётные записи операторов ИС (логин, пароль):",
+                    "The web cabinet (in a browser): {scheme}://{local}/ — demo accounts of the systems' operators (login, password):",
+                ).replace("{scheme}", scheme).replace("{local}", &local.to_string()))?;
+                for account in app.demo_accounts() {
+                    writeln!(out, "  cabinet-account {:<6} {} {}", account.system, account.login, account.password)?;
+                }
                 if let RegistryAtStart::KeptOverDemo { version } = app.registry_at_start() {
                     writeln!(out, "{}", lang.pick(
                         "В хранилище уже есть реестр, отличный от демо-реестра: он сохранён и действует (версия {version}). Заменить его демо-реестром: opensmev serve --reset-demo.",

@@ -86,6 +86,18 @@ pub enum AuthError {
     /// (`SMEV-500`), never as a refusal of the credentials.
     #[error("the credentials cannot be checked now: {0}")]
     Unavailable(String),
+    /// Too many failed logins of this login name: locked out until `until`.
+    #[error("too many failed logins: locked out until {until}")]
+    LockedOut {
+        /// When logins are accepted again.
+        until: OffsetDateTime,
+    },
+    /// The session cookie names no session (never opened, or logged out).
+    #[error("no such session")]
+    SessionUnknown,
+    /// The session expired.
+    #[error("the session expired")]
+    SessionExpired,
 }
 
 impl AuthError {
@@ -101,6 +113,9 @@ impl AuthError {
             AuthError::SystemGone(_) => "auth.system-gone",
             AuthError::BadPassword => "auth.bad-password",
             AuthError::Unavailable(_) => "SMEV-500",
+            AuthError::LockedOut { .. } => "auth.locked-out",
+            AuthError::SessionUnknown => "auth.session-unknown",
+            AuthError::SessionExpired => "auth.session-expired",
         }
     }
 }
@@ -253,10 +268,15 @@ pub fn token_hash(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }
 
-fn random_text(bytes: usize) -> Result<String, BusError> {
+pub(crate) fn random_text(bytes: usize) -> Result<String, BusError> {
     let raw = opensmev_crypto::random_bytes(bytes)
         .map_err(|e| BusError::Internal(format!("random bytes: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw))
+}
+
+/// `bytes` random bytes as URL-safe Base64 without padding (tokens of forms and sessions).
+pub fn random_token_text(bytes: usize) -> Result<String, BusError> {
+    random_text(bytes)
 }
 
 /// Hashes a password (argon2id with the crate's default parameters, PHC string).
@@ -782,11 +802,57 @@ impl Bus {
         if !self.store().update_account(account.clone(), audit).await? {
             return Err(AccessError::NotFound(format!("account {login}")));
         }
+        // A disabled account or a new password ends the account's cabinet sessions.
+        if account.disabled || changes.contains(&"пароль изменён") {
+            self.store().delete_sessions_of(login).await?;
+        }
         Ok(account)
     }
 
     /// Checks a login and password (the cabinet's login). Refusals are logged and counted.
+    /// Repeated failures lock the login name out ([`crate::session::SessionPolicy`]).
     pub async fn login(&self, login: &str, password: &str) -> Result<Principal, AuthError> {
+        let policy = self.config().sessions;
+        let now = self.now();
+        let unavailable = |e: StoreError| {
+            tracing::error!(error = %e, "reading failed logins");
+            AuthError::Unavailable(e.to_string())
+        };
+        let failures = self
+            .store()
+            .login_failures(login)
+            .await
+            .map_err(unavailable)?;
+        if let Some(f) = failures
+            && f.count >= policy.max_failures
+            && now < f.since + policy.lockout
+        {
+            let e = AuthError::LockedOut {
+                until: f.since + policy.lockout,
+            };
+            self.record_unauthenticated(&e, "login");
+            return Err(e);
+        }
+        let result = self.check_password(login, password).await;
+        match &result {
+            Err(AuthError::BadPassword) => {
+                self.store()
+                    .note_login_failure(login, now, policy.lockout)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            Ok(_) if failures.is_some() => {
+                self.store()
+                    .clear_login_failures(login)
+                    .await
+                    .map_err(unavailable)?;
+            }
+            _ => {}
+        }
+        result
+    }
+
+    async fn check_password(&self, login: &str, password: &str) -> Result<Principal, AuthError> {
         let account = match self.store().account(login).await {
             Ok(a) => a,
             Err(e) => {

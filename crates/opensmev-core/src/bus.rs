@@ -91,6 +91,8 @@ pub struct BusConfig {
     pub timestamp_window: Option<Duration>,
     /// How many signatures the replay check remembers at most (the oldest are forgotten first).
     pub replay_cache_entries: usize,
+    /// How long cabinet sessions live and when logins are locked out.
+    pub sessions: crate::session::SessionPolicy,
 }
 
 impl Default for BusConfig {
@@ -103,6 +105,7 @@ impl Default for BusConfig {
             poll_wait: std::time::Duration::ZERO,
             timestamp_window: Some(Duration::hours(1)),
             replay_cache_entries: 200_000,
+            sessions: crate::session::SessionPolicy::default(),
         }
     }
 }

@@ -14,7 +14,9 @@ pub mod admin;
 pub mod auth;
 pub mod delivery;
 pub mod integration;
+pub mod journal;
 pub mod registry;
+pub mod session;
 pub mod upkeep;
 
 mod bus;

@@ -52,6 +52,12 @@ impl Bus {
                         "the sweep expired messages whose EOL passed"
                     );
                 }
+                // Expired cabinet sessions go with the sweep (idempotent: a lost claim here
+                // only means another node purges them too).
+                let purged = store.purge_sessions(self.now()).await?;
+                if purged > 0 {
+                    tracing::debug!(purged, "expired cabinet sessions removed");
+                }
                 Ok(Upkeep::Swept { claim, report })
             }
             Err(StoreError::LostClaim { .. }) => Ok(Upkeep::Lost),

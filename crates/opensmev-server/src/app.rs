@@ -86,10 +86,12 @@ pub enum RegistryAtStart {
 pub struct Application {
     state: Arc<State>,
     api: opensmev_api::ApiState,
+    web: opensmev_web::WebState,
     demo: Option<demo::Demo>,
     registry_at_start: RegistryAtStart,
     first_admin_password: Option<String>,
     demo_tokens: Vec<demo::DemoToken>,
+    demo_accounts: Vec<demo::DemoAccount>,
 }
 
 /// Where the registry to write at start comes from.
@@ -291,6 +293,12 @@ impl Application {
                 .map_err(|e| setup("demo tokens", e))?,
             None => Vec::new(),
         };
+        let demo_accounts = match &demo {
+            Some(demo) => demo::accounts(demo, &bus)
+                .await
+                .map_err(|e| setup("demo accounts", e))?,
+            None => Vec::new(),
+        };
         let api = opensmev_api::ApiState {
             bus: Arc::clone(&bus),
             settings: Arc::new(opensmev_api::ApiSettings {
@@ -301,6 +309,12 @@ impl Application {
                 ..opensmev_api::ApiSettings::default()
             }),
         };
+        let web = opensmev_web::WebState::new(
+            Arc::clone(&bus),
+            opensmev_web::WebSettings {
+                secure_cookies: config.tls_cert.is_some(),
+            },
+        );
         let spool_dir = config.data_dir.join("spool");
         let spool = crate::body::Spool::open(&spool_dir)
             .map_err(|e| setup(format!("preparing {}", spool_dir.display()), e))?;
@@ -312,10 +326,12 @@ impl Application {
                 spool: Arc::new(spool),
             }),
             api,
+            web,
             demo,
             registry_at_start,
             first_admin_password,
             demo_tokens,
+            demo_accounts,
         })
     }
 
@@ -328,6 +344,11 @@ impl Application {
     /// The demo API tokens (demo mode).
     pub fn demo_tokens(&self) -> &[demo::DemoToken] {
         &self.demo_tokens
+    }
+
+    /// The demo accounts of the web cabinet (empty unless in demo mode).
+    pub fn demo_accounts(&self) -> &[demo::DemoAccount] {
+        &self.demo_accounts
     }
 
     /// The bus.
@@ -350,6 +371,7 @@ impl Application {
         let state = &self.state;
         crate::soap::router(state.clone())
             .merge(opensmev_api::router(self.api.clone()))
+            .merge(opensmev_web::router(self.web.clone()))
             .layer(axum::extract::DefaultBodyLimit::max(
                 state.config.max_mtom_body_bytes,
             ))

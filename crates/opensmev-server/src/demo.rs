@@ -427,6 +427,74 @@ pub struct DemoToken {
     pub secret: String,
 }
 
+/// The demo's random seed (`<data_dir>/demo/token-seed`), made at the first start.
+fn seed(demo: &Demo) -> Result<Vec<u8>, DemoError> {
+    let seed_path = demo.dir.join("token-seed");
+    match std::fs::read(&seed_path) {
+        Ok(seed) if seed.len() == 32 => Ok(seed),
+        _ => {
+            let seed = opensmev_crypto::random_bytes(32).map_err(|e| DemoError(e.to_string()))?;
+            write_private(&seed_path, &seed)?;
+            Ok(seed)
+        }
+    }
+}
+
+/// A demo account of the web cabinet: an operator of a demo information system.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    /// The login (the mnemonic in lower case).
+    pub login: String,
+    /// The information system.
+    pub system: String,
+    /// The password (derived from the demo's seed, like the tokens).
+    pub password: String,
+}
+
+/// The demo accounts of the cabinet, one operator per demo information system, made when
+/// missing; their passwords are derived from the demo's seed, so a restart prints the same.
+pub async fn accounts(
+    demo: &Demo,
+    bus: &opensmev_core::Bus,
+) -> Result<Vec<DemoAccount>, DemoError> {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let seed = seed(demo)?;
+    let mut out = Vec::new();
+    for (mnemonic, name, _, _) in SYSTEMS {
+        let login = mnemonic.to_lowercase();
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(&seed);
+        hasher.update(b"password:");
+        hasher.update(login.as_bytes());
+        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(hasher.finalize());
+        let password = format!("demo-{}", &digest[..12]);
+        let system =
+            opensmev_types::Mnemonic::parse(mnemonic).map_err(|e| DemoError(e.to_string()))?;
+        let request = opensmev_core::auth::AccountRequest {
+            login: login.clone(),
+            name: format!("Оператор {name}"),
+            role: opensmev_types::Role::Is,
+            system: Some(system),
+            password: Some(password.clone()),
+        };
+        match bus
+            .create_account(opensmev_core::auth::SYSTEM_ACTOR, request)
+            .await
+        {
+            Ok(_) => {}
+            Err(opensmev_core::auth::AccessError::Exists(_)) => {}
+            Err(e) => return Err(DemoError(format!("the demo account {login}: {e}"))),
+        }
+        out.push(DemoAccount {
+            login,
+            system: mnemonic.to_owned(),
+            password,
+        });
+    }
+    Ok(out)
+}
+
 /// The demo API tokens: derived from a random seed kept in `<data_dir>/demo/token-seed`, so a
 /// restart of the same demo prints the same tokens; stored (hashed) when missing.
 pub async fn tokens(demo: &Demo, bus: &opensmev_core::Bus) -> Result<Vec<DemoToken>, DemoError> {
@@ -434,15 +502,7 @@ pub async fn tokens(demo: &Demo, bus: &opensmev_core::Bus) -> Result<Vec<DemoTok
     use opensmev_core::auth::TokenRequest;
     use opensmev_types::Role;
     use sha2::Digest as _;
-    let seed_path = demo.dir.join("token-seed");
-    let seed = match std::fs::read(&seed_path) {
-        Ok(seed) if seed.len() == 32 => seed,
-        _ => {
-            let seed = opensmev_crypto::random_bytes(32).map_err(|e| DemoError(e.to_string()))?;
-            write_private(&seed_path, &seed)?;
-            seed
-        }
-    };
+    let seed = seed(demo)?;
     let mut holders: Vec<(String, Role, Option<opensmev_types::Mnemonic>)> = vec![
         ("admin".into(), Role::Admin, None),
         ("operator".into(), Role::Operator, None),

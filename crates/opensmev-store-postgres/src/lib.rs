@@ -28,6 +28,7 @@
 //! migrations are in `schema`.
 
 mod blobs;
+mod cabinet;
 mod codec;
 mod db;
 mod ops;
@@ -44,10 +45,10 @@ use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use opensmev_store::{
-    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Enqueued, JobClaim, JournalEvent,
-    LeaseOutcome, LeaseRequest, MessageQuery, MessageRecord, MessageSummary, NewAuditEntry,
-    NewMessage, QueueDepth, Record, RegistryDocument, Section, SignalListener, StatusNotice, Store,
-    StoreError, StoredMessage, SweepReport, TokenRecord,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Draft, Enqueued, JobClaim, JournalEvent,
+    LeaseOutcome, LeaseRequest, LoginFailures, MessageQuery, MessageRecord, MessageSummary,
+    NewAuditEntry, NewMessage, QueueDepth, Record, RegistryDocument, Section, SignalListener,
+    StatusNotice, Store, StoreError, StoredMessage, SweepReport, TokenRecord, WebSession,
 };
 use opensmev_types::{InteractionStatus, MessageId, Mnemonic};
 use time::OffsetDateTime;
@@ -673,6 +674,138 @@ impl Store for PostgresStore {
         let inner = Arc::clone(&self.inner);
         self.run(async move { read!(inner, "audit", |client| ops::audit(&client, &query)) })
             .await
+    }
+
+    async fn create_session(&self, session: WebSession) -> Result<(), StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            transaction!(inner, "create_session", |tx| cabinet::create_session(
+                &tx, &session
+            ))
+        })
+        .await
+    }
+
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<WebSession>, StoreError> {
+        let (inner, id_hash) = (Arc::clone(&self.inner), *id_hash);
+        self.run(async move {
+            read!(inner, "session", |client| cabinet::session(
+                &client, &id_hash
+            ))
+        })
+        .await
+    }
+
+    async fn touch_session(
+        &self,
+        id_hash: &[u8; 32],
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let (inner, id_hash) = (Arc::clone(&self.inner), *id_hash);
+        self.run(async move {
+            read!(inner, "touch_session", |client| cabinet::touch_session(
+                &client, &id_hash, last_seen, expires_at
+            ))
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let (inner, id_hash) = (Arc::clone(&self.inner), *id_hash);
+        self.run(async move {
+            read!(inner, "delete_session", |client| cabinet::delete_session(
+                &client, &id_hash
+            ))
+        })
+        .await
+    }
+
+    async fn delete_sessions_of(&self, login: &str) -> Result<u64, StoreError> {
+        let (inner, login) = (Arc::clone(&self.inner), login.to_owned());
+        self.run(async move {
+            read!(inner, "delete_sessions_of", |client| {
+                cabinet::delete_sessions_of(&client, &login)
+            })
+        })
+        .await
+    }
+
+    async fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            read!(inner, "purge_sessions", |client| cabinet::purge_sessions(
+                &client, now
+            ))
+        })
+        .await
+    }
+
+    async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError> {
+        let (inner, login) = (Arc::clone(&self.inner), login.to_owned());
+        self.run(async move {
+            read!(inner, "login_failures", |client| cabinet::login_failures(
+                &client, &login
+            ))
+        })
+        .await
+    }
+
+    async fn note_login_failure(
+        &self,
+        login: &str,
+        now: OffsetDateTime,
+        window: time::Duration,
+    ) -> Result<LoginFailures, StoreError> {
+        let (inner, login) = (Arc::clone(&self.inner), login.to_owned());
+        self.run(async move {
+            read!(inner, "note_login_failure", |client| {
+                cabinet::note_login_failure(&client, &login, now, window)
+            })
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
+        let (inner, login) = (Arc::clone(&self.inner), login.to_owned());
+        self.run(async move {
+            read!(inner, "clear_login_failures", |client| {
+                cabinet::clear_login_failures(&client, &login)
+            })
+        })
+        .await
+    }
+
+    async fn save_draft(&self, draft: Draft) -> Result<(), StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            read!(inner, "save_draft", |client| cabinet::save_draft(
+                &client, &draft
+            ))
+        })
+        .await
+    }
+
+    async fn draft(&self, id: &str) -> Result<Option<Draft>, StoreError> {
+        let (inner, id) = (Arc::clone(&self.inner), id.to_owned());
+        self.run(async move { read!(inner, "draft", |client| cabinet::draft(&client, &id)) })
+            .await
+    }
+
+    async fn drafts(&self, owner: &str) -> Result<Vec<Draft>, StoreError> {
+        let (inner, owner) = (Arc::clone(&self.inner), owner.to_owned());
+        self.run(async move { read!(inner, "drafts", |client| cabinet::drafts(&client, &owner)) })
+            .await
+    }
+
+    async fn delete_draft(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
+        let (inner, id, owner) = (Arc::clone(&self.inner), id.to_owned(), owner.to_owned());
+        self.run(async move {
+            read!(inner, "delete_draft", |client| cabinet::delete_draft(
+                &client, &id, &owner
+            ))
+        })
+        .await
     }
 
     fn listen(&self, listener: SignalListener) {

@@ -20,6 +20,7 @@
 //! A store is opened on a node ([`SqliteStore::open_on_node`]): every journal event it records
 //! names that node.
 
+mod cabinet;
 mod codec;
 mod copy;
 mod files;
@@ -39,10 +40,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use opensmev_store::{
-    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Blob, Enqueued, JobClaim, JournalEvent,
-    LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry, NewMessage,
-    QueueDepth, QueueSignal, Record, RegistryDocument, Section, SignalListener, StatusNotice,
-    Store, StoreError, StoredMessage, SweepReport, TokenRecord,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Blob, Draft, Enqueued, JobClaim,
+    JournalEvent, LeaseOutcome, LeaseRequest, LoginFailures, MessageQuery, MessageSummary,
+    NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record, RegistryDocument, Section,
+    SignalListener, StatusNotice, Store, StoreError, StoredMessage, SweepReport, TokenRecord,
+    WebSession,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
@@ -682,6 +684,109 @@ impl Store for SqliteStore {
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         self.read("audit", move |conn| ops::audit(conn, &query))
             .await
+    }
+
+    async fn create_session(&self, session: WebSession) -> Result<(), StoreError> {
+        self.write("create_session", move |conn| {
+            cabinet::create_session(conn, &session)
+        })
+        .await
+    }
+
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<WebSession>, StoreError> {
+        let id_hash = *id_hash;
+        self.read("session", move |conn| cabinet::session(conn, &id_hash))
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        id_hash: &[u8; 32],
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let id_hash = *id_hash;
+        self.write("touch_session", move |conn| {
+            cabinet::touch_session(conn, &id_hash, last_seen, expires_at)
+        })
+        .await
+    }
+
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> Result<bool, StoreError> {
+        let id_hash = *id_hash;
+        self.write("delete_session", move |conn| {
+            cabinet::delete_session(conn, &id_hash)
+        })
+        .await
+    }
+
+    async fn delete_sessions_of(&self, login: &str) -> Result<u64, StoreError> {
+        let login = login.to_owned();
+        self.write("delete_sessions_of", move |conn| {
+            cabinet::delete_sessions_of(conn, &login)
+        })
+        .await
+    }
+
+    async fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.write("purge_sessions", move |conn| {
+            cabinet::purge_sessions(conn, now)
+        })
+        .await
+    }
+
+    async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError> {
+        let login = login.to_owned();
+        self.read("login_failures", move |conn| {
+            cabinet::login_failures(conn, &login)
+        })
+        .await
+    }
+
+    async fn note_login_failure(
+        &self,
+        login: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<LoginFailures, StoreError> {
+        let login = login.to_owned();
+        self.write("note_login_failure", move |conn| {
+            cabinet::note_login_failure(conn, &login, now, window)
+        })
+        .await
+    }
+
+    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError> {
+        let login = login.to_owned();
+        self.write("clear_login_failures", move |conn| {
+            cabinet::clear_login_failures(conn, &login)
+        })
+        .await
+    }
+
+    async fn save_draft(&self, draft: Draft) -> Result<(), StoreError> {
+        self.write("save_draft", move |conn| cabinet::save_draft(conn, &draft))
+            .await
+    }
+
+    async fn draft(&self, id: &str) -> Result<Option<Draft>, StoreError> {
+        let id = id.to_owned();
+        self.read("draft", move |conn| cabinet::draft(conn, &id))
+            .await
+    }
+
+    async fn drafts(&self, owner: &str) -> Result<Vec<Draft>, StoreError> {
+        let owner = owner.to_owned();
+        self.read("drafts", move |conn| cabinet::drafts(conn, &owner))
+            .await
+    }
+
+    async fn delete_draft(&self, id: &str, owner: &str) -> Result<bool, StoreError> {
+        let (id, owner) = (id.to_owned(), owner.to_owned());
+        self.write("delete_draft", move |conn| {
+            cabinet::delete_draft(conn, &id, &owner)
+        })
+        .await
     }
 
     fn listen(&self, listener: SignalListener) {

@@ -240,6 +240,39 @@ CREATE TABLE jobs (
     last_sweep TEXT
 ) STRICT, WITHOUT ROWID;
 "#,
+    // Migration 6: the web cabinet's sessions, failed logins and drafts.
+    r#"
+CREATE TABLE web_sessions (
+    id_hash BLOB PRIMARY KEY,
+    login TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX web_sessions_login ON web_sessions (login);
+CREATE INDEX web_sessions_expiry ON web_sessions (expires_at);
+
+CREATE TABLE login_failures (
+    login TEXT PRIMARY KEY,
+    count INTEGER NOT NULL,
+    since TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE drafts (
+    id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    vs_id TEXT NOT NULL,
+    form TEXT NOT NULL,
+    request_id TEXT,
+    title TEXT NOT NULL,
+    draft_values TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX drafts_owner ON drafts (owner, updated_at);
+"#,
 ];
 
 /// The schema version this build creates.

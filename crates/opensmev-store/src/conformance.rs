@@ -48,6 +48,7 @@ use crate::{
     NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record, Section, StatusNotice, Store,
     StoreError, StoredMessage, TokenRecord,
 };
+use crate::{Draft, LoginFailures, WebSession};
 
 /// The instant every test time is relative to.
 pub const BASE: OffsetDateTime = datetime!(2026-11-24 09:00 UTC);
@@ -115,6 +116,9 @@ where
         signals_follow_availability,
         job_claims_and_fencing,
         sweep_expires_and_signals,
+        web_sessions,
+        login_failures,
+        drafts,
     );
     eprintln!("conformance: export_import_round_trip");
     let (from, to) = (make().await, make().await);
@@ -3688,4 +3692,207 @@ async fn join_all<'a, T>(mut futures: Vec<BoxFuture<'a, T>>) -> Vec<T> {
         }
     })
     .await
+}
+
+// ------------------------------------------------------------------------------------------------
+// The web cabinet's records
+
+fn web_session(n: u8, login: &str, expires: i64) -> WebSession {
+    WebSession {
+        id_hash: [n; 32],
+        login: login.to_owned(),
+        csrf: format!("csrf-{n}"),
+        created_at: at(0),
+        last_seen: at(0),
+        expires_at: at(expires),
+    }
+}
+
+/// Sessions: created once, read back exactly, touched, ended one by one, by account, and by
+/// expiry.
+pub async fn web_sessions(store: &dyn Store) {
+    let one = web_session(1, "оператор", 100);
+    store.create_session(one.clone()).await.expect("create");
+    assert!(matches!(
+        store.create_session(web_session(1, "другой", 5)).await,
+        Err(StoreError::Exists(_))
+    ));
+    assert_eq!(
+        store.session(&[1; 32]).await.expect("read"),
+        Some(one.clone())
+    );
+    assert_eq!(store.session(&[9; 32]).await.expect("read"), None);
+    assert!(
+        store
+            .touch_session(&[1; 32], at(50), at(150))
+            .await
+            .expect("touch")
+    );
+    assert!(
+        !store
+            .touch_session(&[9; 32], at(50), at(150))
+            .await
+            .expect("touch")
+    );
+    let touched = store.session(&[1; 32]).await.expect("read").expect("there");
+    assert_eq!((touched.last_seen, touched.expires_at), (at(50), at(150)));
+    assert_eq!(touched.created_at, at(0));
+
+    store
+        .create_session(web_session(2, "оператор", 10))
+        .await
+        .expect("create");
+    store
+        .create_session(web_session(3, "admin", 10))
+        .await
+        .expect("create");
+    store
+        .create_session(web_session(4, "admin", 1000))
+        .await
+        .expect("create");
+    // Expired before 100: sessions 2 and 3 (10), not 1 (150) nor 4 (1000).
+    assert_eq!(store.purge_sessions(at(100)).await.expect("purge"), 2);
+    assert!(store.session(&[2; 32]).await.expect("read").is_none());
+    assert!(store.session(&[1; 32]).await.expect("read").is_some());
+    assert_eq!(
+        store.delete_sessions_of("оператор").await.expect("delete"),
+        1
+    );
+    assert!(store.session(&[1; 32]).await.expect("read").is_none());
+    assert!(store.delete_session(&[4; 32]).await.expect("delete"));
+    assert!(!store.delete_session(&[4; 32]).await.expect("delete"));
+}
+
+/// Failed logins: counted within the window, restarted after it, per login name, forgotten.
+pub async fn login_failures(store: &dyn Store) {
+    let window = Duration::seconds(60);
+    assert_eq!(store.login_failures("x").await.expect("read"), None);
+    let first = store
+        .note_login_failure("x", at(0), window)
+        .await
+        .expect("note");
+    assert_eq!(
+        first,
+        LoginFailures {
+            count: 1,
+            since: at(0)
+        }
+    );
+    store
+        .note_login_failure("x", at(30), window)
+        .await
+        .expect("note");
+    let third = store
+        .note_login_failure("x", at(60), window)
+        .await
+        .expect("note");
+    assert_eq!(
+        third,
+        LoginFailures {
+            count: 3,
+            since: at(0)
+        }
+    );
+    assert_eq!(store.login_failures("x").await.expect("read"), Some(third));
+    // Another name is counted apart.
+    let other = store
+        .note_login_failure("y", at(60), window)
+        .await
+        .expect("note");
+    assert_eq!(other.count, 1);
+    // Past the window, the count starts again.
+    let again = store
+        .note_login_failure("x", at(61), window)
+        .await
+        .expect("note");
+    assert_eq!(
+        again,
+        LoginFailures {
+            count: 1,
+            since: at(61)
+        }
+    );
+    store.clear_login_failures("x").await.expect("clear");
+    assert_eq!(store.login_failures("x").await.expect("read"), None);
+    assert_eq!(
+        store
+            .login_failures("y")
+            .await
+            .expect("read")
+            .map(|f| f.count),
+        Some(1)
+    );
+    // Concurrent failures all count.
+    let futures: Vec<BoxFuture<'_, LoginFailures>> = (0..8)
+        .map(|_| {
+            Box::pin(async move {
+                store
+                    .note_login_failure("z", at(100), window)
+                    .await
+                    .expect("note")
+            }) as BoxFuture<'_, LoginFailures>
+        })
+        .collect();
+    join_all(futures).await;
+    assert_eq!(
+        store
+            .login_failures("z")
+            .await
+            .expect("read")
+            .map(|f| f.count),
+        Some(8)
+    );
+}
+
+fn draft(id: &str, owner: &str, saved: i64) -> Draft {
+    Draft {
+        id: id.to_owned(),
+        owner: owner.to_owned(),
+        vs_id: "VS00001v001-PFR001".to_owned(),
+        form: "request".to_owned(),
+        request_id: None,
+        title: format!("Черновик {id}"),
+        values: r#"[["f.Root.Snils","112-233-445 95"]]"#.to_owned(),
+        updated_at: at(saved),
+    }
+}
+
+/// Drafts: saved, replaced by their owner only, listed newest first per owner, deleted by their
+/// owner only.
+pub async fn drafts(store: &dyn Store) {
+    store
+        .save_draft(draft("a", "anna", 10))
+        .await
+        .expect("save");
+    store
+        .save_draft(draft("b", "anna", 20))
+        .await
+        .expect("save");
+    store
+        .save_draft(draft("c", "boris", 30))
+        .await
+        .expect("save");
+    assert_eq!(
+        store.draft("a").await.expect("read"),
+        Some(draft("a", "anna", 10))
+    );
+    let mut answer = draft("a", "anna", 40);
+    answer.form = "response".to_owned();
+    answer.request_id = Some(mid(7).to_string());
+    answer.values = "[]".to_owned();
+    store.save_draft(answer.clone()).await.expect("replace");
+    assert_eq!(store.draft("a").await.expect("read"), Some(answer.clone()));
+    // Someone else's id: refused, unchanged.
+    assert!(matches!(
+        store.save_draft(draft("a", "boris", 50)).await,
+        Err(StoreError::Exists(_))
+    ));
+    assert_eq!(store.draft("a").await.expect("read"), Some(answer));
+    let ids = |list: Vec<Draft>| list.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.drafts("anna").await.expect("list")), ["a", "b"]);
+    assert_eq!(ids(store.drafts("boris").await.expect("list")), ["c"]);
+    assert!(!store.delete_draft("a", "boris").await.expect("delete"));
+    assert!(store.delete_draft("a", "anna").await.expect("delete"));
+    assert_eq!(store.draft("a").await.expect("read"), None);
+    assert_eq!(ids(store.drafts("anna").await.expect("list")), ["b"]);
 }

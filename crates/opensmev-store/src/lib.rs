@@ -37,10 +37,12 @@
 pub mod conformance;
 
 mod access;
+mod cabinet;
 pub mod copy;
 mod search;
 
 pub use access::{Account, AuditEntry, AuditQuery, NewAuditEntry, TokenRecord};
+pub use cabinet::{Draft, LoginFailures, WebSession};
 pub use search::{MessageQuery, MessageSummary};
 
 use std::fmt::Debug;
@@ -774,6 +776,58 @@ pub trait Store: Send + Sync + Debug {
 
     /// Audit entries matching `query`, newest first.
     async fn audit(&self, query: AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Stores a new web session; a known `id_hash` is [`StoreError::Exists`].
+    async fn create_session(&self, session: WebSession) -> Result<(), StoreError>;
+
+    /// The session with this secret hash, whether or not it expired (the caller decides).
+    async fn session(&self, id_hash: &[u8; 32]) -> Result<Option<WebSession>, StoreError>;
+
+    /// Records a use of a session: its `last_seen` and new `expires_at`; `false` when there is
+    /// no such session.
+    async fn touch_session(
+        &self,
+        id_hash: &[u8; 32],
+        last_seen: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+
+    /// Ends a session (logout); `false` when there was none.
+    async fn delete_session(&self, id_hash: &[u8; 32]) -> Result<bool, StoreError>;
+
+    /// Ends every session of an account (disabled, password changed); how many there were.
+    async fn delete_sessions_of(&self, login: &str) -> Result<u64, StoreError>;
+
+    /// Removes the sessions that expired before `now`; how many.
+    async fn purge_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// The failed logins counted for a login name (any name: unknown ones are counted too).
+    async fn login_failures(&self, login: &str) -> Result<Option<LoginFailures>, StoreError>;
+
+    /// Counts a failed login at `now` and returns the count: the window restarts at `now` (count
+    /// 1) when the previous one began more than `window` before `now`.
+    async fn note_login_failure(
+        &self,
+        login: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<LoginFailures, StoreError>;
+
+    /// Forgets the failed logins of a login name (after a successful login).
+    async fn clear_login_failures(&self, login: &str) -> Result<(), StoreError>;
+
+    /// Saves a draft, new or replacing the one with its id. A draft with that id owned by
+    /// another account is [`StoreError::Exists`] and nothing changes.
+    async fn save_draft(&self, draft: Draft) -> Result<(), StoreError>;
+
+    /// A draft by id.
+    async fn draft(&self, id: &str) -> Result<Option<Draft>, StoreError>;
+
+    /// An account's drafts, most recently saved first.
+    async fn drafts(&self, owner: &str) -> Result<Vec<Draft>, StoreError>;
+
+    /// Deletes a draft of `owner`; `false` when `owner` has no draft with that id.
+    async fn delete_draft(&self, id: &str, owner: &str) -> Result<bool, StoreError>;
 
     /// Registers the listener of [`QueueSignal`]s (one; a second call replaces the first). The
     /// store calls it after every commit that makes a message available in a queue — an accepted

@@ -1,0 +1,177 @@
+//! The cabinet's languages: Russian by default, English on request (a cookie set by the switch
+//! in the header), and the table of interface texts.
+
+/// A language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Russian (the default).
+    #[default]
+    Ru,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// From a cookie or query value; anything else is Russian.
+    pub fn parse(code: Option<&str>) -> Lang {
+        match code {
+            Some("en") => Lang::En,
+            _ => Lang::Ru,
+        }
+    }
+
+    /// The ISO code (`ru`, `en`), for `<html lang>` and the cookie.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
+    /// The text of `key` in this language (the key itself when the table lacks it: a test
+    /// checks that every key the templates use is in the table).
+    pub fn t(self, key: &str) -> &'static str {
+        match TEXTS.binary_search_by(|(k, _, _)| (*k).cmp(key)) {
+            Ok(i) => match self {
+                Lang::Ru => TEXTS[i].1,
+                Lang::En => TEXTS[i].2,
+            },
+            Err(_) => "??",
+        }
+    }
+
+    /// The language of the form generator.
+    pub fn forms(self) -> opensmev_forms::Lang {
+        match self {
+            Lang::Ru => opensmev_forms::Lang::Ru,
+            Lang::En => opensmev_forms::Lang::En,
+        }
+    }
+}
+
+/// (key, Russian, English), sorted by key.
+pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
+    ("account", "Учётная запись", "Account"),
+    ("actions", "Действия", "Actions"),
+    ("all", "Все", "All"),
+    ("answer", "Ответить", "Answer"),
+    ("answer_form", "Ответ на запрос", "Answer to the request"),
+    ("answers", "Ответы", "Answers"),
+    ("apply", "Применить", "Apply"),
+    ("attachments", "Вложения", "Attachments"),
+    ("back", "Назад", "Back"),
+    ("cancel", "Отмена", "Cancel"),
+    ("certificate", "Сертификат", "Certificate"),
+    ("client_id", "Идентификатор клиента", "Client id"),
+    ("copy", "Копировать запрос", "Copy the request"),
+    ("delete", "Удалить", "Delete"),
+    ("direction", "Направление", "Direction"),
+    ("document", "Документ", "Document"),
+    ("download", "Скачать", "Download"),
+    ("draft_saved", "Черновик сохранён", "The draft is saved"),
+    ("drafts", "Черновики", "Drafts"),
+    ("empty", "Ничего не найдено", "Nothing found"),
+    ("error", "Ошибка", "Error"),
+    (
+        "errors_in_form",
+        "В форме есть ошибки: они показаны у полей.",
+        "The form has errors: they are shown at the fields.",
+    ),
+    ("event", "Событие", "Event"),
+    ("filters", "Отбор", "Filters"),
+    ("from", "С", "From"),
+    ("inbox", "Входящие запросы", "Incoming requests"),
+    ("invalid", "недействительна", "invalid"),
+    ("kind", "Вид сведений", "Kind of information"),
+    ("language", "Язык", "Language"),
+    (
+        "locked_out",
+        "Слишком много неудачных попыток входа. Вход заблокирован до",
+        "Too many failed logins. Logins are locked until",
+    ),
+    ("login", "Вход", "Sign in"),
+    ("login_name", "Логин", "Login"),
+    ("logout", "Выйти", "Sign out"),
+    ("message", "Сообщение", "Message"),
+    ("message_id", "Идентификатор сообщения", "Message id"),
+    ("messages", "Журнал сообщений", "Messages"),
+    ("new_request", "Новый запрос", "New request"),
+    ("next_page", "Следующая страница", "Next page"),
+    (
+        "no_form",
+        "Для этого вида сведений форма недоступна",
+        "No form is available for this kind of information",
+    ),
+    ("no_grant", "нет доступа", "no grant"),
+    ("node", "Узел", "Node"),
+    ("password", "Пароль", "Password"),
+    ("product", "OpenSMEV — личный кабинет", "OpenSMEV — cabinet"),
+    ("provider", "Поставщик", "Provider"),
+    ("raw_xml", "XML сообщения", "Message XML"),
+    ("reason", "Причина", "Reason"),
+    ("recipient", "Получатель", "Recipient"),
+    ("reject", "Отказать", "Reject"),
+    ("reject_code", "Код отказа", "Rejection code"),
+    (
+        "reject_form",
+        "Отказ в предоставлении сведений",
+        "Rejection of the request",
+    ),
+    ("reject_text", "Описание причины", "Description"),
+    ("request", "Запрос", "Request"),
+    ("response", "Ответ", "Response"),
+    ("save_draft", "Сохранить черновик", "Save the draft"),
+    ("send", "Отправить", "Send"),
+    ("sender", "Отправитель", "Sender"),
+    ("sent_at", "Принято", "Accepted"),
+    ("sent_requests", "Отправленные запросы", "Sent requests"),
+    (
+        "session_expired",
+        "Сеанс завершён. Войдите снова.",
+        "The session has ended. Please sign in again.",
+    ),
+    ("show", "показать", "show"),
+    ("signatures", "Электронные подписи", "Electronic signatures"),
+    ("signed_by", "Подписал", "Signed by"),
+    ("state", "Состояние", "State"),
+    ("status", "Статус", "Status"),
+    ("status_code", "Код статуса", "Status code"),
+    ("status_form", "Промежуточный статус", "Intermediate status"),
+    ("status_text", "Описание статуса", "Status description"),
+    ("text", "Текст", "Text"),
+    ("timeline", "История", "Timeline"),
+    ("to", "По", "To"),
+    ("valid", "действительна", "valid"),
+    (
+        "wrong_password",
+        "Неверный логин или пароль",
+        "Wrong login or password",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_is_sorted_and_complete() {
+        for pair in TEXTS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+        }
+        // Every key a template or module uses is in the table.
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+        let mut missing = Vec::new();
+        for folder in ["templates", "src"] {
+            for entry in std::fs::read_dir(format!("{dir}{folder}")).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                for part in text.split("t(\"").skip(1) {
+                    let key = &part[..part.find('"').unwrap()];
+                    if TEXTS.binary_search_by(|(k, _, _)| (*k).cmp(key)).is_err() {
+                        missing.push(key.to_owned());
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "missing texts: {missing:?}");
+    }
+}
