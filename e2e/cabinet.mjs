@@ -3,6 +3,7 @@
 // `opensmev serve --demo` and passes the address and the demo accounts' passwords:
 //   BASE_URL, MFC_PASSWORD, PFR_PASSWORD, FNS_PASSWORD; SCREENSHOTS=dir to save screenshots.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chromium } from "playwright-core";
 
 const base = process.env.BASE_URL;
@@ -105,10 +106,32 @@ try {
   await shot("sent-requests");
   await logout();
 
-  log("the provider finds the request in its inbox and answers with the form");
+  log("the provider finds the request in its department's inbox");
   await login("pfr01", process.env.PFR_PASSWORD);
   await page.getByRole("link", { name: "Входящие запросы" }).click();
+  // Assigned by the rule on the SNILS, with its deadline.
+  const row = page.locator("tr", { has: page.getByRole("link", { name: pfrRequest }) });
+  await row.getByText("Отдел персонифицированного учёта").waitFor();
+  await shot("inbox");
   await page.getByRole("link", { name: pfrRequest }).click();
+  assert.equal(await page.locator("#case-department").innerText(), "Отдел персонифицированного учёта");
+
+  log("the provider reassigns the request with a reason");
+  await page.getByText("Передать в другое подразделение").first().click();
+  await page.getByLabel("Подразделение").selectOption({ label: "Отдел назначения пенсий" });
+  await page.getByLabel("Причина").fill("по компетенции");
+  await page.getByRole("button", { name: "Передать в другое подразделение" }).click();
+  await page.waitForURL(new RegExp(`/messages/${pfrRequest}$`));
+  assert.equal(await page.locator("#case-department").innerText(), "Отдел назначения пенсий");
+  const reassigned = page.locator("table.timeline tr", { hasText: "передано в другое подразделение" });
+  await reassigned.getByText("по компетенции").waitFor();
+  await reassigned.getByText("pfr01").waitFor();
+  await page.getByRole("link", { name: "Входящие запросы" }).click();
+  await page.getByLabel("Подразделение").selectOption({ label: "Отдел назначения пенсий" });
+  await page.getByRole("button", { name: "Применить" }).click();
+  await page.getByRole("link", { name: pfrRequest }).click();
+
+  log("the provider answers with the form");
   await page.getByRole("link", { name: "Ответить" }).click();
   await page.getByLabel("СНИЛС").fill("112-233-445 95");
   // The repeated group: two periods of work.
@@ -129,6 +152,7 @@ try {
   await page.getByRole("button", { name: "Отправить" }).click();
   await page.waitForURL(new RegExp(`/messages/${pfrRequest}$`));
   await page.getByText("ООО «Работодатель 2»").first().waitFor();
+  await page.locator("table.timeline tr", { hasText: "дан ответ" }).getByText("pfr01").waitFor();
   await logout();
 
   log("the consumer sees the answer as a document and the raw XML");
@@ -141,6 +165,18 @@ try {
   await page.getByText("XML сообщения").click();
   await page.locator("pre.xml .x-tag").first().waitFor();
   await shot("xml-viewer");
+
+  log("the PDF download: the request and its answer, Cyrillic intact (pdftotext)");
+  {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("link", { name: "Скачать PDF" }).click(),
+    ]);
+    const text = execFileSync("pdftotext", ["-layout", await download.path(), "-"]).toString("utf8");
+    for (const needle of ["СНИЛС", "112-233-445 95", "Период работы", "ООО «Работодатель 1»", "ООО «Работодатель 2»", "пенсионный", "42.5", pfrRequest]) {
+      assert.ok(text.includes(needle), `the PDF's text has «${needle}»:\n${text}`);
+    }
+  }
 
   log("downloads: XML and HTML");
   for (const name of ["XML", "HTML"]) {

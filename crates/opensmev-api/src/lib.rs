@@ -16,6 +16,7 @@
 mod access;
 mod admin;
 mod body;
+mod cabinet;
 mod extract;
 mod form;
 mod journal;
@@ -342,6 +343,7 @@ impl utoipa::Modify for SecurityAddon {
         admin::put_system_quota, admin::rotate_certificate, admin::revoke_certificate,
         admin::list_kinds, admin::put_kind, admin::patch_kind,
         admin::list_grants, admin::add_grant, admin::remove_grant, admin::put_default_quota,
+        cabinet::get_settings, cabinet::put_settings, cabinet::list, cabinet::show, cabinet::reassign,
     ),
     components(schemas(Problem, ProblemItem, Health, HealthCheck)),
     tags(
@@ -349,6 +351,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "journal", description = "Messages and their status timelines"),
         (name = "access", description = "Tokens, accounts and the audit log"),
         (name = "registry", description = "The registry of participants, systems and kinds of information"),
+        (name = "cabinet", description = "A provider's cases (departments, deadlines) and a system's cabinet settings"),
         (name = "health", description = "Health checks (no token needed)"),
     )
 )]
@@ -390,6 +393,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(access::routes())
         .merge(registry::routes())
         .merge(admin::routes())
+        .merge(cabinet::routes())
         .method_not_allowed_fallback(extract::method_not_allowed)
         .fallback(api_not_found)
         .with_state(state.clone());

@@ -241,6 +241,13 @@ impl From<AccessError> for Problem {
             AccessError::Exists(what) => Problem::exists(format!("{what} exists already")),
             AccessError::NotFound(what) => Problem::not_found(format!("{what} is not found")),
             AccessError::Bus(e) => e.into(),
+            AccessError::Denied(d) => d.into(),
+            AccessError::Conflict(why) => Problem::new(
+                StatusCode::CONFLICT,
+                "api.conflict",
+                "Изменено другим / Changed meanwhile",
+                why,
+            ),
         }
     }
 }

@@ -346,6 +346,12 @@ pub enum AccessError {
     /// The bus failed.
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// The principal's role may not do it.
+    #[error("{0}")]
+    Denied(Denied),
+    /// What was changed changed meanwhile (the version the change was based on is not current).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 impl From<StoreError> for AccessError {

@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cases;
 pub mod delivery;
 pub mod integration;
 pub mod journal;

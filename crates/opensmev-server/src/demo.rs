@@ -460,6 +460,7 @@ pub async fn accounts(
     use base64::Engine as _;
     use sha2::Digest as _;
     let seed = seed(demo)?;
+    cabinets(bus).await?;
     let mut out = Vec::new();
     for (mnemonic, name, _, _) in SYSTEMS {
         let login = mnemonic.to_lowercase();
@@ -493,6 +494,102 @@ pub async fn accounts(
         });
     }
     Ok(out)
+}
+
+/// The demo providers' cabinet settings: departments, assignment rules, deadlines and the
+/// 2027 holidays of the Russian production calendar.
+const DEMO_CABINETS: [(&str, &str); 2] = [
+    (
+        "PFR01",
+        r#"# Демо: подразделения ПФР, правила назначения и сроки (docs/cabinet.md)
+[[departments]]
+id = "accounts"
+name = "Отдел персонифицированного учёта"
+
+[[departments]]
+id = "pensions"
+name = "Отдел назначения пенсий"
+
+# СНИЛС, начинающиеся на 112, ведёт отдел персонифицированного учёта.
+[[rules]]
+vs_id = "VS00001v001-PFR001"
+xpath = "//Snils"
+starts_with = "112"
+department = "accounts"
+
+[[rules]]
+vs_id = "VS00001v001-PFR001"
+department = "pensions"
+
+[[deadlines]]
+vs_id = "VS00001v001-PFR001"
+working_days = 5
+
+[calendar]
+holidays = ["2027-01-01", "2027-01-04", "2027-01-05", "2027-01-06", "2027-01-07", "2027-01-08",
+            "2027-02-23", "2027-03-08", "2027-05-03", "2027-05-10", "2027-06-14", "2027-11-04"]
+workdays = []
+"#,
+    ),
+    (
+        "FNS01",
+        r#"# Демо: подразделения ФНС (docs/cabinet.md)
+[[departments]]
+id = "egrul"
+name = "Отдел ведения ЕГРЮЛ"
+
+[[departments]]
+id = "debt"
+name = "Отдел урегулирования задолженности"
+
+[[rules]]
+vs_id = "VS00002v001-FNS001"
+department = "egrul"
+
+[[rules]]
+vs_id = "VS00003v001-FNS002"
+department = "debt"
+
+[[deadlines]]
+vs_id = "VS00002v001-FNS001"
+hours = 4
+
+[[deadlines]]
+working_days = 3
+"#,
+    ),
+];
+
+/// Saves the demo providers' cabinet settings where a system has none.
+pub async fn cabinets(bus: &opensmev_core::Bus) -> Result<(), DemoError> {
+    for (system, text) in DEMO_CABINETS {
+        let name = format!("cabinet/{system}");
+        if bus
+            .store()
+            .settings(&name)
+            .await
+            .map_err(|e| DemoError(e.to_string()))?
+            .is_some()
+        {
+            continue;
+        }
+        let audit = opensmev_store::NewAuditEntry {
+            at: bus.now(),
+            actor: opensmev_core::auth::SYSTEM_ACTOR.into(),
+            action: "cabinet.settings".into(),
+            target: system.into(),
+            detail: "демо-настройки".into(),
+        };
+        match bus
+            .store()
+            .save_settings(&name, text.to_owned(), Some(0), bus.now(), audit)
+            .await
+        {
+            Ok(_) | Err(opensmev_store::StoreError::VersionConflict { .. }) => {}
+            Err(e) => return Err(DemoError(format!("the demo cabinet of {system}: {e}"))),
+        }
+    }
+    Ok(())
 }
 
 /// The demo API tokens: derived from a random seed kept in `<data_dir>/demo/token-seed`, so a

@@ -29,6 +29,7 @@
 
 mod blobs;
 mod cabinet;
+mod cases;
 mod codec;
 mod db;
 mod ops;
@@ -45,10 +46,11 @@ use std::time::Duration;
 
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use opensmev_store::{
-    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Draft, Enqueued, JobClaim, JournalEvent,
-    LeaseOutcome, LeaseRequest, LoginFailures, MessageQuery, MessageRecord, MessageSummary,
-    NewAuditEntry, NewMessage, QueueDepth, Record, RegistryDocument, Section, SignalListener,
-    StatusNotice, Store, StoreError, StoredMessage, SweepReport, TokenRecord, WebSession,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Case, CaseChange, CaseEvent, CaseQuery,
+    Draft, Enqueued, JobClaim, JournalEvent, LeaseOutcome, LeaseRequest, LoginFailures,
+    MessageQuery, MessageRecord, MessageSummary, NewAuditEntry, NewMessage, QueueDepth, Record,
+    RegistryDocument, Section, Settings, SignalListener, StatusNotice, Store, StoreError,
+    StoredMessage, SweepReport, TokenRecord, WebSession,
 };
 use opensmev_types::{InteractionStatus, MessageId, Mnemonic};
 use time::OffsetDateTime;
@@ -804,6 +806,84 @@ impl Store for PostgresStore {
             read!(inner, "delete_draft", |client| cabinet::delete_draft(
                 &client, &id, &owner
             ))
+        })
+        .await
+    }
+
+    async fn settings(&self, name: &str) -> Result<Option<Settings>, StoreError> {
+        let (inner, name) = (Arc::clone(&self.inner), name.to_owned());
+        self.run(async move { read!(inner, "settings", |client| cases::settings(&client, &name)) })
+            .await
+    }
+
+    async fn save_settings(
+        &self,
+        name: &str,
+        text: String,
+        expected: Option<u64>,
+        now: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<Settings, StoreError> {
+        let (inner, name) = (Arc::clone(&self.inner), name.to_owned());
+        self.run(async move {
+            transaction!(inner, "save_settings", |tx| cases::save_settings(
+                &tx, &name, &text, expected, now, &audit
+            ))
+        })
+        .await
+    }
+
+    async fn open_case(&self, case: Case, event: CaseEvent) -> Result<bool, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            transaction!(inner, "open_case", |tx| cases::open_case(
+                &tx, &case, &event
+            ))
+        })
+        .await
+    }
+
+    async fn case(
+        &self,
+        request: &MessageId,
+    ) -> Result<Option<(Case, Vec<CaseEvent>)>, StoreError> {
+        let (inner, request) = (Arc::clone(&self.inner), request.clone());
+        self.run(async move { read!(inner, "case", |client| cases::case(&client, &request)) })
+            .await
+    }
+
+    async fn change_case(
+        &self,
+        request: &MessageId,
+        change: CaseChange,
+        event: CaseEvent,
+    ) -> Result<bool, StoreError> {
+        let (inner, request) = (Arc::clone(&self.inner), request.clone());
+        self.run(async move {
+            transaction!(inner, "change_case", |tx| cases::change_case(
+                &tx, &request, &change, &event
+            ))
+        })
+        .await
+    }
+
+    async fn cases(&self, query: CaseQuery) -> Result<Vec<Case>, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move { read!(inner, "cases", |client| cases::cases(&client, &query)) })
+            .await
+    }
+
+    async fn requests_without_case(
+        &self,
+        recipient: &Mnemonic,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<MessageSummary>, StoreError> {
+        let (inner, recipient) = (Arc::clone(&self.inner), recipient.clone());
+        self.run(async move {
+            read!(inner, "requests_without_case", |client| {
+                cases::requests_without_case(&client, &recipient, since, limit)
+            })
         })
         .await
     }

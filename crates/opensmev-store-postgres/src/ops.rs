@@ -1561,7 +1561,8 @@ pub(crate) async fn registry_after<C: GenericClient>(
 }
 
 /// The columns [`search_messages`] reads, decoded by [`decode_summary`].
-const SUMMARY_COLUMNS: &str = "SELECT m.seq, m.id, m.kind, m.sender, m.recipient, m.type_ns,
+pub(crate) const SUMMARY_COLUMNS: &str =
+    "SELECT m.seq, m.id, m.kind, m.sender, m.recipient, m.type_ns,
         m.type_local, m.vs_id, m.client_id, m.original_message_id, m.sent_at,
         d.state, d.delivery_count, m.status, m.test_message
     FROM messages m JOIN deliveries d ON d.message_seq = m.seq AND d.recipient = m.recipient";
@@ -1648,7 +1649,7 @@ pub(crate) async fn search_messages<C: GenericClient>(
     query_all(c, "search_messages", &sql, &borrow(&args), decode_summary).await
 }
 
-fn decode_summary(row: &Row) -> Result<MessageSummary, StoreError> {
+pub(crate) fn decode_summary(row: &Row) -> Result<MessageSummary, StoreError> {
     let seq: i64 = col(row, "seq", &"messages")?;
     let at = format!("messages seq {seq}");
     let at = &at as &dyn std::fmt::Display;

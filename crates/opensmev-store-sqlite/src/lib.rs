@@ -21,6 +21,7 @@
 //! names that node.
 
 mod cabinet;
+mod cases;
 mod codec;
 mod copy;
 mod files;
@@ -40,11 +41,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use opensmev_store::{
-    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Blob, Draft, Enqueued, JobClaim,
-    JournalEvent, LeaseOutcome, LeaseRequest, LoginFailures, MessageQuery, MessageSummary,
-    NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record, RegistryDocument, Section,
-    SignalListener, StatusNotice, Store, StoreError, StoredMessage, SweepReport, TokenRecord,
-    WebSession,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Blob, Case, CaseChange, CaseEvent,
+    CaseQuery, Draft, Enqueued, JobClaim, JournalEvent, LeaseOutcome, LeaseRequest, LoginFailures,
+    MessageQuery, MessageSummary, NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record,
+    RegistryDocument, Section, Settings, SignalListener, StatusNotice, Store, StoreError,
+    StoredMessage, SweepReport, TokenRecord, WebSession,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
@@ -785,6 +786,74 @@ impl Store for SqliteStore {
         let (id, owner) = (id.to_owned(), owner.to_owned());
         self.write("delete_draft", move |conn| {
             cabinet::delete_draft(conn, &id, &owner)
+        })
+        .await
+    }
+
+    async fn settings(&self, name: &str) -> Result<Option<Settings>, StoreError> {
+        let name = name.to_owned();
+        self.read("settings", move |conn| cases::settings(conn, &name))
+            .await
+    }
+
+    async fn save_settings(
+        &self,
+        name: &str,
+        text: String,
+        expected: Option<u64>,
+        now: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<Settings, StoreError> {
+        let name = name.to_owned();
+        self.write("save_settings", move |conn| {
+            cases::save_settings(conn, &name, &text, expected, now, &audit)
+        })
+        .await
+    }
+
+    async fn open_case(&self, case: Case, event: CaseEvent) -> Result<bool, StoreError> {
+        self.write("open_case", move |conn| {
+            cases::open_case(conn, &case, &event)
+        })
+        .await
+    }
+
+    async fn case(
+        &self,
+        request: &MessageId,
+    ) -> Result<Option<(Case, Vec<CaseEvent>)>, StoreError> {
+        let request = request.clone();
+        self.read("case", move |conn| cases::case(conn, &request))
+            .await
+    }
+
+    async fn change_case(
+        &self,
+        request: &MessageId,
+        change: CaseChange,
+        event: CaseEvent,
+    ) -> Result<bool, StoreError> {
+        let request = request.clone();
+        self.write("change_case", move |conn| {
+            cases::change_case(conn, &request, &change, &event)
+        })
+        .await
+    }
+
+    async fn cases(&self, query: CaseQuery) -> Result<Vec<Case>, StoreError> {
+        self.read("cases", move |conn| cases::cases(conn, &query))
+            .await
+    }
+
+    async fn requests_without_case(
+        &self,
+        recipient: &Mnemonic,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<MessageSummary>, StoreError> {
+        let recipient = recipient.clone();
+        self.read("requests_without_case", move |conn| {
+            cases::requests_without_case(conn, &recipient, since, limit)
         })
         .await
     }

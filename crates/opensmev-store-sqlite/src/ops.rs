@@ -1207,7 +1207,7 @@ pub(crate) fn message_by_client_id(
 }
 
 /// The columns [`search_messages`] reads, decoded by [`decode_summary`].
-const SUMMARY_COLUMNS: &str =
+pub(crate) const SUMMARY_COLUMNS: &str =
     "SELECT m.seq, m.id, m.kind, m.sender, m.recipient, m.type_ns, m.type_local,
         m.vs_id, m.client_id, m.original_message_id, m.sent_at, d.state, d.delivery_count, m.status,
         m.test_message
@@ -1294,7 +1294,7 @@ pub(crate) fn search_messages(
     Ok(out)
 }
 
-fn decode_summary(row: &Row<'_>) -> Result<MessageSummary, StoreError> {
+pub(crate) fn decode_summary(row: &Row<'_>) -> Result<MessageSummary, StoreError> {
     let seq: i64 = col(row, 0, &"messages")?;
     let at = format!("messages seq {seq}");
     let at = &at as &dyn std::fmt::Display;

@@ -273,6 +273,43 @@ CREATE TABLE drafts (
 
 CREATE INDEX drafts_owner ON drafts (owner, updated_at);
 "#,
+    // Migration 7: settings documents, and the cabinet's cases with their events.
+    r#"
+CREATE TABLE settings (
+    name TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (name, version)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE cases (
+    request TEXT PRIMARY KEY,
+    request_seq INTEGER NOT NULL,
+    system TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    vs_id TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    department TEXT,
+    due_at TEXT,
+    closed_at TEXT,
+    outcome TEXT
+) STRICT, WITHOUT ROWID;
+
+CREATE INDEX cases_system ON cases (system, request_seq);
+CREATE INDEX cases_department ON cases (system, department, request_seq);
+
+CREATE TABLE case_events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request TEXT NOT NULL REFERENCES cases (request),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT
+) STRICT;
+
+CREATE INDEX case_events_request ON case_events (request, seq);
+"#,
 ];
 
 /// The schema version this build creates.

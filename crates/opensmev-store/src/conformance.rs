@@ -48,7 +48,7 @@ use crate::{
     NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record, Section, StatusNotice, Store,
     StoreError, StoredMessage, TokenRecord,
 };
-use crate::{Draft, LoginFailures, WebSession};
+use crate::{Case, CaseChange, CaseEvent, CaseQuery, Draft, LoginFailures, WebSession};
 
 /// The instant every test time is relative to.
 pub const BASE: OffsetDateTime = datetime!(2026-11-24 09:00 UTC);
@@ -119,6 +119,8 @@ where
         web_sessions,
         login_failures,
         drafts,
+        settings_versions,
+        cases_lifecycle,
     );
     eprintln!("conformance: export_import_round_trip");
     let (from, to) = (make().await, make().await);
@@ -3895,4 +3897,293 @@ pub async fn drafts(store: &dyn Store) {
     assert!(store.delete_draft("a", "anna").await.expect("delete"));
     assert_eq!(store.draft("a").await.expect("read"), None);
     assert_eq!(ids(store.drafts("anna").await.expect("list")), ["b"]);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Settings and cases
+
+fn settings_audit(action: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        at: at(0),
+        actor: "admin".into(),
+        action: action.into(),
+        target: "cabinet/P".into(),
+        detail: String::new(),
+    }
+}
+
+/// Settings documents: versions from 1, the expected version checked, each save audited.
+pub async fn settings_versions(store: &dyn Store) {
+    assert_eq!(store.settings("cabinet/P").await.expect("read"), None);
+    let first = store
+        .save_settings(
+            "cabinet/P",
+            "a = 1".into(),
+            Some(0),
+            at(1),
+            settings_audit("settings.save"),
+        )
+        .await
+        .expect("first");
+    assert_eq!((first.version, first.text.as_str()), (1, "a = 1"));
+    assert!(matches!(
+        store
+            .save_settings(
+                "cabinet/P",
+                "a = 2".into(),
+                Some(0),
+                at(2),
+                settings_audit("x")
+            )
+            .await,
+        Err(StoreError::VersionConflict { current: 1, .. })
+    ));
+    let second = store
+        .save_settings(
+            "cabinet/P",
+            "a = 3".into(),
+            Some(1),
+            at(3),
+            settings_audit("settings.save"),
+        )
+        .await
+        .expect("second");
+    assert_eq!(second.version, 2);
+    let third = store
+        .save_settings(
+            "cabinet/P",
+            "a = 4".into(),
+            None,
+            at(4),
+            settings_audit("settings.save"),
+        )
+        .await
+        .expect("third, whatever the version");
+    assert_eq!(third.version, 3);
+    let now = store
+        .settings("cabinet/P")
+        .await
+        .expect("read")
+        .expect("there");
+    assert_eq!(
+        (now.version, now.text.as_str(), now.saved_at),
+        (3, "a = 4", at(4))
+    );
+    assert_eq!(store.settings("cabinet/Q").await.expect("read"), None);
+    let saves = audit_all(store)
+        .await
+        .into_iter()
+        .filter(|e| e.entry.action == "settings.save")
+        .count();
+    assert_eq!(saves, 3, "every save, and only saves, audited");
+}
+
+fn event(secs: i64, actor: &str, action: &str, detail: Option<&str>) -> CaseEvent {
+    CaseEvent {
+        at: at(secs),
+        actor: actor.into(),
+        action: action.into(),
+        detail: detail.map(str::to_owned),
+    }
+}
+
+/// Cases: opened once per request, listed by system/department/state/deadline, changed with
+/// their events in order, closed once; the requests without a case are found after the newest
+/// case.
+pub async fn cases_lifecycle(store: &dyn Store) {
+    let seqs: Vec<i64> = {
+        let mut out = Vec::new();
+        for n in 1..=4 {
+            out.push(put(store, request(n, "C", "P")).await);
+        }
+        out
+    };
+    put(store, request(9, "C", "Q")).await;
+    // Every request to P lacks a case, oldest first; Q's are not P's.
+    let without = store
+        .requests_without_case(&mn("P"), at(-100), 10)
+        .await
+        .expect("without");
+    assert_eq!(
+        without.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        (1..=4).map(mid).collect::<Vec<_>>()
+    );
+    let case_of = |n: u32, seq: i64, department: Option<&str>, due: Option<i64>| Case {
+        request: mid(n),
+        request_seq: seq,
+        system: mn("P"),
+        sender: mn("C"),
+        vs_id: "VS1".into(),
+        received_at: at(0),
+        department: department.map(str::to_owned),
+        due_at: due.map(at),
+        closed_at: None,
+        outcome: None,
+    };
+    assert!(
+        store
+            .open_case(
+                case_of(1, seqs[0], Some("a"), Some(100)),
+                event(1, "system", "assigned", Some("a"))
+            )
+            .await
+            .expect("open")
+    );
+    assert!(
+        store
+            .open_case(
+                case_of(2, seqs[1], Some("b"), Some(50)),
+                event(1, "system", "assigned", Some("b"))
+            )
+            .await
+            .expect("open")
+    );
+    assert!(
+        !store
+            .open_case(
+                case_of(1, seqs[0], Some("b"), None),
+                event(2, "system", "assigned", None)
+            )
+            .await
+            .expect("again")
+    );
+    // After the newest case (request 2): requests 3 and 4.
+    let without = store
+        .requests_without_case(&mn("P"), at(-100), 10)
+        .await
+        .expect("without");
+    assert_eq!(
+        without.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![mid(3), mid(4)]
+    );
+    assert!(
+        store
+            .open_case(
+                case_of(3, seqs[2], None, None),
+                event(1, "system", "assigned", None)
+            )
+            .await
+            .expect("open")
+    );
+
+    let query = |department: Option<&str>, open: Option<bool>, due: Option<i64>| CaseQuery {
+        system: mn("P"),
+        department: department.map(str::to_owned),
+        open,
+        due_before: due.map(at),
+        vs_id: None,
+        before: None,
+        limit: 10,
+    };
+    let ids = |cases: Vec<Case>| cases.into_iter().map(|c| c.request).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.cases(query(None, None, None)).await.expect("all")),
+        vec![mid(3), mid(2), mid(1)]
+    );
+    assert_eq!(
+        ids(store.cases(query(Some("a"), None, None)).await.expect("a")),
+        vec![mid(1)]
+    );
+    assert_eq!(
+        ids(store.cases(query(None, None, Some(60))).await.expect("due")),
+        vec![mid(2)]
+    );
+    let mut paged = query(None, None, None);
+    paged.before = Some(seqs[2]);
+    paged.limit = 1;
+    assert_eq!(ids(store.cases(paged).await.expect("page")), vec![mid(2)]);
+
+    // Reassigned, then answered: both recorded, closed once.
+    let moved = CaseChange {
+        department: Some(Some("b".into())),
+        close: None,
+    };
+    assert!(
+        store
+            .change_case(
+                &mid(1),
+                moved,
+                event(10, "иванова", "reassigned", Some("a → b: отпуск"))
+            )
+            .await
+            .expect("move")
+    );
+    let close = CaseChange {
+        department: None,
+        close: Some("answered".into()),
+    };
+    assert!(
+        store
+            .change_case(
+                &mid(1),
+                close.clone(),
+                event(20, "петров", "answered", None)
+            )
+            .await
+            .expect("close")
+    );
+    assert!(
+        store
+            .change_case(
+                &mid(1),
+                CaseChange {
+                    close: Some("rejected".into()),
+                    ..CaseChange::default()
+                },
+                event(30, "петров", "rejected", None)
+            )
+            .await
+            .expect("again")
+    );
+    let (case, events) = store.case(&mid(1)).await.expect("read").expect("there");
+    assert_eq!(case.department.as_deref(), Some("b"));
+    assert_eq!(
+        (case.closed_at, case.outcome.as_deref()),
+        (Some(at(20)), Some("answered"))
+    );
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.actor.as_str(), e.action.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("system", "assigned"),
+            ("иванова", "reassigned"),
+            ("петров", "answered"),
+            ("петров", "rejected")
+        ]
+    );
+    assert_eq!(events[1].detail.as_deref(), Some("a → b: отпуск"));
+    assert!(
+        !store
+            .change_case(&mid(4), close, event(40, "x", "answered", None))
+            .await
+            .expect("no case")
+    );
+    assert_eq!(
+        ids(store
+            .cases(query(None, Some(true), None))
+            .await
+            .expect("open")),
+        vec![mid(3), mid(2)]
+    );
+    assert_eq!(
+        ids(store
+            .cases(query(None, Some(false), None))
+            .await
+            .expect("closed")),
+        vec![mid(1)]
+    );
+    assert_eq!(
+        ids(store.cases(query(Some("b"), None, None)).await.expect("b")),
+        vec![mid(2), mid(1)]
+    );
+    // Requests accepted before `since` are not offered.
+    assert!(
+        store
+            .requests_without_case(&mn("P"), at(1000), 10)
+            .await
+            .expect("since")
+            .is_empty()
+    );
 }

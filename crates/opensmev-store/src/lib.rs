@@ -38,11 +38,13 @@ pub mod conformance;
 
 mod access;
 mod cabinet;
+mod cases;
 pub mod copy;
 mod search;
 
 pub use access::{Account, AuditEntry, AuditQuery, NewAuditEntry, TokenRecord};
 pub use cabinet::{Draft, LoginFailures, WebSession};
+pub use cases::{Case, CaseChange, CaseEvent, CaseQuery, Settings};
 pub use search::{MessageQuery, MessageSummary};
 
 use std::fmt::Debug;
@@ -587,6 +589,16 @@ pub enum StoreError {
         /// The current version.
         current: u64,
     },
+    /// A settings document changed since the version a change was based on.
+    #[error(
+        "the settings {name} are at version {current}, not the version the change was based on"
+    )]
+    VersionConflict {
+        /// The document.
+        name: String,
+        /// Its current version (0: none saved).
+        current: u64,
+    },
     /// Stored data that cannot be read back (corruption or a newer schema).
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
@@ -828,6 +840,48 @@ pub trait Store: Send + Sync + Debug {
 
     /// Deletes a draft of `owner`; `false` when `owner` has no draft with that id.
     async fn delete_draft(&self, id: &str, owner: &str) -> Result<bool, StoreError>;
+
+    /// A settings document, newest version.
+    async fn settings(&self, name: &str) -> Result<Option<Settings>, StoreError>;
+
+    /// Saves a new version of a settings document, with `audit` in the same transaction.
+    /// `expected` is the version the change was based on (0: none yet; `None`: whatever is
+    /// there); another current version is [`StoreError::VersionConflict`] and nothing changes.
+    async fn save_settings(
+        &self,
+        name: &str,
+        text: String,
+        expected: Option<u64>,
+        now: OffsetDateTime,
+        audit: NewAuditEntry,
+    ) -> Result<Settings, StoreError>;
+
+    /// Opens a case with its first event; `false` (nothing changes) when the request has one.
+    async fn open_case(&self, case: Case, event: CaseEvent) -> Result<bool, StoreError>;
+
+    /// A request's case with its events, oldest first.
+    async fn case(&self, request: &MessageId)
+    -> Result<Option<(Case, Vec<CaseEvent>)>, StoreError>;
+
+    /// Changes a case and records `event`, in one transaction; `false` when there is no case.
+    async fn change_case(
+        &self,
+        request: &MessageId,
+        change: CaseChange,
+        event: CaseEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// Cases matching `query`, newest request first.
+    async fn cases(&self, query: CaseQuery) -> Result<Vec<Case>, StoreError>;
+
+    /// Requests to `recipient` accepted at or after `since` that have no case and a `seq` above
+    /// every case of `recipient`, oldest first, at most `limit`.
+    async fn requests_without_case(
+        &self,
+        recipient: &Mnemonic,
+        since: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<MessageSummary>, StoreError>;
 
     /// Registers the listener of [`QueueSignal`]s (one; a second call replaces the first). The
     /// store calls it after every commit that makes a message available in a queue — an accepted

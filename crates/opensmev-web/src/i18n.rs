@@ -60,16 +60,24 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
     ("apply", "Применить", "Apply"),
     ("attachments", "Вложения", "Attachments"),
     ("back", "Назад", "Back"),
+    ("cabinet_settings", "Настройки кабинета", "Cabinet settings"),
     ("cancel", "Отмена", "Cancel"),
+    ("case", "Исполнение", "Handling"),
+    ("case_closed", "Закрытые", "Closed"),
+    ("case_open", "Открытые", "Open"),
     ("certificate", "Сертификат", "Certificate"),
     ("client_id", "Идентификатор клиента", "Client id"),
+    ("closed_as", "закрыт", "closed"),
     ("copy", "Копировать запрос", "Copy the request"),
+    ("deadline", "Срок", "Deadline"),
     ("delete", "Удалить", "Delete"),
+    ("department", "Подразделение", "Department"),
     ("direction", "Направление", "Direction"),
     ("document", "Документ", "Document"),
     ("download", "Скачать", "Download"),
     ("draft_saved", "Черновик сохранён", "The draft is saved"),
     ("drafts", "Черновики", "Drafts"),
+    ("due_soon", "скоро срок", "due soon"),
     ("empty", "Ничего не найдено", "Nothing found"),
     ("error", "Ошибка", "Error"),
     (
@@ -104,11 +112,15 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
     ),
     ("no_grant", "нет доступа", "no grant"),
     ("node", "Узел", "Node"),
+    ("not_assigned", "не назначено", "not assigned"),
+    ("overdue", "просрочен", "overdue"),
     ("password", "Пароль", "Password"),
     ("product", "OpenSMEV — личный кабинет", "OpenSMEV — cabinet"),
     ("provider", "Поставщик", "Provider"),
     ("raw_xml", "XML сообщения", "Message XML"),
     ("reason", "Причина", "Reason"),
+    ("reassign", "Передать в другое подразделение", "Reassign"),
+    ("received", "Поступил", "Received"),
     ("recipient", "Получатель", "Recipient"),
     ("reject", "Отказать", "Reject"),
     ("reject_code", "Код отказа", "Rejection code"),
@@ -120,6 +132,7 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
     ("reject_text", "Описание причины", "Description"),
     ("request", "Запрос", "Request"),
     ("response", "Ответ", "Response"),
+    ("save", "Сохранить", "Save"),
     ("save_draft", "Сохранить черновик", "Save the draft"),
     ("send", "Отправить", "Send"),
     ("sender", "Отправитель", "Sender"),
@@ -130,6 +143,17 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
         "Сеанс завершён. Войдите снова.",
         "The session has ended. Please sign in again.",
     ),
+    (
+        "settings_help",
+        "Подразделения, правила назначения, сроки и календарь — в формате TOML (см. docs/cabinet.md).",
+        "Departments, assignment rules, deadlines and the calendar, in TOML (see docs/cabinet.md).",
+    ),
+    (
+        "settings_saved",
+        "Настройки сохранены",
+        "The settings are saved",
+    ),
+    ("settings_toml", "Настройки (TOML)", "Settings (TOML)"),
     ("show", "показать", "show"),
     ("signatures", "Электронные подписи", "Electronic signatures"),
     ("signed_by", "Подписал", "Signed by"),
@@ -161,10 +185,23 @@ mod tests {
         // Every key a template or module uses is in the table.
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
         let mut missing = Vec::new();
-        for folder in ["templates", "src"] {
-            for entry in std::fs::read_dir(format!("{dir}{folder}")).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-                for part in text.split("t(\"").skip(1) {
+        let mut files = Vec::new();
+        let mut folders = vec![format!("{dir}templates"), format!("{dir}src")];
+        while let Some(folder) = folders.pop() {
+            for entry in std::fs::read_dir(folder).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    folders.push(path.display().to_string());
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() > 10, "the templates and sources are found");
+        {
+            for path in files {
+                let text = std::fs::read_to_string(path).unwrap();
+                for part in text.split(".t(\"").skip(1) {
                     let key = &part[..part.find('"').unwrap()];
                     if TEXTS.binary_search_by(|(k, _, _)| (*k).cmp(key)).is_err() {
                         missing.push(key.to_owned());

@@ -116,7 +116,7 @@ async fn secure_headers(request: Request, next: Next) -> Response {
 
 /// The cabinet's router: `/` and its pages, `/static/…`.
 pub fn router(state: WebState) -> Router {
-    use pages::{auth, compose, messages};
+    use pages::{auth, cases, compose, messages};
     Router::new()
         .route("/", get(messages::home))
         .route("/login", get(auth::login_page).post(auth::login))
@@ -127,6 +127,7 @@ pub fn router(state: WebState) -> Router {
         .route("/messages/{id}", get(messages::show))
         .route("/messages/{id}/xml", get(messages::download_xml))
         .route("/messages/{id}/document.html", get(messages::download_html))
+        .route("/messages/{id}/document.pdf", get(messages::download_pdf))
         .route("/new", get(compose::kinds))
         .route(
             "/new/{vs_id}",
@@ -143,6 +144,12 @@ pub fn router(state: WebState) -> Router {
         .route(
             "/messages/{id}/status",
             get(compose::status_form).post(compose::send_status),
+        )
+        .route("/messages/{id}/reassign", post(cases::reassign))
+        .route("/admin/cabinet", get(cases::systems))
+        .route(
+            "/admin/cabinet/{system}",
+            get(cases::settings_page).post(cases::save_settings),
         )
         .route("/drafts", get(compose::drafts))
         .route("/drafts/{id}/delete", post(compose::delete_draft))

@@ -281,6 +281,72 @@ fn value(text: &str, lang: Lang) -> String {
     }
 }
 
+/// The business content as blocks of a printed document (the same structure as
+/// [`document`]: sections for elements with children, rows for values and attributes).
+pub fn print_blocks(xml: &str, labels: &HashMap<String, String>) -> Vec<opensmev_print::Block> {
+    use opensmev_print::Block;
+    fn body(node: &Node, labels: &HashMap<String, String>) -> Vec<Block> {
+        let mut out = Vec::new();
+        for (k, v) in node
+            .attributes
+            .iter()
+            .filter(|(k, _)| !k.starts_with("xmlns"))
+        {
+            let local = k.rsplit(':').next().unwrap_or(k);
+            let label = labels
+                .get(&format!("@{local}"))
+                .map(String::as_str)
+                .unwrap_or(local);
+            out.push(Block::Row {
+                label: label.to_owned(),
+                value: v.clone(),
+            });
+        }
+        for child in &node.children {
+            let label = labels
+                .get(&child.local)
+                .cloned()
+                .unwrap_or_else(|| child.local.clone());
+            if child.children.is_empty()
+                && child.attributes.iter().all(|(k, _)| k.starts_with("xmlns"))
+            {
+                out.push(Block::Row {
+                    label,
+                    value: child.text.trim().to_owned(),
+                });
+            } else {
+                out.push(Block::Section {
+                    title: label,
+                    body: body(child, labels),
+                });
+            }
+        }
+        if node.children.is_empty() && !node.text.trim().is_empty() {
+            out.push(Block::Row {
+                label: String::new(),
+                value: node.text.trim().to_owned(),
+            });
+        }
+        out
+    }
+    match parse(xml) {
+        Some(root) => {
+            let title = labels
+                .get(&root.local)
+                .cloned()
+                .unwrap_or_else(|| root.local.clone());
+            vec![Block::Section {
+                title,
+                body: body(&root, labels),
+            }]
+        }
+        None => vec![Block::Row {
+            label: String::new(),
+            value: xml.to_owned(),
+        }],
+    }
+}
+
 /// A whole printable HTML document of a message's content (the "HTML" download).
 pub fn printable(title: &str, body: &str, lang: Lang) -> String {
     format!(

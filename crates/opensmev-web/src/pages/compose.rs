@@ -563,6 +563,18 @@ async fn respond(
     request: MessageId,
     answer: OutgoingAnswer,
 ) -> Result<opensmev_core::Accepted, BusError> {
+    let (action, detail) = match &answer {
+        OutgoingAnswer::Business(_) => ("answered", None),
+        OutgoingAnswer::Rejected(reasons) => (
+            "rejected",
+            reasons
+                .first()
+                .map(|(code, text)| format!("{}: {text}", code.as_str())),
+        ),
+        OutgoingAnswer::Status {
+            code, description, ..
+        } => ("status", Some(format!("{code}: {description}"))),
+    };
     let accepted = state
         .bus
         .send_response_as(
@@ -578,6 +590,14 @@ async fn respond(
         .await?;
     tracing::info!(target: "opensmev::access", actor = %user.session.principal.actor,
         request = %request, id = %accepted.message.id, "an answer was sent from the cabinet");
+    if let Err(e) = state
+        .bus
+        .record_case_action(&user.session.principal, &request, action, detail)
+        .await
+    {
+        // The answer is sent; only its line in the case's history is missing.
+        tracing::error!(error = %e, request = %request, "recording a case action");
+    }
     Ok(accepted)
 }
 

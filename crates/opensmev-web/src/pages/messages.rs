@@ -189,9 +189,20 @@ pub async fn inbox(
     user: SignedIn,
     RawQuery(raw): RawQuery,
     Query(filter): Query<Filter>,
+    Query(cases_filter): Query<super::cases::CaseFilter>,
 ) -> Response {
-    if user.system().is_none() {
+    let Some(system) = user.system().cloned() else {
         return Redirect::to("/messages").into_response();
+    };
+    // A system with cabinet settings works with cases (departments, deadlines).
+    match state.bus.cabinet_settings(&system).await {
+        Ok(Some((settings, _))) => {
+            return super::cases::inbox(&state, &user, &system, settings, cases_filter, raw).await;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(error = %e, "reading cabinet settings");
+        }
     }
     listing(state, user, filter, true, raw).await
 }
@@ -263,9 +274,23 @@ pub(crate) struct Event {
     pub(crate) node: String,
 }
 
+/// The case panel of a request the user's system handles in the cabinet.
+#[derive(Debug)]
+pub(crate) struct CasePanel {
+    pub(crate) department: String,
+    pub(crate) due: String,
+    pub(crate) marker: &'static str,
+    pub(crate) marker_text: String,
+    pub(crate) departments: Vec<(String, String)>,
+    pub(crate) current: String,
+    pub(crate) open: bool,
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
+    case: Option<CasePanel>,
+    csrf: String,
     c: Chrome,
     title: String,
     id: String,
@@ -479,8 +504,45 @@ pub async fn show(
         },
         m.id
     );
+    // The case, for the system that handles the request in the cabinet.
+    let mut case = None;
+    let mut case_events = Vec::new();
+    if can_answer
+        && let Some(own) = own
+        && let Ok(Some((settings, _))) = state.bus.cabinet_settings(own).await
+    {
+        let _ = state
+            .bus
+            .sync_cases(own, opensmev_core::cases::SYNC_BATCH)
+            .await;
+        if let Ok(Some((c, events))) = state.bus.case_as(&user.session.principal, &m.id).await {
+            let (marker, marker_text) = super::cases::marker(&c, state.bus.now(), lang);
+            let name = |id: &Option<String>| match id {
+                Some(id) => settings
+                    .department(id)
+                    .map(|d| d.name.clone())
+                    .unwrap_or_else(|| id.clone()),
+                None => lang.t("not_assigned").to_owned(),
+            };
+            case = Some(CasePanel {
+                department: name(&c.department),
+                due: c.due_at.map(when).unwrap_or_else(|| "—".to_owned()),
+                marker,
+                marker_text,
+                departments: settings
+                    .departments
+                    .iter()
+                    .map(|d| (d.id.clone(), d.name.clone()))
+                    .collect(),
+                current: c.department.clone().unwrap_or_default(),
+                open: c.closed_at.is_none(),
+            });
+            case_events = events;
+        }
+    }
     let here = format!("/messages/{}", m.id);
     page(&MessagePage {
+        csrf: user.session.csrf.clone(),
         c: Chrome::of(&user, if can_answer { "inbox" } else { "sent" }, &here),
         title,
         id: m.id.to_string(),
@@ -502,19 +564,53 @@ pub async fn show(
             .iter()
             .map(|a| (a.content_id.clone(), a.mime_type.clone(), a.data.len()))
             .collect(),
-        timeline: view
-            .events
-            .iter()
-            .map(|e| Event {
-                at: when(e.at),
-                what: event_text(e.kind, lang).to_owned(),
-                detail: e.detail.clone(),
-                actor: e.actor.clone().unwrap_or_else(|| "СМЭВ".to_owned()),
-                node: e.node.clone().unwrap_or_default(),
-            })
-            .collect(),
+        timeline: {
+            let mut rows: Vec<(OffsetDateTime, Event)> = view
+                .events
+                .iter()
+                .map(|e| {
+                    (
+                        e.at,
+                        Event {
+                            at: when(e.at),
+                            what: event_text(e.kind, lang).to_owned(),
+                            detail: e.detail.clone(),
+                            actor: e.actor.clone().unwrap_or_else(|| "СМЭВ".to_owned()),
+                            node: e.node.clone().unwrap_or_default(),
+                        },
+                    )
+                })
+                .collect();
+            rows.extend(case_events.iter().map(|e| {
+                (
+                    e.at,
+                    Event {
+                        at: when(e.at),
+                        what: case_event_text(&e.action, lang).to_owned(),
+                        detail: e.detail.clone(),
+                        actor: e.actor.clone(),
+                        node: String::new(),
+                    },
+                )
+            }));
+            rows.sort_by_key(|(at, _)| *at);
+            rows.into_iter().map(|(_, e)| e).collect()
+        },
+        case,
         xml: render::xml_viewer(&m.sender_data, lang),
     })
+}
+
+fn case_event_text(action: &str, lang: Lang) -> &'static str {
+    let (ru, en) = match action {
+        "assigned" => ("назначено подразделению", "assigned to a department"),
+        "reassigned" => ("передано в другое подразделение", "reassigned"),
+        "answered" => ("дан ответ", "answered"),
+        "rejected" => ("отказано", "rejected"),
+        "status" => ("отправлен промежуточный статус", "intermediate status sent"),
+        _ => ("действие", "action"),
+    };
+    if lang == Lang::Ru { ru } else { en }
 }
 
 fn sigs(checks: &[opensmev_core::integration::SignatureCheck]) -> Vec<Sig> {
@@ -562,6 +658,144 @@ pub async fn download_xml(
         Err(_) => view.stored.message.sender_data.clone(),
     };
     download("application/xml; charset=utf-8", format!("{id}.xml"), xml)
+}
+
+/// The printed blocks of a delivered body.
+fn body_blocks(
+    body: &DeliveredBody,
+    labels: &std::collections::HashMap<String, String>,
+    lang: Lang,
+) -> Vec<opensmev_print::Block> {
+    use opensmev_print::Block;
+    match body {
+        DeliveredBody::Business(xml) => render::print_blocks(xml, labels),
+        DeliveredBody::Rejected(reasons) => reasons
+            .iter()
+            .map(|(code, text)| Block::Row {
+                label: lang.t("reject_code").to_owned(),
+                value: format!("{code} {text}"),
+            })
+            .collect(),
+        DeliveredBody::Status {
+            code,
+            description,
+            parameters,
+        } => {
+            let mut rows = vec![Block::Row {
+                label: lang.t("status_code").to_owned(),
+                value: format!("{code} {description}"),
+            }];
+            rows.extend(parameters.iter().map(|(k, v)| Block::Row {
+                label: k.clone(),
+                value: v.clone(),
+            }));
+            rows
+        }
+    }
+}
+
+/// `GET /messages/{id}/document.pdf`: the message's content — and a request's answers — as a
+/// PDF document (A4, the fonts embedded).
+pub async fn download_pdf(
+    State(state): State<WebState>,
+    user: SignedIn,
+    Path(id): Path<String>,
+) -> Response {
+    use opensmev_print::{Block, Document};
+    let lang = user.lang;
+    let view = match visible(&state, &user, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let m = &view.stored.message;
+    let labels = labels(&state, &m.vs_id);
+    let mut body = match open(&state, &view.stored).await {
+        Ok(opened) => body_blocks(&opened.body, &labels, lang),
+        Err(e) => vec![Block::Row {
+            label: lang.t("error").to_owned(),
+            value: e,
+        }],
+    };
+    if m.kind == MessageKind::Request {
+        let query = MessageQuery {
+            original_message_id: Some(m.id.clone()),
+            limit: 50,
+            ..MessageQuery::default()
+        };
+        if let Ok(found) = state
+            .bus
+            .search_messages_as(&user.session.principal, query)
+            .await
+        {
+            for summary in found.into_iter().rev() {
+                let Ok(answer) = state
+                    .bus
+                    .message_as(&user.session.principal, &summary.id)
+                    .await
+                else {
+                    continue;
+                };
+                if let Ok(opened) = open(&state, &answer.stored).await {
+                    body.push(Block::Section {
+                        title: format!(
+                            "{} {} · {}",
+                            lang.t("response"),
+                            summary.id,
+                            when(summary.sent_at)
+                        ),
+                        body: body_blocks(&opened.body, &labels, lang),
+                    });
+                }
+            }
+        }
+    }
+    let registry = state.bus.registry();
+    let kind = registry
+        .kind(&m.vs_id)
+        .map(|k| k.entry.title.clone())
+        .unwrap_or_else(|| m.vs_id.clone());
+    let doc = Document {
+        title: kind.clone(),
+        meta: vec![
+            (lang.t("message_id").to_owned(), m.id.to_string()),
+            (lang.t("kind").to_owned(), m.vs_id.clone()),
+            (lang.t("sender").to_owned(), m.sender.to_string()),
+            (lang.t("recipient").to_owned(), m.recipient.to_string()),
+            (lang.t("sent_at").to_owned(), when(m.sent_at)),
+            (
+                lang.t("status").to_owned(),
+                status_text(view.stored.status, lang).to_owned(),
+            ),
+        ],
+        body,
+        footer: Some(format!("OpenSMEV · {}", when(state.bus.now()))),
+    };
+    match tokio::task::spawn_blocking(move || opensmev_print::pdf(&doc)).await {
+        Ok(Ok(bytes)) => {
+            let mut response = bytes.into_response();
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.pdf\"")) {
+                headers.insert(header::CONTENT_DISPOSITION, v);
+            }
+            response
+        }
+        Ok(Err(e)) => user_error(
+            &user,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang.t("error"),
+            &e.to_string(),
+        ),
+        Err(e) => user_error(
+            &user,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang.t("error"),
+            &e.to_string(),
+        ),
+    }
 }
 
 /// `GET /messages/{id}/document.html`: the content as a printable HTML document.

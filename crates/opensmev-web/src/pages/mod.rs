@@ -2,6 +2,7 @@
 //! pages, times and statuses in words).
 
 pub mod auth;
+pub mod cases;
 pub mod compose;
 pub mod messages;
 
