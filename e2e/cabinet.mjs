@@ -85,6 +85,7 @@ try {
   await page.getByRole("button", { name: "Отправить" }).click();
   await page.waitForURL(/\/messages\/[0-9a-f-]{36}$/);
   await page.getByText("7707083893").first().waitFor();
+  const egrulRequest = page.url().split("/").pop();
 
   log("a request of the tax-debt kind, filled field by field");
   await page.getByRole("link", { name: "Новый запрос" }).click();
@@ -153,6 +154,29 @@ try {
   await page.waitForURL(new RegExp(`/messages/${pfrRequest}$`));
   await page.getByText("ООО «Работодатель 2»").first().waitFor();
   await page.locator("table.timeline tr", { hasText: "дан ответ" }).getByText("pfr01").waitFor();
+  await logout();
+
+  log("FNS01's inbox marks the EGRUL request (4 hours to answer) as due soon");
+  await login("fns01", process.env.FNS_PASSWORD);
+  await page.getByRole("link", { name: "Входящие запросы" }).click();
+  const egrulRow = page.locator("tr", { has: page.getByRole("link", { name: egrulRequest }) });
+  await egrulRow.getByText("скоро срок").waitFor();
+  await egrulRow.getByText("Отдел ведения ЕГРЮЛ").waitFor();
+
+  log("a user sets their e-mail notifications");
+  await page.getByRole("link", { name: "Уведомления" }).click();
+  // The browser checks the form as typed; the bus checks what passes it.
+  await page.getByLabel("Адрес электронной почты").fill("fns01@localhost");
+  await page.getByRole("button", { name: "Сохранить" }).click();
+  await page.getByRole("alert").getByText("не адрес электронной почты").waitFor();
+  await page.getByLabel("Адрес электронной почты").fill("fns01@fns.example");
+  await page.getByLabel(/срок ответа на которые истекает/).check();
+  await page.getByLabel("Отдел ведения ЕГРЮЛ").check();
+  await page.getByRole("button", { name: "Сохранить" }).click();
+  await page.getByText("Настройки сохранены").waitFor();
+  assert.equal(await page.getByLabel("Адрес электронной почты").inputValue(), "fns01@fns.example");
+  assert.ok(await page.getByLabel("Отдел ведения ЕГРЮЛ").isChecked());
+  await shot("notifications");
   await logout();
 
   log("the consumer sees the answer as a document and the raw XML");

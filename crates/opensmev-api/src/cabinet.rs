@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/systems/{mnemonic}/cabinet",
             get(get_settings).put(put_settings),
         )
+        .route("/me/notifications", get(get_prefs).put(put_prefs))
         .route("/cases", get(list))
         .route("/cases/{id}", get(show))
         .route("/cases/{id}/reassign", post(reassign))
@@ -378,4 +379,90 @@ pub(crate) async fn reassign(
         )
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A person's e-mail notification settings.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrefsIo {
+    /// Where to write (absent or `null`: no e-mail).
+    #[serde(default)]
+    email: Option<String>,
+    /// An answer arrived for a request of the person's system.
+    #[serde(default)]
+    answers: bool,
+    /// A request was assigned to one of the person's departments.
+    #[serde(default)]
+    assigned: bool,
+    /// A request of the person's departments is due within a day.
+    #[serde(default)]
+    deadlines: bool,
+    /// The person's departments (ids of the system's cabinet settings).
+    #[serde(default)]
+    departments: Vec<String>,
+}
+
+fn account_only(auth: &Authenticated) -> Result<(), Problem> {
+    if auth.0.actor.starts_with("token:") {
+        return Err(Problem::invalid_field(
+            "token",
+            "notification settings belong to accounts: use a token made for an account",
+        ));
+    }
+    Ok(())
+}
+
+/// The notification settings of the token's account.
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "cabinet",
+    responses(
+        (status = 200, description = "The settings", body = PrefsIo),
+        Unauthenticated,
+        (status = 422, description = "A token of no account", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+pub(crate) async fn get_prefs(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+) -> Result<Response, Problem> {
+    account_only(&auth)?;
+    let p = state.bus.prefs(&auth.0.actor).await?;
+    Ok(json(
+        StatusCode::OK,
+        &PrefsIo {
+            email: p.email,
+            answers: p.answers,
+            assigned: p.assigned,
+            deadlines: p.deadlines,
+            departments: p.departments,
+        },
+    ))
+}
+
+/// Replaces the notification settings of the token's account (audited).
+#[utoipa::path(put, path = "/api/v1/me/notifications", tag = "cabinet",
+    request_body(content = PrefsIo, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Saved", body = PrefsIo),
+        (status = 400, description = "Malformed body", body = Problem, content_type = PROBLEM_JSON),
+        Unauthenticated,
+        (status = 413, description = "Too large", body = Problem, content_type = PROBLEM_JSON),
+        (status = 415, description = "Not JSON", body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, description = "A bad address, an unknown department, or a token of no account", body = Problem, content_type = PROBLEM_JSON),
+    ))]
+pub(crate) async fn put_prefs(
+    State(state): State<ApiState>,
+    auth: Authenticated,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Problem> {
+    account_only(&auth)?;
+    let given: PrefsIo = json_body(&state, &headers, body).await?;
+    let prefs = opensmev_core::notify::Prefs {
+        email: given.email.clone().filter(|e| !e.trim().is_empty()),
+        answers: given.answers,
+        assigned: given.assigned,
+        deadlines: given.deadlines,
+        departments: given.departments.clone(),
+    };
+    state.bus.save_prefs(&auth.0, &prefs).await?;
+    Ok(json(StatusCode::OK, &given))
 }

@@ -344,6 +344,7 @@ impl utoipa::Modify for SecurityAddon {
         admin::list_kinds, admin::put_kind, admin::patch_kind,
         admin::list_grants, admin::add_grant, admin::remove_grant, admin::put_default_quota,
         cabinet::get_settings, cabinet::put_settings, cabinet::list, cabinet::show, cabinet::reassign,
+        cabinet::get_prefs, cabinet::put_prefs,
     ),
     components(schemas(Problem, ProblemItem, Health, HealthCheck)),
     tags(

@@ -398,6 +398,7 @@ fn the_sample_configuration_lists_every_key_with_its_default() {
         "keys_dir",
         "keys_passphrase_file",
         "store",
+        "smtp_url",
     ];
     let mut with_defaults = installed.clone();
     for line in installed.lines() {

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod delivery;
 pub mod integration;
 pub mod journal;
+pub mod notify;
 pub mod registry;
 pub mod session;
 pub mod upkeep;

@@ -427,7 +427,25 @@ impl Application {
         };
         let held = Arc::new(std::sync::Mutex::new(None));
         let upkeep = tokio::spawn(upkeep(self.state.clone(), Arc::clone(&held)));
+        // The links of e-mail notifications: `public_url`, else the address actually bound.
+        let base_url = match &self.state.config.public_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "{}://{}",
+                crate::config::scheme(&self.state.config),
+                listener
+                    .local_addr()
+                    .map(|a| a.to_string())
+                    .unwrap_or_default()
+            ),
+        };
+        let notifier = tokio::spawn(crate::notify::run(
+            self.state.clone(),
+            crate::access::node(&self.state.config).to_owned(),
+            base_url,
+        ));
         let result = crate::serve::serve(listener, router, limits, tls, shutdown).await;
+        notifier.abort();
         poller.abort();
         upkeep.abort();
         let _ = upkeep.await;

@@ -183,6 +183,14 @@ pub struct Config {
     /// How often (milliseconds) a node tries to claim and run the sweep (expiry of messages
     /// whose EOL passed, waking pollers of run-out leases); one node of all does it at a time.
     pub sweep_interval_ms: u64,
+    /// The SMTP server of the cabinet's e-mail notifications: `smtp://HOST[:PORT]` (plain, or
+    /// STARTTLS when the server offers it), `smtps://HOST[:PORT]` (TLS), with `USER:PASSWORD@`
+    /// when it wants a login; `None`: no e-mail.
+    pub smtp_url: Option<String>,
+    /// The notifications' `From` address.
+    pub smtp_from: String,
+    /// How often (milliseconds) a node tries to claim and run the notifications job.
+    pub notify_interval_ms: u64,
 }
 
 /// Where the bus's data is ([`Config::store_location`]).
@@ -295,6 +303,9 @@ impl Default for Config {
             store_pool_size: 16,
             store_migrate: true,
             sweep_interval_ms: 1000,
+            smtp_url: None,
+            smtp_from: "OpenSMEV <opensmev@localhost>".to_owned(),
+            notify_interval_ms: 10_000,
         }
     }
 }
@@ -338,6 +349,9 @@ struct FileConfig {
     store_pool_size: Option<usize>,
     store_migrate: Option<bool>,
     sweep_interval_ms: Option<u64>,
+    smtp_url: Option<String>,
+    smtp_from: Option<String>,
+    notify_interval_ms: Option<u64>,
 }
 
 /// Command-line overrides (the binary fills these from its flags).
@@ -354,7 +368,7 @@ pub struct Overrides {
 }
 
 /// The environment variables read (besides `OPENSMEV_LANG`, used by the command line).
-const ENV_KEYS: [&str; 35] = [
+const ENV_KEYS: [&str; 38] = [
     "LISTEN",
     "DATA_DIR",
     "PATH_PREFIX",
@@ -390,6 +404,9 @@ const ENV_KEYS: [&str; 35] = [
     "STORE_POOL_SIZE",
     "STORE_MIGRATE",
     "SWEEP_INTERVAL_MS",
+    "SMTP_URL",
+    "SMTP_FROM",
+    "NOTIFY_INTERVAL_MS",
 ];
 
 impl Config {
@@ -494,8 +511,15 @@ impl Config {
             api_max_poll_wait_seconds,
             store_pool_size,
             store_migrate,
-            sweep_interval_ms
+            sweep_interval_ms,
+            notify_interval_ms
         );
+        if f.smtp_url.is_some() {
+            self.smtp_url = f.smtp_url.filter(|v| !v.is_empty());
+        }
+        if let Some(from) = f.smtp_from {
+            self.smtp_from = from;
+        }
         if f.store.is_some() {
             self.store = f.store;
         }
@@ -567,6 +591,9 @@ impl Config {
             "STORE" => self.store = Some(value.trim().to_owned()).filter(|v| !v.is_empty()),
             "STORE_POOL_SIZE" => self.store_pool_size = num(name, value)?,
             "SWEEP_INTERVAL_MS" => self.sweep_interval_ms = num(name, value)?,
+            "SMTP_URL" => self.smtp_url = Some(value.trim().to_owned()).filter(|v| !v.is_empty()),
+            "SMTP_FROM" => self.smtp_from = value.trim().to_owned(),
+            "NOTIFY_INTERVAL_MS" => self.notify_interval_ms = num(name, value)?,
             "STORE_MIGRATE" => {
                 self.store_migrate = match value.trim() {
                     "1" | "true" | "yes" => true,
@@ -677,6 +704,25 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "sweep_interval_ms {} must be 100 to 60000",
                 self.sweep_interval_ms
+            )));
+        }
+        if !(100..=3_600_000).contains(&self.notify_interval_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "notify_interval_ms {} must be 100 to 3600000",
+                self.notify_interval_ms
+            )));
+        }
+        if let Some(url) = &self.smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            return Err(ConfigError::Invalid(
+                "smtp_url must be smtp://HOST[:PORT] or smtps://HOST[:PORT] (with USER:PASSWORD@ if the server wants a login)".into(),
+            ));
+        }
+        if self.smtp_from.trim().is_empty() || !self.smtp_from.contains('@') {
+            return Err(ConfigError::Invalid(format!(
+                "smtp_from {:?} must be an address (\"Name <box@host>\" or box@host)",
+                self.smtp_from
             )));
         }
         if self.max_xml_body_bytes == 0 || self.max_mtom_body_bytes < self.max_xml_body_bytes {

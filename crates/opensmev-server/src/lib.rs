@@ -15,6 +15,7 @@ mod app;
 mod body;
 mod budget;
 mod faults;
+mod notify;
 mod serve;
 mod soap;
 

@@ -277,3 +277,26 @@ pub(crate) async fn requests_without_case<C: GenericClient>(
     )
     .await
 }
+
+pub(crate) async fn once<C: GenericClient>(c: &C, key: &str, at: OffsetDateTime) -> Res<bool> {
+    let at = stamp(at)?;
+    let inserted = execute(
+        c,
+        "once",
+        "INSERT INTO once_keys (key, at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        &[&key, &at],
+    )
+    .await?;
+    Ok(inserted > 0)
+}
+
+pub(crate) async fn forget_once<C: GenericClient>(c: &C, key: &str) -> Res<()> {
+    execute(
+        c,
+        "forget_once",
+        "DELETE FROM once_keys WHERE key = $1",
+        &[&key],
+    )
+    .await?;
+    Ok(())
+}

@@ -888,6 +888,22 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn once(&self, key: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let (inner, key) = (Arc::clone(&self.inner), key.to_owned());
+        self.run(async move { read!(inner, "once", |client| cases::once(&client, &key, at)) })
+            .await
+    }
+
+    async fn forget_once(&self, key: &str) -> Result<(), StoreError> {
+        let (inner, key) = (Arc::clone(&self.inner), key.to_owned());
+        self.run(async move {
+            read!(inner, "forget_once", |client| cases::forget_once(
+                &client, &key
+            ))
+        })
+        .await
+    }
+
     fn listen(&self, listener: SignalListener) {
         *self.inner.slot.write().unwrap_or_else(|e| e.into_inner()) = Some(listener);
     }

@@ -312,6 +312,11 @@ CREATE TABLE case_events (
 );
 
 CREATE INDEX case_events_request ON case_events (request, seq);
+
+CREATE TABLE once_keys (
+    key text PRIMARY KEY,
+    at timestamptz NOT NULL
+);
 "#,
 ];
 

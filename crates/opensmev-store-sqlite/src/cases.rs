@@ -273,3 +273,20 @@ pub(crate) fn requests_without_case(
     }
     Ok(out)
 }
+
+pub(crate) fn once(conn: &Connection, key: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO once_keys (key, at) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+        )
+        .and_then(|mut s| s.execute(params![key, time_text(at).map_err(to_sql)?]))
+        .ctx("once")?;
+    Ok(inserted > 0)
+}
+
+pub(crate) fn forget_once(conn: &Connection, key: &str) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM once_keys WHERE key = ?1")
+        .and_then(|mut s| s.execute([key]))
+        .ctx("forget_once")?;
+    Ok(())
+}

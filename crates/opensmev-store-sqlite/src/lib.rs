@@ -858,6 +858,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn once(&self, key: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let key = key.to_owned();
+        self.write("once", move |conn| cases::once(conn, &key, at))
+            .await
+    }
+
+    async fn forget_once(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_owned();
+        self.write("forget_once", move |conn| cases::forget_once(conn, &key))
+            .await
+    }
+
     fn listen(&self, listener: SignalListener) {
         *self.listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
     }

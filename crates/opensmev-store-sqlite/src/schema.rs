@@ -309,6 +309,11 @@ CREATE TABLE case_events (
 ) STRICT;
 
 CREATE INDEX case_events_request ON case_events (request, seq);
+
+CREATE TABLE once_keys (
+    key TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
 "#,
 ];
 

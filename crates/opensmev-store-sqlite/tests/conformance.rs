@@ -570,7 +570,7 @@ async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
 /// Turns a file of schema version 4 back into one of version 3 (what migration 4 added, taken
 /// away again).
 const UNDO_MIGRATIONS_4_TO_7: &str = "
-    DROP TABLE case_events; DROP TABLE cases; DROP TABLE settings;
+    DROP TABLE once_keys; DROP TABLE case_events; DROP TABLE cases; DROP TABLE settings;
     DROP TABLE web_sessions; DROP TABLE login_failures; DROP TABLE drafts;
     DROP TABLE jobs;
     DROP INDEX messages_client_id; DROP INDEX messages_sender; DROP INDEX messages_recipient;

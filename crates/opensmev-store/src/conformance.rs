@@ -3976,6 +3976,37 @@ pub async fn settings_versions(store: &dyn Store) {
         .filter(|e| e.entry.action == "settings.save")
         .count();
     assert_eq!(saves, 3, "every save, and only saves, audited");
+    // Once-keys: the first record wins, whoever asks again is told so.
+    assert!(store.once("answer:1:anna", at(5)).await.expect("once"));
+    assert!(!store.once("answer:1:anna", at(6)).await.expect("twice"));
+    assert!(
+        store
+            .once("answer:1:boris", at(6))
+            .await
+            .expect("another key")
+    );
+    store.forget_once("answer:1:anna").await.expect("forget");
+    assert!(
+        store
+            .once("answer:1:anna", at(8))
+            .await
+            .expect("again after forgetting")
+    );
+    let futures: Vec<BoxFuture<'_, bool>> = (0..8)
+        .map(|_| {
+            Box::pin(async move { store.once("race", at(7)).await.expect("once") })
+                as BoxFuture<'_, bool>
+        })
+        .collect();
+    assert_eq!(
+        join_all(futures)
+            .await
+            .into_iter()
+            .filter(|won| *won)
+            .count(),
+        1,
+        "one winner"
+    );
 }
 
 fn event(secs: i64, actor: &str, action: &str, detail: Option<&str>) -> CaseEvent {

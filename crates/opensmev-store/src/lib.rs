@@ -883,6 +883,14 @@ pub trait Store: Send + Sync + Debug {
         limit: u32,
     ) -> Result<Vec<MessageSummary>, StoreError>;
 
+    /// Records `key` as done at `at` (a notification sent, say): `true` the first time, `false`
+    /// when it was recorded already (by any node).
+    async fn once(&self, key: &str, at: OffsetDateTime) -> Result<bool, StoreError>;
+
+    /// Forgets a key recorded by [`Store::once`] (what it stood for failed and is to be done
+    /// again).
+    async fn forget_once(&self, key: &str) -> Result<(), StoreError>;
+
     /// Registers the listener of [`QueueSignal`]s (one; a second call replaces the first). The
     /// store calls it after every commit that makes a message available in a queue — an accepted
     /// enqueue, a released lease ([`LeaseOutcome::Release`]), a lease found run out by

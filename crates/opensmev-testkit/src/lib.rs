@@ -27,6 +27,8 @@ pub struct TestBus {
     pub origin: String,
     /// The demo API tokens by holder: `admin`, `operator`, `auditor` and each demo IS.
     pub tokens: BTreeMap<String, String>,
+    /// The demo cabinet accounts: login (`mfc01`, `pfr01`, `fns01`) → password.
+    pub accounts: BTreeMap<String, String>,
     pub data_dir: PathBuf,
     pub demo_dir: PathBuf,
     pub smev_cert: Certificate,
@@ -72,6 +74,11 @@ impl TestBus {
             .iter()
             .map(|t| (t.holder.clone(), t.secret.clone()))
             .collect();
+        let accounts = app
+            .demo_accounts()
+            .iter()
+            .map(|a| (a.login.clone(), a.password.clone()))
+            .collect();
         let smev_cert =
             Certificate::from_pem(&std::fs::read(demo_dir.join("SMEV/cert.pem")).unwrap()).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,6 +96,7 @@ impl TestBus {
             base,
             origin,
             tokens,
+            accounts,
             data_dir,
             demo_dir,
             smev_cert,

@@ -78,6 +78,7 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
     ("draft_saved", "Черновик сохранён", "The draft is saved"),
     ("drafts", "Черновики", "Drafts"),
     ("due_soon", "скоро срок", "due soon"),
+    ("email", "Адрес электронной почты", "E-mail address"),
     ("empty", "Ничего не найдено", "Nothing found"),
     ("error", "Ошибка", "Error"),
     (
@@ -103,6 +104,7 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
     ("message", "Сообщение", "Message"),
     ("message_id", "Идентификатор сообщения", "Message id"),
     ("messages", "Журнал сообщений", "Messages"),
+    ("my_departments", "Мои подразделения", "My departments"),
     ("new_request", "Новый запрос", "New request"),
     ("next_page", "Следующая страница", "Next page"),
     (
@@ -113,6 +115,23 @@ pub(crate) const TEXTS: &[(&str, &str, &str)] = &[
     ("no_grant", "нет доступа", "no grant"),
     ("node", "Узел", "Node"),
     ("not_assigned", "не назначено", "not assigned"),
+    ("notifications", "Уведомления", "Notifications"),
+    ("notify_about", "Сообщать по почте", "Tell me by e-mail"),
+    (
+        "notify_answers",
+        "о полученных ответах на запросы моей системы",
+        "of answers to my system's requests",
+    ),
+    (
+        "notify_assigned",
+        "о новых запросах, назначенных моим подразделениям",
+        "of new requests assigned to my departments",
+    ),
+    (
+        "notify_deadlines",
+        "о запросах моих подразделений, срок ответа на которые истекает в течение суток",
+        "of my departments' requests due within a day",
+    ),
     ("overdue", "просрочен", "overdue"),
     ("password", "Пароль", "Password"),
     ("product", "OpenSMEV — личный кабинет", "OpenSMEV — cabinet"),

@@ -116,7 +116,7 @@ async fn secure_headers(request: Request, next: Next) -> Response {
 
 /// The cabinet's router: `/` and its pages, `/static/…`.
 pub fn router(state: WebState) -> Router {
-    use pages::{auth, cases, compose, messages};
+    use pages::{auth, cases, compose, messages, prefs};
     Router::new()
         .route("/", get(messages::home))
         .route("/login", get(auth::login_page).post(auth::login))
@@ -151,6 +151,7 @@ pub fn router(state: WebState) -> Router {
             "/admin/cabinet/{system}",
             get(cases::settings_page).post(cases::save_settings),
         )
+        .route("/settings", get(prefs::prefs_page).post(prefs::save_prefs))
         .route("/drafts", get(compose::drafts))
         .route("/drafts/{id}/delete", post(compose::delete_draft))
         .route("/static/app.css", get(css))

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cases;
 pub mod compose;
 pub mod messages;
+pub mod prefs;
 
 use askama::Template;
 use axum::response::{Html, IntoResponse, Response};
