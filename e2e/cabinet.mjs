@@ -217,6 +217,33 @@ try {
   await page.getByRole("heading", { name: "Answers" }).waitFor();
   await page.getByRole("link", { name: "RU", exact: true }).click();
 
+  log("the administrator changes the one-time password, then edits PFR01's cabinet settings");
+  await logout();
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Логин").fill("admin");
+  await page.getByLabel("Пароль").fill(process.env.ADMIN_PASSWORD);
+  await page.getByRole("button", { name: "Вход" }).click();
+  await page.waitForURL(/\/password$/);
+  await page.getByLabel("Текущий пароль").fill(process.env.ADMIN_PASSWORD);
+  await page.getByLabel("Новый пароль", { exact: true }).fill("e2e-admin-password-1");
+  await page.getByLabel("Новый пароль ещё раз").fill("e2e-admin-password-1");
+  await page.getByRole("button", { name: "Смена пароля" }).click();
+  await page.waitForURL(/\/login/);
+  await page.getByText("Пароль изменён").waitFor();
+  await login("admin", "e2e-admin-password-1");
+  await page.getByRole("link", { name: "Настройки кабинета" }).click();
+  await page.getByRole("link", { name: "PFR01" }).click();
+  const settings = page.getByLabel("Настройки (TOML)");
+  assert.match(await settings.inputValue(), /Отдел назначения пенсий/);
+  const good = await settings.inputValue();
+  await settings.fill(good + "\n[[rules]]\ndepartment = \"нет-такого\"\n");
+  await page.getByRole("button", { name: "Сохранить" }).click();
+  await page.getByRole("alert").getByText("нет-такого").waitFor();
+  await shot("cabinet-settings");
+  await settings.fill(good.replace("working_days = 5", "working_days = 3"));
+  await page.getByRole("button", { name: "Сохранить" }).click();
+  await page.getByText("Настройки сохранены").waitFor();
+
   assert.deepEqual(errors, [], "no script errors in the pages");
   console.log("cabinet e2e: passed");
 } catch (e) {

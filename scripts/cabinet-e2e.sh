@@ -27,6 +27,8 @@ done
 password() { awk -v s="$1" '$1 == "cabinet-account" && $2 == s { print $4 }' "$LOG"; }
 export BASE_URL="http://127.0.0.1:$PORT"
 export MFC_PASSWORD="$(password MFC01)" PFR_PASSWORD="$(password PFR01)" FNS_PASSWORD="$(password FNS01)"
-[ -n "$MFC_PASSWORD" ] || { echo "the demo accounts were not printed:"; cat "$LOG"; exit 1; }
+# The first administrator's one-time password: the line after its announcement.
+export ADMIN_PASSWORD="$(awk 'found { print $1; exit } /Одноразовый пароль|one-time password/ { found = 1 }' "$LOG")"
+[ -n "$MFC_PASSWORD" ] && [ -n "$ADMIN_PASSWORD" ] || { echo "the demo accounts were not printed:"; cat "$LOG"; exit 1; }
 if [ -n "${SCREENSHOTS:-}" ]; then mkdir -p "$SCREENSHOTS"; export SCREENSHOTS="$(cd "$SCREENSHOTS" && pwd)"; fi
 (cd e2e && node cabinet.mjs) || { echo "--- server log"; tail -50 "$LOG"; exit 1; }

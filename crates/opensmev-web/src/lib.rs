@@ -121,6 +121,10 @@ pub fn router(state: WebState) -> Router {
         .route("/", get(messages::home))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route(
+            "/password",
+            get(auth::password_form).post(auth::change_password),
+        )
         .route("/lang/{code}", get(auth::switch_lang))
         .route("/messages", get(messages::list))
         .route("/inbox", get(messages::inbox))
@@ -128,6 +132,10 @@ pub fn router(state: WebState) -> Router {
         .route("/messages/{id}/xml", get(messages::download_xml))
         .route("/messages/{id}/document.html", get(messages::download_html))
         .route("/messages/{id}/document.pdf", get(messages::download_pdf))
+        .route(
+            "/messages/{id}/attachments/{n}",
+            get(messages::download_attachment),
+        )
         .route("/new", get(compose::kinds))
         .route(
             "/new/{vs_id}",

@@ -125,6 +125,13 @@ impl FromRequestParts<WebState> for SignedIn {
             return Err(to_login("none"));
         };
         match state.bus.resume_session(secret).await {
+            // A one-time password is changed before anything else is done.
+            Ok(session)
+                if session.must_change_password
+                    && !matches!(parts.uri.path(), "/password" | "/logout") =>
+            {
+                Err(Redirect::to("/password").into_response())
+            }
             Ok(session) => Ok(SignedIn { session, lang }),
             Err(AuthError::Unavailable(e)) => {
                 tracing::error!(error = %e, "reading a session");

@@ -35,7 +35,16 @@ pub struct LoginQuery {
 /// Only a path of this site may be gone back to after login (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        // No control characters: browsers drop tabs and line breaks from URLs, so `/\t/host`
+        // would become `//host`, and a line break cannot go into a header.
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.contains('\\')
+                && !n.chars().any(char::is_control) =>
+        {
+            n.to_owned()
+        }
         _ => "/".to_owned(),
     }
 }
@@ -85,7 +94,11 @@ pub async fn login_page(
     PageLang(lang): PageLang,
     Query(q): Query<LoginQuery>,
 ) -> Response {
-    let error = (q.why.as_deref() == Some("expired")).then(|| lang.t("session_expired").to_owned());
+    let error = match q.why.as_deref() {
+        Some("expired") => Some(lang.t("session_expired").to_owned()),
+        Some("changed") => Some(lang.t("password_changed").to_owned()),
+        _ => None,
+    };
     show_login(
         &state,
         lang,
@@ -284,5 +297,100 @@ mod tests {
         assert_eq!(safe_next(Some("https://evil.example/")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
         assert_eq!(safe_next(None), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example/")), "/");
+        assert_eq!(safe_next(Some("/\n/evil.example/")), "/");
+    }
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    c: Chrome,
+    csrf: String,
+    must: bool,
+    error: Option<String>,
+}
+
+fn password_page(user: &crate::session::SignedIn, error: Option<String>) -> Response {
+    let failed = error.is_some();
+    let mut response = page(&PasswordPage {
+        c: Chrome::of(user, "", "/password"),
+        csrf: user.session.csrf.clone(),
+        must: user.session.must_change_password,
+        error,
+    });
+    if failed {
+        *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    response
+}
+
+/// `GET /password`: the password change (required after a one-time password).
+pub async fn password_form(user: crate::session::SignedIn) -> Response {
+    password_page(&user, None)
+}
+
+/// `POST /password`: checks the current password, sets the new one (every session of the
+/// account ends with it) and sends the user to log in again.
+pub async fn change_password(
+    State(state): State<WebState>,
+    user: crate::session::SignedIn,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> Response {
+    let lang = user.lang;
+    if !user.csrf_ok(&fields) {
+        return super::user_error(
+            &user,
+            StatusCode::FORBIDDEN,
+            lang.t("error"),
+            csrf_text(lang),
+        );
+    }
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let login = user.session.principal.actor.clone();
+    let (current, new, again) = (field("current"), field("new"), field("again"));
+    if new != again {
+        return password_page(&user, Some(lang.t("password_mismatch").to_owned()));
+    }
+    match state.bus.login(&login, &current).await {
+        Ok(_) => {}
+        Err(AuthError::LockedOut { until }) => {
+            return password_page(
+                &user,
+                Some(format!("{} {}", lang.t("locked_out"), when(until))),
+            );
+        }
+        Err(_) => return password_page(&user, Some(lang.t("wrong_password").to_owned())),
+    }
+    match state
+        .bus
+        .update_account(&login, &login, None, Some(new))
+        .await
+    {
+        Ok(_) => {
+            let mut response = Redirect::to("/login?why=changed").into_response();
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(
+                    SESSION_COOKIE,
+                    "",
+                    Some(0),
+                    state.settings.secure_cookies,
+                    true,
+                ),
+            );
+            response
+        }
+        Err(opensmev_core::auth::AccessError::Invalid { message, .. }) => password_page(
+            &user,
+            Some(format!("{}: {message}", lang.t("password_rule"))),
+        ),
+        Err(e) => password_page(&user, Some(e.to_string())),
     }
 }

@@ -798,6 +798,88 @@ pub async fn download_pdf(
     }
 }
 
+/// `GET /messages/{id}/attachments/{n}`: an attachment's bytes (streamed from the store's file
+/// when it is one), with its MIME type.
+pub async fn download_attachment(
+    State(state): State<WebState>,
+    user: SignedIn,
+    Path((id, n)): Path<(String, usize)>,
+) -> Response {
+    let lang = user.lang;
+    let view = match visible(&state, &user, &id).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(attachment) = view.stored.message.attachments.get(n).cloned() else {
+        return user_error(
+            &user,
+            StatusCode::NOT_FOUND,
+            lang.t("error"),
+            &format!("{id}/{n}"),
+        );
+    };
+    let body = match attachment.data {
+        opensmev_store::Blob::Bytes(bytes) => axum::body::Body::from(bytes),
+        opensmev_store::Blob::File { path, len } => {
+            let file = match tokio::fs::File::open(&path).await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!(error = %e, path = %path.display(), "opening an attachment");
+                    return user_error(
+                        &user,
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        lang.t("error"),
+                        "the attachment cannot be read",
+                    );
+                }
+            };
+            let chunks = futures_util::stream::unfold((file, len), |(mut file, left)| async move {
+                use tokio::io::AsyncReadExt as _;
+                if left == 0 {
+                    return None;
+                }
+                let mut buffer =
+                    vec![0u8; usize::try_from(left.min(64 * 1024)).unwrap_or(64 * 1024)];
+                match file.read(&mut buffer).await {
+                    Ok(0) => Some((
+                        Err(std::io::Error::other(
+                            "the attachment file is shorter than recorded",
+                        )),
+                        (file, 0),
+                    )),
+                    Ok(read) => {
+                        buffer.truncate(read);
+                        Some((Ok::<_, std::io::Error>(buffer), (file, left - read as u64)))
+                    }
+                    Err(e) => Some((Err(e), (file, 0))),
+                }
+            });
+            axum::body::Body::from_stream(chunks)
+        }
+    };
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    let mime = HeaderValue::from_str(&attachment.mime_type)
+        .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
+    headers.insert(header::CONTENT_TYPE, mime);
+    // The name as a token of safe characters (the id comes from the sender).
+    let name: String = attachment
+        .content_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
 /// `GET /messages/{id}/document.html`: the content as a printable HTML document.
 pub async fn download_html(
     State(state): State<WebState>,
