@@ -212,6 +212,14 @@ try {
     assert.ok(path, `the ${name} download was saved`);
   }
 
+  log("the same page on a phone's screen: nothing wider than the screen");
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.reload();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px on a phone`);
+  await shot("phone-message");
+  await page.setViewportSize({ width: 1366, height: 768 });
+
   log("the interface switches to English");
   await page.getByRole("link", { name: "EN", exact: true }).click();
   await page.getByRole("heading", { name: "Answers" }).waitFor();
