@@ -183,8 +183,11 @@ try {
   await login("mfc01", process.env.MFC_PASSWORD);
   await page.goto(`${base}/messages/${pfrRequest}`);
   await page.getByRole("heading", { name: "Ответы" }).waitFor();
-  await page.getByText("Период работы").first().waitFor();
-  await page.getByText("ООО «Работодатель 1»").first().waitFor();
+  // The kind's print form (XSLT registered with the kind) renders the answer.
+  const printed = page.locator(".print-form-out");
+  await printed.getByRole("heading", { name: "Выписка из индивидуального лицевого счёта застрахованного лица" }).waitFor();
+  await printed.locator("tr", { hasText: "ООО «Работодатель 1»" }).getByText("10000.50").waitFor();
+  await printed.getByText("42.5").waitFor();
   await shot("answer-document");
   await page.getByText("XML сообщения").click();
   await page.locator("pre.xml .x-tag").first().waitFor();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages OpenSMEV needs to build and test (idempotent; quick when present).
 set -euo pipefail
-packages=(build-essential libxml2-dev libclang-dev pkg-config libssl-dev libengine-gost-openssl libxml2-utils ca-certificates curl python3-aiosmtpd poppler-utils)
+packages=(build-essential libxml2-dev libclang-dev pkg-config libssl-dev libengine-gost-openssl libxml2-utils ca-certificates curl python3-aiosmtpd poppler-utils libxslt1-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

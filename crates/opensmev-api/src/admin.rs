@@ -981,6 +981,9 @@ pub(crate) struct KindFields {
     /// The XSD file declaring the response roots; default: the request's.
     #[serde(default)]
     response_entry: Option<String>,
+    /// The file of the set holding the kind's print form (an XSLT stylesheet).
+    #[serde(default)]
+    print_form: Option<String>,
     /// `active`, `deprecated` or `retired`.
     #[serde(default)]
     status: Option<String>,
@@ -1013,6 +1016,8 @@ pub(crate) struct KindForm {
     request_entry: Option<String>,
     /// The responses' entry point.
     response_entry: Option<String>,
+    /// The file of the set holding the print form (XSLT).
+    print_form: Option<String>,
     /// Status.
     status: Option<String>,
     /// Sunset date.
@@ -1028,7 +1033,7 @@ pub(crate) struct KindForm {
 }
 
 /// The text fields of a kind form.
-const KIND_FIELDS: [&str; 10] = [
+const KIND_FIELDS: [&str; 11] = [
     "title",
     "provider",
     "request",
@@ -1036,6 +1041,7 @@ const KIND_FIELDS: [&str; 10] = [
     "version",
     "request_entry",
     "response_entry",
+    "print_form",
     "status",
     "sunset",
     "successor",
@@ -1129,6 +1135,7 @@ async fn read_kind_form(
                     "version" => &mut fields.version,
                     "request_entry" => &mut fields.request_entry,
                     "response_entry" => &mut fields.response_entry,
+                    "print_form" => &mut fields.print_form,
                     "status" => &mut fields.status,
                     "sunset" => &mut fields.sunset,
                     _ => &mut fields.successor,
@@ -1250,6 +1257,7 @@ pub(crate) async fn put_kind(
                 files: upload.files,
                 request_entry: fields.request_entry,
                 response_entry: fields.response_entry,
+                print_form: fields.print_form,
                 status,
                 sunset: fields.sunset.map(Some),
                 successor: fields.successor.map(Some),

@@ -228,6 +228,9 @@ pub struct KindChange {
     pub request_entry: Option<String>,
     /// The file declaring the response roots (default: the request's).
     pub response_entry: Option<String>,
+    /// The file of the set that holds the kind's print form (XSLT); `None` keeps the kind's (or
+    /// none, when the files change).
+    pub print_form: Option<String>,
     /// Status (a new kind: active).
     pub status: Option<KindStatus>,
     /// Sunset date `YYYY-MM-DD` (`Some(None)` clears it).
@@ -372,12 +375,15 @@ fn check_kind_schema(
             format!("{total} bytes: at most {MAX_XSD_BYTES} are accepted"),
         ));
     }
-    let Some(first) = files.first() else {
+    // The print form is a file of the set, but no schema.
+    let is_schema = |f: &&XsdFile| extras.print_form.as_ref() != Some(&f.name);
+    let Some(first) = files.iter().find(is_schema) else {
         return Ok(());
     };
     for (field, name) in [
         ("request_entry", &extras.request_entry),
         ("response_entry", &extras.response_entry),
+        ("print_form", &extras.print_form),
     ] {
         if let Some(name) = name
             && !files.iter().any(|f| &f.name == name)
@@ -393,6 +399,7 @@ fn check_kind_schema(
     let set = SchemaSet::with_entries(
         files
             .iter()
+            .filter(is_schema)
             .map(|f| (f.name.clone(), f.text.clone()))
             .collect(),
         &[request_entry, response_entry],
@@ -923,6 +930,7 @@ impl Bus {
                 KindExtras {
                     request_entry: change.request_entry.clone(),
                     response_entry: change.response_entry.clone(),
+                    print_form: change.print_form.clone(),
                 }
             } else {
                 KindExtras {
@@ -934,6 +942,7 @@ impl Bus {
                         .response_entry
                         .clone()
                         .or(old_extras.response_entry.clone()),
+                    print_form: change.print_form.clone().or(old_extras.print_form.clone()),
                 }
             };
             if parse_clark(&entry.request).is_none() {

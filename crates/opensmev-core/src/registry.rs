@@ -100,6 +100,8 @@ pub const RETIRING_CERTIFICATES_KEY: &str = "retiring_certificates";
 pub const REQUEST_ENTRY_KEY: &str = "request_entry";
 /// The key of a `[[kinds]]` entry that names the XSD file declaring the response roots.
 pub const RESPONSE_ENTRY_KEY: &str = "response_entry";
+/// The key of a `[[kinds]]` entry that names the file of its set holding its print form (XSLT).
+pub const PRINT_FORM_KEY: &str = "print_form";
 
 /// A certificate of an IS being replaced (rotation with an overlap window): it still identifies
 /// the IS until `until`, and from that instant on it is refused as unregistered, with a reason
@@ -131,6 +133,8 @@ pub struct KindExtras {
     pub request_entry: Option<String>,
     /// The file that declares the response roots.
     pub response_entry: Option<String>,
+    /// The file that holds the kind's print form (an XSLT stylesheet rendering its content).
+    pub print_form: Option<String>,
 }
 
 impl SystemExtras {
@@ -141,7 +145,7 @@ impl SystemExtras {
 
 impl KindExtras {
     fn is_empty(&self) -> bool {
-        self.request_entry.is_none() && self.response_entry.is_none()
+        self.request_entry.is_none() && self.response_entry.is_none() && self.print_form.is_none()
     }
 }
 
@@ -292,8 +296,11 @@ pub struct Kind {
     /// Compiled-on-demand XSD set (None when the kind has no XSD: content is not validated); its
     /// entry points are the request's and the responses' files.
     pub schema: Option<SchemaSet>,
-    /// The entry points as written (`request_entry`, `response_entry`).
+    /// The entry points and the print form's file as written (`request_entry`,
+    /// `response_entry`, `print_form`).
     pub extras: KindExtras,
+    /// The print form (XSLT), checked, when the kind has one.
+    pub print_form: Option<opensmev_schema::PrintForm>,
     /// Sunset date.
     pub sunset: Option<Date>,
 }
@@ -457,8 +464,8 @@ impl Registry {
             .find(|id| !file.kinds.iter().any(|k| &k.id == *id))
         {
             return Err(err(format!(
-                "{REQUEST_ENTRY_KEY} or {RESPONSE_ENTRY_KEY} is given for {unknown}, which is not \
-                 a registered kind"
+                "{REQUEST_ENTRY_KEY}, {RESPONSE_ENTRY_KEY} or {PRINT_FORM_KEY} is given for \
+                 {unknown}, which is not a registered kind"
             )));
         }
         let participants: HashMap<&str, &Participant> = file
@@ -591,15 +598,29 @@ impl Registry {
                 }
                 None
             } else {
+                // The print form is a file of the set, but no schema.
+                let is_schema = |f: &&XsdFile| extras.print_form.as_ref() != Some(&f.name);
                 let files = entry
                     .xsd
                     .iter()
+                    .filter(is_schema)
                     .map(|f| (f.name.clone(), f.text.clone()))
                     .collect();
-                let first = entry.xsd[0].name.as_str();
+                let first = entry
+                    .xsd
+                    .iter()
+                    .find(is_schema)
+                    .map(|f| f.name.as_str())
+                    .ok_or_else(|| {
+                        err(format!(
+                            "kind {}: its only file is the print form",
+                            entry.id
+                        ))
+                    })?;
                 for (key, name) in [
                     (REQUEST_ENTRY_KEY, &extras.request_entry),
                     (RESPONSE_ENTRY_KEY, &extras.response_entry),
+                    (PRINT_FORM_KEY, &extras.print_form),
                 ] {
                     if let Some(name) = name
                         && !entry.xsd.iter().any(|f| &f.name == name)
@@ -617,6 +638,19 @@ impl Registry {
                         .map_err(|e| err(format!("kind {}: XSD: {e}", entry.id)))?,
                 )
             };
+            let print_form = extras
+                .print_form
+                .as_ref()
+                .and_then(|name| entry.xsd.iter().find(|f| &f.name == name))
+                .map(|f| {
+                    opensmev_schema::PrintForm::new(f.text.clone()).map_err(|e| {
+                        err(format!(
+                            "kind {}: {PRINT_FORM_KEY} '{}': {e}",
+                            entry.id, f.name
+                        ))
+                    })
+                })
+                .transpose()?;
             let sunset = entry
                 .sunset
                 .as_deref()
@@ -649,6 +683,7 @@ impl Registry {
                 responses,
                 schema,
                 extras,
+                print_form,
                 sunset,
             };
             if kinds.insert(entry.id.clone(), Arc::new(kind)).is_some() {
@@ -864,11 +899,12 @@ impl Registry {
     }
 }
 
-const EXTRA_KEYS: [&str; 4] = [
+const EXTRA_KEYS: [&str; 5] = [
     TRANSFORM_VARIANT_KEY,
     RETIRING_CERTIFICATES_KEY,
     REQUEST_ENTRY_KEY,
     RESPONSE_ENTRY_KEY,
+    PRINT_FORM_KEY,
 ];
 
 impl RegistryDocument {
@@ -949,6 +985,7 @@ impl RegistryDocument {
                     for (k, v) in [
                         (REQUEST_ENTRY_KEY, &extras.request_entry),
                         (RESPONSE_ENTRY_KEY, &extras.response_entry),
+                        (PRINT_FORM_KEY, &extras.print_form),
                     ] {
                         if let Some(v) = v {
                             entry.insert(k.to_owned(), toml::Value::String(v.clone()));
@@ -1023,6 +1060,7 @@ fn take_kind_extras(
         for (key, slot) in [
             (REQUEST_ENTRY_KEY, &mut extras.request_entry),
             (RESPONSE_ENTRY_KEY, &mut extras.response_entry),
+            (PRINT_FORM_KEY, &mut extras.print_form),
         ] {
             if let Some(value) = entry.remove(key) {
                 let Some(name) = value.as_str() else {

@@ -828,6 +828,203 @@ pub(crate) fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+// ---------------------------------------------------------------------------------------------
+// XSLT print forms (libxslt)
+//
+// A print form is compiled and applied within one call, on the calling thread, under a
+// process-wide lock: libxslt reports its own errors through a process-global "generic error"
+// slot (not per thread), which is pointed at an in-memory stream for the duration of the call
+// (nothing reaches stderr) and reset after. Loads are refused (the loader's `Deny` mode: no
+// `xsl:import`, `xsl:include` or `document()`), and the transformation runs under security
+// preferences that forbid reading and writing files and the network.
+
+static XSLT_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// libxslt's messages during an operation, collected from an in-memory stream.
+struct XsltMessages {
+    stream: *mut libc::FILE,
+    buffer: *mut c_char,
+    size: libc::size_t,
+}
+
+impl XsltMessages {
+    fn install() -> Option<Box<XsltMessages>> {
+        let mut messages = Box::new(XsltMessages {
+            stream: ptr::null_mut(),
+            buffer: ptr::null_mut(),
+            size: 0,
+        });
+        // SAFETY: `open_memstream` writes the buffer pointer and size into the boxed fields,
+        // whose addresses stay fixed until `finish`; the stream is libxslt's error sink until
+        // then (the caller holds `XSLT_LOCK`).
+        unsafe {
+            let m = &mut *messages;
+            m.stream = libc::open_memstream(&mut m.buffer, &mut m.size);
+            if m.stream.is_null() {
+                return None;
+            }
+            libxslt::bindings::xsltSetGenericErrorFunc(m.stream.cast(), None);
+        }
+        Some(messages)
+    }
+
+    /// Stops collecting and returns the text collected (consumes the box whose fields the
+    /// stream wrote to).
+    #[allow(clippy::boxed_local)]
+    fn finish(self: Box<Self>) -> String {
+        // SAFETY: resets libxslt's sink before the stream is closed; the buffer is then owned here.
+        unsafe {
+            libxslt::bindings::xsltSetGenericErrorFunc(ptr::null_mut(), None);
+            libc::fclose(self.stream);
+            let text = if self.buffer.is_null() {
+                String::new()
+            } else {
+                let bytes = std::slice::from_raw_parts(self.buffer.cast::<u8>(), self.size);
+                String::from_utf8_lossy(bytes).into_owned()
+            };
+            libc::free(self.buffer.cast());
+            text
+        }
+    }
+}
+
+/// The messages worth showing: trimmed, without empty lines, at most 20.
+fn xslt_text(messages: String, structured: Vec<RawError>) -> String {
+    let mut lines: Vec<String> = messages
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
+    lines.extend(structured.into_iter().filter(is_error).map(|e| {
+        if e.line > 0 {
+            format!("line {}: {}", e.line, e.message.trim())
+        } else {
+            e.message.trim().to_owned()
+        }
+    }));
+    lines.truncate(20);
+    lines.join("; ")
+}
+
+/// Parses `text` strictly into a libxml2 document (`None` on any error; the errors are in the
+/// sink).
+fn read_strict(text: &str, url: &str) -> Option<Doc> {
+    let len = c_int::try_from(text.len()).ok()?;
+    let url = CString::new(url).ok()?;
+    // SAFETY: `text` outlives the call; the result is owned by the returned `Doc`.
+    let doc = unsafe {
+        x::xmlReadMemory(
+            text.as_ptr().cast(),
+            len,
+            url.as_ptr(),
+            ptr::null(),
+            PARSE_OPTIONS,
+        )
+    };
+    (!doc.is_null()).then_some(Doc(doc))
+}
+
+/// Compiles the print form `stylesheet` and, when `xml` is given, applies it to `xml`; the
+/// serialised result (as the stylesheet's `xsl:output` says). Errors name what libxslt said.
+pub(crate) fn xslt(stylesheet: &str, xml: Option<&str>) -> Result<String, String> {
+    use libxslt::bindings as xs;
+    init();
+    libxslt::register_exslt();
+    let _serial = XSLT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let _loads = LoaderGuard::enter(LoaderMode::Deny);
+    let mut sink = ErrorSink::install();
+    let Some(messages) = XsltMessages::install() else {
+        return Err("libxslt: cannot open a message stream".into());
+    };
+    let outcome = (|| -> Result<String, ()> {
+        if stylesheet.contains("<!DOCTYPE") {
+            return Err(());
+        }
+        let style_doc = read_strict(stylesheet, "opensmev-print-form:///form.xsl").ok_or(())?;
+        // SAFETY: on success the stylesheet owns `style_doc` (freed with it); on failure libxslt
+        // has not taken it and the `Doc` guard frees it.
+        let style = unsafe { xs::xsltParseStylesheetDoc(style_doc.0) };
+        if style.is_null() {
+            return Err(());
+        }
+        std::mem::forget(style_doc);
+        struct Style(xs::xsltStylesheetPtr);
+        impl Drop for Style {
+            fn drop(&mut self) {
+                // SAFETY: frees the stylesheet (and its document) once.
+                unsafe { xs::xsltFreeStylesheet(self.0) }
+            }
+        }
+        let style = Style(style);
+        let Some(xml) = xml else {
+            return Ok(String::new());
+        };
+        if xml.contains("<!DOCTYPE") {
+            return Err(());
+        }
+        let doc = read_strict(xml, "opensmev-print-form:///document.xml").ok_or(())?;
+        // SAFETY: a transform context for this stylesheet and document, freed below; the
+        // security preferences forbid file and network access and live until it is freed.
+        unsafe {
+            let ctxt = xs::xsltNewTransformContext(style.0, doc.0);
+            if ctxt.is_null() {
+                return Err(());
+            }
+            let prefs = xs::xsltNewSecurityPrefs();
+            for option in [
+                xs::xsltSecurityOption_XSLT_SECPREF_READ_FILE,
+                xs::xsltSecurityOption_XSLT_SECPREF_WRITE_FILE,
+                xs::xsltSecurityOption_XSLT_SECPREF_CREATE_DIRECTORY,
+                xs::xsltSecurityOption_XSLT_SECPREF_READ_NETWORK,
+                xs::xsltSecurityOption_XSLT_SECPREF_WRITE_NETWORK,
+            ] {
+                xs::xsltSetSecurityPrefs(prefs, option, Some(xs::xsltSecurityForbid));
+            }
+            xs::xsltSetCtxtSecurityPrefs(prefs, ctxt);
+            let result = xs::xsltApplyStylesheetUser(
+                style.0,
+                doc.0,
+                ptr::null_mut(),
+                ptr::null(),
+                ptr::null_mut(),
+                ctxt,
+            );
+            let failed = (*ctxt).state != xs::xsltTransformState_XSLT_STATE_OK;
+            xs::xsltFreeTransformContext(ctxt);
+            xs::xsltFreeSecurityPrefs(prefs);
+            if result.is_null() {
+                return Err(());
+            }
+            let result = Doc(result);
+            if failed {
+                return Err(());
+            }
+            let mut text: *mut x::xmlChar = ptr::null_mut();
+            let mut len: c_int = 0;
+            if xs::xsltSaveResultToString(&mut text, &mut len, result.0, style.0) != 0 {
+                return Err(());
+            }
+            if text.is_null() {
+                return Ok(String::new());
+            }
+            let bytes =
+                std::slice::from_raw_parts(text.cast::<u8>(), usize::try_from(len).unwrap_or(0));
+            let out = String::from_utf8_lossy(bytes).into_owned();
+            libc::free(text.cast());
+            Ok(out)
+        }
+    })();
+    let said = xslt_text(messages.finish(), sink.take());
+    outcome.map_err(|()| {
+        if said.is_empty() {
+            "the print form cannot be applied (libxslt gave no reason)".to_owned()
+        } else {
+            said
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

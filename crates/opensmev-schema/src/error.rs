@@ -96,6 +96,9 @@ pub enum SchemaError {
     /// the process-wide external entity loader that keeps compilation inside the set).
     #[error("libxml2: {0}")]
     Environment(String),
+    /// A print form (XSLT) that does not compile, or that fails on a document.
+    #[error("print form: {0}")]
+    PrintForm(String),
 }
 
 fn join<T: fmt::Display>(items: &[T]) -> String {

@@ -29,6 +29,8 @@ struct DemoKind {
     xsd: &'static str,
     request_example: &'static str,
     response_example: &'static str,
+    /// The print form (XSLT) of its answers: (file name, text).
+    print_form: Option<(&'static str, &'static str)>,
 }
 
 const KINDS: [DemoKind; 3] = [
@@ -43,6 +45,10 @@ const KINDS: [DemoKind; 3] = [
         xsd: include_str!("demo/pfr-account.xsd"),
         request_example: include_str!("demo/pfr-account.request.xml"),
         response_example: include_str!("demo/pfr-account.response.xml"),
+        print_form: Some((
+            "pfr-account-print.xsl",
+            include_str!("demo/pfr-account-print.xsl"),
+        )),
     },
     DemoKind {
         id: "VS00002v001-FNS001",
@@ -55,6 +61,7 @@ const KINDS: [DemoKind; 3] = [
         xsd: include_str!("demo/egrul-extract.xsd"),
         request_example: include_str!("demo/egrul-extract.request.xml"),
         response_example: include_str!("demo/egrul-extract.response.xml"),
+        print_form: None,
     },
     DemoKind {
         id: "VS00003v001-FNS002",
@@ -67,6 +74,7 @@ const KINDS: [DemoKind; 3] = [
         xsd: include_str!("demo/tax-debt.xsd"),
         request_example: include_str!("demo/tax-debt.request.xml"),
         response_example: include_str!("demo/tax-debt.response.xml"),
+        print_form: None,
     },
 ];
 
@@ -186,10 +194,15 @@ pub fn registry(certificates: &[(&str, String)]) -> RegistryFile {
             status: Default::default(),
             sunset: None,
             successor: None,
-            xsd: vec![XsdFile {
+            xsd: std::iter::once(XsdFile {
                 name: k.xsd_name.to_owned(),
                 text: k.xsd.to_owned(),
-            }],
+            })
+            .chain(k.print_form.map(|(name, text)| XsdFile {
+                name: name.to_owned(),
+                text: text.to_owned(),
+            }))
+            .collect(),
         })
         .collect();
     let grants = KINDS
@@ -226,7 +239,26 @@ pub fn prepare(data_dir: &Path) -> Result<Demo, DemoError> {
         "CN=OpenSMEV (демо), O=OpenSMEV, OGRN=1027700000000, INN=7700000000",
     )?;
     let file = registry(&certificates);
-    let registry_toml = toml::to_string_pretty(&file).map_err(|e| DemoError(e.to_string()))?;
+    // The print forms are named with the `print_form` key kept apart from the kind's table.
+    let registry_toml = opensmev_core::registry::RegistryDocument {
+        file,
+        systems: Default::default(),
+        kinds: KINDS
+            .iter()
+            .filter_map(|k| {
+                k.print_form.map(|(name, _)| {
+                    (
+                        k.id.to_owned(),
+                        opensmev_core::registry::KindExtras {
+                            print_form: Some(name.to_owned()),
+                            ..Default::default()
+                        },
+                    )
+                })
+            })
+            .collect(),
+    }
+    .to_toml();
     let registry_path = dir.join("registry.toml");
     std::fs::write(&registry_path, &registry_toml).map_err(|e| io(&registry_path, e))?;
     for kind in &KINDS {

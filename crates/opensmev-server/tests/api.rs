@@ -1195,6 +1195,15 @@ const ENDPOINTS: &[(&str, &str, Allowed)] = &[
     ("post", "/api/v1/registry/grants", ADMIN_ONLY),
     ("delete", "/api/v1/registry/grants/{id}", ADMIN_ONLY),
     ("put", "/api/v1/registry/default-quota", ADMIN_ONLY),
+    // An IS token reads its own system's cabinet settings (another system's: 404).
+    ("get", "/api/v1/systems/{mnemonic}/cabinet", EVERY_ROLE),
+    ("put", "/api/v1/systems/{mnemonic}/cabinet", ADMIN_ONLY),
+    ("get", "/api/v1/cases", IS_ONLY),
+    ("get", "/api/v1/cases/{id}", IS_ONLY),
+    ("post", "/api/v1/cases/{id}/reassign", IS_ONLY),
+    // Every token may ask; a token of no account (the demo's) is told it has no settings (422).
+    ("get", "/api/v1/me/notifications", EVERY_ROLE),
+    ("put", "/api/v1/me/notifications", EVERY_ROLE),
 ];
 
 const HTTP_METHODS: [&str; 8] = [
@@ -1223,6 +1232,7 @@ fn concrete(template: &str) -> String {
     let filled = template
         .replace("{id}", &new_message_id())
         .replace("{login}", "nobody")
+        .replace("{mnemonic}", "PFR01")
         .replace("{sender}", "MFC01")
         .replace("{client_id}", "no-such-client-id");
     assert!(

@@ -29,8 +29,10 @@ impl FormCache {
         if let Some(found) = self.lock().get(&hash) {
             return Ok(Some(Arc::clone(found)));
         }
+        // The print form (an XSLT file of the set) is no schema.
         let files: Vec<(String, String)> = set
             .files()
+            .filter(|(name, _)| kind.extras.print_form.as_deref() != Some(*name))
             .map(|(name, text)| (name.to_owned(), text.to_owned()))
             .collect();
         let schema = Arc::new(opensmev_forms::Schema::compile(&files).map_err(|e| e.to_string())?);

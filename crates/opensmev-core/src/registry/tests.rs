@@ -129,3 +129,48 @@ fn inconsistent_registries_are_refused_with_a_reason() {
         assert!(err.contains(needle), "{err:?} does not mention {needle:?}");
     }
 }
+
+#[test]
+fn a_print_form_is_checked_and_kept() {
+    let (a, b) = (cert_pem("a"), cert_pem("b"));
+    let with_form = |form: &str, name: &str| {
+        sample(&a, &b).replace(
+            r#"xsd = [{ name = "x.xsd","#,
+            &format!(
+                r#"print_form = "{name}"
+xsd = [{{ name = "print.xsl", text = """{form}""" }}, {{ name = "x.xsd","#
+            ),
+        )
+    };
+    let good = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform" xmlns:x="urn:x" exclude-result-prefixes="x"><xsl:output method="html"/><xsl:template match="/x:Resp"><p>Ответ: <xsl:value-of select="."/></p></xsl:template></xsl:stylesheet>"#;
+    let text = with_form(good, "print.xsl");
+    assert!(
+        text.contains("print_form"),
+        "the sample was changed: {text}"
+    );
+    let registry = Registry::from_toml(&text, 1).unwrap();
+    let kind = registry.kind("VS1").unwrap();
+    let form = kind.print_form.as_ref().expect("the print form");
+    assert_eq!(
+        form.apply("<Resp xmlns=\"urn:x\">42</Resp>")
+            .unwrap()
+            .trim(),
+        "<p>Ответ: 42</p>"
+    );
+    // Written back with its key, and read again the same.
+    let again = Registry::from_toml(&registry.to_toml(), 2).unwrap();
+    assert!(again.kind("VS1").unwrap().print_form.is_some());
+
+    let e = Registry::from_toml(&with_form(good, "missing.xsl"), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("print_form 'missing.xsl' is not one of its XSD files"),
+        "{e}"
+    );
+    let bad = r#"<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"><xsl:template match="/"><xsl:value-of select="((("/></xsl:template></xsl:stylesheet>"#;
+    let e = Registry::from_toml(&with_form(bad, "print.xsl"), 1)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("print_form 'print.xsl'"), "{e}");
+}

@@ -413,6 +413,42 @@ fn body_html(
     }
 }
 
+/// The document of an answer: the kind's print form (XSLT) when it has one, else the labelled
+/// document of [`body_html`].
+async fn answer_html(
+    state: &WebState,
+    vs_id: &str,
+    body: &DeliveredBody,
+    labels: &std::collections::HashMap<String, String>,
+    lang: Lang,
+) -> (String, String) {
+    let form = state
+        .bus
+        .registry()
+        .kind(vs_id)
+        .and_then(|k| k.print_form.clone());
+    if let (Some(form), DeliveredBody::Business(xml)) = (form, body) {
+        let xml = xml.clone();
+        match tokio::task::spawn_blocking(move || form.apply(&xml)).await {
+            // The form is the registry's (an administrator's) HTML; the values in it are
+            // escaped by the XSLT processor.
+            Ok(Ok(html)) => {
+                return (
+                    format!("<div class=\"print-form-out\">{html}</div>"),
+                    lang.t("response").to_owned(),
+                );
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, vs_id, "the kind's print form failed; showing the document")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, vs_id, "the kind's print form failed; showing the document")
+            }
+        }
+    }
+    body_html(body, labels, lang)
+}
+
 fn event_text(kind: opensmev_store::JournalKind, lang: Lang) -> &'static str {
     use opensmev_store::JournalKind as J;
     let (ru, en) = match kind {
@@ -445,7 +481,13 @@ pub async fn show(
     let labels = labels(&state, &m.vs_id);
     let (document, signatures) = match open(&state, &view.stored).await {
         Ok(opened) => (
-            body_html(&opened.body, &labels, lang).0,
+            if m.kind == MessageKind::Response {
+                answer_html(&state, &m.vs_id, &opened.body, &labels, lang)
+                    .await
+                    .0
+            } else {
+                body_html(&opened.body, &labels, lang).0
+            },
             sigs(&opened.signatures),
         ),
         Err(e) => (
@@ -475,7 +517,7 @@ pub async fn show(
                     continue;
                 };
                 let (document, what) = match open(&state, &answer.stored).await {
-                    Ok(opened) => body_html(&opened.body, &labels, lang),
+                    Ok(opened) => answer_html(&state, &m.vs_id, &opened.body, &labels, lang).await,
                     Err(e) => (render::esc(&e), lang.t("response").to_owned()),
                 };
                 answers.push(Answer {
@@ -894,6 +936,11 @@ pub async fn download_html(
     let m = &view.stored.message;
     let labels = labels(&state, &m.vs_id);
     let body = match open(&state, &view.stored).await {
+        Ok(opened) if m.kind == MessageKind::Response => {
+            answer_html(&state, &m.vs_id, &opened.body, &labels, lang)
+                .await
+                .0
+        }
         Ok(opened) => body_html(&opened.body, &labels, lang).0,
         Err(e) => render::esc(&e),
     };
