@@ -129,7 +129,8 @@ async fn queue_full(lang: FaultLang) {
     let bus = TestBus::start_in(dir.path().to_path_buf(), |_| {}).await;
     bus.stop().await;
     let text = std::fs::read_to_string(dir.path().join("demo/registry.toml")).unwrap();
-    let mut file: RegistryFile = toml::from_str(&text).unwrap();
+    let mut doc = opensmev_core::registry::RegistryDocument::from_toml(&text).unwrap();
+    let file: &mut RegistryFile = &mut doc.file;
     let pfr = file
         .systems
         .iter_mut()
@@ -137,7 +138,7 @@ async fn queue_full(lang: FaultLang) {
         .unwrap();
     pfr.queue_quota = Some(1);
     let path = dir.path().join("quota.toml");
-    std::fs::write(&path, toml::to_string_pretty(&file).unwrap()).unwrap();
+    std::fs::write(&path, doc.to_toml()).unwrap();
     let bus = TestBus::start_in(dir.path().to_path_buf(), |c| {
         c.fault_lang = lang;
         c.registry_file = Some(path);

@@ -815,9 +815,9 @@ async fn attachment_size_limit() {
 /// next to it; returns the file.
 fn changed_registry(data_dir: &Path, name: &str, change: impl FnOnce(&mut RegistryFile)) -> String {
     let text = std::fs::read_to_string(data_dir.join("demo/registry.toml")).unwrap();
-    let mut file: RegistryFile = toml::from_str(&text).unwrap();
-    change(&mut file);
-    let changed = toml::to_string_pretty(&file).unwrap();
+    let mut doc = opensmev_core::registry::RegistryDocument::from_toml(&text).unwrap();
+    change(&mut doc.file);
+    let changed = doc.to_toml();
     std::fs::write(data_dir.join(name), &changed).unwrap();
     changed
 }
