@@ -163,6 +163,30 @@ try {
   await egrulRow.getByText("скоро срок").waitFor();
   await egrulRow.getByText("Отдел ведения ЕГРЮЛ").waitFor();
 
+  log("FNS01 answers the EGRUL request; the address helper lays one line out over the address's fields");
+  await page.getByRole("link", { name: egrulRequest }).click();
+  await page.getByRole("link", { name: "Ответить" }).click();
+  const field = (suffix) => page.locator(`form.xf input[name$='${suffix}']`).first();
+  await field(".EgrulExtractResponse.FullName").fill("Публичное акционерное общество «Пример»");
+  await field(".Ogrn").fill("1027700132195");
+  await field(".Inn").fill("7707083893");
+  await field(".Kpp").fill("773601001");
+  await page.getByLabel("Адрес одной строкой").fill("117312, г. Москва, ул. Вавилова, д. 19, кв. 5");
+  await page.getByRole("button", { name: "Разложить по полям" }).click();
+  assert.equal(await field(".Address.PostalCode").inputValue(), "117312");
+  assert.equal(await field(".Address.Region").inputValue(), "г. Москва");
+  assert.equal(await field(".Address.Street").inputValue(), "ул. Вавилова");
+  assert.equal(await field(".Address.House").inputValue(), "19");
+  assert.equal(await field(".Address.Flat").inputValue(), "5");
+  await shot("address-helper");
+  await field(".Director.FullName").fill("Петров Пётр Петрович");
+  await field(".Director.Position").fill("Президент");
+  await page.locator("form.xf select[name$='.Status']").selectOption("active");
+  await field(".RegisteredOn").fill("2002-08-16");
+  await page.getByRole("button", { name: "Отправить" }).click();
+  await page.waitForURL(new RegExp(`/messages/${egrulRequest}$`));
+  await page.getByText("ул. Вавилова").first().waitFor();
+
   log("a user sets their e-mail notifications");
   await page.getByRole("link", { name: "Уведомления" }).click();
   // The browser checks the form as typed; the bus checks what passes it.

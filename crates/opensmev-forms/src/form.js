@@ -107,6 +107,13 @@
       if (item) { refresh(item); var f = item.querySelector("input:not([type=hidden]), select, textarea"); if (f) f.focus(); }
       return;
     }
+    var fill = t.closest("[data-address-fill]");
+    if (fill) {
+      var box = fill.closest("[data-address]");
+      var line = box && box.querySelector("[data-address-line]");
+      if (line) fillAddress(box, line.value);
+      return;
+    }
     var rm = t.closest("[data-remove]");
     if (rm) {
       var it = rm.closest("[data-item]");
@@ -121,6 +128,49 @@
     if (t.type === "radio") {
       var fs = t.closest("[data-choice]");
       if (fs && fs.getAttribute("data-choice") === t.name) applyChoice(fs);
+    }
+  }
+
+  // The address helper: each comma-separated part is recognised by its form (a postcode, "г.",
+  // "ул.", "д." …) and goes to the first empty field of the address whose name or label says
+  // that part (Region/Регион, City/Город, Street/Улица, House/Дом, Flat/Квартира …).
+  var ADDRESS_PARTS = [
+    { part: /^\d{6}$/, field: /индекс|index|postal|zip|почт/i, keep: true },
+    { part: /(^|\s)(обл\.?|область|край|респ\.?|республика|округ|ао)(\s|$)|^г\.?\s*(москва|санкт-петербург|севастополь)$/i, field: /регион|region|субъект|област/i, keep: true },
+    { part: /(^|\s)(р-н|район)(\s|$)/i, field: /район|district/i, keep: true },
+    { part: /^(г\.|город|пос\.|посёлок|поселок|пгт|с\.|село|дер\.|деревня|ст-ца|станица)\s*/i, field: /город|city|town|населен|locality|settlement|пункт/i, keep: true },
+    { part: /^(ул\.|улица|пр-т|просп\.|проспект|пер\.|переулок|ш\.|шоссе|б-р|бульвар|наб\.|набережная|пл\.|площадь|проезд|мкр\.|микрорайон)\s*/i, field: /улиц|street|road/i, keep: true },
+    { part: /^(д\.|дом)\s*(?=\d)/i, field: /^(дом|house)|[.\s]дом|house/i, keep: false },
+    { part: /^(к\.|корп\.|корпус)\s*/i, field: /корп|building|block/i, keep: false },
+    { part: /^(стр\.|строение)\s*/i, field: /строен|structure/i, keep: false },
+    { part: /^(кв\.|квартира|оф\.|офис|пом\.|помещение)\s*/i, field: /кварт|flat|apartment|офис|office|помещ/i, keep: false }
+  ];
+
+  function fieldKey(input) {
+    var name = (input.getAttribute("name") || "").split(".").pop() || "";
+    var label = input.id ? document.querySelector("label[for='" + input.id + "']") : null;
+    return (name + " " + (label ? label.textContent : "")).toLowerCase();
+  }
+
+  function fillAddress(box, text) {
+    var inputs = box.querySelectorAll("input[name]:not([type=hidden]):not([type=checkbox]):not([type=radio])");
+    var parts = String(text || "").split(/[,;]/);
+    for (var i = 0; i < parts.length; i++) {
+      var p = parts[i].trim();
+      if (!p) continue;
+      for (var k = 0; k < ADDRESS_PARTS.length; k++) {
+        var rule = ADDRESS_PARTS[k];
+        if (!rule.part.test(p)) continue;
+        var value = rule.keep ? p : p.replace(rule.part, "").trim();
+        for (var j = 0; j < inputs.length; j++) {
+          var input = inputs[j];
+          if (input.value || input.disabled || !rule.field.test(fieldKey(input))) continue;
+          input.value = value;
+          input.dispatchEvent(new Event("input", { bubbles: true }));
+          break;
+        }
+        break;
+      }
     }
   }
 

@@ -369,11 +369,24 @@ impl R<'_> {
             let _ = write!(self.out, "<small class=\"xf-hint\">{}</small>", esc(h));
         }
         if el.is_address {
-            let a = self.t(
-                "Адрес: регион, город, улица, дом, квартира",
-                "Address: region, city, street, house, flat",
+            // The address helper: one line, laid out over the parts by their names and labels
+            // (FORM_JS); the line itself is not posted (no name).
+            let (label, button, hint) = (
+                self.t("Адрес одной строкой", "The address in one line"),
+                self.t("Разложить по полям", "Fill in the fields"),
+                self.t(
+                    "Через запятую: индекс, регион, район, город, улица, дом, корпус, квартира",
+                    "Comma-separated: postcode, region, district, city, street, house, building, flat",
+                ),
             );
-            let _ = write!(self.out, "<small class=\"xf-hint xf-address\">{a}</small>");
+            let _ = write!(
+                self.out,
+                "<div class=\"xf-address\"><label for=\"{fid}-line\">{label}</label>\
+                 <input type=\"text\" id=\"{fid}-line\" data-address-line=\"1\" \
+                 aria-describedby=\"{fid}-line-hint\" placeholder=\"123456, г. Москва, ул. Вавилова, д. 19, кв. 5\" />\
+                 <button type=\"button\" data-address-fill=\"1\">{button}</button>\
+                 <small class=\"xf-hint\" id=\"{fid}-line-hint\">{hint}</small></div>"
+            );
         }
         if el.truncated {
             let _ = write!(
