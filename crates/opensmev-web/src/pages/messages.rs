@@ -616,7 +616,7 @@ pub async fn show(
                         Event {
                             at: when(e.at),
                             what: event_text(e.kind, lang).to_owned(),
-                            detail: e.detail.clone(),
+                            detail: e.detail.as_deref().map(|d| event_detail(e.kind, d, lang)),
                             actor: e.actor.clone().unwrap_or_else(|| "СМЭВ".to_owned()),
                             node: e.node.clone().unwrap_or_default(),
                         },
@@ -641,6 +641,30 @@ pub async fn show(
         case,
         xml: render::xml_viewer(&m.sender_data, lang),
     })
+}
+
+/// A journal event's detail in the page's language: the store writes stable English forms
+/// (`from MFC01`, `response <id>`, a status code).
+fn event_detail(kind: opensmev_store::JournalKind, detail: &str, lang: Lang) -> String {
+    use opensmev_store::JournalKind as J;
+    if lang == Lang::En {
+        return detail.to_owned();
+    }
+    match kind {
+        J::Accepted => match detail.strip_prefix("from ") {
+            Some(sender) => format!("от {sender}"),
+            None => detail.to_owned(),
+        },
+        J::Answered => match detail.strip_prefix("response ") {
+            Some(id) => format!("ответ {id}"),
+            None => detail.to_owned(),
+        },
+        J::StatusChanged => match InteractionStatus::from_code(detail.trim()) {
+            Some(status) => status_text(status, lang).to_owned(),
+            None => detail.to_owned(),
+        },
+        _ => detail.to_owned(),
+    }
 }
 
 fn case_event_text(action: &str, lang: Lang) -> &'static str {
@@ -957,4 +981,34 @@ pub async fn download_html(
         format!("{id}.html"),
         render::printable(&title, &body, lang),
     )
+}
+
+#[cfg(test)]
+mod detail_tests {
+    use super::*;
+
+    #[test]
+    fn journal_details_in_russian() {
+        use opensmev_store::JournalKind as J;
+        assert_eq!(
+            event_detail(J::Accepted, "from MFC01", Lang::Ru),
+            "от MFC01"
+        );
+        assert_eq!(
+            event_detail(J::Answered, "response x-1", Lang::Ru),
+            "ответ x-1"
+        );
+        assert_eq!(
+            event_detail(J::StatusChanged, "responseIsQueued", Lang::Ru),
+            "ответ в очереди"
+        );
+        assert_eq!(
+            event_detail(J::StatusChanged, "something else", Lang::Ru),
+            "something else"
+        );
+        assert_eq!(
+            event_detail(J::Accepted, "from MFC01", Lang::En),
+            "from MFC01"
+        );
+    }
 }
