@@ -98,6 +98,19 @@ impl SignedIn {
             .is_some_and(|(_, v)| same_token(v, &self.session.csrf))
     }
 
+    /// The refusal (403, naming the reason) of a state change whose form lacks this session's
+    /// CSRF token; `None` when the token is there.
+    pub fn refuse_without_csrf(&self, fields: &[(String, String)]) -> Option<Response> {
+        (!self.csrf_ok(fields)).then(|| {
+            crate::pages::user_error(
+                self,
+                http::StatusCode::FORBIDDEN,
+                self.lang.t("error"),
+                crate::pages::auth::csrf_text(self.lang),
+            )
+        })
+    }
+
     /// The information system the user works for (role `is`).
     pub fn system(&self) -> Option<&opensmev_types::Mnemonic> {
         self.session.principal.own_system()

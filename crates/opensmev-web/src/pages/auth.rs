@@ -338,13 +338,8 @@ pub async fn change_password(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return super::user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let field = |name: &str| {
         fields

@@ -13,7 +13,6 @@ use opensmev_types::{MessageId, Mnemonic};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use super::auth::csrf_text;
 use super::{Chrome, page, user_error, when};
 use crate::WebState;
 use crate::i18n::Lang;
@@ -183,13 +182,8 @@ pub async fn reassign(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let Ok(request) = MessageId::parse(&id) else {
         return user_error(&user, StatusCode::NOT_FOUND, lang.t("error"), &id);
@@ -306,13 +300,8 @@ pub async fn save_settings(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     if let Err(r) = admin_only(&state, &user) {
         return r;

@@ -23,7 +23,6 @@ use opensmev_types::{MessageId, MessageKind, SchemaVersion};
 use opensmev_wire::RejectCode;
 use serde::Deserialize;
 
-use super::auth::csrf_text;
 use super::messages::visible;
 use super::{Chrome, page, user_error, when};
 use crate::WebState;
@@ -336,13 +335,8 @@ pub async fn send_request(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let caller = match caller(&state, &user) {
         Ok(c) => c,
@@ -609,13 +603,8 @@ pub async fn send_answer(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let (request, kind, caller) = match to_answer(&state, &user, &id).await {
         Ok(t) => t,
@@ -794,13 +783,8 @@ pub async fn send_reject(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let (request, _, caller) = match to_answer(&state, &user, &id).await {
         Ok(t) => t,
@@ -898,13 +882,8 @@ pub async fn send_status(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let (request, _, caller) = match to_answer(&state, &user, &id).await {
         Ok(t) => t,
@@ -1004,13 +983,8 @@ pub async fn delete_draft(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     if let Err(e) = state
         .bus

@@ -497,37 +497,17 @@ pub async fn show(
     };
     // The answers to a request.
     let mut answers = Vec::new();
-    if m.kind == MessageKind::Request {
-        let query = MessageQuery {
-            original_message_id: Some(m.id.clone()),
-            limit: 50,
-            ..MessageQuery::default()
+    for (summary, opened) in answers_of(&state, &user, m).await {
+        let (document, what) = match opened {
+            Ok(opened) => answer_html(&state, &m.vs_id, &opened.body, &labels, lang).await,
+            Err(e) => (render::esc(&e), lang.t("response").to_owned()),
         };
-        if let Ok(found) = state
-            .bus
-            .search_messages_as(&user.session.principal, query)
-            .await
-        {
-            for summary in found.into_iter().rev() {
-                let Ok(answer) = state
-                    .bus
-                    .message_as(&user.session.principal, &summary.id)
-                    .await
-                else {
-                    continue;
-                };
-                let (document, what) = match open(&state, &answer.stored).await {
-                    Ok(opened) => answer_html(&state, &m.vs_id, &opened.body, &labels, lang).await,
-                    Err(e) => (render::esc(&e), lang.t("response").to_owned()),
-                };
-                answers.push(Answer {
-                    id: summary.id.to_string(),
-                    sent_at: when(summary.sent_at),
-                    what,
-                    document,
-                });
-            }
-        }
+        answers.push(Answer {
+            id: summary.id.to_string(),
+            sent_at: when(summary.sent_at),
+            what,
+            document,
+        });
     }
     let registry = state.bus.registry();
     let kind_title = registry
@@ -695,7 +675,39 @@ fn sigs(checks: &[opensmev_core::integration::SignatureCheck]) -> Vec<Sig> {
         .collect()
 }
 
-fn download(content_type: &'static str, name: String, body: String) -> Response {
+/// The answers to request `m` that the user may read, oldest first, each opened (none for a
+/// response).
+async fn answers_of(
+    state: &WebState,
+    user: &SignedIn,
+    m: &opensmev_store::NewMessage,
+) -> Vec<(
+    opensmev_store::MessageSummary,
+    Result<opensmev_core::integration::Opened, String>,
+)> {
+    let mut out = Vec::new();
+    if m.kind != MessageKind::Request {
+        return out;
+    }
+    let query = MessageQuery {
+        original_message_id: Some(m.id.clone()),
+        limit: 50,
+        ..MessageQuery::default()
+    };
+    let principal = &user.session.principal;
+    let Ok(found) = state.bus.search_messages_as(principal, query).await else {
+        return out;
+    };
+    for summary in found.into_iter().rev() {
+        if let Ok(answer) = state.bus.message_as(principal, &summary.id).await {
+            let opened = open(state, &answer.stored).await;
+            out.push((summary, opened));
+        }
+    }
+    out
+}
+
+fn download(content_type: &'static str, name: String, body: impl IntoResponse) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -782,37 +794,17 @@ pub async fn download_pdf(
             value: e,
         }],
     };
-    if m.kind == MessageKind::Request {
-        let query = MessageQuery {
-            original_message_id: Some(m.id.clone()),
-            limit: 50,
-            ..MessageQuery::default()
-        };
-        if let Ok(found) = state
-            .bus
-            .search_messages_as(&user.session.principal, query)
-            .await
-        {
-            for summary in found.into_iter().rev() {
-                let Ok(answer) = state
-                    .bus
-                    .message_as(&user.session.principal, &summary.id)
-                    .await
-                else {
-                    continue;
-                };
-                if let Ok(opened) = open(&state, &answer.stored).await {
-                    body.push(Block::Section {
-                        title: format!(
-                            "{} {} · {}",
-                            lang.t("response"),
-                            summary.id,
-                            when(summary.sent_at)
-                        ),
-                        body: body_blocks(&opened.body, &labels, lang),
-                    });
-                }
-            }
+    for (summary, opened) in answers_of(&state, &user, m).await {
+        if let Ok(opened) = opened {
+            body.push(Block::Section {
+                title: format!(
+                    "{} {} · {}",
+                    lang.t("response"),
+                    summary.id,
+                    when(summary.sent_at)
+                ),
+                body: body_blocks(&opened.body, &labels, lang),
+            });
         }
     }
     let registry = state.bus.registry();
@@ -837,18 +829,7 @@ pub async fn download_pdf(
         footer: Some(format!("OpenSMEV · {}", when(state.bus.now()))),
     };
     match tokio::task::spawn_blocking(move || opensmev_print::pdf(&doc)).await {
-        Ok(Ok(bytes)) => {
-            let mut response = bytes.into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/pdf"),
-            );
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{id}.pdf\"")) {
-                headers.insert(header::CONTENT_DISPOSITION, v);
-            }
-            response
-        }
+        Ok(Ok(bytes)) => download("application/pdf", format!("{id}.pdf"), bytes),
         Ok(Err(e)) => user_error(
             &user,
             StatusCode::INTERNAL_SERVER_ERROR,

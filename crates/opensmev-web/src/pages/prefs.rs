@@ -8,7 +8,6 @@ use axum::response::Response;
 use http::StatusCode;
 use opensmev_core::notify::Prefs;
 
-use super::auth::csrf_text;
 use super::{Chrome, page, user_error};
 use crate::WebState;
 use crate::session::SignedIn;
@@ -89,13 +88,8 @@ pub async fn save_prefs(
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
     let lang = user.lang;
-    if !user.csrf_ok(&fields) {
-        return user_error(
-            &user,
-            StatusCode::FORBIDDEN,
-            lang.t("error"),
-            csrf_text(lang),
-        );
+    if let Some(refused) = user.refuse_without_csrf(&fields) {
+        return refused;
     }
     let has = |name: &str| fields.iter().any(|(k, v)| k == name && v == "1");
     let email = fields
