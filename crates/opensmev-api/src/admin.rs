@@ -80,7 +80,11 @@ pub(crate) struct ChangeOut {
     ignored: Option<Vec<String>>,
 }
 
-fn changed(changed: Changed, id: Option<String>, ignored: Option<Vec<String>>) -> Response {
+pub(crate) fn changed(
+    changed: Changed,
+    id: Option<String>,
+    ignored: Option<Vec<String>>,
+) -> Response {
     with_etag(
         json(
             StatusCode::OK,
@@ -100,7 +104,7 @@ fn listed<T: Serialize>(state: &ApiState, value: &T) -> Response {
 }
 
 /// A change (admin) may be made, based on the version `If-Match` names, if any.
-fn may_change(
+pub(crate) fn may_change(
     state: &ApiState,
     auth: &Authenticated,
     headers: &HeaderMap,

@@ -78,8 +78,20 @@ pub(crate) fn json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Proble
         Some(_) => return Err(malformed("the JSON body must be an object".into())),
         None => return Err(malformed("the JSON body is empty".into())),
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| malformed(format!("the JSON body cannot be read: {e}")))
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        malformed(if path == "." {
+            format!("the JSON body cannot be read: {inner}")
+        } else {
+            format!("the JSON body cannot be read: at {path}: {inner}")
+        })
+    })?;
+    reader
+        .end()
+        .map_err(|e| malformed(format!("the JSON body cannot be read: {e}")))?;
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod access;
 mod admin;
 mod body;
 mod cabinet;
+mod delivery;
 mod extract;
 mod form;
 mod journal;
@@ -42,6 +43,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 pub use problem::{Problem, ProblemItem};
+pub use work::push_json;
 
 /// Settings of the API.
 #[derive(Debug, Clone)]
@@ -345,6 +347,8 @@ impl utoipa::Modify for SecurityAddon {
         admin::list_grants, admin::add_grant, admin::remove_grant, admin::put_default_quota,
         cabinet::get_settings, cabinet::put_settings, cabinet::list, cabinet::show, cabinet::reassign,
         cabinet::get_prefs, cabinet::put_prefs,
+        delivery::list, delivery::replay, delivery::get_settings, delivery::put_settings,
+        delivery::delete_settings,
     ),
     components(schemas(Problem, ProblemItem, Health, HealthCheck)),
     tags(
@@ -353,6 +357,7 @@ impl utoipa::Modify for SecurityAddon {
         (name = "access", description = "Tokens, accounts and the audit log"),
         (name = "registry", description = "The registry of participants, systems and kinds of information"),
         (name = "cabinet", description = "A provider's cases (departments, deadlines) and a system's cabinet settings"),
+        (name = "delivery", description = "Push delivery's dead-letter queue"),
         (name = "health", description = "Health checks (no token needed)"),
     )
 )]
@@ -395,6 +400,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(registry::routes())
         .merge(admin::routes())
         .merge(cabinet::routes())
+        .merge(delivery::routes())
         .method_not_allowed_fallback(extract::method_not_allowed)
         .fallback(api_not_found)
         .with_state(state.clone());

@@ -16,7 +16,7 @@ use opensmev_core::integration::{
     DeliveredBody, OutgoingAnswer, OutgoingAttachment, OutgoingContent, OutgoingRequest,
     OutgoingResponse, SignatureCheck,
 };
-use opensmev_core::{Accepted, Caller, HandOutError, PollSpec, registry::parse_clark};
+use opensmev_core::{Accepted, Bus, Caller, HandOutError, PollSpec, registry::parse_clark};
 use opensmev_store::{Blob, StoredMessage};
 use opensmev_types::{MessageId, MessageKind, SchemaVersion};
 use serde::{Deserialize, Serialize};
@@ -965,6 +965,28 @@ fn delivery(
     stored: StoredMessage,
     with_smev_xml: bool,
 ) -> Result<Delivery, HandOutError> {
+    let version = with_smev_xml.then_some(state.settings.schema_version);
+    delivery_of(&state.bus, &stored, version)
+}
+
+/// The body of a push in the integration API's shape (`format = "rest"` of push delivery): the
+/// JSON a poll of `POST /api/v1/inbox/requests/next` (or `responses/next`) returns for `stored`.
+pub fn push_json(bus: &Bus, stored: &StoredMessage) -> Result<Vec<u8>, HandOutError> {
+    let delivery = delivery_of(bus, stored, None)?;
+    serde_json::to_vec(&delivery).map_err(|e| {
+        HandOutError::Failed(opensmev_core::BusError::Internal(format!(
+            "encoding the delivery of {}: {e}",
+            stored.message.id
+        )))
+    })
+}
+
+/// The delivery of `stored`; with `smev_xml` in the SMEV answer of that schema version too.
+fn delivery_of(
+    bus: &Bus,
+    stored: &StoredMessage,
+    smev_xml: Option<SchemaVersion>,
+) -> Result<Delivery, HandOutError> {
     // Each attachment is read once: for the answer and for its signature's check.
     let m = &stored.message;
     let mut contents = Vec::with_capacity(m.attachments.len());
@@ -976,18 +998,16 @@ fn delivery(
             )))
         })?);
     }
-    let mut opened = state
-        .bus
-        .open_delivered(&stored, &contents)
+    let mut opened = bus
+        .open_delivered(stored, &contents)
         .map_err(HandOutError::Undeliverable)?;
-    let smev_xml = if with_smev_xml {
-        let xml = state
-            .bus
-            .delivery_xml(&stored, state.settings.schema_version)?;
-        opened.signatures.push(state.bus.check_smev_signature(&xml));
-        Some(xml)
-    } else {
-        None
+    let smev_xml = match smev_xml {
+        Some(version) => {
+            let xml = bus.delivery_xml(stored, version)?;
+            opened.signatures.push(bus.check_smev_signature(&xml));
+            Some(xml)
+        }
+        None => None,
     };
     let attachments: Vec<AttachmentOut> = m
         .attachments
@@ -1026,7 +1046,7 @@ fn delivery(
             }),
         ),
     };
-    let registry = state.bus.registry();
+    let registry = bus.registry();
     Ok(Delivery {
         message_id: m.id.to_string(),
         kind: kind_text(m.kind).into(),

@@ -546,6 +546,91 @@ const RU: &[(&str, &str, &str)] = &[
     ),
     ("opensmev kinds", "", "Каталог видов сведений."),
     (
+        "opensmev dead-letters",
+        "",
+        "Недоставленные сообщения активной доставки: список, повторная отправка.",
+    ),
+    (
+        "opensmev dead-letters list",
+        "",
+        "Недоставленные сообщения, новые сначала (токен ИС — только свои).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "recipient",
+        "Только этого получателя (мнемоника).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "sender",
+        "Только этого отправителя (мнемоника).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "vs_id",
+        "Только этого вида сведений (идентификатор ВС).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "from",
+        "Недоставленные с этого момента (RFC 3339).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "to",
+        "Недоставленные до этого момента (RFC 3339).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "limit",
+        "Размер страницы (1–500).",
+    ),
+    (
+        "opensmev dead-letters list",
+        "cursor",
+        "Следующая страница (курсор, напечатанный предыдущей).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "",
+        "Снова поставить недоставленные сообщения в очередь для нового круга попыток.",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "id",
+        "Одно сообщение (его MessageID).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "recipient",
+        "Только этого получателя (мнемоника).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "sender",
+        "Только этого отправителя (мнемоника).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "vs_id",
+        "Только этого вида сведений (идентификатор ВС).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "from",
+        "Недоставленные с этого момента (RFC 3339).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "to",
+        "Недоставленные до этого момента (RFC 3339).",
+    ),
+    (
+        "opensmev dead-letters replay",
+        "all",
+        "Все недоставленные, доступные токену.",
+    ),
+    (
         "opensmev registry pull",
         "",
         "Скачать действующий реестр с работающего сервера (REST API).",

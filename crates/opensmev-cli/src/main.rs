@@ -4,6 +4,7 @@
 //! default; `--lang en` (or `OPENSMEV_LANG=en`) switches to English.
 
 mod client;
+mod dead_letters;
 mod doctor;
 mod help;
 mod i18n;
@@ -68,6 +69,9 @@ enum Command {
     Audit(remote::AuditArgs),
     /// The catalogue of kinds of information.
     Kinds(remote::KindsArgs),
+    /// Push delivery's dead letters: list, replay.
+    #[command(subcommand)]
+    DeadLetters(dead_letters::DeadLettersCommand),
     /// Apply pending migrations to a PostgreSQL store (a node also does it at start unless store_migrate = false).
     Migrate(store_cmd::MigrateArgs),
     /// The store: copy between the embedded store and PostgreSQL, fingerprint.
@@ -159,6 +163,7 @@ fn main() -> std::process::ExitCode {
         Command::User(command) => remote::user(command, cli.lang),
         Command::Audit(args) => remote::audit(args, cli.lang),
         Command::Kinds(args) => remote::kinds(args, cli.lang),
+        Command::DeadLetters(command) => dead_letters::run(command, cli.lang),
     };
     match result {
         Ok(code) => code,

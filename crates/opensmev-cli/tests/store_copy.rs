@@ -79,6 +79,7 @@ async fn populate(store: &dyn Store, scratch: &std::path::Path) {
                 node_id: None,
                 lease: Duration::seconds(60),
                 now: at(10 + i),
+                push: false,
             })
             .await
             .unwrap()

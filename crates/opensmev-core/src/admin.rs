@@ -1120,6 +1120,39 @@ impl Bus {
     }
 }
 
+impl Bus {
+    /// Sets (or, with `None`, removes: its messages are polled) a system's delivery settings
+    /// (see [`crate::push::DeliverySettings`]); checked with the whole registry.
+    pub async fn set_system_delivery(
+        &self,
+        by: &str,
+        expected: Option<u64>,
+        mnemonic: &str,
+        delivery: Option<crate::push::DeliverySettings>,
+    ) -> Result<Changed, AdminError> {
+        let target = format!("system {mnemonic}");
+        self.apply_change(by, expected, "registry.delivery", &target, |doc, _| {
+            if !doc.file.systems.iter().any(|s| s.mnemonic == mnemonic) {
+                return Err(AdminError::NotFound(format!("system {mnemonic}")));
+            }
+            let summary = match &delivery {
+                Some(d) if d.pushes_anything() => format!(
+                    "system {mnemonic}: push to {} ({:?}, {} channel(s), up to {} attempts)",
+                    d.endpoint.as_deref().unwrap_or("-"),
+                    d.format,
+                    d.channels,
+                    d.max_attempts
+                ),
+                Some(_) => format!("system {mnemonic}: delivery settings, every kind polled"),
+                None => format!("system {mnemonic}: polled (no delivery settings)"),
+            };
+            doc.systems.entry(mnemonic.to_owned()).or_default().delivery = delivery.clone();
+            Ok(summary)
+        })
+        .await
+    }
+}
+
 /// The system, index in its `certificates` and the certificate named by `id`.
 fn find_certificate(
     doc: &RegistryDocument,

@@ -151,6 +151,9 @@ pub enum Action<'a> {
     ReadAudit,
     /// Read queue statistics of every system.
     ReadStatistics,
+    /// List and replay the dead letters of every system (an IS token handles only its own:
+    /// the edge restricts the query and checks [`Action::WorkAsOwn`]).
+    ManageDeliveries,
 }
 
 impl Action<'_> {
@@ -167,6 +170,7 @@ impl Action<'_> {
             Action::ManageAccess => "manage-access",
             Action::ReadAudit => "read-audit",
             Action::ReadStatistics => "read-statistics",
+            Action::ManageDeliveries => "manage-deliveries",
         }
     }
 }
@@ -216,7 +220,10 @@ impl Principal {
             (Role::Is, _) => false,
             (_, Action::SearchAllMessages | Action::SearchOwnMessages) => true,
             (Role::Admin, _) => true,
-            (Role::Operator, Action::ReadRegistry | Action::ReadStatistics) => true,
+            (
+                Role::Operator,
+                Action::ReadRegistry | Action::ReadStatistics | Action::ManageDeliveries,
+            ) => true,
             (Role::Auditor, Action::ReadRegistry | Action::ReadAudit) => true,
             (Role::Operator | Role::Auditor, _) => false,
         };

@@ -227,7 +227,10 @@ fn timestamp_has_zone(signed: &Signed<'_, '_>) -> bool {
 }
 
 /// What an `Ack` does to the status of the acknowledged message ([`opensmev_store::AckRule`]).
-fn ack_rule(kind: MessageKind, accepted: bool) -> (InteractionStatus, Option<&'static str>) {
+pub(crate) fn ack_rule(
+    kind: MessageKind,
+    accepted: bool,
+) -> (InteractionStatus, Option<&'static str>) {
     match (kind, accepted) {
         (MessageKind::Request, true) => (InteractionStatus::UnderProcessing, None),
         (MessageKind::Request, false) => (
@@ -244,6 +247,16 @@ fn ack_rule(kind: MessageKind, accepted: bool) -> (InteractionStatus, Option<&'s
             ),
         ),
     }
+}
+
+/// The delivery mode of a message of kind `vs_id` to `system` (see
+/// [`crate::push::DeliverySettings`]): poll unless its settings push that kind to an endpoint.
+fn mode_for(system: &InformationSystem, vs_id: &str) -> DeliveryMode {
+    system
+        .delivery
+        .as_deref()
+        .filter(|d| d.endpoint.is_some())
+        .map_or(DeliveryMode::Poll, |d| d.mode_of(vs_id))
 }
 
 /// Pollers waiting on empty queues (long polling), by queue (recipient and kind) and by the
@@ -316,6 +329,17 @@ impl Waiters {
             node: node.clone(),
             notify: Some(notify),
         }
+    }
+
+    /// The signal of `recipient`'s `kind` queue for waiters of no node, kept while the caller
+    /// holds it (a slot's drop removes an entry only when no one else holds it).
+    fn notify_of(&self, recipient: &Mnemonic, kind: MessageKind) -> Arc<Notify> {
+        self.lock()
+            .entry((recipient.clone(), kind))
+            .or_default()
+            .entry(None)
+            .or_default()
+            .clone()
     }
 
     fn wake(&self, recipient: &Mnemonic, kind: MessageKind, target_node: &Option<String>) {
@@ -480,14 +504,14 @@ pub enum HandOutError {
 }
 
 /// The status details a sender gets when its message can never be delivered.
-const UNDELIVERABLE_NOTICE: &str =
+pub(crate) const UNDELIVERABLE_NOTICE: &str =
     "Сообщение не может быть доставлено получателю: СМЭВ не может сформировать ответ с ним";
 
 /// The most undeliverable messages one poll takes out of the queue before it answers (empty).
 const MAX_UNDELIVERABLE_PER_POLL: usize = 16;
 
 /// The longest reason journaled for an undeliverable message, in characters.
-const MAX_REASON_CHARS: usize = 1000;
+pub(crate) const MAX_REASON_CHARS: usize = 1000;
 
 /// A message the bus accepted.
 #[derive(Debug, Clone)]
@@ -1089,7 +1113,7 @@ impl Bus {
             vs_id: kind.entry.id.clone(),
             version: input.signed.version,
             priority: Priority::default(),
-            delivery_mode: DeliveryMode::Poll,
+            delivery_mode: mode_for(&recipient, &kind.entry.id),
             test_message: input.test_message,
             node_id: input.node_id.clone(),
             target_node_id: None,
@@ -1201,7 +1225,7 @@ impl Bus {
             vs_id: kind.entry.id.clone(),
             version: input.signed.version,
             priority: request.message.priority,
-            delivery_mode: DeliveryMode::Poll,
+            delivery_mode: mode_for(&consumer, &kind.entry.id),
             test_message: request.message.test_message,
             node_id: None,
             target_node_id: request.message.node_id.clone(),
@@ -1334,6 +1358,7 @@ impl Bus {
                 node_id: input.node_id.clone(),
                 lease: self.config.lease,
                 now: self.now(),
+                push: false,
             };
             if let Some(message) = self.store.lease_next(request).await? {
                 let id = message.message.id.clone();
@@ -1388,6 +1413,15 @@ impl Bus {
                 return Ok(None);
             }
         }
+    }
+
+    /// The signal that `recipient`'s `kind` queue may hold something new (a message queued, a
+    /// lease given back, a dead letter replayed): for a waiter that is not a poll, such as the
+    /// push engine. Call `notified()` on it (and `enable` the future) before looking at the
+    /// queue, so that nothing queued in between is missed. Messages bound to a node wake only
+    /// that node's pollers: a waiter of this signal also needs a timer.
+    pub fn queue_signal(&self, recipient: &Mnemonic, kind: MessageKind) -> Arc<Notify> {
+        self.waiters.notify_of(recipient, kind)
     }
 
     /// `GetRequest`: the next request from the caller's incoming queue, leased until `Ack`.

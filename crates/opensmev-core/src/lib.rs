@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod integration;
 pub mod journal;
 pub mod notify;
+pub mod push;
 pub mod registry;
 pub mod session;
 pub mod upkeep;

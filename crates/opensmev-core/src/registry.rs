@@ -14,6 +14,8 @@ use opensmev_schema::SchemaSet;
 use opensmev_types::{Mnemonic, QName};
 use opensmev_xmldsig::transform::TransformVariant;
 use serde::{Deserialize, Serialize};
+
+use crate::push::DELIVERY_KEY;
 use sha2::Digest as _;
 use time::{Date, OffsetDateTime};
 
@@ -123,6 +125,8 @@ pub struct SystemExtras {
     pub transform_variant: Option<TransformVariant>,
     /// `retiring_certificates`: certificates accepted until a time.
     pub retiring_certificates: Vec<RetiringCertificate>,
+    /// `delivery`: poll or push, and how to push (a table).
+    pub delivery: Option<crate::push::DeliverySettings>,
 }
 
 /// The keys of a `[[kinds]]` entry kept apart from [`KindEntry`]: the entry points of its XSD
@@ -139,7 +143,9 @@ pub struct KindExtras {
 
 impl SystemExtras {
     fn is_empty(&self) -> bool {
-        self.transform_variant.is_none() && self.retiring_certificates.is_empty()
+        self.transform_variant.is_none()
+            && self.retiring_certificates.is_empty()
+            && self.delivery.is_none()
     }
 }
 
@@ -280,6 +286,9 @@ pub struct InformationSystem {
     /// logged at INFO. Without it a signature from such a signer is refused with a fault that
     /// names the variant.
     pub transform_variant: Option<TransformVariant>,
+    /// Registry key `delivery` of the `[[systems]]` entry (a table): whether its messages are
+    /// polled or pushed, and how they are pushed (see [`crate::push::DeliverySettings`]).
+    pub delivery: Option<Arc<crate::push::DeliverySettings>>,
 }
 
 /// A kind of information, resolved.
@@ -454,8 +463,8 @@ impl Registry {
             .find(|m| !file.systems.iter().any(|s| &s.mnemonic == *m))
         {
             return Err(err(format!(
-                "{TRANSFORM_VARIANT_KEY} or {RETIRING_CERTIFICATES_KEY} is given for {unknown}, \
-                 which is not a registered system"
+                "{TRANSFORM_VARIANT_KEY}, {RETIRING_CERTIFICATES_KEY} or {DELIVERY_KEY} is given \
+                 for {unknown}, which is not a registered system"
             )));
         }
         if let Some(unknown) = document
@@ -541,6 +550,9 @@ impl Registry {
                     entry.mnemonic
                 )));
             }
+            if let Some(delivery) = extras.and_then(|e| e.delivery.as_ref()) {
+                delivery.check(&entry.mnemonic, |id| file.kinds.iter().any(|k| k.id == id))?;
+            }
             let system = InformationSystem {
                 mnemonic: mnemonic.clone(),
                 name: entry.name.clone(),
@@ -550,6 +562,7 @@ impl Registry {
                 retiring_certificates,
                 queue_quota: entry.queue_quota.unwrap_or(file.default_queue_quota),
                 transform_variant: extras.and_then(|e| e.transform_variant),
+                delivery: extras.and_then(|e| e.delivery.clone()).map(Arc::new),
             };
             if systems.insert(mnemonic, Arc::new(system)).is_some() {
                 return Err(err(format!(
@@ -899,7 +912,8 @@ impl Registry {
     }
 }
 
-const EXTRA_KEYS: [&str; 5] = [
+const EXTRA_KEYS: [&str; 6] = [
+    DELIVERY_KEY,
     TRANSFORM_VARIANT_KEY,
     RETIRING_CERTIFICATES_KEY,
     REQUEST_ENTRY_KEY,
@@ -980,6 +994,11 @@ impl RegistryDocument {
                     {
                         entry.insert(RETIRING_CERTIFICATES_KEY.to_owned(), value);
                     }
+                    if let Some(delivery) = &extras.delivery
+                        && let Ok(value) = toml::Value::try_from(delivery)
+                    {
+                        entry.insert(DELIVERY_KEY.to_owned(), value);
+                    }
                 }
                 if let Some(extras) = kinds.get(&id).filter(|_| key == "kinds") {
                     for (k, v) in [
@@ -1041,6 +1060,13 @@ fn take_system_extras(
                      with pem and until ({e})"
                 ))
             })?;
+        }
+        if let Some(value) = entry.remove(DELIVERY_KEY) {
+            extras.delivery = Some(
+                value
+                    .try_into()
+                    .map_err(|e| err(format!("system {mnemonic}: {DELIVERY_KEY}: {e}")))?,
+            );
         }
         if !extras.is_empty() {
             out.insert(mnemonic, extras);

@@ -444,7 +444,25 @@ impl Application {
             crate::access::node(&self.state.config).to_owned(),
             base_url,
         ));
+        // Push delivery to the systems whose registry entries ask for it (every node pushes;
+        // leases keep two nodes from pushing one message at once).
+        let pusher = match opensmev_delivery::Engine::new(
+            Arc::clone(&self.state.bus),
+            opensmev_delivery::Encoders {
+                soap: opensmev_delivery::soap_encoder(),
+                rest: opensmev_delivery::rest_encoder(opensmev_api::push_json),
+            },
+        ) {
+            Ok(engine) => Some(tokio::spawn(engine.run())),
+            Err(e) => {
+                tracing::error!(error = %e, "no push delivery on this node");
+                None
+            }
+        };
         let result = crate::serve::serve(listener, router, limits, tls, shutdown).await;
+        if let Some(pusher) = pusher {
+            pusher.abort();
+        }
         notifier.abort();
         poller.abort();
         upkeep.abort();

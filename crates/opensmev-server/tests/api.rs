@@ -1204,6 +1204,25 @@ const ENDPOINTS: &[(&str, &str, Allowed)] = &[
     // Every token may ask; a token of no account (the demo's) is told it has no settings (422).
     ("get", "/api/v1/me/notifications", EVERY_ROLE),
     ("put", "/api/v1/me/notifications", EVERY_ROLE),
+    // Dead letters: administrators and operators any system's, an IS token its own.
+    (
+        "get",
+        "/api/v1/dead-letters",
+        Some(&["admin", "operator", "is"]),
+    ),
+    (
+        "post",
+        "/api/v1/dead-letters/replay",
+        Some(&["admin", "operator", "is"]),
+    ),
+    // An IS token reads its own system's delivery settings (another system's: 404).
+    ("get", "/api/v1/registry/systems/{id}/delivery", EVERY_ROLE),
+    ("put", "/api/v1/registry/systems/{id}/delivery", ADMIN_ONLY),
+    (
+        "delete",
+        "/api/v1/registry/systems/{id}/delivery",
+        ADMIN_ONLY,
+    ),
 ];
 
 const HTTP_METHODS: [&str; 8] = [

@@ -47,10 +47,10 @@ use std::time::Duration;
 use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use opensmev_store::{
     Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Case, CaseChange, CaseEvent, CaseQuery,
-    Draft, Enqueued, JobClaim, JournalEvent, LeaseOutcome, LeaseRequest, LoginFailures,
-    MessageQuery, MessageRecord, MessageSummary, NewAuditEntry, NewMessage, QueueDepth, Record,
-    RegistryDocument, Section, Settings, SignalListener, StatusNotice, Store, StoreError,
-    StoredMessage, SweepReport, TokenRecord, WebSession,
+    DeadLetter, DeadLetterQuery, Draft, Enqueued, JobClaim, JournalEvent, LeaseOutcome,
+    LeaseRequest, LoginFailures, MessageQuery, MessageRecord, MessageSummary, NewAuditEntry,
+    NewMessage, QueueDepth, Record, RegistryDocument, Section, Settings, SignalListener,
+    StatusNotice, Store, StoreError, StoredMessage, SweepReport, TokenRecord, WebSession,
 };
 use opensmev_types::{InteractionStatus, MessageId, Mnemonic};
 use time::OffsetDateTime;
@@ -883,6 +883,32 @@ impl Store for PostgresStore {
         self.run(async move {
             read!(inner, "requests_without_case", |client| {
                 cases::requests_without_case(&client, &recipient, since, limit)
+            })
+        })
+        .await
+    }
+
+    async fn dead_letters(&self, query: DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            read!(inner, "dead_letters", |client| ops::dead_letters(
+                &client, &query
+            ))
+        })
+        .await
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        query: DeadLetterQuery,
+        actor: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        self.run(async move {
+            let node = inner.node.as_deref();
+            transaction!(inner, "replay_dead_letters", |tx| {
+                ops::replay_dead_letters(&tx, node, &query, actor.as_deref(), now)
             })
         })
         .await

@@ -8,7 +8,8 @@
 //!   poll's expiry skips rows other sessions hold, the pick itself refuses a delivery whose EOL
 //!   passed; and a poll that locked a delivery it did not take signals its queue at commit (a
 //!   poller that skipped it meanwhile may be waiting);
-//! * `ack` and `settle_lease` lock the delivery they change (`FOR UPDATE`);
+//! * `ack` and `settle_lease` lock the delivery they change, and a dead-letter replay the
+//!   letters it queues again (`FOR UPDATE`);
 //! * an enqueue's duplicate check is the unique indexes themselves (`INSERT … ON CONFLICT DO
 //!   NOTHING`, then the existing row is read: the loser of a race waits for the winner's commit
 //!   and reports it as a duplicate); its exact quota check runs under a transaction-scoped
@@ -25,16 +26,18 @@
 //! the information system that sent, polled, acknowledged or answered; none for the bus's own
 //! doing).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use deadpool_postgres::GenericClient;
 use opensmev_store::{
-    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Enqueued, JobClaim, JournalEvent,
-    JournalKind, LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry,
-    NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError, StoredMessage, SweepReport,
-    TokenRecord,
+    Account, AckOutcome, AckRule, AuditEntry, AuditQuery, DeadLetter, DeadLetterQuery, Enqueued,
+    JobClaim, JournalEvent, JournalKind, LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary,
+    NewAuditEntry, NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError,
+    StoredMessage, SweepReport, TokenRecord,
 };
-use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName};
+use opensmev_types::{
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
+};
 use time::{Duration, OffsetDateTime};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -163,8 +166,8 @@ pub(crate) async fn enqueue<C: GenericClient>(
         c,
         "enqueue: insert delivery",
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority,
-             target_node_id, eol, state, delivery_count)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0)",
+             target_node_id, eol, state, delivery_count, push)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9)",
         &[
             &seq,
             &recipient,
@@ -174,6 +177,7 @@ pub(crate) async fn enqueue<C: GenericClient>(
             &priority,
             &m.target_node_id,
             &eol,
+            &(m.delivery_mode == DeliveryMode::Push),
         ],
     )
     .await?;
@@ -408,10 +412,12 @@ pub(crate) async fn lease_next<C: GenericClient>(
 /// The query for the best delivery of a queue (`$1` recipient, `$2` kind, `$3` node, `$4` now,
 /// then the type's `$5`/`$6` when typed): queued ones in priority order from `deliveries_queue`
 /// or `deliveries_typed`, or (`lapsed`) leased ones whose lease ran out (few: found by
-/// `deliveries_leases` and sorted). Locked, skipping rows other sessions hold. A delivery whose
-/// EOL passed is never a candidate: the poll's expiry skips the ones other sessions hold, and
-/// such a one may be let go before this query runs.
-fn candidate_sql(typed: bool, lapsed: bool) -> String {
+/// `deliveries_leases` and sorted). A `push` lease takes push deliveries of any node (`$3` is
+/// bound to NULL for it: it stays in the text, so that every parameter's type is known).
+/// Locked, skipping rows other sessions hold. A delivery whose EOL passed is never a candidate:
+/// the poll's expiry skips the ones other sessions hold, and such a one may be let go before
+/// this query runs.
+fn candidate_sql(typed: bool, lapsed: bool, push: bool) -> String {
     let typed_terms = if typed {
         "AND type_ns = $5 AND type_local = $6"
     } else {
@@ -422,10 +428,15 @@ fn candidate_sql(typed: bool, lapsed: bool) -> String {
     } else {
         "state = 'queued'"
     };
+    let node = if push {
+        "push AND $3::text IS NULL"
+    } else {
+        "(target_node_id IS NULL OR target_node_id = $3)"
+    };
     format!(
         "SELECT message_seq, priority, target_node_id FROM deliveries
          WHERE recipient = $1 AND kind = $2 AND {state} {typed_terms}
-           AND (target_node_id IS NULL OR target_node_id = $3)
+           AND {node}
            AND (eol IS NULL OR eol >= $4)
          ORDER BY priority DESC, message_seq
          LIMIT 1
@@ -441,10 +452,15 @@ async fn candidate<C: GenericClient>(
     now: OffsetDateTime,
     lapsed: bool,
 ) -> Res<Option<Candidate>> {
-    let sql = candidate_sql(request.message_type.is_some(), lapsed);
+    let sql = candidate_sql(request.message_type.is_some(), lapsed, request.push);
     let recipient = request.recipient.as_str();
     let kind = kind_text(request.kind);
-    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&recipient, &kind, &request.node_id, &now];
+    let node = if request.push {
+        None
+    } else {
+        request.node_id.as_deref()
+    };
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&recipient, &kind, &node, &now];
     if let Some(QName { ns, local }) = &request.message_type {
         params.push(ns);
         params.push(local);
@@ -601,16 +617,57 @@ pub(crate) async fn ack<C: GenericClient>(
     let Some(row) = found else {
         return Ok(AckOutcome::NotFound);
     };
-    let seq: i64 = col(&row, "seq", &"messages")?;
+    let delivery = leased(&row)?;
+    let at = format!("deliveries seq {}", delivery.seq);
+    let (status, notice) = rule(parse_kind(&delivery.kind, &at)?, accepted);
+    acknowledge(
+        c,
+        node,
+        (recipient, id),
+        &delivery,
+        (accepted, status, notice),
+        stamp(now)?,
+    )
+    .await?;
+    Ok(AckOutcome::Acked)
+}
+
+/// A leased delivery found (and locked) for an ack or a settled lease.
+#[derive(Debug)]
+struct Leased {
+    seq: i64,
+    sender: String,
+    kind: String,
+    message_type: QName,
+}
+
+/// Decodes the `seq`, `sender`, `kind`, `type_ns` and `type_local` of a found leased delivery.
+fn leased(row: &Row) -> Result<Leased, StoreError> {
+    let seq: i64 = col(row, "seq", &"messages")?;
     let at = format!("deliveries seq {seq}");
-    let sender: String = col(&row, "sender", &at)?;
-    let kind: String = col(&row, "kind", &at)?;
-    let message_type = QName {
-        ns: col(&row, "type_ns", &at)?,
-        local: col(&row, "type_local", &at)?,
-    };
-    let (status, notice) = rule(parse_kind(&kind, &at)?, accepted);
-    let now = stamp(now)?;
+    let at = &at as &dyn std::fmt::Display;
+    Ok(Leased {
+        seq,
+        sender: col(row, "sender", at)?,
+        kind: col(row, "kind", at)?,
+        message_type: QName {
+            ns: col(row, "type_ns", at)?,
+            local: col(row, "type_local", at)?,
+        },
+    })
+}
+
+/// Acknowledges a found leased delivery of (`recipient`, `id`): (`accepted`, the new status,
+/// the sender's notice).
+async fn acknowledge<C: GenericClient>(
+    c: &C,
+    node: Option<&str>,
+    (recipient, id): (&Mnemonic, &MessageId),
+    d: &Leased,
+    (accepted, status, notice): (bool, InteractionStatus, Option<&str>),
+    now: OffsetDateTime,
+) -> Res<()> {
+    let seq = d.seq;
     execute(
         c,
         "ack: update delivery",
@@ -644,10 +701,10 @@ pub(crate) async fn ack<C: GenericClient>(
     )
     .await?;
     if let Some(details) = notice {
-        notice_add(c, &sender, id.as_str(), status, Some(details), now).await?;
+        notice_add(c, &d.sender, id.as_str(), status, Some(details), now).await?;
     }
-    add_pending(c, recipient.as_str(), &kind, &message_type, -1).await?;
-    Ok(AckOutcome::Acked)
+    add_pending(c, recipient.as_str(), &d.kind, &d.message_type, -1).await?;
+    Ok(())
 }
 
 /// [`Store::settle_lease`](opensmev_store::Store::settle_lease).
@@ -677,15 +734,10 @@ pub(crate) async fn settle_lease<C: GenericClient>(
     let Some(row) = found else {
         return Ok(false);
     };
-    let seq: i64 = col(&row, "seq", &"messages")?;
+    let delivery = leased(&row)?;
+    let seq = delivery.seq;
     let at = format!("deliveries seq {seq}");
-    let sender: String = col(&row, "sender", &at)?;
-    let kind: String = col(&row, "kind", &at)?;
     let target_node: Option<String> = col(&row, "target_node_id", &at)?;
-    let message_type = QName {
-        ns: col(&row, "type_ns", &at)?,
-        local: col(&row, "type_local", &at)?,
-    };
     let now = stamp(now)?;
     match outcome {
         LeaseOutcome::Release => {
@@ -712,7 +764,7 @@ pub(crate) async fn settle_lease<C: GenericClient>(
             notify(
                 c,
                 recipient.as_str(),
-                parse_kind(&kind, &at)?,
+                parse_kind(&delivery.kind, &at)?,
                 target_node.as_deref(),
             )
             .await?;
@@ -746,17 +798,263 @@ pub(crate) async fn settle_lease<C: GenericClient>(
             .await?;
             notice_add(
                 c,
-                &sender,
+                &delivery.sender,
                 id.as_str(),
                 InteractionStatus::Cancelled,
                 Some(notice),
                 now,
             )
             .await?;
-            add_pending(c, recipient.as_str(), &kind, &message_type, -1).await?;
+            add_pending(
+                c,
+                recipient.as_str(),
+                &delivery.kind,
+                &delivery.message_type,
+                -1,
+            )
+            .await?;
+        }
+        LeaseOutcome::Pushed { detail, ack } => {
+            push_attempt(c, node, seq, recipient, delivery_count, detail, now).await?;
+            if let Some(ack) = ack {
+                acknowledge(
+                    c,
+                    node,
+                    (recipient, id),
+                    &delivery,
+                    (true, ack.status, ack.notice.as_deref()),
+                    now,
+                )
+                .await?;
+            }
+        }
+        LeaseOutcome::Retry { detail, until } => {
+            let until = stamp(*until)?;
+            execute(
+                c,
+                "settle_lease: retry",
+                "UPDATE deliveries SET lease_until = $3 WHERE message_seq = $1 AND recipient = $2",
+                &[&seq, &recipient.as_str(), &until],
+            )
+            .await?;
+            push_attempt(c, node, seq, recipient, delivery_count, detail, now).await?;
+        }
+        LeaseOutcome::DeadLetter { detail, reason } => {
+            execute(
+                c,
+                "settle_lease: dead letter",
+                "UPDATE deliveries SET state = 'dead', lease_until = NULL, dead_at = $3,
+                     dead_reason = $4
+                 WHERE message_seq = $1 AND recipient = $2",
+                &[&seq, &recipient.as_str(), &now, reason],
+            )
+            .await?;
+            push_attempt(c, node, seq, recipient, delivery_count, detail, now).await?;
+            journal_add(
+                c,
+                node,
+                seq,
+                now,
+                Event {
+                    detail: Some(reason),
+                    ..Event::new(JournalKind::DeadLettered)
+                },
+            )
+            .await?;
+            add_pending(
+                c,
+                recipient.as_str(),
+                &delivery.kind,
+                &delivery.message_type,
+                -1,
+            )
+            .await?;
         }
     }
     Ok(true)
+}
+
+/// Journals the end of push attempt `attempt` to `recipient`.
+async fn push_attempt<C: GenericClient>(
+    c: &C,
+    node: Option<&str>,
+    seq: i64,
+    recipient: &Mnemonic,
+    attempt: u32,
+    detail: &str,
+    now: OffsetDateTime,
+) -> Res<()> {
+    journal_add(
+        c,
+        node,
+        seq,
+        now,
+        Event {
+            detail: Some(detail),
+            actor: Some(recipient.as_str()),
+            attempt: Some(attempt),
+            ..Event::new(JournalKind::PushAttempt)
+        },
+    )
+    .await
+}
+
+/// The dead letters' columns, for [`decode_dead_letter`].
+const DEAD_COLUMNS: &str = "SELECT d.message_seq, m.id, d.kind, m.sender, d.recipient, m.vs_id,
+        d.type_ns, d.type_local, m.sent_at, d.dead_at, d.delivery_count, d.dead_reason
+    FROM deliveries d JOIN messages m ON m.seq = d.message_seq";
+
+/// The `WHERE` of a dead-letter query and its parameters, each value a bound parameter;
+/// `paged` adds the cursor.
+fn dead_where(q: &DeadLetterQuery, paged: bool) -> Result<(String, Vec<Param>), StoreError> {
+    let mut sql = String::from(" WHERE d.state = 'dead'");
+    let mut args: Vec<Param> = Vec::new();
+    let mut add = |clause: &str, value: Param| {
+        args.push(value);
+        sql.push_str(&format!(" AND {clause} ${}", args.len()));
+    };
+    let text = |t: &str| -> Param { Box::new(t.to_owned()) };
+    if let Some(id) = &q.id {
+        add("m.id =", text(id.as_str()));
+    }
+    if let Some(recipient) = &q.recipient {
+        add("d.recipient =", text(recipient.as_str()));
+    }
+    if let Some(sender) = &q.sender {
+        add("m.sender =", text(sender.as_str()));
+    }
+    if let Some(vs_id) = &q.vs_id {
+        add("m.vs_id =", text(vs_id));
+    }
+    if let Some(from) = q.dead_from {
+        add("d.dead_at >=", Box::new(stamp(from)?));
+    }
+    if let Some(to) = q.dead_to {
+        add("d.dead_at <", Box::new(stamp(to)?));
+    }
+    if paged && let Some(before) = q.before_seq {
+        add("d.message_seq <", Box::new(before));
+    }
+    Ok((sql, args))
+}
+
+/// [`Store::dead_letters`](opensmev_store::Store::dead_letters).
+pub(crate) async fn dead_letters<C: GenericClient>(
+    c: &C,
+    q: &DeadLetterQuery,
+) -> Res<Vec<DeadLetter>> {
+    let (filter, mut args) = dead_where(q, true)?;
+    args.push(Box::new(i64::from(q.limit.max(1))));
+    let sql = format!(
+        "{DEAD_COLUMNS}{filter} ORDER BY d.message_seq DESC LIMIT ${}",
+        args.len()
+    );
+    query_all(c, "dead_letters", &sql, &borrow(&args), decode_dead_letter).await
+}
+
+fn decode_dead_letter(row: &Row) -> Result<DeadLetter, StoreError> {
+    let seq: i64 = col(row, "message_seq", &"deliveries")?;
+    let at = format!("dead letter seq {seq}");
+    let at = &at as &dyn std::fmt::Display;
+    let text = |name| col::<String>(row, name, at);
+    Ok(DeadLetter {
+        seq,
+        id: parse_id(&text("id")?, at)?,
+        kind: parse_kind(&text("kind")?, at)?,
+        sender: parse_mnemonic(&text("sender")?, at)?,
+        recipient: parse_mnemonic(&text("recipient")?, at)?,
+        vs_id: text("vs_id")?,
+        message_type: QName {
+            ns: text("type_ns")?,
+            local: text("type_local")?,
+        },
+        sent_at: time_col(row, "sent_at", at)?,
+        dead_at: opt_time_col(row, "dead_at", at)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{at}: no time of death")))?,
+        attempts: parse_u32(col(row, "delivery_count", at)?, at)?,
+        reason: col::<Option<String>>(row, "dead_reason", at)?.unwrap_or_default(),
+    })
+}
+
+/// [`Store::replay_dead_letters`](opensmev_store::Store::replay_dead_letters): how many were
+/// queued again. Each queue replayed into is signalled once (at commit), for any node; the
+/// pending counters change last, in key order.
+pub(crate) async fn replay_dead_letters<C: GenericClient>(
+    c: &C,
+    node: Option<&str>,
+    q: &DeadLetterQuery,
+    actor: Option<&str>,
+    now: OffsetDateTime,
+) -> Res<u64> {
+    let (filter, args) = dead_where(q, false)?;
+    // A replay running at the same time waits for these locks, then skips what this one
+    // replayed (it is no longer dead).
+    let rows = query(
+        c,
+        "replay_dead_letters: find",
+        &format!(
+            "SELECT d.message_seq, d.recipient, d.kind, d.type_ns, d.type_local
+             FROM deliveries d JOIN messages m ON m.seq = d.message_seq{filter}
+             ORDER BY d.message_seq
+             FOR UPDATE OF d"
+        ),
+        &borrow(&args),
+    )
+    .await?;
+    // (seq, (recipient, kind, type namespace, type local name)) of each letter.
+    let found = rows
+        .iter()
+        .map(|row| {
+            let seq: i64 = col(row, "message_seq", &"deliveries")?;
+            let at = format!("deliveries seq {seq}");
+            let at = &at as &dyn std::fmt::Display;
+            let queue: (String, String, String, String) = (
+                col(row, "recipient", at)?,
+                col(row, "kind", at)?,
+                col(row, "type_ns", at)?,
+                col(row, "type_local", at)?,
+            );
+            Ok((seq, queue))
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    let now = stamp(now)?;
+    let mut counts: BTreeMap<&(String, String, String, String), i64> = BTreeMap::new();
+    for (seq, queue) in &found {
+        execute(
+            c,
+            "replay_dead_letters: queue",
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, delivery_count = 0,
+                 first_delivered_at = NULL, dead_at = NULL, dead_reason = NULL
+             WHERE message_seq = $1 AND recipient = $2",
+            &[seq, &queue.0],
+        )
+        .await?;
+        journal_add(
+            c,
+            node,
+            *seq,
+            now,
+            Event {
+                actor,
+                ..Event::new(JournalKind::Replayed)
+            },
+        )
+        .await?;
+        *counts.entry(queue).or_default() += 1;
+    }
+    let mut queues = BTreeSet::new();
+    for ((recipient, kind, ns, local), delta) in &counts {
+        let message_type = QName {
+            ns: ns.clone(),
+            local: local.clone(),
+        };
+        add_pending(c, recipient, kind, &message_type, *delta).await?;
+        queues.insert((recipient.as_str(), kind.as_str()));
+    }
+    for (recipient, kind) in queues {
+        notify(c, recipient, parse_kind(kind, &"deliveries")?, None).await?;
+    }
+    Ok(found.len() as u64)
 }
 
 /// [`Store::set_status`](opensmev_store::Store::set_status); `actor` is the information system
@@ -1899,26 +2197,57 @@ mod tests {
 
     #[test]
     fn candidate_queries_number_their_parameters_in_order() {
-        let sql = candidate_sql(false, false);
+        for push in [false, true] {
+            let sql = candidate_sql(false, false, push);
+            assert!(
+                sql.contains("state = 'queued'")
+                    && sql.contains("eol >= $4")
+                    && sql.contains("$3")
+                    && !sql.contains("$5"),
+                "{sql}"
+            );
+            let sql = candidate_sql(true, false, push);
+            assert!(
+                sql.contains("type_local = $6") && !sql.contains("$7"),
+                "{sql}"
+            );
+            let sql = candidate_sql(false, true, push);
+            assert!(
+                sql.contains("lease_until < $4") && !sql.contains("$5"),
+                "{sql}"
+            );
+            let sql = candidate_sql(true, true, push);
+            assert!(
+                sql.contains("lease_until < $4") && sql.contains("type_ns = $5"),
+                "{sql}"
+            );
+            assert!(sql.ends_with("FOR UPDATE SKIP LOCKED"), "{sql}");
+        }
+        let sql = candidate_sql(false, false, true);
         assert!(
-            sql.contains("state = 'queued'") && sql.contains("eol >= $4") && !sql.contains("$5"),
+            sql.contains("AND push AND") && !sql.contains("target_node_id ="),
             "{sql}"
         );
-        let sql = candidate_sql(true, false);
-        assert!(
-            sql.contains("type_local = $6") && !sql.contains("$7"),
-            "{sql}"
-        );
-        let sql = candidate_sql(false, true);
-        assert!(
-            sql.contains("lease_until < $4") && !sql.contains("$5"),
-            "{sql}"
-        );
-        let sql = candidate_sql(true, true);
-        assert!(
-            sql.contains("lease_until < $4") && sql.contains("type_ns = $5"),
-            "{sql}"
-        );
+    }
+
+    #[test]
+    fn dead_letter_conditions_number_their_parameters_in_order() {
+        let q = DeadLetterQuery {
+            recipient: Some(Mnemonic::parse("R").unwrap()),
+            dead_to: Some(OffsetDateTime::UNIX_EPOCH),
+            before_seq: Some(9),
+            ..DeadLetterQuery::default()
+        };
+        let (sql, args) = dead_where(&q, true).unwrap();
+        assert_eq!(args.len(), 3);
+        assert!(sql.starts_with(" WHERE d.state = 'dead'"), "{sql}");
+        assert!(sql.contains("d.recipient = $1"), "{sql}");
+        assert!(sql.contains("d.dead_at < $2"), "{sql}");
+        assert!(sql.ends_with("d.message_seq < $3"), "{sql}");
+        // A replay takes every match: no cursor.
+        let (sql, args) = dead_where(&q, false).unwrap();
+        assert_eq!(args.len(), 2);
+        assert!(!sql.contains("message_seq"), "{sql}");
     }
 
     #[test]

@@ -53,6 +53,11 @@
 //! * `jobs` — one row per background job: who holds it (`holder`), its fencing token (`fence`,
 //!   only ever grows), until when (`until`), and when its last sweep ran (`last_sweep`).
 //!
+//! Migration 4 (push delivery) adds to `deliveries` `push` (the message was accepted for push
+//! delivery: push leases take only these) and, for dead letters (state `dead`), `dead_at` and
+//! `dead_reason`, with the partial index `deliveries_dead` (message_seq) over dead letters for
+//! their listing, newest first.
+//!
 //! Times are `timestamptz` (microseconds; see `codec`). Texts compared or sorted by the store are
 //! compared in code-point order (`COLLATE "C"`), as the embedded store does.
 
@@ -317,6 +322,20 @@ CREATE TABLE once_keys (
     key text PRIMARY KEY,
     at timestamptz NOT NULL
 );
+"#,
+    // Migration 4: push delivery: which deliveries are pushed, and the dead-letter queue (a new
+    // delivery state, `dead`, with when and why). The state check is replaced by one that admits
+    // it.
+    r#"
+ALTER TABLE deliveries
+    ADD COLUMN push boolean NOT NULL DEFAULT false,
+    ADD COLUMN dead_at timestamptz,
+    ADD COLUMN dead_reason text,
+    DROP CONSTRAINT deliveries_state_check,
+    ADD CONSTRAINT deliveries_state_check
+        CHECK (state IN ('queued', 'leased', 'acked', 'expired', 'undeliverable', 'dead'));
+
+CREATE INDEX deliveries_dead ON deliveries (message_seq) WHERE state = 'dead';
 "#,
 ];
 

@@ -2,7 +2,7 @@
 //! one `LISTEN` connection per store handle that hands each notification to the listener.
 //!
 //! A change that makes a message available (an accepted enqueue, a released lease, leases found
-//! run out by a sweep, a poll that held a message it did not take) calls
+//! run out by a sweep, a poll that held a message it did not take, replayed dead letters) calls
 //! `pg_notify('opensmev_queue', payload)` inside its transaction: PostgreSQL sends the
 //! notification at commit, to every listening session (every node, including the one that made
 //! the change), and never for a transaction that rolled back.

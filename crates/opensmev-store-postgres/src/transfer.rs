@@ -4,18 +4,19 @@
 //! An import writes every record in one transaction, keeping what the source recorded: a
 //! message's `seq`, delivery state, counts and times, and its journal events with their node,
 //! actor and attempt; notices and audit entries with their `seq`s; registry versions with their
-//! numbers. Pending counters grow by the queued and leased deliveries imported. A key that
-//! exists already (any unique index: a seq, a `MessageID`, a sender's client id, a token id or
-//! secret hash, a login, a version) is [`StoreError::Exists`] and nothing is written.
-//! Attachments given as files are read (copied), never moved. Afterwards every identity
-//! sequence is moved past the highest `seq` imported, so new records continue after them.
-//! Nothing is signalled and no quota is checked.
+//! numbers; a delivery's push mode from its message's delivery mode, and a dead letter's time and
+//! reason from its journal ([`opensmev_store::dead_letter_mark`]). Pending counters grow by the
+//! queued and leased deliveries imported. A key that exists already (any unique index: a seq, a
+//! `MessageID`, a sender's client id, a token id or secret hash, a login, a version) is
+//! [`StoreError::Exists`] and nothing is written. Attachments given as files are read (copied),
+//! never moved. Afterwards every identity sequence is moved past the highest `seq` imported, so
+//! new records continue after them. Nothing is signalled and no quota is checked.
 
 use deadpool_postgres::GenericClient;
 use opensmev_store::{
     AuditEntry, DeliveryState, MessageRecord, Record, RegistryDocument, StatusNotice, StoreError,
 };
-use opensmev_types::MessageId;
+use opensmev_types::{DeliveryMode, MessageId};
 
 use crate::blobs;
 use crate::codec::{Fail, Res, kind_text, mode_text, opt_stamp, stamp};
@@ -186,13 +187,15 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
     let lease_until = opt_stamp(s.lease_until)?;
     let first = opt_stamp(s.first_delivered_at)?;
     let acked = opt_stamp(s.acked_at)?;
+    let (dead_at, dead_reason) = opensmev_store::dead_letter_mark(record).unzip();
+    let dead_at = opt_stamp(dead_at)?;
     execute(
         c,
         "import: delivery",
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority,
              target_node_id, eol, state, lease_until, delivery_count, first_delivered_at,
-             acked_at, accepted)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             acked_at, accepted, push, dead_at, dead_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         &[
             &seq,
             &m.recipient.as_str(),
@@ -208,6 +211,9 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
             &first,
             &acked,
             &s.accepted,
+            &(m.delivery_mode == DeliveryMode::Push),
+            &dead_at,
+            &dead_reason,
         ],
     )
     .await?;

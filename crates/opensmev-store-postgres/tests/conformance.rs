@@ -1,6 +1,7 @@
 //! The conformance suite on PostgreSQL, and behaviours only a shared database has: two store
 //! handles ("nodes") on one database leasing concurrently, signals across nodes, concurrent
-//! migrations, large attachments through the chunk table and the cache.
+//! migrations and an older schema's migration, large attachments through the chunk table and
+//! the cache.
 //!
 //! Every store gets a database of its own (`osmv_t_<pid>_<n>`), created through the admin
 //! connection string in `OSMV_TEST_POSTGRES` (default: the local server's socket as
@@ -14,9 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use opensmev_store::conformance::{self, NODE, at, mid, mn, poll, request};
-use opensmev_store::{Attachment, Blob, Enqueued, QueueSignal, Store, StoreError, StoredMessage};
+use opensmev_store::{
+    Attachment, Blob, DeadLetterQuery, Enqueued, LeaseOutcome, LeaseRequest, QueueSignal, Store,
+    StoreError, StoredMessage,
+};
 use opensmev_store_postgres::{PgOptions, PostgresStore, SCHEMA_VERSION};
-use opensmev_types::{InteractionStatus, MessageKind};
+use opensmev_types::{DeliveryMode, InteractionStatus, MessageKind};
 use tokio_postgres::NoTls;
 
 const ENV: &str = "OSMV_TEST_POSTGRES";
@@ -443,6 +447,107 @@ async fn concurrent_migrations_end_at_the_current_version() {
     )
     .await;
     assert!(matches!(opened, Err(StoreError::Corrupt(_))), "{opened:?}");
+}
+
+/// Turns a database of the current schema version back into one of version 3 (what migration 4
+/// added: push delivery and the dead-letter queue, undone).
+const UNDO_MIGRATION_4: &str = "
+    DROP INDEX deliveries_dead;
+    ALTER TABLE deliveries
+        DROP COLUMN push,
+        DROP COLUMN dead_at,
+        DROP COLUMN dead_reason,
+        DROP CONSTRAINT deliveries_state_check,
+        ADD CONSTRAINT deliveries_state_check
+            CHECK (state IN ('queued', 'leased', 'acked', 'expired', 'undeliverable'));
+    DELETE FROM opensmev_schema WHERE version > 3;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_3_database_is_migrated() {
+    let server = Server::new().await;
+    let (db, url) = server.database().await;
+    let push = |n: u32| {
+        let mut m = request(n, "S", "R");
+        m.delivery_mode = DeliveryMode::Push;
+        m
+    };
+    let store = server.open(&url, &db, NODE).await;
+    let outcome = store
+        .enqueue(
+            push(1),
+            InteractionStatus::RequestIsQueued,
+            conformance::NO_QUOTA,
+        )
+        .await
+        .expect("enqueue");
+    assert!(matches!(outcome, Enqueued::Accepted { .. }), "{outcome:?}");
+    drop(store);
+    admin_execute(&url, UNDO_MIGRATION_4)
+        .await
+        .expect("undoing migration 4");
+    assert_eq!(
+        PostgresStore::migrate(&url).await.expect("migrate"),
+        (3, SCHEMA_VERSION)
+    );
+    let store = server.open(&url, &db, NODE).await;
+    let pushing = |now| LeaseRequest {
+        push: true,
+        ..poll("R", MessageKind::Request, now)
+    };
+    // A delivery queued before push delivery existed is polled, not pushed.
+    let outcome = store
+        .enqueue(
+            push(2),
+            InteractionStatus::RequestIsQueued,
+            conformance::NO_QUOTA,
+        )
+        .await
+        .expect("enqueue");
+    assert!(matches!(outcome, Enqueued::Accepted { .. }), "{outcome:?}");
+    let pushed = store
+        .lease_next(pushing(at(1)))
+        .await
+        .expect("lease_next")
+        .expect("the push delivery");
+    assert_eq!(pushed.message.id, mid(2));
+    assert_eq!(
+        store.lease_next(pushing(at(1))).await.expect("lease_next"),
+        None
+    );
+    let polled = store
+        .lease_next(poll("R", MessageKind::Request, at(1)))
+        .await
+        .expect("lease_next")
+        .expect("the older delivery");
+    assert_eq!(polled.message.id, mid(1));
+    // The migrated table takes dead letters.
+    assert!(
+        store
+            .settle_lease(
+                &mn("R"),
+                &mid(2),
+                1,
+                LeaseOutcome::DeadLetter {
+                    detail: "connection refused".to_owned(),
+                    reason: "gave up".to_owned(),
+                },
+                at(2),
+            )
+            .await
+            .expect("settle")
+    );
+    let letters = store
+        .dead_letters(DeadLetterQuery::default())
+        .await
+        .expect("dead_letters");
+    assert_eq!(
+        letters
+            .iter()
+            .map(|l| (l.id.clone(), l.dead_at, l.reason.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(mid(2), at(2), "gave up")]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -213,6 +213,8 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
     let sent_at = time_text(m.sent_at)?;
     let lease_until = opt_time_text(stored.lease_until)?;
     let first_delivered_at = opt_time_text(stored.first_delivered_at)?;
+    let (dead_at, dead_reason) = opensmev_store::dead_letter_mark(record).unzip();
+    let dead_at = opt_time_text(dead_at)?;
     let acked_at = opt_time_text(stored.acked_at)?;
     conn.prepare_cached(
         "INSERT INTO messages (seq, id, kind, sender, recipient, type_ns, type_local, vs_id, version, priority,
@@ -289,8 +291,9 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
     }
     conn.prepare_cached(
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority, target_node_id, eol,
-             state, lease_until, delivery_count, first_delivered_at, acked_at, accepted)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             state, lease_until, delivery_count, first_delivered_at, acked_at, accepted, push,
+             dead_at, dead_reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -308,6 +311,9 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
             first_delivered_at,
             acked_at,
             stored.accepted,
+            m.delivery_mode == opensmev_types::DeliveryMode::Push,
+            dead_at,
+            dead_reason,
         ])
     })
     .ctx("import: delivery")?;

@@ -42,10 +42,10 @@ use std::thread::JoinHandle;
 
 use opensmev_store::{
     Account, AckOutcome, AckRule, AuditEntry, AuditQuery, Blob, Case, CaseChange, CaseEvent,
-    CaseQuery, Draft, Enqueued, JobClaim, JournalEvent, LeaseOutcome, LeaseRequest, LoginFailures,
-    MessageQuery, MessageSummary, NewAuditEntry, NewMessage, QueueDepth, QueueSignal, Record,
-    RegistryDocument, Section, Settings, SignalListener, StatusNotice, Store, StoreError,
-    StoredMessage, SweepReport, TokenRecord, WebSession,
+    CaseQuery, DeadLetter, DeadLetterQuery, Draft, Enqueued, JobClaim, JournalEvent, LeaseOutcome,
+    LeaseRequest, LoginFailures, MessageQuery, MessageSummary, NewAuditEntry, NewMessage,
+    QueueDepth, QueueSignal, Record, RegistryDocument, Section, Settings, SignalListener,
+    StatusNotice, Store, StoreError, StoredMessage, SweepReport, TokenRecord, WebSession,
 };
 use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic};
 use rusqlite::Connection;
@@ -858,6 +858,42 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn dead_letters(&self, query: DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError> {
+        self.read("dead_letters", move |conn| ops::dead_letters(conn, &query))
+            .await
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        query: DeadLetterQuery,
+        actor: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let node = self.node.clone();
+        let queues = self
+            .write("replay_dead_letters", move |conn| {
+                ops::replay_dead_letters(conn, node.as_deref(), &query, actor.as_deref(), now)
+            })
+            .await?;
+        let count = queues.len() as u64;
+        let mut signalled = std::collections::HashSet::new();
+        for (recipient, kind) in queues {
+            if !signalled.insert((recipient.clone(), kind)) {
+                continue;
+            }
+            let Ok(recipient) = Mnemonic::parse(&recipient) else {
+                continue;
+            };
+            self.empty.queued(&recipient, kind, None);
+            self.signal(QueueSignal {
+                recipient,
+                kind,
+                node: None,
+            });
+        }
+        Ok(count)
+    }
+
     async fn once(&self, key: &str, at: OffsetDateTime) -> Result<bool, StoreError> {
         let key = key.to_owned();
         self.write("once", move |conn| cases::once(conn, &key, at))
@@ -983,6 +1019,7 @@ mod tests {
             node_id: node.map(str::to_owned),
             lease: time::Duration::seconds(60),
             now: OffsetDateTime::UNIX_EPOCH,
+            push: false,
         }
     }
 

@@ -13,11 +13,14 @@
 use std::path::PathBuf;
 
 use opensmev_store::{
-    Account, AckOutcome, AckRule, Attachment, AuditEntry, AuditQuery, Blob, Enqueued, JournalEvent,
-    JournalKind, LeaseOutcome, LeaseRequest, MessageQuery, MessageSummary, NewAuditEntry,
-    NewMessage, QueueDepth, RegistryDocument, StatusNotice, StoreError, StoredMessage, TokenRecord,
+    Account, AckOutcome, AckRule, Attachment, AuditEntry, AuditQuery, Blob, DeadLetter,
+    DeadLetterQuery, Enqueued, JournalEvent, JournalKind, LeaseOutcome, LeaseRequest, MessageQuery,
+    MessageSummary, NewAuditEntry, NewMessage, QueueDepth, RegistryDocument, StatusNotice,
+    StoreError, StoredMessage, TokenRecord,
 };
-use opensmev_types::{InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName};
+use opensmev_types::{
+    DeliveryMode, InteractionStatus, MessageId, MessageKind, Mnemonic, Priority, QName,
+};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use time::OffsetDateTime;
@@ -178,8 +181,8 @@ pub(crate) fn enqueue(
     }
     conn.prepare_cached(
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority, target_node_id, eol,
-             state, delivery_count)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0)",
+             state, delivery_count, push)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -191,6 +194,7 @@ pub(crate) fn enqueue(
             m.priority.0,
             m.target_node_id,
             eol,
+            m.delivery_mode == DeliveryMode::Push,
         ])
     })
     .ctx("enqueue: insert delivery")?;
@@ -322,11 +326,11 @@ pub(crate) fn anything_to_lease(
 }
 
 /// The query for the best delivery of a queue (`?1` recipient, `?2` kind, `?3`/`?4` type, `?5`
-/// now, `?6` node): queued ones, read in priority order from `deliveries_queue` or
+/// now, `?6` node; a `push` lease takes push deliveries of any node): queued ones, read in priority order from `deliveries_queue` or
 /// `deliveries_typed`; or (`lapsed`) leased ones whose lease ran out, found by lease end in
 /// `deliveries_leases` (normally none or few, so sorting them is cheap; walking all leased rows
 /// in priority order instead would cost a row lookup per message in flight).
-fn candidate_sql(typed: bool, lapsed: bool) -> String {
+fn candidate_sql(typed: bool, lapsed: bool, push: bool) -> String {
     let (index, state) = if lapsed {
         (
             "INDEXED BY deliveries_leases",
@@ -340,10 +344,16 @@ fn candidate_sql(typed: bool, lapsed: bool) -> String {
     } else {
         ""
     };
+    let node = if push {
+        // `?6` is bound to NULL for a push lease (it stays in the text: see `candidate`).
+        "AND push = 1 AND ?6 IS NULL"
+    } else {
+        "AND (target_node_id IS NULL OR target_node_id = ?6)"
+    };
     format!(
         "SELECT message_seq, priority FROM deliveries {index}
          WHERE recipient = ?1 AND kind = ?2 AND {state} {typed}
-           AND (target_node_id IS NULL OR target_node_id = ?6)
+           {node}
          ORDER BY priority DESC, message_seq LIMIT 1"
     )
 }
@@ -356,7 +366,7 @@ fn candidate(
     lapsed: bool,
     now: Option<&str>,
 ) -> Result<Option<Candidate>, StoreError> {
-    let sql = candidate_sql(request.message_type.is_some(), lapsed);
+    let sql = candidate_sql(request.message_type.is_some(), lapsed, request.push);
     let (ns, local) = match &request.message_type {
         Some(QName { ns, local }) => (Some(ns.as_str()), Some(local.as_str())),
         None => (None, None),
@@ -370,7 +380,11 @@ fn candidate(
             ns,
             local,
             now,
-            request.node_id
+            if request.push {
+                None
+            } else {
+                request.node_id.as_deref()
+            }
         ])
         .ctx("lease_next: find")?;
     match rows.next().ctx("lease_next: find")? {
@@ -505,6 +519,43 @@ pub(crate) fn ack(
         accepted,
     );
     let now = time_text(now)?;
+    let delivery = Leased {
+        seq,
+        sender: &sender,
+        kind: &kind,
+        message_type: &QName { ns, local },
+    };
+    acknowledge(
+        conn,
+        node,
+        (recipient, id),
+        delivery,
+        (accepted, status, notice),
+        &now,
+    )?;
+    Ok(AckOutcome::Acked)
+}
+
+/// A leased delivery found for an ack or a settled lease.
+#[derive(Debug, Clone, Copy)]
+struct Leased<'a> {
+    seq: i64,
+    sender: &'a str,
+    kind: &'a str,
+    message_type: &'a QName,
+}
+
+/// Acknowledges a found leased delivery of (`recipient`, `id`): (`accepted`, the new status,
+/// the sender's notice).
+fn acknowledge(
+    conn: &Connection,
+    node: Option<&str>,
+    (recipient, id): (&Mnemonic, &MessageId),
+    d: Leased<'_>,
+    (accepted, status, notice): (bool, InteractionStatus, Option<&str>),
+    now: &str,
+) -> Result<(), StoreError> {
+    let seq = d.seq;
     conn.prepare_cached(
         "UPDATE deliveries SET state = 'acked', acked_at = ?3, accepted = ?4, lease_until = NULL
          WHERE message_seq = ?1 AND recipient = ?2",
@@ -514,7 +565,7 @@ pub(crate) fn ack(
     conn.prepare_cached("UPDATE messages SET status = ?2 WHERE seq = ?1")
         .and_then(|mut s| s.execute(params![seq, status.code()]))
         .ctx("ack: update status")?;
-    add_pending(conn, recipient.as_str(), &kind, &QName { ns, local }, -1)?;
+    add_pending(conn, recipient.as_str(), d.kind, d.message_type, -1)?;
     let event = if accepted {
         JournalKind::Acked
     } else {
@@ -524,7 +575,7 @@ pub(crate) fn ack(
         conn,
         node,
         seq,
-        &now,
+        now,
         Event {
             detail: Some(&format!("by {recipient}, status {}", status.code())),
             actor: Some(recipient.as_str()),
@@ -532,9 +583,9 @@ pub(crate) fn ack(
         },
     )?;
     if let Some(details) = notice {
-        notice_add(conn, &sender, id.as_str(), status, Some(details), &now)?;
+        notice_add(conn, d.sender, id.as_str(), status, Some(details), now)?;
     }
-    Ok(AckOutcome::Acked)
+    Ok(())
 }
 
 /// A settled lease's queue: (kind, the node the message is bound to).
@@ -629,11 +680,218 @@ pub(crate) fn settle_lease(
                 &now,
             )?;
         }
+        LeaseOutcome::Pushed { detail, ack } => {
+            push_attempt(conn, node, seq, recipient, delivery_count, detail, &now)?;
+            if let Some(ack) = ack {
+                let delivery = Leased {
+                    seq,
+                    sender: &sender,
+                    kind: &kind,
+                    message_type: &QName { ns, local },
+                };
+                acknowledge(
+                    conn,
+                    node,
+                    (recipient, id),
+                    delivery,
+                    (true, ack.status, ack.notice.as_deref()),
+                    &now,
+                )?;
+            }
+        }
+        LeaseOutcome::Retry { detail, until } => {
+            let until = time_text(*until)?;
+            conn.prepare_cached(
+                "UPDATE deliveries SET lease_until = ?3 WHERE message_seq = ?1 AND recipient = ?2",
+            )
+            .and_then(|mut s| s.execute(params![seq, recipient.as_str(), until]))
+            .ctx("settle_lease: retry")?;
+            push_attempt(conn, node, seq, recipient, delivery_count, detail, &now)?;
+        }
+        LeaseOutcome::DeadLetter { detail, reason } => {
+            conn.prepare_cached(
+                "UPDATE deliveries SET state = 'dead', lease_until = NULL, dead_at = ?3, dead_reason = ?4
+                 WHERE message_seq = ?1 AND recipient = ?2",
+            )
+            .and_then(|mut s| s.execute(params![seq, recipient.as_str(), now, reason]))
+            .ctx("settle_lease: dead letter")?;
+            add_pending(conn, recipient.as_str(), &kind, &QName { ns, local }, -1)?;
+            push_attempt(conn, node, seq, recipient, delivery_count, detail, &now)?;
+            journal_add(
+                conn,
+                node,
+                seq,
+                &now,
+                Event {
+                    detail: Some(reason),
+                    ..Event::new(JournalKind::DeadLettered)
+                },
+            )?;
+        }
     }
     Ok(Some((
         parse_kind(&kind, &format!("deliveries seq {seq}"))?,
         target_node,
     )))
+}
+
+/// Journals the end of push attempt `attempt` to `recipient`.
+fn push_attempt(
+    conn: &Connection,
+    node: Option<&str>,
+    seq: i64,
+    recipient: &Mnemonic,
+    attempt: u32,
+    detail: &str,
+    now: &str,
+) -> Result<(), StoreError> {
+    journal_add(
+        conn,
+        node,
+        seq,
+        now,
+        Event {
+            detail: Some(detail),
+            actor: Some(recipient.as_str()),
+            attempt: Some(attempt),
+            ..Event::new(JournalKind::PushAttempt)
+        },
+    )
+}
+
+/// The dead letters' columns, for [`decode_dead_letter`].
+const DEAD_COLUMNS: &str =
+    "SELECT d.message_seq, m.id, d.kind, m.sender, d.recipient, m.vs_id, d.type_ns,
+        d.type_local, m.sent_at, d.dead_at, d.delivery_count, d.dead_reason
+    FROM deliveries d INDEXED BY deliveries_dead JOIN messages m ON m.seq = d.message_seq";
+
+/// The `WHERE` of a dead-letter query (with its parameters); `paged` adds the cursor.
+fn dead_where(q: &DeadLetterQuery, paged: bool) -> Result<(String, Vec<Value>), StoreError> {
+    let mut sql = String::from(" WHERE d.state = 'dead'");
+    let mut values: Vec<Value> = Vec::new();
+    let mut add = |clause: &str, value: Value| {
+        values.push(value);
+        sql.push_str(&format!(" AND {clause} ?{}", values.len()));
+    };
+    if let Some(id) = &q.id {
+        add("m.id =", Value::Text(id.to_string()));
+    }
+    if let Some(r) = &q.recipient {
+        add("d.recipient =", Value::Text(r.to_string()));
+    }
+    if let Some(sender) = &q.sender {
+        add("m.sender =", Value::Text(sender.to_string()));
+    }
+    if let Some(vs) = &q.vs_id {
+        add("m.vs_id =", Value::Text(vs.clone()));
+    }
+    if let Some(from) = q.dead_from {
+        add("d.dead_at >=", Value::Text(time_text(from)?));
+    }
+    if let Some(to) = q.dead_to {
+        add("d.dead_at <", Value::Text(time_text(to)?));
+    }
+    if paged && let Some(before) = q.before_seq {
+        add("d.message_seq <", Value::Integer(before));
+    }
+    Ok((sql, values))
+}
+
+/// [`Store::dead_letters`](opensmev_store::Store::dead_letters).
+pub(crate) fn dead_letters(
+    conn: &Connection,
+    q: &DeadLetterQuery,
+) -> Result<Vec<DeadLetter>, StoreError> {
+    let (filter, values) = dead_where(q, true)?;
+    let sql = format!(
+        "{DEAD_COLUMNS}{filter} ORDER BY d.message_seq DESC LIMIT {}",
+        q.limit.max(1)
+    );
+    let mut stmt = conn.prepare(&sql).ctx("dead_letters")?;
+    let mut rows = stmt.query(params_from_iter(values)).ctx("dead_letters")?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().ctx("dead_letters")? {
+        out.push(decode_dead_letter(row)?);
+    }
+    Ok(out)
+}
+
+fn decode_dead_letter(row: &Row<'_>) -> Result<DeadLetter, StoreError> {
+    let at = "dead letter";
+    let text = |i: usize| -> Result<String, StoreError> { col(row, i, &at) };
+    let seq: i64 = col(row, 0, &at)?;
+    Ok(DeadLetter {
+        seq,
+        id: parse_id(&text(1)?, &at)?,
+        kind: parse_kind(&text(2)?, &at)?,
+        sender: parse_mnemonic(&text(3)?, &at)?,
+        recipient: parse_mnemonic(&text(4)?, &at)?,
+        vs_id: text(5)?,
+        message_type: QName {
+            ns: text(6)?,
+            local: text(7)?,
+        },
+        sent_at: parse_time(&text(8)?, &at)?,
+        dead_at: parse_time(&text(9)?, &at)?,
+        attempts: parse_u32(col(row, 10, &at)?, &at)?,
+        reason: text(11)?,
+    })
+}
+
+/// A replayed delivery's queue, for its signal: (recipient, kind).
+pub(crate) type ReplayedQueue = (String, MessageKind);
+
+/// [`Store::replay_dead_letters`](opensmev_store::Store::replay_dead_letters): the queues
+/// replayed into (one entry per letter).
+pub(crate) fn replay_dead_letters(
+    conn: &Connection,
+    node: Option<&str>,
+    q: &DeadLetterQuery,
+    actor: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Vec<ReplayedQueue>, StoreError> {
+    let (filter, values) = dead_where(q, false)?;
+    let sql = format!(
+        "SELECT d.message_seq, d.recipient, d.kind, d.type_ns, d.type_local
+         FROM deliveries d INDEXED BY deliveries_dead JOIN messages m ON m.seq = d.message_seq{filter}
+         ORDER BY d.message_seq"
+    );
+    let found: Vec<(i64, String, String, String, String)> = conn
+        .prepare(&sql)
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(values), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })?
+            .collect()
+        })
+        .ctx("replay_dead_letters: find")?;
+    let now = time_text(now)?;
+    let mut queues = Vec::with_capacity(found.len());
+    for (seq, recipient, kind, ns, local) in found {
+        conn.prepare_cached(
+            "UPDATE deliveries SET state = 'queued', lease_until = NULL, delivery_count = 0,
+                 first_delivered_at = NULL, dead_at = NULL, dead_reason = NULL
+             WHERE message_seq = ?1 AND recipient = ?2",
+        )
+        .and_then(|mut s| s.execute(params![seq, recipient]))
+        .ctx("replay_dead_letters: queue")?;
+        add_pending(conn, &recipient, &kind, &QName { ns, local }, 1)?;
+        journal_add(
+            conn,
+            node,
+            seq,
+            &now,
+            Event {
+                actor,
+                ..Event::new(JournalKind::Replayed)
+            },
+        )?;
+        queues.push((
+            recipient,
+            parse_kind(&kind, &format!("deliveries seq {seq}"))?,
+        ));
+    }
+    Ok(queues)
 }
 
 /// [`Store::set_status`](opensmev_store::Store::set_status); `actor` is the information system
@@ -1531,13 +1789,15 @@ mod tests {
     fn polls_use_the_queue_indexes_without_sorting() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::schema::open_writer(&dir.path().join("plan.db")).unwrap();
-        for (typed, lapsed, index) in [
-            (false, false, "deliveries_queue"),
-            (false, true, "deliveries_leases"),
-            (true, false, "deliveries_typed"),
-            (true, true, "deliveries_leases"),
+        for (typed, lapsed, push, index) in [
+            (false, false, false, "deliveries_queue"),
+            (false, true, false, "deliveries_leases"),
+            (true, false, false, "deliveries_typed"),
+            (true, true, false, "deliveries_leases"),
+            (false, false, true, "deliveries_queue"),
+            (false, true, true, "deliveries_leases"),
         ] {
-            let plan = plan(&conn, &candidate_sql(typed, lapsed));
+            let plan = plan(&conn, &candidate_sql(typed, lapsed, push));
             let what = format!("typed={typed} lapsed={lapsed}: {plan}");
             assert!(plan.contains(&format!("USING INDEX {index}")), "{what}");
             assert_eq!(plan.contains("lease_until<?"), lapsed, "{what}");
@@ -1627,7 +1887,7 @@ mod tests {
         let reader = crate::schema::open_reader(&path).unwrap();
         for conn in [&writer, &reader] {
             for (typed, lapsed) in [(false, false), (true, false), (false, true), (true, true)] {
-                let sql = candidate_sql(typed, lapsed);
+                let sql = candidate_sql(typed, lapsed, false);
                 for i in 0..5 {
                     let mut stmt = conn.prepare_cached(&sql).unwrap();
                     let (recipient, kind) = (format!("IS{i}"), ["request", "response"][i % 2]);

@@ -315,6 +315,13 @@ CREATE TABLE once_keys (
     at TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
 "#,
+    // 8: push delivery (issue 20): which deliveries the engine pushes, and the dead-letter queue.
+    r#"
+ALTER TABLE deliveries ADD COLUMN push INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE deliveries ADD COLUMN dead_at TEXT;
+ALTER TABLE deliveries ADD COLUMN dead_reason TEXT;
+CREATE INDEX deliveries_dead ON deliveries (message_seq) WHERE state = 'dead';
+"#,
 ];
 
 /// The schema version this build creates.

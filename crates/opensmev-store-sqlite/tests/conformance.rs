@@ -347,7 +347,7 @@ async fn a_version_1_database_is_migrated() {
     }
     // Make it a file as migration 1 alone left it.
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch(UNDO_MIGRATIONS_4_TO_7).unwrap();
+    conn.execute_batch(UNDO_MIGRATIONS_4_TO_8).unwrap();
     conn.execute_batch(
         "DROP INDEX deliveries_leases; DROP INDEX attachments_files;
          ALTER TABLE attachments DROP COLUMN file; ALTER TABLE attachments DROP COLUMN file_len;
@@ -567,9 +567,11 @@ async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
     assert_eq!(stored_bytes, 0);
 }
 
-/// Turns a file of schema version 4 back into one of version 3 (what migration 4 added, taken
-/// away again).
-const UNDO_MIGRATIONS_4_TO_7: &str = "
+/// Turns a file of the current schema version back into one of version 3 (what migrations 4 to
+/// 8 added, taken away again).
+const UNDO_MIGRATIONS_4_TO_8: &str = "
+    DROP INDEX deliveries_dead; ALTER TABLE deliveries DROP COLUMN dead_reason;
+    ALTER TABLE deliveries DROP COLUMN dead_at; ALTER TABLE deliveries DROP COLUMN push;
     DROP TABLE once_keys; DROP TABLE case_events; DROP TABLE cases; DROP TABLE settings;
     DROP TABLE web_sessions; DROP TABLE login_failures; DROP TABLE drafts;
     DROP TABLE jobs;
@@ -603,7 +605,7 @@ async fn a_version_3_database_is_migrated() {
             .unwrap();
     }
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch(UNDO_MIGRATIONS_4_TO_7).unwrap();
+    conn.execute_batch(UNDO_MIGRATIONS_4_TO_8).unwrap();
     drop(conn);
 
     let store = SqliteStore::open_on_node(dir.path(), Some("n2")).unwrap();

@@ -49,6 +49,7 @@ use crate::{
     StoreError, StoredMessage, TokenRecord,
 };
 use crate::{Case, CaseChange, CaseEvent, CaseQuery, Draft, LoginFailures, WebSession};
+use crate::{DeadLetterQuery, PushAck};
 
 /// The instant every test time is relative to.
 pub const BASE: OffsetDateTime = datetime!(2026-11-24 09:00 UTC);
@@ -94,6 +95,7 @@ where
         eol_boundary,
         eol_expiry,
         settle_lease,
+        push_leases_and_dead_letters,
         set_status_and_journal,
         status_notices_once_in_order,
         queue_depths,
@@ -268,6 +270,7 @@ pub fn poll(recipient: &str, kind: MessageKind, now: OffsetDateTime) -> LeaseReq
         node_id: None,
         lease: Duration::seconds(60),
         now,
+        push: false,
     }
 }
 
@@ -1254,6 +1257,347 @@ pub async fn eol_expiry(store: &dyn Store) {
     assert_eq!(journal_kinds(store, 1).await.len(), 3, "expired once only");
     assert_eq!(journal_kinds(store, 5).await.len(), 2, "expired once only");
     assert_eq!(take_notice(store, "S1").await, None);
+}
+
+/// Push delivery: a push lease takes only push-mode messages, of any node (a poll takes either
+/// mode); a failed attempt keeps its lease until the retry time; a successful one acknowledges
+/// (or leaves the lease, for an explicit ack); a dead letter leaves the queue, is listed with its
+/// reason and filters, and a replay queues it again for a new round of attempts. Every attempt
+/// is a `PushAttempt` event with its delivery count.
+pub async fn push_leases_and_dead_letters(store: &dyn Store) {
+    let push = |n: u32| {
+        let mut m = request(n, "S", "R");
+        m.delivery_mode = DeliveryMode::Push;
+        m
+    };
+    put(store, push(1)).await;
+    let mut polled = push(2);
+    polled.delivery_mode = DeliveryMode::Poll;
+    put(store, polled).await;
+    let mut bound = push(3);
+    bound.target_node_id = Some("A".to_owned());
+    put(store, bound).await;
+    put(store, push(4)).await;
+    let pushing = |now| LeaseRequest {
+        push: true,
+        lease: Duration::seconds(500),
+        ..poll("R", MessageKind::Request, now)
+    };
+    assert_eq!(lease_id(store, pushing(at(1))).await, Some(mid(1)));
+    assert_eq!(
+        lease_id(store, pushing(at(1))).await,
+        Some(mid(3)),
+        "a push lease ignores the node a message is bound to"
+    );
+    assert_eq!(lease_id(store, pushing(at(1))).await, Some(mid(4)));
+    assert_eq!(
+        lease_id(store, pushing(at(1))).await,
+        None,
+        "a poll-mode message is not pushed"
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1))).await,
+        Some(mid(2))
+    );
+
+    // 1 fails and is retried after at(100): not before.
+    let retry = |until| LeaseOutcome::Retry {
+        detail: "POST http://127.0.0.1:1/ → HTTP 503 in 3 ms".to_owned(),
+        until,
+    };
+    assert!(
+        !store
+            .settle_lease(&mn("R"), &mid(1), 2, retry(at(100)), at(2))
+            .await
+            .expect("settle"),
+        "another lease's count settles nothing"
+    );
+    assert!(
+        store
+            .settle_lease(&mn("R"), &mid(1), 1, retry(at(100)), at(2))
+            .await
+            .expect("settle")
+    );
+    let one = get(store, 1).await;
+    assert_eq!(one.state, DeliveryState::Leased);
+    assert_eq!(one.lease_until, Some(at(100)));
+    assert_eq!(lease_id(store, pushing(at(100))).await, None);
+    let again = lease(store, pushing(at(101))).await.expect("the retry");
+    assert_eq!(
+        (again.message.id.clone(), again.delivery_count),
+        (mid(1), 2)
+    );
+    // Then it is taken, and acknowledged on the recipient's behalf.
+    let ack = PushAck {
+        status: InteractionStatus::RequestIsAcceptedBySmev,
+        notice: Some("доставлено".to_owned()),
+    };
+    assert!(
+        store
+            .settle_lease(
+                &mn("R"),
+                &mid(1),
+                2,
+                LeaseOutcome::Pushed {
+                    detail: "POST http://127.0.0.1:1/ → HTTP 200 in 2 ms".to_owned(),
+                    ack: Some(ack),
+                },
+                at(102),
+            )
+            .await
+            .expect("settle")
+    );
+    let one = get(store, 1).await;
+    assert_eq!(one.state, DeliveryState::Acked);
+    assert_eq!(one.status, InteractionStatus::RequestIsAcceptedBySmev);
+    assert_eq!(one.accepted, Some(true));
+    assert_eq!(one.acked_at, Some(at(102)));
+    assert_eq!(
+        journal_kinds(store, 1).await,
+        vec![
+            JournalKind::Accepted,
+            JournalKind::Delivered,
+            JournalKind::PushAttempt,
+            JournalKind::Redelivered,
+            JournalKind::PushAttempt,
+            JournalKind::Acked,
+        ]
+    );
+    let events = store.journal(&mid(1)).await.expect("journal");
+    let attempts: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == JournalKind::PushAttempt)
+        .map(|e| {
+            (
+                e.attempt,
+                e.actor.as_deref(),
+                e.detail.as_deref().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![
+            (
+                Some(1),
+                Some("R"),
+                "POST http://127.0.0.1:1/ → HTTP 503 in 3 ms"
+            ),
+            (
+                Some(2),
+                Some("R"),
+                "POST http://127.0.0.1:1/ → HTTP 200 in 2 ms"
+            ),
+        ]
+    );
+    let notice = take_notice(store, "S").await.expect("the ack's notice");
+    assert_eq!(notice.details.as_deref(), Some("доставлено"));
+
+    // 4 is taken without an ack (the recipient acknowledges itself): the lease stays.
+    assert!(
+        store
+            .settle_lease(
+                &mn("R"),
+                &mid(4),
+                1,
+                LeaseOutcome::Pushed {
+                    detail: "HTTP 202".to_owned(),
+                    ack: None,
+                },
+                at(3),
+            )
+            .await
+            .expect("settle")
+    );
+    let four = get(store, 4).await;
+    assert_eq!(
+        (four.state, four.lease_until),
+        (DeliveryState::Leased, Some(at(501)))
+    );
+
+    // 3 gives up: a dead letter, out of the queue.
+    assert!(
+        store
+            .settle_lease(
+                &mn("R"),
+                &mid(3),
+                1,
+                LeaseOutcome::DeadLetter {
+                    detail: "POST http://127.0.0.1:1/ → connection refused".to_owned(),
+                    reason: "10 attempts failed; the last: connection refused".to_owned(),
+                },
+                at(4),
+            )
+            .await
+            .expect("settle")
+    );
+    let three = get(store, 3).await;
+    assert_eq!(
+        (three.state, three.lease_until),
+        (DeliveryState::DeadLetter, None)
+    );
+    assert_eq!(
+        journal_kinds(store, 3).await[2..],
+        [JournalKind::PushAttempt, JournalKind::DeadLettered]
+    );
+    assert_eq!(
+        lease_id(store, pushing(at(1000))).await,
+        Some(mid(4)),
+        "4's lease ran out"
+    );
+    assert_eq!(
+        lease_id(store, pushing(at(1000))).await,
+        None,
+        "a dead letter is not leased"
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1000))).await,
+        Some(mid(2)),
+        "2's poll lease ran out"
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1000))).await,
+        None,
+        "a dead letter is not polled either"
+    );
+    assert_eq!(
+        depths(store, "R").await.iter().map(|d| d.2).sum::<u64>(),
+        2,
+        "2 and 4 are pending; 1 is acknowledged, 3 dead"
+    );
+    let all = store
+        .dead_letters(DeadLetterQuery::default())
+        .await
+        .expect("dead_letters");
+    assert_eq!(all.len(), 1);
+    let letter = &all[0];
+    assert_eq!(letter.id, mid(3));
+    assert_eq!(
+        (letter.sender.as_str(), letter.recipient.as_str()),
+        ("S", "R")
+    );
+    assert_eq!(letter.kind, MessageKind::Request);
+    assert_eq!(letter.vs_id, three.message.vs_id);
+    assert_eq!(letter.message_type, three.message.message_type);
+    assert_eq!(letter.sent_at, three.message.sent_at);
+    assert_eq!((letter.dead_at, letter.attempts), (at(4), 1));
+    assert_eq!(
+        letter.reason,
+        "10 attempts failed; the last: connection refused"
+    );
+    for (query, found) in [
+        (
+            DeadLetterQuery {
+                recipient: Some(mn("S")),
+                ..DeadLetterQuery::default()
+            },
+            0,
+        ),
+        (
+            DeadLetterQuery {
+                recipient: Some(mn("R")),
+                sender: Some(mn("S")),
+                ..DeadLetterQuery::default()
+            },
+            1,
+        ),
+        (
+            DeadLetterQuery {
+                vs_id: Some("other".to_owned()),
+                ..DeadLetterQuery::default()
+            },
+            0,
+        ),
+        (
+            DeadLetterQuery {
+                id: Some(mid(1)),
+                ..DeadLetterQuery::default()
+            },
+            0,
+        ),
+        (
+            DeadLetterQuery {
+                dead_from: Some(at(4)),
+                dead_to: Some(at(5)),
+                ..DeadLetterQuery::default()
+            },
+            1,
+        ),
+        (
+            DeadLetterQuery {
+                dead_to: Some(at(4)),
+                ..DeadLetterQuery::default()
+            },
+            0,
+        ),
+        (
+            DeadLetterQuery {
+                before_seq: Some(letter.seq),
+                ..DeadLetterQuery::default()
+            },
+            0,
+        ),
+    ] {
+        assert_eq!(
+            store
+                .dead_letters(query.clone())
+                .await
+                .expect("dead_letters")
+                .len(),
+            found,
+            "{query:?}"
+        );
+    }
+    assert_eq!(
+        store
+            .replay_dead_letters(
+                DeadLetterQuery {
+                    recipient: Some(mn("S")),
+                    ..DeadLetterQuery::default()
+                },
+                None,
+                at(5),
+            )
+            .await
+            .expect("replay"),
+        0
+    );
+    assert_eq!(
+        store
+            .replay_dead_letters(
+                DeadLetterQuery {
+                    id: Some(mid(3)),
+                    limit: 0,
+                    ..DeadLetterQuery::default()
+                },
+                Some("admin".to_owned()),
+                at(6),
+            )
+            .await
+            .expect("replay"),
+        1
+    );
+    let three = get(store, 3).await;
+    assert_eq!(
+        (three.state, three.delivery_count, three.first_delivered_at),
+        (DeliveryState::Queued, 0, None)
+    );
+    let replayed = store.journal(&mid(3)).await.expect("journal");
+    let last = replayed.last().expect("events");
+    assert_eq!(
+        (last.kind, last.actor.as_deref(), last.at),
+        (JournalKind::Replayed, Some("admin"), at(6))
+    );
+    assert!(
+        store
+            .dead_letters(DeadLetterQuery::default())
+            .await
+            .expect("dead_letters")
+            .is_empty()
+    );
+    let back = lease(store, pushing(at(7))).await.expect("replayed");
+    assert_eq!((back.message.id, back.delivery_count), (mid(3), 1));
+    assert_eq!(depths(store, "R").await.iter().map(|d| d.2).sum::<u64>(), 3);
 }
 
 /// `settle_lease`: a released lease makes the message available at once, in its place (same

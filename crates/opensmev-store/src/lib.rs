@@ -40,11 +40,13 @@ mod access;
 mod cabinet;
 mod cases;
 pub mod copy;
+mod dead;
 mod search;
 
 pub use access::{Account, AuditEntry, AuditQuery, NewAuditEntry, TokenRecord};
 pub use cabinet::{Draft, LoginFailures, WebSession};
 pub use cases::{Case, CaseChange, CaseEvent, CaseQuery, Settings};
+pub use dead::{DeadLetter, DeadLetterQuery, PushAck, dead_letter_mark};
 pub use search::{MessageQuery, MessageSummary};
 
 use std::fmt::Debug;
@@ -207,6 +209,9 @@ pub enum DeliveryState {
     /// The bus cannot build an answer that carries it, ever: taken out of the queue for good
     /// ([`Store::settle_lease`] with [`LeaseOutcome::Undeliverable`]).
     Undeliverable,
+    /// Push delivery gave up ([`LeaseOutcome::DeadLetter`]): out of the queue, kept in the
+    /// dead-letter queue until replayed ([`Store::replay_dead_letters`]).
+    DeadLetter,
 }
 
 impl DeliveryState {
@@ -218,6 +223,7 @@ impl DeliveryState {
             DeliveryState::Acked => "acked",
             DeliveryState::Expired => "expired",
             DeliveryState::Undeliverable => "undeliverable",
+            DeliveryState::DeadLetter => "dead",
         }
     }
 
@@ -229,6 +235,7 @@ impl DeliveryState {
             DeliveryState::Acked,
             DeliveryState::Expired,
             DeliveryState::Undeliverable,
+            DeliveryState::DeadLetter,
         ]
         .into_iter()
         .find(|s| s.code() == code)
@@ -302,6 +309,10 @@ pub struct LeaseRequest {
     pub lease: Duration,
     /// Now.
     pub now: OffsetDateTime,
+    /// A lease for push delivery: only messages accepted for push
+    /// ([`NewMessage::delivery_mode`] `Push`), whatever node they are bound to (`node_id` is not
+    /// looked at). A poll (`false`) takes messages of either mode.
+    pub push: bool,
 }
 
 /// What becomes of a lease whose message could not be handed out ([`Store::settle_lease`]).
@@ -318,6 +329,33 @@ pub enum LeaseOutcome {
         reason: String,
         /// The status details for the sender.
         notice: String,
+    },
+    /// A push attempt was taken by the recipient's endpoint: a [`JournalKind::PushAttempt`]
+    /// event with `detail`; with `ack`, acknowledged in the same transaction as by
+    /// [`Store::ack`] with `accepted = true` (the status and notice given); without, the lease
+    /// stays as it is, for the recipient to acknowledge itself.
+    Pushed {
+        /// The attempt's endpoint, outcome and latency.
+        detail: String,
+        /// The acknowledgement on the recipient's behalf, if the push counts as one.
+        ack: Option<PushAck>,
+    },
+    /// A push attempt failed and another is due after `until`: the lease is kept until then (the
+    /// message comes back as a lapsed lease), with a [`JournalKind::PushAttempt`] event.
+    Retry {
+        /// The attempt's endpoint, outcome and latency.
+        detail: String,
+        /// When the lease ends.
+        until: OffsetDateTime,
+    },
+    /// A push attempt failed and no other will be made: [`DeliveryState::DeadLetter`], a
+    /// [`JournalKind::PushAttempt`] event with `detail` and a [`JournalKind::DeadLettered`] event
+    /// with `reason`. The sender is not notified: the letter may be replayed.
+    DeadLetter {
+        /// The attempt's endpoint, outcome and latency.
+        detail: String,
+        /// Why delivery gave up (kept with the dead letter).
+        reason: String,
     },
 }
 
@@ -390,6 +428,13 @@ pub enum JournalKind {
     Released,
     /// It can never be delivered and left the queue (the detail says why).
     Undeliverable,
+    /// A push attempt ended: the detail gives the endpoint, the outcome and the latency
+    /// (`attempt` is the lease's delivery count).
+    PushAttempt,
+    /// Push delivery gave up: it left the queue for the dead-letter queue (the detail says why).
+    DeadLettered,
+    /// A dead letter was queued again (`actor`: who asked).
+    Replayed,
 }
 
 impl JournalKind {
@@ -406,6 +451,9 @@ impl JournalKind {
             JournalKind::StatusChanged => "status",
             JournalKind::Released => "released",
             JournalKind::Undeliverable => "undeliverable",
+            JournalKind::PushAttempt => "push",
+            JournalKind::DeadLettered => "dead-letter",
+            JournalKind::Replayed => "replayed",
         }
     }
 
@@ -422,6 +470,9 @@ impl JournalKind {
             JournalKind::StatusChanged,
             JournalKind::Released,
             JournalKind::Undeliverable,
+            JournalKind::PushAttempt,
+            JournalKind::DeadLettered,
+            JournalKind::Replayed,
         ]
         .into_iter()
         .find(|k| k.code() == code)
@@ -882,6 +933,20 @@ pub trait Store: Send + Sync + Debug {
         since: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<MessageSummary>, StoreError>;
+
+    /// Dead letters matching `query`, newest (highest `seq`) first.
+    async fn dead_letters(&self, query: DeadLetterQuery) -> Result<Vec<DeadLetter>, StoreError>;
+
+    /// Queues every dead letter matching `query` (its `limit` and `before_seq` ignored) again:
+    /// queued, with no lease, its delivery count and first delivery time cleared (a new round
+    /// of attempts), a [`JournalKind::Replayed`] event by `actor`, its queue signalled. The
+    /// recipient's quota is not checked. Returns how many were replayed.
+    async fn replay_dead_letters(
+        &self,
+        query: DeadLetterQuery,
+        actor: Option<String>,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
 
     /// Records `key` as done at `at` (a notification sent, say): `true` the first time, `false`
     /// when it was recorded already (by any node).

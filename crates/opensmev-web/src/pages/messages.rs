@@ -462,6 +462,9 @@ fn event_text(kind: opensmev_store::JournalKind, lang: Lang) -> &'static str {
         J::StatusChanged => ("изменён статус", "status changed"),
         J::Expired => ("истёк срок (EOL)", "expired (EOL)"),
         J::Undeliverable => ("недоставляемо", "undeliverable"),
+        J::PushAttempt => ("попытка отправки получателю", "push attempt"),
+        J::DeadLettered => ("в очереди недоставленных", "dead-lettered"),
+        J::Replayed => ("отправлено повторно из недоставленных", "replayed"),
     };
     if lang == Lang::Ru { ru } else { en }
 }
