@@ -804,6 +804,10 @@ pub(crate) struct GrantIn {
     /// Last day in force (YYYY-MM-DD, UTC, inclusive; absent: for ever).
     #[serde(default)]
     valid_to: Option<String>,
+    /// The priority (0–9) of the consumer's requests of this kind, over the kind's.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 9)]
+    priority: Option<u8>,
 }
 
 /// Adds a grant (admin). The answer's `id` names it.
@@ -841,6 +845,7 @@ pub(crate) async fn add_grant(
                 basis_ref: given.basis_ref,
                 valid_from: given.valid_from,
                 valid_to: given.valid_to,
+                priority: given.priority,
             },
         )
         .await?;
@@ -902,6 +907,25 @@ pub(crate) struct KindAdminOut {
     files: Vec<String>,
     /// The entry points: the request's file, then the responses' file (none without XSD).
     entry_points: Vec<String>,
+    /// The priority (0–9) of its requests.
+    priority: u8,
+    /// Its delegation rules, in order.
+    delegate: Vec<DelegationIo>,
+}
+
+/// A delegation rule: requests of the kind — every one, or those whose field `path` (an element
+/// path over the sender's data, e.g. `//Region`) equals `equals` — go to system `to`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DelegationIo {
+    /// The system the requests go to.
+    to: String,
+    /// The field looked at (absent: every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    /// The value it must have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    equals: Option<String>,
 }
 
 /// The kinds of information with their XSD sets (admin, operator, auditor).
@@ -951,6 +975,17 @@ pub(crate) async fn list_kinds(
                     vec![request, response]
                 })
                 .unwrap_or_default(),
+            priority: k.extras.priority.unwrap_or(0),
+            delegate: k
+                .extras
+                .delegate
+                .iter()
+                .map(|r| DelegationIo {
+                    to: r.to.clone(),
+                    path: r.path.clone(),
+                    equals: r.equals.clone(),
+                })
+                .collect(),
         })
         .collect();
     Ok(listed(&state, &out))
@@ -1262,6 +1297,8 @@ pub(crate) async fn put_kind(
                 request_entry: fields.request_entry,
                 response_entry: fields.response_entry,
                 print_form: fields.print_form,
+                priority: None,
+                delegate: None,
                 status,
                 sunset: fields.sunset.map(Some),
                 successor: fields.successor.map(Some),
@@ -1293,6 +1330,14 @@ pub(crate) struct KindPatch {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     successor: Option<Option<String>>,
+    /// The priority (0–9) of its requests and their answers in the queues; `null` clears it
+    /// (0).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 9)]
+    priority: Option<Option<u8>>,
+    /// Its delegation rules, replacing the present ones (`[]` removes them).
+    #[serde(default)]
+    delegate: Option<Vec<DelegationIo>>,
 }
 
 /// A status as given.
@@ -1304,7 +1349,8 @@ pub(crate) enum KindStatusIn {
     Retired,
 }
 
-/// Changes a kind's title, version, status, sunset date or successor (admin).
+/// Changes a kind's title, version, status, sunset date, successor, priority or delegation
+/// rules (admin).
 #[utoipa::path(patch, path = "/api/v1/registry/kinds/{id}", tag = "registry",
     params(("id" = String, Path, description = "The kind's id"),
         ("If-Match" = Option<String>, Header, description = "The registry version the change is based on")),
@@ -1349,6 +1395,17 @@ pub(crate) async fn patch_kind(
                 }),
                 sunset: given.sunset,
                 successor: given.successor,
+                priority: given.priority,
+                delegate: given.delegate.map(|rules| {
+                    rules
+                        .into_iter()
+                        .map(|r| opensmev_core::registry::DelegationRule {
+                            to: r.to,
+                            path: r.path,
+                            equals: r.equals,
+                        })
+                        .collect()
+                }),
                 ..KindChange::default()
             },
         )

@@ -15,6 +15,7 @@
 
 mod access;
 mod admin;
+mod batch;
 mod body;
 mod cabinet;
 mod delivery;
@@ -348,7 +349,7 @@ impl utoipa::Modify for SecurityAddon {
         cabinet::get_settings, cabinet::put_settings, cabinet::list, cabinet::show, cabinet::reassign,
         cabinet::get_prefs, cabinet::put_prefs,
         delivery::list, delivery::replay, delivery::get_settings, delivery::put_settings,
-        delivery::delete_settings,
+        delivery::delete_settings, batch::send, batch::show,
     ),
     components(schemas(Problem, ProblemItem, Health, HealthCheck)),
     tags(
@@ -401,6 +402,7 @@ pub fn router(state: ApiState) -> Router {
         .merge(admin::routes())
         .merge(cabinet::routes())
         .merge(delivery::routes())
+        .merge(batch::routes())
         .method_not_allowed_fallback(extract::method_not_allowed)
         .fallback(api_not_found)
         .with_state(state.clone());

@@ -43,7 +43,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 }
 
 /// The caller of an IS token (401/403 otherwise).
-fn caller(state: &ApiState, auth: &Authenticated) -> Result<Caller, Problem> {
+pub(crate) fn caller(state: &ApiState, auth: &Authenticated) -> Result<Caller, Problem> {
     auth.may(state, Action::WorkAsOwn)?;
     // Allowed only to a principal of role `is`, which names its system.
     let system =
@@ -93,7 +93,11 @@ async fn read_body(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<
 }
 
 /// A body that must be JSON, read as [`read_body`] reads it: XML or a form is 415.
-async fn read_json(state: &ApiState, headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+pub(crate) async fn read_json(
+    state: &ApiState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Problem> {
     match read_body(state, headers, body).await? {
         Given::Json(bytes) => Ok(bytes),
         Given::Xml(_) | Given::Form(_) => Err(Problem::unsupported_media_type(
@@ -147,7 +151,7 @@ pub(crate) struct AttachmentIn {
 /// Business content given in JSON (the content fields of [`SendRequestBody`] and
 /// [`SendResponseBody`]).
 #[derive(Debug)]
-struct ContentIn {
+pub(crate) struct ContentIn {
     business_xml: String,
     personal_signature_xml: Option<String>,
     attachments: Vec<AttachmentIn>,
@@ -180,6 +184,11 @@ pub(crate) struct SendOptions {
     /// `TestMessage` (requests).
     #[serde(default)]
     test_message: Option<bool>,
+    /// Priority 0–9 (requests; higher first in the provider's queue, and for its answer): over
+    /// the grant's and the kind's.
+    #[serde(default)]
+    #[param(minimum = 0, maximum = 9)]
+    priority: Option<u8>,
 }
 
 /// A request to send, in JSON: the content and the options of [`SendOptions`].
@@ -219,10 +228,15 @@ pub(crate) struct SendRequestBody {
     /// `TestMessage`.
     #[serde(default)]
     test_message: Option<bool>,
+    /// Priority 0–9 (higher first in the provider's queue, and for the answer): over the
+    /// grant's and the kind's.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 9)]
+    priority: Option<u8>,
 }
 
 impl SendRequestBody {
-    fn split(self) -> (ContentIn, SendOptions) {
+    pub(crate) fn split(self) -> (ContentIn, SendOptions) {
         (
             ContentIn {
                 business_xml: self.business_xml,
@@ -237,6 +251,7 @@ impl SendRequestBody {
                 node_id: self.node_id,
                 eol: self.eol,
                 test_message: self.test_message,
+                priority: self.priority,
             },
         )
     }
@@ -396,7 +411,7 @@ fn attachments_of(given: Vec<AttachmentIn>) -> Result<Vec<OutgoingAttachment>, P
         .collect()
 }
 
-fn content_of(given: ContentIn) -> Result<OutgoingContent, Problem> {
+pub(crate) fn content_of(given: ContentIn) -> Result<OutgoingContent, Problem> {
     Ok(OutgoingContent {
         business_xml: given.business_xml,
         personal_signature_xml: given.personal_signature_xml,
@@ -404,12 +419,18 @@ fn content_of(given: ContentIn) -> Result<OutgoingContent, Problem> {
     })
 }
 
-fn request_of(
+pub(crate) fn request_of(
     version: SchemaVersion,
     options: SendOptions,
     content: OutgoingContent,
 ) -> Result<OutgoingRequest, Problem> {
     let eol = parse_optional_time("eol", options.eol.as_deref())?;
+    let priority = match options.priority {
+        Some(p) if p > opensmev_core::registry::MAX_PRIORITY => {
+            return Err(Problem::invalid_field("priority", "0–9"));
+        }
+        p => p,
+    };
     Ok(OutgoingRequest {
         version,
         message_id: options.message_id,
@@ -419,6 +440,7 @@ fn request_of(
         node_id: options.node_id,
         eol,
         test_message: options.test_message.unwrap_or(false),
+        priority,
         content,
     })
 }
@@ -544,6 +566,12 @@ pub(crate) async fn send_request(
                 node_id: fields.remove("node_id"),
                 eol: fields.remove("eol"),
                 test_message,
+                priority: match fields.remove("priority") {
+                    None => None,
+                    Some(text) => Some(text.parse().map_err(|_| {
+                        Problem::invalid_field("priority", format!("«{text}» is not 0–9"))
+                    })?),
+                },
             };
             request_of(version, options, form.content)?
         }
@@ -565,6 +593,7 @@ fn query_is_empty(q: &SendOptions) -> bool {
         && q.node_id.is_none()
         && q.eol.is_none()
         && q.test_message.is_none()
+        && q.priority.is_none()
 }
 
 fn request_id(text: &str) -> Result<MessageId, Problem> {

@@ -80,6 +80,7 @@ async fn populate(store: &dyn Store, scratch: &std::path::Path) {
                 lease: Duration::seconds(60),
                 now: at(10 + i),
                 push: false,
+                fair_first: false,
             })
             .await
             .unwrap()

@@ -231,6 +231,10 @@ pub struct KindChange {
     /// The file of the set that holds the kind's print form (XSLT); `None` keeps the kind's (or
     /// none, when the files change).
     pub print_form: Option<String>,
+    /// Priority 0–9 of its requests; `None` keeps the kind's (`Some(None)` clears it).
+    pub priority: Option<Option<u8>>,
+    /// Its delegation rules; `None` keeps the kind's (`Some(vec![])` clears them).
+    pub delegate: Option<Vec<crate::registry::DelegationRule>>,
     /// Status (a new kind: active).
     pub status: Option<KindStatus>,
     /// Sunset date `YYYY-MM-DD` (`Some(None)` clears it).
@@ -931,6 +935,11 @@ impl Bus {
                     request_entry: change.request_entry.clone(),
                     response_entry: change.response_entry.clone(),
                     print_form: change.print_form.clone(),
+                    priority: change.priority.unwrap_or(old_extras.priority),
+                    delegate: change
+                        .delegate
+                        .clone()
+                        .unwrap_or_else(|| old_extras.delegate.clone()),
                 }
             } else {
                 KindExtras {
@@ -943,6 +952,11 @@ impl Bus {
                         .clone()
                         .or(old_extras.response_entry.clone()),
                     print_form: change.print_form.clone().or(old_extras.print_form.clone()),
+                    priority: change.priority.unwrap_or(old_extras.priority),
+                    delegate: change
+                        .delegate
+                        .clone()
+                        .unwrap_or_else(|| old_extras.delegate.clone()),
                 }
             };
             if parse_clark(&entry.request).is_none() {

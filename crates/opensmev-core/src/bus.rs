@@ -259,6 +259,19 @@ fn mode_for(system: &InformationSystem, vs_id: &str) -> DeliveryMode {
         .map_or(DeliveryMode::Poll, |d| d.mode_of(vs_id))
 }
 
+/// One lease in this many of a queue takes the first message in fair order whatever its
+/// priority (see [`Bus::fair_turn`]).
+pub const FAIR_EVERY: u32 = 10;
+
+/// `sender`'s share of `system`'s queues (its delivery settings' `shares`; 1 when not named).
+fn share_of(system: &InformationSystem, sender: &Mnemonic) -> u32 {
+    system
+        .delivery
+        .as_deref()
+        .and_then(|d| d.shares.get(sender.as_str()).copied())
+        .unwrap_or(1)
+}
+
 /// Pollers waiting on empty queues (long polling), by queue (recipient and kind) and by the
 /// `NodeID` they poll as. Queuing a message wakes the waiters that could take it — those of its
 /// target node, or all of the queue's for a message bound to no node — which then try to lease
@@ -409,6 +422,8 @@ pub struct SendRequestInput<'d, 'a> {
     pub attachments: AttachmentsInput,
     /// The sender's own id for the message (integration API; unique per sender).
     pub client_id: Option<String>,
+    /// The message's own priority (0–9, integration API), over its grant's and its kind's.
+    pub priority: Option<Priority>,
 }
 
 /// What a response carries.
@@ -588,6 +603,8 @@ pub struct Bus {
     /// Keys the bus holds on behalf of information systems (server-side signing).
     keys: Option<Arc<dyn opensmev_crypto::KeyStore>>,
     pub(crate) denials: crate::auth::Denials,
+    /// Leases per queue on this node, for [`Bus::fair_turn`].
+    turns: Mutex<HashMap<(Mnemonic, MessageKind), u32>>,
 }
 
 fn issue(text: IssueText) -> BusError {
@@ -624,7 +641,22 @@ impl Bus {
             replays: ReplayCache::default(),
             keys: None,
             denials: crate::auth::Denials::default(),
+            turns: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether this lease of `recipient`'s `kind` queue is a fair-first one
+    /// ([`opensmev_store::LeaseRequest::fair_first`]): every [`FAIR_EVERY`]th of the queue on
+    /// this node, so that low priorities progress under a stream of high ones.
+    pub(crate) fn fair_turn(&self, recipient: &Mnemonic, kind: MessageKind) -> bool {
+        let mut turns = self.turns.lock().unwrap_or_else(|e| e.into_inner());
+        if turns.len() > 100_000 {
+            // Bounded (one entry per queue ever leased); starting the count again is harmless.
+            turns.clear();
+        }
+        let turn = turns.entry((recipient.clone(), kind)).or_insert(0);
+        *turn = (*turn + 1) % FAIR_EVERY;
+        *turn == 0
     }
 
     /// The bus with the keys it holds for information systems (server-side signing through the
@@ -1075,10 +1107,7 @@ impl Bus {
         {
             return Err(BusError::EndOfLifeReached(eol.to_string()));
         }
-        if registry
-            .grant(&caller.system.mnemonic, &kind.entry.id, now)
-            .is_none()
-        {
+        let Some(grant) = registry.grant(&caller.system.mnemonic, &kind.entry.id, now) else {
             return Err(BusError::AccessDenied {
                 system: caller.system.mnemonic.to_string(),
                 kind: kind.entry.id.clone(),
@@ -1097,13 +1126,35 @@ impl Bus {
                     today: now.date().to_string(),
                 },
             });
-        }
-        let recipient = registry.system(&kind.provider).cloned().ok_or_else(|| {
-            BusError::RecipientIsNotFound(Recipient::SystemGone(kind.provider.to_string()))
+        };
+        // The message's own priority, else its grant's, else its kind's.
+        let priority = input
+            .priority
+            .or(grant.entry.priority.map(Priority))
+            .or(kind.extras.priority.map(Priority))
+            .unwrap_or_default();
+        let (sender_data, sender_signature) = Self::signed_data(&input.signed);
+        // The kind's provider, or the system a delegation rule hands the request to.
+        let delegate = kind
+            .extras
+            .delegate
+            .iter()
+            .find(|rule| rule.matches(&sender_data));
+        let to = match delegate {
+            Some(rule) => Mnemonic::parse(&rule.to).map_err(|_| {
+                BusError::RecipientIsNotFound(Recipient::SystemGone(rule.to.clone()))
+            })?,
+            None => kind.provider.clone(),
+        };
+        let recipient = registry.system(&to).cloned().ok_or_else(|| {
+            BusError::RecipientIsNotFound(Recipient::SystemGone(to.to_string()))
         })?;
+        if delegate.is_some() {
+            tracing::info!(message_id = %id, kind = %kind.entry.id, provider = %kind.provider,
+                delegate = %to, "a request is delegated");
+        }
         Self::validate_content(&kind, &content)?;
         let attachments = self.check_attachments(&input.attachments)?;
-        let (sender_data, sender_signature) = Self::signed_data(&input.signed);
         let message = NewMessage {
             id: id.clone(),
             kind: MessageKind::Request,
@@ -1112,7 +1163,8 @@ impl Bus {
             message_type: root,
             vs_id: kind.entry.id.clone(),
             version: input.signed.version,
-            priority: Priority::default(),
+            priority,
+            share: share_of(&recipient, &caller.system.mnemonic),
             delivery_mode: mode_for(&recipient, &kind.entry.id),
             test_message: input.test_message,
             node_id: input.node_id.clone(),
@@ -1225,6 +1277,7 @@ impl Bus {
             vs_id: kind.entry.id.clone(),
             version: input.signed.version,
             priority: request.message.priority,
+            share: share_of(&consumer, &caller.system.mnemonic),
             delivery_mode: mode_for(&consumer, &kind.entry.id),
             test_message: request.message.test_message,
             node_id: None,
@@ -1359,6 +1412,7 @@ impl Bus {
                 lease: self.config.lease,
                 now: self.now(),
                 push: false,
+                fair_first: self.fair_turn(&caller.system.mnemonic, kind),
             };
             if let Some(message) = self.store.lease_next(request).await? {
                 let id = message.message.id.clone();

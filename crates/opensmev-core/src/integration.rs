@@ -66,6 +66,8 @@ pub struct OutgoingRequest {
     pub eol: Option<OffsetDateTime>,
     /// `TestMessage`.
     pub test_message: bool,
+    /// The message's own priority (0–9), over its grant's and its kind's.
+    pub priority: Option<u8>,
     /// The content.
     pub content: OutgoingContent,
 }
@@ -308,6 +310,7 @@ impl Bus {
             content: data.content.root,
             attachments: attachments_input(&data.attachment_headers, request.content.attachments),
             client_id: request.client_id,
+            priority: request.priority.map(opensmev_types::Priority),
         };
         let accepted = self.send_request(input).await?;
         Self::check_sender(caller, &accepted)?;

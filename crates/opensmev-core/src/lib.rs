@@ -12,6 +12,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod batch;
 pub mod cases;
 pub mod delivery;
 pub mod integration;
@@ -26,9 +27,9 @@ mod bus;
 mod error;
 
 pub use bus::{
-    Accepted, AckInput, AttachmentsInput, Bus, BusConfig, Caller, Clock, HandOutError, ManualClock,
-    PollInput, PollSpec, ReplyToken, ResponseBody, SendRequestInput, SendResponseInput, Signed,
-    StatusInput, SystemClock,
+    Accepted, AckInput, AttachmentsInput, Bus, BusConfig, Caller, Clock, FAIR_EVERY, HandOutError,
+    ManualClock, PollInput, PollSpec, ReplyToken, ResponseBody, SendRequestInput,
+    SendResponseInput, Signed, StatusInput, SystemClock,
 };
 pub use error::{
     BusError, ContentIssue, GrantPeriods, IssueText, Miscoordination, Recipient, Unsupported,

@@ -105,6 +105,11 @@ pub struct DeliverySettings {
     /// The longest back-off (default 300 000 ms).
     #[serde(default = "defaults::backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// The senders' shares of the IS's queues (mnemonic → weight 1–1000; default 1): among
+    /// messages of one priority, senders that keep a queue busy are served in proportion to
+    /// their shares — for polls and pushes alike.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shares: BTreeMap<String, u32>,
     /// Consecutive failures of the endpoint that open its circuit breaker (default 5).
     #[serde(default = "defaults::breaker_failures")]
     pub breaker_failures: u32,
@@ -163,6 +168,7 @@ impl Default for DeliverySettings {
             max_age_s: defaults::max_age_s(),
             backoff_initial_ms: defaults::backoff_initial_ms(),
             backoff_max_ms: defaults::backoff_max_ms(),
+            shares: BTreeMap::new(),
             breaker_failures: defaults::breaker_failures(),
             breaker_open_ms: defaults::breaker_open_ms(),
         }
@@ -196,6 +202,11 @@ impl DeliverySettings {
                 }
                 Some(_) => {}
             }
+        }
+        if let Some((sender, share)) = self.shares.iter().find(|(_, w)| !(1..=1000).contains(*w)) {
+            return bad(format!(
+                "shares: {sender} = {share}, a share must be 1 to 1000"
+            ));
         }
         if SchemaVersion::parse(&self.soap_version).is_none() {
             return bad(format!(
@@ -329,6 +340,7 @@ impl Bus {
             lease: time::Duration::try_from(lease).unwrap_or(time::Duration::MAX),
             now: self.now(),
             push: true,
+            fair_first: self.fair_turn(recipient, kind),
         };
         Ok(self.store().lease_next(request).await?)
     }

@@ -104,6 +104,12 @@ pub const REQUEST_ENTRY_KEY: &str = "request_entry";
 pub const RESPONSE_ENTRY_KEY: &str = "response_entry";
 /// The key of a `[[kinds]]` entry that names the file of its set holding its print form (XSLT).
 pub const PRINT_FORM_KEY: &str = "print_form";
+/// The key of a `[[kinds]]` entry that lists its delegation rules (`[[kinds.delegate]]`).
+pub const DELEGATE_KEY: &str = "delegate";
+/// The key of a `[[kinds]]` entry that gives its priority (0–9).
+pub const PRIORITY_KEY: &str = "priority";
+/// The highest priority.
+pub const MAX_PRIORITY: u8 = 9;
 
 /// A certificate of an IS being replaced (rotation with an overlap window): it still identifies
 /// the IS until `until`, and from that instant on it is refused as unregistered, with a reason
@@ -139,6 +145,40 @@ pub struct KindExtras {
     pub response_entry: Option<String>,
     /// The file that holds the kind's print form (an XSLT stylesheet rendering its content).
     pub print_form: Option<String>,
+    /// The priority (0–9, default 0) of its requests (and their answers) in the queues.
+    pub priority: Option<u8>,
+    /// Delegation: rules that hand its requests to another system instead of its provider.
+    pub delegate: Vec<DelegationRule>,
+}
+
+/// A delegation rule of a kind (`[[kinds.delegate]]`): its requests — every one, or those whose
+/// field `path` (an element path over the sender's data, as in the cabinet's rules: `//Region`)
+/// equals `equals` — go to system `to` instead of the kind's provider; `to` answers them, and
+/// the answers go back to the consumer as from any provider. The first rule that matches wins.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegationRule {
+    /// The system the requests go to (pushed or polled as its settings say).
+    pub to: String,
+    /// The field looked at (absent: every request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The value it must have (trimmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub equals: Option<String>,
+}
+
+impl DelegationRule {
+    /// Whether a request with the sender's data `sender_data` is delegated by this rule.
+    pub fn matches(&self, sender_data: &str) -> bool {
+        let (Some(path), Some(equals)) = (&self.path, &self.equals) else {
+            return self.path.is_none();
+        };
+        crate::cases::Path::parse(path)
+            .ok()
+            .and_then(|p| p.value_in(sender_data))
+            .is_some_and(|v| v == *equals)
+    }
 }
 
 impl SystemExtras {
@@ -151,7 +191,11 @@ impl SystemExtras {
 
 impl KindExtras {
     fn is_empty(&self) -> bool {
-        self.request_entry.is_none() && self.response_entry.is_none() && self.print_form.is_none()
+        self.request_entry.is_none()
+            && self.response_entry.is_none()
+            && self.print_form.is_none()
+            && self.priority.is_none()
+            && self.delegate.is_empty()
     }
 }
 
@@ -232,6 +276,9 @@ pub struct GrantEntry {
     /// Last day of validity (`YYYY-MM-DD`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<String>,
+    /// The priority (0–9) of the consumer's requests of this kind, over the kind's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
 }
 
 /// The registry file.
@@ -475,6 +522,35 @@ impl Registry {
             return Err(err(format!(
                 "{REQUEST_ENTRY_KEY}, {RESPONSE_ENTRY_KEY} or {PRINT_FORM_KEY} is given for \
                  {unknown}, which is not a registered kind"
+            )));
+        }
+        for (id, extras) in &document.kinds {
+            for rule in &extras.delegate {
+                if !file.systems.iter().any(|s| s.mnemonic == rule.to) {
+                    return Err(err(format!(
+                        "kind {id}: {DELEGATE_KEY} to {}, which is not a registered system",
+                        rule.to
+                    )));
+                }
+                if rule.path.is_some() != rule.equals.is_some() {
+                    return Err(err(format!(
+                        "kind {id}: a {DELEGATE_KEY} rule gives path and equals together, or \
+                         neither (every request)"
+                    )));
+                }
+                if let Some(path) = &rule.path {
+                    crate::cases::Path::parse(path)
+                        .map_err(|e| err(format!("kind {id}: {DELEGATE_KEY} path {e}")))?;
+                }
+            }
+        }
+        if let Some((id, _)) = document
+            .kinds
+            .iter()
+            .find(|(_, e)| e.priority.is_some_and(|p| p > MAX_PRIORITY))
+        {
+            return Err(err(format!(
+                "kind {id}: {PRIORITY_KEY} must be an integer from 0 to {MAX_PRIORITY}"
             )));
         }
         let participants: HashMap<&str, &Participant> = file
@@ -725,6 +801,12 @@ impl Registry {
             if !kinds.contains_key(&entry.kind) {
                 return Err(err(format!("grant: kind {} is not registered", entry.kind)));
             }
+            if entry.priority.is_some_and(|p| p > MAX_PRIORITY) {
+                return Err(err(format!(
+                    "grant of {} to {}: priority must be from 0 to {MAX_PRIORITY}",
+                    entry.kind, entry.consumer
+                )));
+            }
             let grant = Grant {
                 entry: entry.clone(),
                 valid_from: entry
@@ -912,8 +994,10 @@ impl Registry {
     }
 }
 
-const EXTRA_KEYS: [&str; 6] = [
+const EXTRA_KEYS: [&str; 8] = [
     DELIVERY_KEY,
+    DELEGATE_KEY,
+    PRIORITY_KEY,
     TRANSFORM_VARIANT_KEY,
     RETIRING_CERTIFICATES_KEY,
     REQUEST_ENTRY_KEY,
@@ -1010,6 +1094,17 @@ impl RegistryDocument {
                             entry.insert(k.to_owned(), toml::Value::String(v.clone()));
                         }
                     }
+                    if let Some(priority) = extras.priority {
+                        entry.insert(
+                            PRIORITY_KEY.to_owned(),
+                            toml::Value::Integer(i64::from(priority)),
+                        );
+                    }
+                    if !extras.delegate.is_empty()
+                        && let Ok(value) = toml::Value::try_from(&extras.delegate)
+                    {
+                        entry.insert(DELEGATE_KEY.to_owned(), value);
+                    }
                 }
             }
         }
@@ -1096,6 +1191,26 @@ fn take_kind_extras(
                 };
                 *slot = Some(name.to_owned());
             }
+        }
+        if let Some(value) = entry.remove(PRIORITY_KEY) {
+            let priority = value
+                .as_integer()
+                .and_then(|p| u8::try_from(p).ok())
+                .filter(|p| *p <= MAX_PRIORITY);
+            let Some(priority) = priority else {
+                return Err(err(format!(
+                    "kind {id}: {PRIORITY_KEY} must be an integer from 0 to {MAX_PRIORITY}"
+                )));
+            };
+            extras.priority = Some(priority);
+        }
+        if let Some(value) = entry.remove(DELEGATE_KEY) {
+            extras.delegate = value.try_into().map_err(|e| {
+                err(format!(
+                    "kind {id}: {DELEGATE_KEY} must be an array of tables with to, and path and \
+                     equals together ({e})"
+                ))
+            })?;
         }
         if !extras.is_empty() {
             out.insert(id, extras);

@@ -756,6 +756,7 @@ async fn grants_and_quotas() {
         basis_ref: Some("№ 1".into()),
         valid_from: Some("2026-01-01".into()),
         valid_to: Some("2026-12-31".into()),
+        priority: None,
     };
     let (_, id) = w.bus.add_grant(ADMIN, None, grant.clone()).await.unwrap();
     assert_eq!(id, grant_id(&grant));
@@ -790,6 +791,7 @@ async fn grants_and_quotas() {
         (
             GrantEntry {
                 valid_to: Some("2026-02-30".into()),
+                priority: None,
                 ..grant.clone()
             },
             "valid_to",

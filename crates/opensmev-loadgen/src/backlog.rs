@@ -94,6 +94,7 @@ fn message(n: u64, payload_bytes: usize) -> Result<NewMessage, LoadError> {
         vs_id: BENCH_UNSIGNED_KIND.to_owned(),
         version: SchemaVersion::V1_2,
         priority: Priority::default(),
+        share: 1,
         delivery_mode: DeliveryMode::Poll,
         test_message: false,
         node_id: None,

@@ -356,6 +356,7 @@ pub fn bench_registry(demo_dir: &Path) -> Result<String, LoadError> {
             basis_ref: None,
             valid_from: Some("2024-01-01".to_owned()),
             valid_to: None,
+            priority: None,
         });
     }
     toml::to_string_pretty(&file).map_err(|e| LoadError::Setup(format!("registry: {e}")))

@@ -215,6 +215,7 @@ pub fn registry(certificates: &[(&str, String)]) -> RegistryFile {
             basis_ref: Some("210-ФЗ ст. 7".to_owned()),
             valid_from: Some("2024-01-01".to_owned()),
             valid_to: None,
+            priority: None,
         })
         .collect();
     RegistryFile {

@@ -623,6 +623,7 @@ async fn handle(
                 content: data.content.root,
                 attachments,
                 client_id: None,
+                priority: None,
             };
             let accepted = bus.send_request(input).await?;
             let metadata = bus.metadata(&accepted.message, accepted.status);

@@ -1132,6 +1132,8 @@ const ENDPOINTS: &[(&str, &str, Allowed)] = &[
     ("post", "/api/v1/messages/{id}/ack", IS_ONLY),
     ("post", "/api/v1/statuses/next", IS_ONLY),
     ("get", "/api/v1/queues", IS_ONLY),
+    ("post", "/api/v1/batches", IS_ONLY),
+    ("get", "/api/v1/batches/{id}", IS_ONLY),
     ("get", "/api/v1/messages", EVERY_ROLE),
     ("get", "/api/v1/messages/{id}", EVERY_ROLE),
     (

@@ -210,6 +210,7 @@ async fn undeliverable_messages_leave_the_queue() {
         vs_id: VS.to_owned(),
         version: V12,
         priority: Priority(0),
+        share: 1,
         delivery_mode: DeliveryMode::Poll,
         test_message: true,
         node_id: None,

@@ -13,14 +13,17 @@
 //! * an enqueue's duplicate check is the unique indexes themselves (`INSERT … ON CONFLICT DO
 //!   NOTHING`, then the existing row is read: the loser of a race waits for the winner's commit
 //!   and reports it as a duplicate); its exact quota check runs under a transaction-scoped
-//!   advisory lock of the queue (recipient, kind), taken just before the pending counter is
-//!   raised, so concurrent enqueues into one queue cannot both take its last place;
+//!   advisory lock of the queue (recipient, kind), taken just before the delivery is written and
+//!   the pending counter raised, so concurrent enqueues into one queue cannot both take its last
+//!   place; the message's place in fair order (its delivery's start tag `vtime`, from the
+//!   queue's smallest queued tag and the senders' finish tags in `fair_tags`) is fixed under the
+//!   same lock, so enqueues into one queue on any node place their messages one at a time;
 //! * saving a registry version takes the advisory lock [`REGISTRY_LOCK`];
 //! * a sweep locks its job's row.
 //!
 //! Lock order, to keep deadlocks away: deliveries, then messages, then pending counters (sorted
 //! when several change in one transaction); the queue lock only ever precedes the pending counter
-//! of that queue. A deadlock that happens anyway is retried by the caller (`db::transaction!`).
+//! of that queue (and its `fair_tags` rows). A deadlock that happens anyway is retried by the caller (`db::transaction!`).
 //!
 //! Journal events carry the node the store was opened on (`node`) and who caused them (`actor`:
 //! the information system that sent, polled, acknowledged or answered; none for the bus's own
@@ -99,15 +102,16 @@ pub(crate) async fn enqueue<C: GenericClient>(
     let sent_at = stamp(m.sent_at)?;
     let eol = opt_stamp(m.eol)?;
     let priority = i16::from(m.priority.0);
+    let share = share_col(m)?;
     let inserted = query_opt(
         c,
         "enqueue: insert message",
         "INSERT INTO messages (id, kind, sender, recipient, type_ns, type_local, vs_id, version,
              priority, delivery_mode, test_message, node_id, target_node_id, eol,
              transaction_code, reference_message_id, original_message_id, reply_to, sent_at,
-             status, client_id)
+             status, client_id, share)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21)
+             $19, $20, $21, $22)
          ON CONFLICT DO NOTHING
          RETURNING seq",
         &[
@@ -132,6 +136,7 @@ pub(crate) async fn enqueue<C: GenericClient>(
             &sent_at,
             &status.code(),
             &m.client_id,
+            &share,
         ],
     )
     .await?;
@@ -162,25 +167,6 @@ pub(crate) async fn enqueue<C: GenericClient>(
         })?;
         blobs::write(c, seq, ord, attachment).await?;
     }
-    execute(
-        c,
-        "enqueue: insert delivery",
-        "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority,
-             target_node_id, eol, state, delivery_count, push)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9)",
-        &[
-            &seq,
-            &recipient,
-            &kind,
-            &m.message_type.ns,
-            &m.message_type.local,
-            &priority,
-            &m.target_node_id,
-            &eol,
-            &(m.delivery_mode == DeliveryMode::Push),
-        ],
-    )
-    .await?;
     journal_add(
         c,
         node,
@@ -224,7 +210,8 @@ pub(crate) async fn enqueue<C: GenericClient>(
         .await?;
     }
 
-    // The exact quota check, under the queue's lock (held until commit).
+    // The exact quota check and the message's place in fair order, under the queue's lock (held
+    // until commit): enqueues into one queue, on any node, place their messages one at a time.
     execute(
         c,
         "enqueue: lock the queue",
@@ -236,9 +223,95 @@ pub(crate) async fn enqueue<C: GenericClient>(
     if depth >= quota {
         return Ok(Enqueued::QueueFull { depth });
     }
+    let vtime = fair_place(c, recipient, kind, m.sender.as_str(), m.share).await?;
+    execute(
+        c,
+        "enqueue: insert delivery",
+        "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority,
+             target_node_id, eol, state, delivery_count, push, vtime)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'queued', 0, $9, $10)",
+        &[
+            &seq,
+            &recipient,
+            &kind,
+            &m.message_type.ns,
+            &m.message_type.local,
+            &priority,
+            &m.target_node_id,
+            &eol,
+            &(m.delivery_mode == DeliveryMode::Push),
+            &vtime,
+        ],
+    )
+    .await?;
     add_pending(c, recipient, kind, &m.message_type, 1).await?;
     notify(c, recipient, m.kind, m.target_node_id.as_deref()).await?;
     Ok(Enqueued::Accepted { seq })
+}
+
+/// `m`'s share as stored (`messages.share`, an `integer`).
+pub(crate) fn share_col(m: &NewMessage) -> Result<i32, StoreError> {
+    i32::try_from(m.share).map_err(|_| {
+        StoreError::Backend(format!(
+            "message {}: share {} is out of range",
+            m.id, m.share
+        ))
+    })
+}
+
+/// The start tag of a message of `sender` queued now for (`recipient`, `kind`), its sender's
+/// finish tag recorded ([`opensmev_store::fair_tags`]). Only under the queue's advisory lock:
+/// the tags it reads are then what the enqueues before it left.
+async fn fair_place<C: GenericClient>(
+    c: &C,
+    recipient: &str,
+    kind: &str,
+    sender: &str,
+    share: u32,
+) -> Res<i64> {
+    let what = "enqueue: fair order";
+    let row = query_one(
+        c,
+        what,
+        "SELECT min(vtime) AS queued_min FROM deliveries
+         WHERE recipient = $1 AND kind = $2 AND state = 'queued'",
+        &[&recipient, &kind],
+    )
+    .await?;
+    let queued_min: Option<i64> = col(&row, "queued_min", &"deliveries")?;
+    let senders_max: Option<i64> = match queued_min {
+        Some(_) => None,
+        None => {
+            let row = query_one(
+                c,
+                what,
+                "SELECT max(finish) AS senders_max FROM fair_tags
+                 WHERE recipient = $1 AND kind = $2",
+                &[&recipient, &kind],
+            )
+            .await?;
+            col(&row, "senders_max", &"fair_tags")?
+        }
+    };
+    let previous: Option<i64> = query_opt(
+        c,
+        what,
+        "SELECT finish FROM fair_tags WHERE recipient = $1 AND kind = $2 AND sender = $3",
+        &[&recipient, &kind, &sender],
+    )
+    .await?
+    .map(|row| col(&row, "finish", &"fair_tags"))
+    .transpose()?;
+    let (start, finish) = opensmev_store::fair_tags(queued_min, senders_max, previous, share);
+    execute(
+        c,
+        what,
+        "INSERT INTO fair_tags (recipient, kind, sender, finish) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (recipient, kind, sender) DO UPDATE SET finish = excluded.finish",
+        &[&recipient, &kind, &sender, &finish],
+    )
+    .await?;
+    Ok(start)
 }
 
 /// The duplicate `m` would be: a known `MessageID` first, then a known client id of its sender.
@@ -332,6 +405,8 @@ pub(crate) async fn notify<C: GenericClient>(
 struct Candidate {
     seq: i64,
     priority: i16,
+    /// The start tag (fair order).
+    vtime: i64,
     target_node: Option<String>,
 }
 
@@ -356,10 +431,15 @@ pub(crate) async fn lease_next<C: GenericClient>(
     // The best queued delivery and the best one whose lease ran out; the better of the two wins.
     // The other stays locked until commit (other pollers skip it meanwhile, and one may find the
     // queue empty and wait): the commit signals its queue, so such a poller looks again.
+    // Ranked as each query orders them: priority (unless fair-first), start tag, seq.
     let queued = candidate(c, request, now, false).await?;
     let lapsed = candidate(c, request, now, true).await?;
+    let rank = |c: &Candidate| {
+        let priority = if request.fair_first { 0 } else { c.priority };
+        (-i32::from(priority), c.vtime, c.seq)
+    };
     let (best, held) = match (queued, lapsed) {
-        (Some(q), Some(l)) if (l.priority, -l.seq) > (q.priority, -q.seq) => (l, Some(q)),
+        (Some(q), Some(l)) if rank(&l) < rank(&q) => (l, Some(q)),
         (Some(q), Some(l)) => (q, Some(l)),
         (Some(one), None) | (None, Some(one)) => (one, None),
         (None, None) => return Ok(None),
@@ -410,14 +490,15 @@ pub(crate) async fn lease_next<C: GenericClient>(
 }
 
 /// The query for the best delivery of a queue (`$1` recipient, `$2` kind, `$3` node, `$4` now,
-/// then the type's `$5`/`$6` when typed): queued ones in priority order from `deliveries_queue`
-/// or `deliveries_typed`, or (`lapsed`) leased ones whose lease ran out (few: found by
-/// `deliveries_leases` and sorted). A `push` lease takes push deliveries of any node (`$3` is
+/// then the type's `$5`/`$6` when typed), in priority order, then fair order (start tag `vtime`),
+/// then `message_seq`; with `fair_first`, fair order alone. Queued ones are read in that order
+/// from `deliveries_queue`, `deliveries_typed` or (fair first) `deliveries_fair`, or (`lapsed`)
+/// leased ones whose lease ran out (few: found by `deliveries_leases` and sorted). A `push` lease takes push deliveries of any node (`$3` is
 /// bound to NULL for it: it stays in the text, so that every parameter's type is known).
 /// Locked, skipping rows other sessions hold. A delivery whose EOL passed is never a candidate:
 /// the poll's expiry skips the ones other sessions hold, and such a one may be let go before
 /// this query runs.
-fn candidate_sql(typed: bool, lapsed: bool, push: bool) -> String {
+fn candidate_sql(typed: bool, lapsed: bool, push: bool, fair_first: bool) -> String {
     let typed_terms = if typed {
         "AND type_ns = $5 AND type_local = $6"
     } else {
@@ -433,12 +514,17 @@ fn candidate_sql(typed: bool, lapsed: bool, push: bool) -> String {
     } else {
         "(target_node_id IS NULL OR target_node_id = $3)"
     };
+    let order = if fair_first {
+        "vtime, message_seq"
+    } else {
+        "priority DESC, vtime, message_seq"
+    };
     format!(
-        "SELECT message_seq, priority, target_node_id FROM deliveries
+        "SELECT message_seq, priority, vtime, target_node_id FROM deliveries
          WHERE recipient = $1 AND kind = $2 AND {state} {typed_terms}
            AND {node}
            AND (eol IS NULL OR eol >= $4)
-         ORDER BY priority DESC, message_seq
+         ORDER BY {order}
          LIMIT 1
          FOR UPDATE SKIP LOCKED"
     )
@@ -452,7 +538,12 @@ async fn candidate<C: GenericClient>(
     now: OffsetDateTime,
     lapsed: bool,
 ) -> Res<Option<Candidate>> {
-    let sql = candidate_sql(request.message_type.is_some(), lapsed, request.push);
+    let sql = candidate_sql(
+        request.message_type.is_some(),
+        lapsed,
+        request.push,
+        request.fair_first,
+    );
     let recipient = request.recipient.as_str();
     let kind = kind_text(request.kind);
     let node = if request.push {
@@ -470,6 +561,7 @@ async fn candidate<C: GenericClient>(
         Some(row) => Ok(Some(Candidate {
             seq: col(&row, "message_seq", &"deliveries")?,
             priority: col(&row, "priority", &"deliveries")?,
+            vtime: col(&row, "vtime", &"deliveries")?,
             target_node: col(&row, "target_node_id", &"deliveries")?,
         })),
         None => Ok(None),
@@ -1632,7 +1724,7 @@ pub(crate) enum By<'a> {
 pub(crate) const LOAD_COLUMNS: &str = "SELECT m.seq, m.id, m.kind, m.sender, m.recipient,
         m.type_ns, m.type_local, m.vs_id, m.version, m.priority, m.delivery_mode, m.test_message,
         m.node_id, m.target_node_id, m.eol, m.transaction_code, m.reference_message_id,
-        m.original_message_id, m.reply_to, m.sent_at, m.status, m.client_id,
+        m.original_message_id, m.reply_to, m.sent_at, m.status, m.client_id, m.share,
         b.sender_data, b.sender_signature,
         d.state, d.delivery_count, d.lease_until, d.first_delivered_at, d.acked_at, d.accepted
     FROM messages m
@@ -1700,6 +1792,7 @@ pub(crate) fn decode(row: &Row) -> Result<StoredMessage, StoreError> {
         vs_id: text("vs_id")?,
         version: parse_version(&text("version")?, at)?,
         priority: Priority(parse_u8(col(row, "priority", at)?, at)?),
+        share: parse_u32(i64::from(col::<i32>(row, "share", at)?), at)?,
         delivery_mode: parse_mode(&text("delivery_mode")?, at)?,
         test_message: col(row, "test_message", at)?,
         node_id: opt_text("node_id")?,
@@ -2197,7 +2290,8 @@ mod tests {
 
     #[test]
     fn candidate_queries_number_their_parameters_in_order() {
-        for push in [false, true] {
+        for (push, fair) in [(false, false), (true, false), (false, true), (true, true)] {
+            let candidate_sql = |typed, lapsed, push| candidate_sql(typed, lapsed, push, fair);
             let sql = candidate_sql(false, false, push);
             assert!(
                 sql.contains("state = 'queued'")
@@ -2223,11 +2317,30 @@ mod tests {
             );
             assert!(sql.ends_with("FOR UPDATE SKIP LOCKED"), "{sql}");
         }
-        let sql = candidate_sql(false, false, true);
+        let sql = candidate_sql(false, false, true, false);
         assert!(
             sql.contains("AND push AND") && !sql.contains("target_node_id ="),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn candidate_queries_order_by_priority_then_fair_order_unless_fair_first() {
+        for typed in [false, true] {
+            for lapsed in [false, true] {
+                let sql = candidate_sql(typed, lapsed, false, false);
+                assert!(
+                    sql.contains("ORDER BY priority DESC, vtime, message_seq\n"),
+                    "{sql}"
+                );
+                let sql = candidate_sql(typed, lapsed, false, true);
+                assert!(sql.contains("ORDER BY vtime, message_seq\n"), "{sql}");
+                assert!(
+                    sql.contains("SELECT message_seq, priority, vtime,"),
+                    "{sql}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //! An import writes every record in one transaction, keeping what the source recorded: a
 //! message's `seq`, delivery state, counts and times, and its journal events with their node,
 //! actor and attempt; notices and audit entries with their `seq`s; registry versions with their
-//! numbers; a delivery's push mode from its message's delivery mode, and a dead letter's time and
-//! reason from its journal ([`opensmev_store::dead_letter_mark`]). Pending counters grow by the
+//! numbers; a message's share; a delivery's push mode from its message's delivery mode, and a
+//! dead letter's time and reason from its journal ([`opensmev_store::dead_letter_mark`]). A
+//! delivery's start tag in fair order is `seq * FAIR_UNIT` (imported queues keep their arrival
+//! order; the senders' finish tags start afresh). Pending counters grow by the
 //! queued and leased deliveries imported. A key that exists already (any unique index: a seq, a
 //! `MessageID`, a sender's client id, a token id or secret hash, a login, a version) is
 //! [`StoreError::Exists`] and nothing is written. Attachments given as files are read (copied),
@@ -130,15 +132,16 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
     let sent_at = stamp(m.sent_at)?;
     let eol = opt_stamp(m.eol)?;
     let priority = i16::from(m.priority.0);
+    let share = ops::share_col(m)?;
     let inserted = execute(
         c,
         "import: message",
         "INSERT INTO messages (seq, id, kind, sender, recipient, type_ns, type_local, vs_id,
              version, priority, delivery_mode, test_message, node_id, target_node_id, eol,
              transaction_code, reference_message_id, original_message_id, reply_to, sent_at,
-             status, client_id)
+             status, client_id, share)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-             $19, $20, $21, $22)",
+             $19, $20, $21, $22, $23)",
         &[
             &seq,
             &m.id.as_str(),
@@ -162,6 +165,7 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
             &sent_at,
             &s.status.code(),
             &m.client_id,
+            &share,
         ],
     )
     .await;
@@ -189,13 +193,16 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
     let acked = opt_stamp(s.acked_at)?;
     let (dead_at, dead_reason) = opensmev_store::dead_letter_mark(record).unzip();
     let dead_at = opt_stamp(dead_at)?;
+    // Copied queues keep their order (arrival order; shares start afresh).
+    let vtime = seq.saturating_mul(opensmev_store::FAIR_UNIT);
     execute(
         c,
         "import: delivery",
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority,
              target_node_id, eol, state, lease_until, delivery_count, first_delivered_at,
-             acked_at, accepted, push, dead_at, dead_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             acked_at, accepted, push, dead_at, dead_reason, vtime)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+             $18)",
         &[
             &seq,
             &m.recipient.as_str(),
@@ -214,6 +221,7 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
             &(m.delivery_mode == DeliveryMode::Push),
             &dead_at,
             &dead_reason,
+            &vtime,
         ],
     )
     .await?;

@@ -449,9 +449,21 @@ async fn concurrent_migrations_end_at_the_current_version() {
     assert!(matches!(opened, Err(StoreError::Corrupt(_))), "{opened:?}");
 }
 
-/// Turns a database of the current schema version back into one of version 3 (what migration 4
-/// added: push delivery and the dead-letter queue, undone).
-const UNDO_MIGRATION_4: &str = "
+/// Turns a database of the current schema version back into one of version 3 (what migration 5
+/// added: fair order among senders, and migration 4: push delivery and the dead-letter queue,
+/// undone).
+const UNDO_MIGRATIONS_5_AND_4: &str = "
+    DROP INDEX deliveries_fair;
+    DROP INDEX deliveries_queue;
+    DROP INDEX deliveries_typed;
+    DROP TABLE fair_tags;
+    ALTER TABLE deliveries DROP COLUMN vtime;
+    ALTER TABLE messages DROP COLUMN share;
+    CREATE INDEX deliveries_queue ON deliveries (recipient, kind, priority DESC, message_seq)
+        WHERE state = 'queued';
+    CREATE INDEX deliveries_typed
+        ON deliveries (recipient, kind, type_ns, type_local, priority DESC, message_seq)
+        WHERE state = 'queued';
     DROP INDEX deliveries_dead;
     ALTER TABLE deliveries
         DROP COLUMN push,
@@ -483,9 +495,9 @@ async fn a_version_3_database_is_migrated() {
         .expect("enqueue");
     assert!(matches!(outcome, Enqueued::Accepted { .. }), "{outcome:?}");
     drop(store);
-    admin_execute(&url, UNDO_MIGRATION_4)
+    admin_execute(&url, UNDO_MIGRATIONS_5_AND_4)
         .await
-        .expect("undoing migration 4");
+        .expect("undoing migrations 5 and 4");
     assert_eq!(
         PostgresStore::migrate(&url).await.expect("migrate"),
         (3, SCHEMA_VERSION)
@@ -521,6 +533,10 @@ async fn a_version_3_database_is_migrated() {
         .expect("lease_next")
         .expect("the older delivery");
     assert_eq!(polled.message.id, mid(1));
+    assert_eq!(
+        polled.message.share, 1,
+        "a message of before fair order has share 1"
+    );
     // The migrated table takes dead letters.
     assert!(
         store

@@ -219,8 +219,8 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
     conn.prepare_cached(
         "INSERT INTO messages (seq, id, kind, sender, recipient, type_ns, type_local, vs_id, version, priority,
              delivery_mode, test_message, node_id, target_node_id, eol, transaction_code,
-             reference_message_id, original_message_id, reply_to, sent_at, status, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+             reference_message_id, original_message_id, reply_to, sent_at, status, client_id, share)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -246,6 +246,7 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
             sent_at,
             stored.status.code(),
             m.client_id,
+            m.share,
         ])
     })
     .map_err(|e| match e {
@@ -292,8 +293,8 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
     conn.prepare_cached(
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority, target_node_id, eol,
              state, lease_until, delivery_count, first_delivered_at, acked_at, accepted, push,
-             dead_at, dead_reason)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+             dead_at, dead_reason, vtime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -314,6 +315,8 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
             m.delivery_mode == opensmev_types::DeliveryMode::Push,
             dead_at,
             dead_reason,
+            // Copied queues keep their order (arrival order; shares start afresh).
+            stored.seq.saturating_mul(opensmev_store::FAIR_UNIT),
         ])
     })
     .ctx("import: delivery")?;

@@ -1020,6 +1020,7 @@ mod tests {
             lease: time::Duration::seconds(60),
             now: OffsetDateTime::UNIX_EPOCH,
             push: false,
+            fair_first: false,
         }
     }
 

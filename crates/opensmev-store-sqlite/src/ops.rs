@@ -109,11 +109,12 @@ pub(crate) fn enqueue(
 
     let sent_at = time_text(m.sent_at)?;
     let eol = opt_time_text(m.eol)?;
+    let vtime = fair_place(conn, m.recipient.as_str(), kind, m.sender.as_str(), m.share)?;
     conn.prepare_cached(
         "INSERT INTO messages (id, kind, sender, recipient, type_ns, type_local, vs_id, version, priority,
              delivery_mode, test_message, node_id, target_node_id, eol, transaction_code,
-             reference_message_id, original_message_id, reply_to, sent_at, status, client_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
+             reference_message_id, original_message_id, reply_to, sent_at, status, client_id, share)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -138,6 +139,7 @@ pub(crate) fn enqueue(
             sent_at,
             status.code(),
             m.client_id,
+            m.share,
         ])
     })
     .ctx("enqueue: insert message")?;
@@ -181,8 +183,8 @@ pub(crate) fn enqueue(
     }
     conn.prepare_cached(
         "INSERT INTO deliveries (message_seq, recipient, kind, type_ns, type_local, priority, target_node_id, eol,
-             state, delivery_count, push)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9)",
+             state, delivery_count, push, vtime)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?10)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -195,6 +197,7 @@ pub(crate) fn enqueue(
             m.target_node_id,
             eol,
             m.delivery_mode == DeliveryMode::Push,
+            vtime,
         ])
     })
     .ctx("enqueue: insert delivery")?;
@@ -235,8 +238,50 @@ pub(crate) fn enqueue(
     Ok(Enqueued::Accepted { seq })
 }
 
-/// A candidate delivery: (message seq, priority).
-type Candidate = (i64, i64);
+/// The start tag of a message of `sender` queued now for (`recipient`, `kind`), its sender's
+/// finish tag recorded ([`opensmev_store::fair_tags`]).
+fn fair_place(
+    conn: &Connection,
+    recipient: &str,
+    kind: &str,
+    sender: &str,
+    share: u32,
+) -> Result<i64, StoreError> {
+    let queued_min: Option<i64> = conn
+        .prepare_cached(
+            "SELECT min(vtime) FROM deliveries INDEXED BY deliveries_fair
+             WHERE recipient = ?1 AND kind = ?2 AND state = 'queued'",
+        )
+        .and_then(|mut s| s.query_row(params![recipient, kind], |r| r.get(0)))
+        .ctx("enqueue: fair order")?;
+    let senders_max: Option<i64> = match queued_min {
+        Some(_) => None,
+        None => conn
+            .prepare_cached("SELECT max(finish) FROM fair_tags WHERE recipient = ?1 AND kind = ?2")
+            .and_then(|mut s| s.query_row(params![recipient, kind], |r| r.get(0)))
+            .ctx("enqueue: fair order")?,
+    };
+    let previous: Option<i64> = conn
+        .prepare_cached(
+            "SELECT finish FROM fair_tags WHERE recipient = ?1 AND kind = ?2 AND sender = ?3",
+        )
+        .and_then(|mut s| {
+            s.query_row(params![recipient, kind, sender], |r| r.get(0))
+                .optional()
+        })
+        .ctx("enqueue: fair order")?;
+    let (start, finish) = opensmev_store::fair_tags(queued_min, senders_max, previous, share);
+    conn.prepare_cached(
+        "INSERT INTO fair_tags (recipient, kind, sender, finish) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (recipient, kind, sender) DO UPDATE SET finish = excluded.finish",
+    )
+    .and_then(|mut s| s.execute(params![recipient, kind, sender, finish]))
+    .ctx("enqueue: fair order")?;
+    Ok(start)
+}
+
+/// A candidate delivery: (message seq, priority, start tag).
+type Candidate = (i64, i64, i64);
 
 pub(crate) fn lease_next(
     conn: &Connection,
@@ -259,11 +304,15 @@ pub(crate) fn lease_next(
     // The best queued delivery and the best one whose lease ran out; the better of the two wins.
     let queued = candidate(conn, request, false, None)?;
     let lapsed = candidate(conn, request, true, Some(&now))?;
+    let rank = |c: &Candidate| {
+        let priority = if request.fair_first { 0 } else { c.1 };
+        (-priority, c.2, c.0)
+    };
     let best = match (queued, lapsed) {
-        (Some(q), Some(l)) => Some(if (l.1, -l.0) > (q.1, -q.0) { l } else { q }),
+        (Some(q), Some(l)) => Some(if rank(&l) < rank(&q) { l } else { q }),
         (q, l) => q.or(l),
     };
-    let Some((seq, _)) = best else {
+    let Some((seq, _, _)) = best else {
         return Ok(None);
     };
 
@@ -330,14 +379,21 @@ pub(crate) fn anything_to_lease(
 /// `deliveries_typed`; or (`lapsed`) leased ones whose lease ran out, found by lease end in
 /// `deliveries_leases` (normally none or few, so sorting them is cheap; walking all leased rows
 /// in priority order instead would cost a row lookup per message in flight).
-fn candidate_sql(typed: bool, lapsed: bool, push: bool) -> String {
+fn candidate_sql(typed: bool, lapsed: bool, push: bool, fair_first: bool) -> String {
     let (index, state) = if lapsed {
         (
             "INDEXED BY deliveries_leases",
             "state = 'leased' AND lease_until < ?5",
         )
+    } else if fair_first && !typed {
+        ("INDEXED BY deliveries_fair", "state = 'queued'")
     } else {
         ("", "state = 'queued'")
+    };
+    let order = if fair_first {
+        "vtime, message_seq"
+    } else {
+        "priority DESC, vtime, message_seq"
     };
     let typed = if typed {
         "AND type_ns = ?3 AND type_local = ?4"
@@ -351,10 +407,10 @@ fn candidate_sql(typed: bool, lapsed: bool, push: bool) -> String {
         "AND (target_node_id IS NULL OR target_node_id = ?6)"
     };
     format!(
-        "SELECT message_seq, priority FROM deliveries {index}
+        "SELECT message_seq, priority, vtime FROM deliveries {index}
          WHERE recipient = ?1 AND kind = ?2 AND {state} {typed}
            {node}
-         ORDER BY priority DESC, message_seq LIMIT 1"
+         ORDER BY {order} LIMIT 1"
     )
 }
 
@@ -366,7 +422,12 @@ fn candidate(
     lapsed: bool,
     now: Option<&str>,
 ) -> Result<Option<Candidate>, StoreError> {
-    let sql = candidate_sql(request.message_type.is_some(), lapsed, request.push);
+    let sql = candidate_sql(
+        request.message_type.is_some(),
+        lapsed,
+        request.push,
+        request.fair_first,
+    );
     let (ns, local) = match &request.message_type {
         Some(QName { ns, local }) => (Some(ns.as_str()), Some(local.as_str())),
         None => (None, None),
@@ -391,6 +452,7 @@ fn candidate(
         Some(row) => Ok(Some((
             col(row, 0, &"deliveries")?,
             col(row, 1, &"deliveries")?,
+            col(row, 2, &"deliveries")?,
         ))),
         None => Ok(None),
     }
@@ -1253,7 +1315,7 @@ const LOAD_COLUMNS: &str = "SELECT m.seq, m.id, m.kind, m.sender, m.recipient, m
         m.transaction_code, m.reference_message_id, m.original_message_id, m.reply_to, m.sent_at, m.status,
         b.sender_data, b.sender_signature,
         d.state, d.delivery_count, d.lease_until, d.first_delivered_at, d.acked_at, d.accepted,
-        m.client_id
+        m.client_id, m.share
     FROM messages m
     LEFT JOIN message_bodies b ON b.message_seq = m.seq
     LEFT JOIN deliveries d ON d.message_seq = m.seq AND d.recipient = m.recipient";
@@ -1301,6 +1363,7 @@ fn decode(row: &Row<'_>) -> Result<StoredMessage, StoreError> {
         vs_id: text(7)?,
         version: parse_version(&text(8)?, at)?,
         priority: Priority(parse_u8(col(row, 9, at)?, at)?),
+        share: parse_u32(col(row, 30, at)?, at)?,
         delivery_mode: parse_mode(&text(10)?, at)?,
         test_message: parse_bool(col(row, 11, at)?, at)?,
         node_id: opt_text(12)?,
@@ -1789,15 +1852,17 @@ mod tests {
     fn polls_use_the_queue_indexes_without_sorting() {
         let dir = tempfile::tempdir().unwrap();
         let conn = crate::schema::open_writer(&dir.path().join("plan.db")).unwrap();
-        for (typed, lapsed, push, index) in [
-            (false, false, false, "deliveries_queue"),
-            (false, true, false, "deliveries_leases"),
-            (true, false, false, "deliveries_typed"),
-            (true, true, false, "deliveries_leases"),
-            (false, false, true, "deliveries_queue"),
-            (false, true, true, "deliveries_leases"),
+        for (typed, lapsed, push, fair, index) in [
+            (false, false, false, false, "deliveries_queue"),
+            (false, true, false, false, "deliveries_leases"),
+            (true, false, false, false, "deliveries_typed"),
+            (true, true, false, false, "deliveries_leases"),
+            (false, false, true, false, "deliveries_queue"),
+            (false, true, true, false, "deliveries_leases"),
+            (false, false, false, true, "deliveries_fair"),
+            (false, true, false, true, "deliveries_leases"),
         ] {
-            let plan = plan(&conn, &candidate_sql(typed, lapsed, push));
+            let plan = plan(&conn, &candidate_sql(typed, lapsed, push, fair));
             let what = format!("typed={typed} lapsed={lapsed}: {plan}");
             assert!(plan.contains(&format!("USING INDEX {index}")), "{what}");
             assert_eq!(plan.contains("lease_until<?"), lapsed, "{what}");
@@ -1887,7 +1952,7 @@ mod tests {
         let reader = crate::schema::open_reader(&path).unwrap();
         for conn in [&writer, &reader] {
             for (typed, lapsed) in [(false, false), (true, false), (false, true), (true, true)] {
-                let sql = candidate_sql(typed, lapsed, false);
+                let sql = candidate_sql(typed, lapsed, false, false);
                 for i in 0..5 {
                     let mut stmt = conn.prepare_cached(&sql).unwrap();
                     let (recipient, kind) = (format!("IS{i}"), ["request", "response"][i % 2]);

@@ -347,7 +347,7 @@ async fn a_version_1_database_is_migrated() {
     }
     // Make it a file as migration 1 alone left it.
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch(UNDO_MIGRATIONS_4_TO_8).unwrap();
+    conn.execute_batch(UNDO_MIGRATIONS_4_TO_9).unwrap();
     conn.execute_batch(
         "DROP INDEX deliveries_leases; DROP INDEX attachments_files;
          ALTER TABLE attachments DROP COLUMN file; ALTER TABLE attachments DROP COLUMN file_len;
@@ -568,8 +568,14 @@ async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
 }
 
 /// Turns a file of the current schema version back into one of version 3 (what migrations 4 to
-/// 8 added, taken away again).
-const UNDO_MIGRATIONS_4_TO_8: &str = "
+/// 9 added, taken away again).
+const UNDO_MIGRATIONS_4_TO_9: &str = "
+    DROP INDEX deliveries_fair; DROP INDEX deliveries_queue; DROP INDEX deliveries_typed;
+    CREATE INDEX deliveries_queue ON deliveries (recipient, kind, state, priority DESC, message_seq);
+    CREATE INDEX deliveries_typed
+        ON deliveries (recipient, kind, type_ns, type_local, state, priority DESC, message_seq);
+    DROP TABLE fair_tags; ALTER TABLE deliveries DROP COLUMN vtime;
+    ALTER TABLE messages DROP COLUMN share;
     DROP INDEX deliveries_dead; ALTER TABLE deliveries DROP COLUMN dead_reason;
     ALTER TABLE deliveries DROP COLUMN dead_at; ALTER TABLE deliveries DROP COLUMN push;
     DROP TABLE once_keys; DROP TABLE case_events; DROP TABLE cases; DROP TABLE settings;
@@ -605,7 +611,7 @@ async fn a_version_3_database_is_migrated() {
             .unwrap();
     }
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
-    conn.execute_batch(UNDO_MIGRATIONS_4_TO_8).unwrap();
+    conn.execute_batch(UNDO_MIGRATIONS_4_TO_9).unwrap();
     drop(conn);
 
     let store = SqliteStore::open_on_node(dir.path(), Some("n2")).unwrap();

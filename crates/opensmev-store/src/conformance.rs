@@ -96,6 +96,7 @@ where
         eol_expiry,
         settle_lease,
         push_leases_and_dead_letters,
+        fair_order_among_senders,
         set_status_and_journal,
         status_notices_once_in_order,
         queue_depths,
@@ -173,6 +174,7 @@ pub fn request(n: u32, sender: &str, recipient: &str) -> NewMessage {
         vs_id: "VS00001v001-TEST01".to_owned(),
         version: SchemaVersion::V1_3,
         priority: Priority(0),
+        share: 1,
         delivery_mode: DeliveryMode::Poll,
         test_message: false,
         node_id: None,
@@ -228,6 +230,7 @@ pub fn full_request(n: u32) -> NewMessage {
         vs_id: "VS00179v002-PFR001".to_owned(),
         version: SchemaVersion::V1_2,
         priority: Priority(7),
+        share: 3,
         delivery_mode: DeliveryMode::Push,
         test_message: true,
         node_id: Some("узел-1".to_owned()),
@@ -271,6 +274,7 @@ pub fn poll(recipient: &str, kind: MessageKind, now: OffsetDateTime) -> LeaseReq
         lease: Duration::seconds(60),
         now,
         push: false,
+        fair_first: false,
     }
 }
 
@@ -1257,6 +1261,84 @@ pub async fn eol_expiry(store: &dyn Store) {
     assert_eq!(journal_kinds(store, 1).await.len(), 3, "expired once only");
     assert_eq!(journal_kinds(store, 5).await.len(), 2, "expired once only");
     assert_eq!(take_notice(store, "S1").await, None);
+}
+
+/// Fair order: among messages of one priority, senders that keep a queue busy are served in
+/// proportion to their shares (start-time fair queuing), one sender's messages in their order;
+/// a higher priority still goes first, and a `fair_first` lease takes the first in fair order
+/// whatever its priority. A sender idle while the queue drained gets no credit for it.
+pub async fn fair_order_among_senders(store: &dyn Store) {
+    let from = |n: u32, sender: &str, share: u32| NewMessage {
+        share,
+        ..request(n, sender, "R")
+    };
+    for i in 0..8 {
+        put(store, from(100 + i, "A", 3)).await;
+        put(store, from(200 + i, "B", 1)).await;
+    }
+    let senders = |leased: &[StoredMessage]| -> Vec<String> {
+        leased
+            .iter()
+            .map(|m| m.message.sender.to_string())
+            .collect()
+    };
+    let mut leased = Vec::new();
+    for _ in 0..8 {
+        leased.push(
+            lease(store, poll("R", MessageKind::Request, at(1)))
+                .await
+                .expect("queued"),
+        );
+    }
+    assert_eq!(
+        senders(&leased),
+        ["A", "B", "A", "A", "A", "B", "A", "A"],
+        "shares 3 : 1"
+    );
+    let a: Vec<MessageId> = leased
+        .iter()
+        .filter(|m| m.message.sender.as_str() == "A")
+        .map(|m| m.message.id.clone())
+        .collect();
+    assert_eq!(a, (100..106).map(mid).collect::<Vec<_>>(), "A's own order");
+    assert_eq!(leased[0].message.share, 3);
+
+    // A higher priority goes first; a fair-first lease takes the first in fair order.
+    let mut urgent = from(300, "B", 1);
+    urgent.priority = Priority(9);
+    put(store, urgent).await;
+    let fair = LeaseRequest {
+        fair_first: true,
+        ..poll("R", MessageKind::Request, at(1))
+    };
+    assert_eq!(
+        lease_id(store, fair.clone()).await,
+        Some(mid(106)),
+        "fair order ignores priority"
+    );
+    assert_eq!(
+        lease_id(store, poll("R", MessageKind::Request, at(1))).await,
+        Some(mid(300))
+    );
+    // Drain the rest (A7 and B2…B7), in fair order.
+    let mut rest = Vec::new();
+    while let Some(m) = lease(store, fair.clone()).await {
+        rest.push(m.message.id);
+    }
+    assert_eq!(
+        rest,
+        [202, 107, 203, 204, 205, 206, 207].map(mid).to_vec(),
+        "B's tail after A's"
+    );
+    // The queue drained: an idle sender gets no credit; both start level.
+    put(store, from(400, "B", 1)).await;
+    put(store, from(401, "A", 3)).await;
+    put(store, from(402, "B", 1)).await;
+    let mut again = Vec::new();
+    while let Some(m) = lease(store, poll("R", MessageKind::Request, at(1))).await {
+        again.push(m.message.id);
+    }
+    assert_eq!(again, [400, 401, 402].map(mid).to_vec());
 }
 
 /// Push delivery: a push lease takes only push-mode messages, of any node (a poll takes either

@@ -159,8 +159,12 @@ pub struct NewMessage {
     pub vs_id: String,
     /// The schema version the sender used.
     pub version: SchemaVersion,
-    /// Delivery priority.
+    /// Delivery priority: higher first within the recipient's queue.
     pub priority: Priority,
+    /// The sender's share of the recipient's queue (its weight, at least 1): among messages of
+    /// one priority, senders are served in proportion to their shares (start-time fair
+    /// queuing: each message's place is fixed when it is queued, see [`LeaseRequest`]).
+    pub share: u32,
     /// Poll or push.
     pub delivery_mode: DeliveryMode,
     /// `TestMessage` was present.
@@ -193,6 +197,25 @@ pub struct NewMessage {
     /// characters). Unique per sender: a second message of one sender with the same client id
     /// is [`Enqueued::Duplicate`].
     pub client_id: Option<String>,
+}
+
+/// The fair-order tag a message of share 1 advances its sender by ([`Store::lease_next`]);
+/// a message of share `w` advances it by `FAIR_UNIT / w`.
+pub const FAIR_UNIT: i64 = 1_000_000;
+
+/// The start tag of a message queued now, and its sender's new finish tag, in fair order
+/// ([`Store::lease_next`]): `queued_min` is the smallest start tag queued in the queue,
+/// `senders_max` the largest finish tag of its senders, `previous` the sender's own finish tag.
+pub fn fair_tags(
+    queued_min: Option<i64>,
+    senders_max: Option<i64>,
+    previous: Option<i64>,
+    share: u32,
+) -> (i64, i64) {
+    let v = queued_min.or(senders_max).unwrap_or(0);
+    let start = v.max(previous.unwrap_or(0));
+    let step = FAIR_UNIT / i64::from(share.clamp(1, 1_000_000));
+    (start, start.saturating_add(step.max(1)))
 }
 
 /// The state of a delivery to one recipient.
@@ -309,6 +332,9 @@ pub struct LeaseRequest {
     pub lease: Duration,
     /// Now.
     pub now: OffsetDateTime,
+    /// Take the message first in fair order regardless of priority: the bus asks so for every
+    /// few leases of a queue, so that low priorities progress under a stream of high ones.
+    pub fair_first: bool,
     /// A lease for push delivery: only messages accepted for push
     /// ([`NewMessage::delivery_mode`] `Push`), whatever node they are bound to (`node_id` is not
     /// looked at). A poll (`false`) takes messages of either mode.
@@ -705,7 +731,14 @@ pub trait Store: Send + Sync + Debug {
     /// Leases the best available message of a queue: queued, or leased with the lease run out;
     /// not expired by `EOL` (such ones are marked [`DeliveryState::Expired`] on the way, with a
     /// journal event and a `cancelled` status notice for the sender); matching the type filter and
-    /// the node. Order: priority (high first), then `seq`. Records `Delivered` or `Redelivered`.
+    /// the node. Order: priority (high first), then fair order, then `seq`; with
+    /// [`LeaseRequest::fair_first`], fair order alone. Fair order: each message gets a start tag
+    /// when it is queued, `max(V, F)` where `V` is the smallest start tag queued in that queue
+    /// (when none is queued, the largest finish tag of its senders) and `F` the finish tag of the
+    /// sender's previous message in the queue; its finish tag is the start plus
+    /// 1 000 000 / [`NewMessage::share`]. One sender's messages keep their order; senders that all
+    /// keep the queue busy are served in proportion to their shares. Records `Delivered` or
+    /// `Redelivered`.
     async fn lease_next(&self, request: LeaseRequest) -> Result<Option<StoredMessage>, StoreError>;
 
     /// Acknowledges a delivered (leased, even if the lease ran out), unacknowledged message of

@@ -104,6 +104,7 @@ pub(crate) async fn send_signed(bus: &Bus, xml: &str, message_id: &str) -> Resul
         content: content.index(),
         attachments: AttachmentsInput::default(),
         client_id: None,
+        priority: None,
     };
     bus.send_request(input).await.map(|_| ())
 }

@@ -411,6 +411,7 @@ pub async fn send_request(
         node_id: None,
         eol: None,
         test_message: false,
+        priority: None,
         content: OutgoingContent {
             business_xml: built.xml.clone(),
             personal_signature_xml: None,
