@@ -5,59 +5,25 @@
 use opensmev_testkit::TestBus;
 use serde_json::{Value, json};
 
-async fn call(
-    bus: &TestBus,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .request(method, format!("{}{path}", bus.origin))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/json")
-            .body(body.to_string());
-    }
-    let reply = request.send().await.unwrap();
-    let status = reply.status().as_u16();
-    let value = serde_json::from_slice(&reply.bytes().await.unwrap()).unwrap_or(Value::Null);
-    (status, value)
-}
-
-async fn ok(
-    bus: &TestBus,
-    method: reqwest::Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Value {
-    let (status, value) = call(bus, method, path, token, body).await;
-    assert!((200..300).contains(&status), "{path}: {status} {value}");
-    value
-}
-
 fn request(family: &str) -> Value {
     json!({"business_xml": format!(
         "<PersonalAccountRequest xmlns=\"urn://opensmev/demo/pfr-account/1.0.0\"><Snils>112-233-445 95</Snils><FamilyName>{family}</FamilyName><FirstName>Иван</FirstName><BirthDate>1980-05-17</BirthDate></PersonalAccountRequest>")})
 }
 
 async fn next(bus: &TestBus, system: &str, queue: &str) -> Option<Value> {
-    let (status, got) = call(
-        bus,
-        reqwest::Method::POST,
-        &format!("/api/v1/inbox/{queue}/next"),
-        bus.token(system),
-        None,
-    )
-    .await;
+    let (status, got) = bus
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/inbox/{queue}/next"),
+            bus.token(system),
+            None,
+        )
+        .await;
     match status {
         204 => None,
         200 => {
             let id = got["message_id"].as_str().unwrap();
-            ok(
-                bus,
+            bus.ok(
                 reqwest::Method::POST,
                 &format!("/api/v1/messages/{id}/ack"),
                 bus.token(system),
@@ -73,14 +39,14 @@ async fn next(bus: &TestBus, system: &str, queue: &str) -> Option<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
     let bus = TestBus::start().await;
-    let kinds = ok(
-        &bus,
-        reqwest::Method::GET,
-        "/api/v1/registry/kinds",
-        bus.token("admin"),
-        None,
-    )
-    .await;
+    let kinds = bus
+        .ok(
+            reqwest::Method::GET,
+            "/api/v1/registry/kinds",
+            bus.token("admin"),
+            None,
+        )
+        .await;
     let pfr_kind = kinds
         .as_array()
         .unwrap()
@@ -104,33 +70,32 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
             "only element paths",
         ),
     ] {
-        let (status, problem) = call(
-            &bus,
-            reqwest::Method::PATCH,
-            &path,
-            bus.token("admin"),
-            Some(json!({"delegate": rules})),
-        )
-        .await;
+        let (status, problem) = bus
+            .call(
+                reqwest::Method::PATCH,
+                &path,
+                bus.token("admin"),
+                Some(json!({"delegate": rules})),
+            )
+            .await;
         assert_eq!(status, 422, "{rules}: {problem}");
         assert!(problem.to_string().contains(says), "{rules}: {problem}");
     }
-    ok(
-        &bus,
+    bus.ok(
         reqwest::Method::PATCH,
         &path,
         bus.token("admin"),
         Some(json!({"delegate": [{"to": "FNS01", "path": "//FamilyName", "equals": "Делегатов"}]})),
     )
     .await;
-    let listed = ok(
-        &bus,
-        reqwest::Method::GET,
-        "/api/v1/registry/kinds",
-        bus.token("operator"),
-        None,
-    )
-    .await;
+    let listed = bus
+        .ok(
+            reqwest::Method::GET,
+            "/api/v1/registry/kinds",
+            bus.token("operator"),
+            None,
+        )
+        .await;
     let kind = listed
         .as_array()
         .unwrap()
@@ -139,25 +104,25 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
         .unwrap();
     assert_eq!(kind["delegate"][0]["to"], "FNS01", "{kind}");
 
-    let delegated = ok(
-        &bus,
-        reqwest::Method::POST,
-        "/api/v1/requests",
-        bus.token("MFC01"),
-        Some(request("Делегатов")),
-    )
-    .await["message_id"]
+    let delegated = bus
+        .ok(
+            reqwest::Method::POST,
+            "/api/v1/requests",
+            bus.token("MFC01"),
+            Some(request("Делегатов")),
+        )
+        .await["message_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let ordinary = ok(
-        &bus,
-        reqwest::Method::POST,
-        "/api/v1/requests",
-        bus.token("MFC01"),
-        Some(request("Иванов")),
-    )
-    .await["message_id"]
+    let ordinary = bus
+        .ok(
+            reqwest::Method::POST,
+            "/api/v1/requests",
+            bus.token("MFC01"),
+            Some(request("Иванов")),
+        )
+        .await["message_id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -175,9 +140,7 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
     assert_eq!(at_fns["vs_id"], pfr_kind.as_str());
 
     // The delegate answers; the consumer receives it as the answer to its request.
-    let answer = ok(
-        &bus,
-        reqwest::Method::POST,
+    let answer = bus.ok(reqwest::Method::POST,
         &format!("/api/v1/requests/{delegated}/response"),
         bus.token("FNS01"),
         Some(json!({"business_xml": "<PersonalAccountResponse xmlns=\"urn://opensmev/demo/pfr-account/1.0.0\"><Snils>112-233-445 95</Snils><PensionPoints>1.5</PensionPoints><FormedAt>2026-12-07T10:00:00+03:00</FormedAt></PersonalAccountResponse>"})),
@@ -188,9 +151,7 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
     assert_eq!(got["original_message_id"], delegated.as_str());
     assert_eq!(got["sender"], "FNS01");
     // The provider cannot answer a request it never got.
-    let (status, _) = call(
-        &bus,
-        reqwest::Method::POST,
+    let (status, _) = bus.call(reqwest::Method::POST,
         &format!("/api/v1/requests/{delegated}/response"),
         bus.token("PFR01"),
         Some(json!({"business_xml": "<PersonalAccountResponse xmlns=\"urn://opensmev/demo/pfr-account/1.0.0\"><Snils>112-233-445 95</Snils><PensionPoints>1.5</PensionPoints><FormedAt>2026-12-07T10:00:00+03:00</FormedAt></PersonalAccountResponse>"})),
@@ -199,22 +160,21 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
     assert_eq!(status, 404);
 
     // The rules removed: the provider gets them all again.
-    ok(
-        &bus,
+    bus.ok(
         reqwest::Method::PATCH,
         &path,
         bus.token("admin"),
         Some(json!({"delegate": []})),
     )
     .await;
-    let again = ok(
-        &bus,
-        reqwest::Method::POST,
-        "/api/v1/requests",
-        bus.token("MFC01"),
-        Some(request("Делегатов")),
-    )
-    .await["message_id"]
+    let again = bus
+        .ok(
+            reqwest::Method::POST,
+            "/api/v1/requests",
+            bus.token("MFC01"),
+            Some(request("Делегатов")),
+        )
+        .await["message_id"]
         .as_str()
         .unwrap()
         .to_owned();

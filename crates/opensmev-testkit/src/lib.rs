@@ -129,6 +129,47 @@ impl TestBus {
     }
 
     /// The URL of `path` (`/api/v1/…`, `/health/live`) on this server.
+    /// Calls the integration API: `method` on `path` (from the origin, e.g. `/api/v1/requests`)
+    /// with `token`, and a JSON body if given. The status and the JSON answer (`Null` when the
+    /// body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.origin))
+            .bearer_auth(token)
+            .timeout(std::time::Duration::from_secs(300));
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let reply = request.send().await.expect("the API answers");
+        let status = reply.status().as_u16();
+        let bytes = reply.bytes().await.expect("the API's answer");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// [`TestBus::call`] that must succeed (2xx): the JSON answer.
+    pub async fn ok(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let (status, value) = self.call(method, path, token, body).await;
+        assert!((200..300).contains(&status), "{path}: {status} {value}");
+        value
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }
