@@ -616,3 +616,56 @@ async fn bad_settings_are_refused_at_their_field() {
     assert_eq!(status, 404, "no settings: polled");
     bus.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_eol_passes_while_the_endpoint_is_down_expires_unpolled() {
+    let bus = TestBus::start().await;
+    let endpoint = format!("http://{}/in", free_port());
+    push_to(
+        &bus,
+        "PFR01",
+        &endpoint,
+        json!({"timeout_ms": 300, "backoff_initial_ms": 200, "backoff_max_ms": 400}),
+    )
+    .await;
+    let eol = time::OffsetDateTime::now_utc() + Duration::from_secs(3);
+    let eol = eol
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let body = json!({"business_xml": "<PersonalAccountRequest xmlns=\"urn://opensmev/demo/pfr-account/1.0.0\"><Snils>112-233-445 95</Snils><FamilyName>Срочный</FamilyName><FirstName>Иван</FirstName><BirthDate>1980-05-17</BirthDate></PersonalAccountRequest>", "eol": eol});
+    let sent = bus
+        .ok(
+            reqwest::Method::POST,
+            "/api/v1/requests",
+            bus.token("MFC01"),
+            Some(body),
+        )
+        .await;
+    let id = sent["message_id"].as_str().unwrap().to_owned();
+    // Nobody polls: the bus itself takes it out of the queue once its EOL passed.
+    wait_all(&bus, std::slice::from_ref(&id), DeliveryState::Expired).await;
+    let stored = bus
+        .store
+        .message(&MessageId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.status.code(), "cancelled");
+    assert!(
+        !attempts(&bus, &id).await.is_empty(),
+        "it was tried before it expired"
+    );
+    let journal = bus
+        .store
+        .journal(&MessageId::parse(&id).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|e| e.kind == JournalKind::Expired)
+            .count(),
+        1
+    );
+    bus.stop().await;
+}
