@@ -1146,9 +1146,10 @@ impl Bus {
             })?,
             None => kind.provider.clone(),
         };
-        let recipient = registry.system(&to).cloned().ok_or_else(|| {
-            BusError::RecipientIsNotFound(Recipient::SystemGone(to.to_string()))
-        })?;
+        let recipient = registry
+            .system(&to)
+            .cloned()
+            .ok_or_else(|| BusError::RecipientIsNotFound(Recipient::SystemGone(to.to_string())))?;
         if delegate.is_some() {
             tracing::info!(message_id = %id, kind = %kind.entry.id, provider = %kind.provider,
                 delegate = %to, "a request is delegated");
