@@ -121,4 +121,9 @@ rm -rf "$data"
 run rest-vs-soap "$LOAD" rest-compare --duration "$DURATION" "${clients[@]}" --rounds 2 \
   --quiet --json "$OUT/rest-vs-soap.json" || true
 
+# §11 — push delivery to a loopback receiver against polling: the same 2,000 requests per mode
+# (8 sends in flight), 4 pollers against 4 push channels (REST JSON, then SOAP), a fresh
+# in-process server each.
+run push-vs-poll "$LOAD" push-compare --quiet --json "$OUT/push-vs-poll.json" || true
+
 echo "== reports in $OUT"

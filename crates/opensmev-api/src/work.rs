@@ -185,7 +185,7 @@ pub(crate) struct SendOptions {
     #[serde(default)]
     test_message: Option<bool>,
     /// Priority 0–9 (requests; higher first in the provider's queue, and for its answer): over
-    /// the grant's and the kind's.
+    /// the kind's, at most the grant's when the grant gives one.
     #[serde(default)]
     #[param(minimum = 0, maximum = 9)]
     priority: Option<u8>,
@@ -228,8 +228,8 @@ pub(crate) struct SendRequestBody {
     /// `TestMessage`.
     #[serde(default)]
     test_message: Option<bool>,
-    /// Priority 0–9 (higher first in the provider's queue, and for the answer): over the
-    /// grant's and the kind's.
+    /// Priority 0–9 (higher first in the provider's queue, and for the answer): over the kind's,
+    /// at most the grant's when the grant gives one.
     #[serde(default)]
     #[schema(minimum = 0, maximum = 9)]
     priority: Option<u8>,

@@ -1152,7 +1152,7 @@ impl Bus {
             let summary = match &delivery {
                 Some(d) if d.pushes_anything() => format!(
                     "system {mnemonic}: push to {} ({:?}, {} channel(s), up to {} attempts)",
-                    d.endpoint.as_deref().unwrap_or("-"),
+                    crate::push::shown(d.endpoint.as_deref().unwrap_or("-")),
                     d.format,
                     d.channels,
                     d.max_attempts

@@ -1127,12 +1127,16 @@ impl Bus {
                 },
             });
         };
-        // The message's own priority, else its grant's, else its kind's.
-        let priority = input
-            .priority
-            .or(grant.entry.priority.map(Priority))
-            .or(kind.extras.priority.map(Priority))
-            .unwrap_or_default();
+        // The message's own priority — at most its grant's, when the grant gives one — else its
+        // grant's, else its kind's.
+        let priority = match (input.priority, grant.entry.priority) {
+            (Some(own), Some(cap)) => own.min(Priority(cap)),
+            (Some(own), None) => own,
+            (None, granted) => granted
+                .or(kind.extras.priority)
+                .map(Priority)
+                .unwrap_or_default(),
+        };
         let (sender_data, sender_signature) = Self::signed_data(&input.signed);
         // The kind's provider, or the system a delegation rule hands the request to.
         let delegate = kind

@@ -91,7 +91,23 @@ impl Bus {
         stored: StoredMessage,
     ) -> Result<MessageView, ReadError> {
         self.may_read(principal, &stored)?;
-        let events = self.store().journal(&stored.message.id).await?;
+        let mut events = self.store().journal(&stored.message.id).await?;
+        // How the recipient's endpoint answered is the recipient's and the operators' business:
+        // another system (the sender) sees that attempts were made, not their details.
+        if principal
+            .own_system()
+            .is_some_and(|own| *own != stored.message.recipient)
+        {
+            for e in &mut events {
+                if matches!(
+                    e.kind,
+                    opensmev_store::JournalKind::PushAttempt
+                        | opensmev_store::JournalKind::DeadLettered
+                ) {
+                    e.detail = None;
+                }
+            }
+        }
         Ok(MessageView { stored, events })
     }
 }

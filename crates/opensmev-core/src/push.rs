@@ -214,6 +214,25 @@ impl DeliverySettings {
                 self.soap_version
             ));
         }
+        for (name, value, max) in [
+            ("timeout_ms", self.timeout_ms, 600_000),
+            ("explicit_ack_wait_s", self.explicit_ack_wait_s, 7 * 86_400),
+            ("max_age_s", self.max_age_s, 90 * 86_400),
+            ("backoff_initial_ms", self.backoff_initial_ms, 86_400_000),
+            ("backoff_max_ms", self.backoff_max_ms, 86_400_000),
+            ("breaker_open_ms", self.breaker_open_ms, 86_400_000),
+            ("max_attempts", u64::from(self.max_attempts), 1_000),
+            ("breaker_failures", u64::from(self.breaker_failures), 1_000),
+            (
+                "rate_per_s",
+                u64::from(self.rate_per_s.unwrap_or(1)),
+                100_000,
+            ),
+        ] {
+            if value > max {
+                return bad(format!("{name} must be at most {max}, not {value}"));
+            }
+        }
         if !(1..=64).contains(&self.channels) {
             return bad(format!("channels must be 1 to 64, not {}", self.channels));
         }
@@ -280,8 +299,18 @@ impl DeliverySettings {
         }
         let backoff = self.backoff(attempt);
         let wait = backoff.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0));
-        let next = now + wait;
-        let deadline = first + Duration::from_secs(self.max_age_s);
+        let far = || "the next attempt would come too far in the future".to_owned();
+        let next = now
+            .checked_add(time::Duration::try_from(wait).map_err(|_| far())?)
+            .ok_or_else(far)?;
+        let deadline = first
+            .checked_add(time::Duration::seconds(
+                i64::try_from(self.max_age_s).unwrap_or(i64::MAX),
+            ))
+            .unwrap_or(OffsetDateTime::new_utc(
+                time::Date::MAX,
+                time::Time::MIDNIGHT,
+            ));
         if next > deadline {
             return Err(format!(
                 "the next attempt would come {} s after the first, over the limit of {} s",
@@ -292,6 +321,32 @@ impl DeliverySettings {
         Ok(next)
     }
 
+    /// Why a message handed out `attempt` times, first at `first`, gets no more attempts now:
+    /// more hand-outs than `max_attempts` (leases that ran out, pushes never acknowledged), or
+    /// older than `max_age_s` since the first.
+    pub fn exhausted(
+        &self,
+        attempt: u32,
+        first: Option<OffsetDateTime>,
+        now: OffsetDateTime,
+    ) -> Option<String> {
+        if attempt > self.max_attempts {
+            return Some(format!(
+                "handed out {attempt} times, over the limit of {} attempts",
+                self.max_attempts
+            ));
+        }
+        let deadline = first?.checked_add(time::Duration::seconds(
+            i64::try_from(self.max_age_s).unwrap_or(i64::MAX),
+        ))?;
+        (now > deadline).then(|| {
+            format!(
+                "first handed out more than {} s ago, over the age limit",
+                self.max_age_s
+            )
+        })
+    }
+
     /// How long a push lease lasts: the attempt's timeout and a margin (for `explicit` acks,
     /// the wait for the ack).
     pub fn lease(&self) -> Duration {
@@ -300,6 +355,23 @@ impl DeliverySettings {
             AckMode::Http => attempt,
             AckMode::Explicit => attempt.max(Duration::from_secs(self.explicit_ack_wait_s)),
         }
+    }
+}
+
+/// An endpoint as journals and logs show it: without user information, query or fragment
+/// (where credentials tend to be), e.g. `https://pfr.example:8443/smev/in`.
+pub fn shown(endpoint: &str) -> String {
+    let (scheme, rest) = endpoint.split_once("://").unwrap_or(("", endpoint));
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
     }
 }
 
@@ -490,6 +562,40 @@ mod tests {
     }
 
     #[test]
+    fn endpoints_are_shown_without_credentials() {
+        assert_eq!(
+            shown("https://user:secret@pfr.example:8443/smev/in?token=x#f"),
+            "https://pfr.example:8443/smev/in"
+        );
+        assert_eq!(shown("http://127.0.0.1:9/in"), "http://127.0.0.1:9/in");
+        assert_eq!(shown("http://host?key=1"), "http://host");
+    }
+
+    #[test]
+    fn a_message_handed_out_too_often_or_too_long_is_exhausted() {
+        let s = DeliverySettings {
+            max_attempts: 3,
+            max_age_s: 60,
+            ..DeliverySettings::default()
+        };
+        let t0 = datetime!(2026-12-01 10:00 UTC);
+        assert_eq!(s.exhausted(3, Some(t0), t0), None);
+        assert!(s.exhausted(4, Some(t0), t0).unwrap().contains("4 times"));
+        let late = t0 + Duration::from_secs(61);
+        assert!(s.exhausted(1, Some(t0), late).unwrap().contains("60 s"));
+        assert_eq!(s.exhausted(1, None, late), None, "never handed out: no age");
+        // Far-off limits do not overflow.
+        let huge = DeliverySettings {
+            max_age_s: u64::MAX,
+            backoff_initial_ms: u64::MAX / 2,
+            backoff_max_ms: u64::MAX,
+            ..DeliverySettings::default()
+        };
+        assert_eq!(huge.exhausted(1, Some(t0), late), None);
+        assert!(huge.next_attempt(1, t0, t0, 1.0).is_err());
+    }
+
+    #[test]
     fn settings_are_checked() {
         let known = |k: &str| k == "VS1";
         let push = DeliverySettings {
@@ -516,6 +622,16 @@ mod tests {
         let mut kinds = ok.clone();
         kinds.kinds.insert("VS2".into(), ModeName::Poll);
         assert!(kinds.check("IS", known).unwrap_err().0.contains("VS2"));
+        let long = DeliverySettings {
+            max_age_s: 365 * 86_400,
+            ..ok.clone()
+        };
+        assert!(
+            long.check("IS", known)
+                .unwrap_err()
+                .0
+                .contains("max_age_s must be at most")
+        );
         let zero = DeliverySettings {
             channels: 0,
             ..ok.clone()

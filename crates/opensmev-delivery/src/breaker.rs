@@ -45,7 +45,7 @@ impl Breaker {
     pub fn admit(&mut self, now: Instant) -> Admission {
         match self.state {
             State::Closed { .. } => Admission::Go,
-            State::Open { until } if now < until => Admission::Wait(until - now),
+            State::Open { until } if now < until => Admission::Wait(until.duration_since(now)),
             State::Open { .. } | State::HalfOpen { trial: false } => {
                 self.state = State::HalfOpen { trial: true };
                 Admission::Trial
@@ -57,7 +57,7 @@ impl Breaker {
     /// Records the end of an attempt at `now`; `true` when this opened the breaker.
     pub fn record(&mut self, success: bool, now: Instant) -> bool {
         let open = State::Open {
-            until: now + self.open_for,
+            until: now.checked_add(self.open_for).unwrap_or(now),
         };
         match (self.state, success) {
             (_, true) => {
@@ -80,6 +80,15 @@ impl Breaker {
             }
             // Attempts that started before it opened end while it is open: it stays open.
             (State::Open { .. }, false) => false,
+        }
+    }
+
+    /// A trial let through by [`Breaker::admit`] ended without an answer of the endpoint (no
+    /// message to try, or it could not be sent): the next attempt is a trial again. No effect
+    /// otherwise.
+    pub fn cancel_trial(&mut self) {
+        if self.state == (State::HalfOpen { trial: true }) {
+            self.state = State::HalfOpen { trial: false };
         }
     }
 
@@ -140,6 +149,25 @@ mod tests {
         assert!(!b.record(true, again));
         assert!(!b.is_open());
         assert_eq!(b.admit(again), Admission::Go);
+    }
+
+    #[test]
+    fn a_cancelled_trial_keeps_the_breaker_half_open() {
+        let t0 = Instant::now();
+        let mut b = Breaker::new(1, Duration::from_secs(5));
+        b.record(false, t0);
+        let later = t0 + Duration::from_secs(5);
+        assert_eq!(b.admit(later), Admission::Trial);
+        b.cancel_trial();
+        assert!(b.is_open(), "not closed without a success");
+        assert_eq!(
+            b.admit(later),
+            Admission::Trial,
+            "the next attempt is the trial"
+        );
+        b.cancel_trial();
+        b.cancel_trial();
+        assert_eq!(b.admit(later), Admission::Trial);
     }
 
     #[test]

@@ -22,12 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use opensmev_core::push::{DeliverySettings, PushFormat, PushResult};
+use opensmev_core::push::{DeliverySettings, PushFormat, PushResult, shown};
 use opensmev_core::{Bus, HandOutError};
 use opensmev_store::StoredMessage;
 use opensmev_types::{MessageKind, Mnemonic};
 use tokio::sync::Semaphore;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::breaker::{Admission, Breaker, RateLimit};
 
@@ -43,6 +43,8 @@ pub const KIND_HEADER: &str = "X-OpenSMEV-Message-Kind";
 const TICK: Duration = Duration::from_millis(500);
 /// At most this much of an endpoint's error answer is kept in the journal.
 const ANSWER_CHARS: usize = 200;
+/// At most this much of an endpoint's error answer is read.
+const ANSWER_BYTES: usize = 4096;
 
 /// One HTTP body to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -192,7 +194,11 @@ impl Engine {
             ticker.tick().await;
             let targets: HashMap<Mnemonic, Arc<DeliverySettings>> =
                 engine.bus.push_targets().into_iter().collect();
-            running.retain(|system, (settings, _)| {
+            running.retain(|system, (settings, dispatcher)| {
+                if dispatcher.0.is_finished() {
+                    tracing::error!(%system, "push delivery stopped unexpectedly; it starts again");
+                    return false;
+                }
                 let keep = targets.get(system).is_some_and(|now| now == settings);
                 if !keep {
                     tracing::info!(%system, "push delivery stops (settings changed or removed)");
@@ -203,7 +209,7 @@ impl Engine {
                 if running.contains_key(&system) {
                     continue;
                 }
-                tracing::info!(%system, endpoint = settings.endpoint.as_deref().unwrap_or(""),
+                tracing::info!(%system, endpoint = %shown(settings.endpoint.as_deref().unwrap_or("")),
                     channels = settings.channels, "push delivery starts");
                 let task = tokio::spawn(
                     Arc::clone(&engine).dispatch(system.clone(), Arc::clone(&settings)),
@@ -227,7 +233,16 @@ impl Engine {
         ];
         let lease = settings.lease();
         let mut turn = 0usize;
+        // The attempts in flight: aborted with the dispatcher (their leases run out).
+        let mut attempts = JoinSet::new();
         loop {
+            while let Some(done) = attempts.try_join_next() {
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    tracing::error!(%system, "a push attempt panicked; its lease runs out");
+                }
+            }
             let Ok(permit) = Arc::clone(&channels).acquire_owned().await else {
                 return;
             };
@@ -261,14 +276,13 @@ impl Engine {
                     Ok(None) => {}
                     Err(e) => {
                         tracing::warn!(%system, error = %e, "push delivery cannot lease");
-                        break;
                     }
                 }
             }
             let Some(stored) = found else {
                 if admission == Admission::Trial {
-                    // The trial slot was not used: give it back.
-                    lock(&breaker).record(true, Instant::now());
+                    // The trial slot was not used: the next attempt is the trial.
+                    lock(&breaker).cancel_trial();
                 }
                 drop(permit);
                 let [a, b] = <[_; 2]>::try_from(woken).unwrap_or_else(|_| unreachable!("two"));
@@ -288,16 +302,23 @@ impl Engine {
             let engine = Arc::clone(&self);
             let settings = Arc::clone(&settings);
             let breaker = Arc::clone(&breaker);
-            tokio::spawn(async move {
+            attempts.spawn(async move {
+                // A trial that ends without the endpoint's answer (nothing sent, or the task
+                // ends early) leaves the breaker half-open for the next attempt.
+                let mut trial = TrialGuard {
+                    breaker: (admission == Admission::Trial).then_some(&*breaker),
+                };
                 let success = engine.attempt(&stored, &settings).await;
-                if let Some(success) = success
-                    && lock(&breaker).record(success, Instant::now())
-                {
-                    tracing::warn!(system = %stored.message.recipient,
-                        endpoint = settings.endpoint.as_deref().unwrap_or(""),
-                        pause_ms = settings.breaker_open_ms,
-                        "the endpoint keeps failing: its circuit breaker opens");
+                if let Some(success) = success {
+                    trial.breaker = None;
+                    if lock(&breaker).record(success, Instant::now()) {
+                        tracing::warn!(system = %stored.message.recipient,
+                            endpoint = %shown(settings.endpoint.as_deref().unwrap_or("")),
+                            pause_ms = settings.breaker_open_ms,
+                            "the endpoint keeps failing: its circuit breaker opens");
+                    }
                 }
+                drop(trial);
                 drop(permit);
             });
         }
@@ -308,6 +329,19 @@ impl Engine {
     async fn attempt(&self, stored: &StoredMessage, settings: &DeliverySettings) -> Option<bool> {
         let m = &stored.message;
         let endpoint = settings.endpoint.as_deref().unwrap_or_default();
+        let target = shown(endpoint);
+        // Handed out too often or for too long without an outcome (leases that ran out after a
+        // crash, pushes taken but never acknowledged): no more attempts.
+        if let Some(limit) = settings.exhausted(
+            stored.delivery_count,
+            stored.first_delivered_at,
+            self.bus.now(),
+        ) {
+            let detail = format!("not pushed to {target}: {limit}");
+            self.settle(stored, settings, PushResult::Failed(limit), detail)
+                .await;
+            return None;
+        }
         let encoder = match settings.format {
             PushFormat::Soap => &self.encoders.soap,
             PushFormat::Rest => &self.encoders.rest,
@@ -346,9 +380,18 @@ impl Engine {
         }
         let result = match request.body(payload.body).send().await {
             Ok(answer) if answer.status().is_success() => Ok(answer.status()),
-            Ok(answer) => {
+            Ok(mut answer) => {
                 let status = answer.status();
-                let text = answer.text().await.unwrap_or_default();
+                // The start of the answer only, however much the endpoint sends.
+                let mut body = Vec::new();
+                while body.len() < ANSWER_BYTES {
+                    match answer.chunk().await {
+                        Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                body.truncate(ANSWER_BYTES);
+                let text = String::from_utf8_lossy(&body);
                 let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
                 let text: String = text.chars().take(ANSWER_CHARS).collect();
                 Err(if text.is_empty() {
@@ -365,10 +408,10 @@ impl Engine {
         let (outcome, detail) = match result {
             Ok(status) => (
                 PushResult::Taken,
-                format!("POST {endpoint} → HTTP {status} in {ms} ms"),
+                format!("POST {target} → HTTP {status} in {ms} ms"),
             ),
             Err(failure) => {
-                let detail = format!("POST {endpoint} → {failure} after {ms} ms");
+                let detail = format!("POST {target} → {failure} after {ms} ms");
                 (PushResult::Failed(failure), detail)
             }
         };
@@ -396,6 +439,19 @@ impl Engine {
                 "a push attempt ended after its lease: another attempt or an ack came first"),
             Err(e) => tracing::error!(message_id = %stored.message.id, error = %e,
                 "a push attempt cannot be recorded; its lease will run out and it comes again"),
+        }
+    }
+}
+
+/// Gives a half-open breaker's trial back when dropped while still armed.
+struct TrialGuard<'a> {
+    breaker: Option<&'a Mutex<Breaker>>,
+}
+
+impl Drop for TrialGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(breaker) = self.breaker {
+            lock(breaker).cancel_trial();
         }
     }
 }

@@ -36,6 +36,9 @@
 //! every message (ЭП-ОВ) itself, the clients sign and verify nothing and check each delivery's
 //! `signatures` report instead. [`rest_compare`] runs it and the signed SOAP run back to back.
 //!
+//! [`push_compare`] measures push delivery (the bus POSTs each message to a loopback receiver)
+//! against polling over the integration API, the same messages on a fresh server each.
+//!
 //! [`hostile`] holds one attack (slow uploads, certificates with huge extensions, connections
 //! that never finish their headers) against a running server while a normal client does round
 //! trips, and reports the round trips' latency and the server's memory.
@@ -53,6 +56,7 @@ mod engine;
 mod envelope;
 pub mod failover;
 pub mod hostile;
+pub mod push_compare;
 mod report;
 mod rest;
 pub mod rest_compare;

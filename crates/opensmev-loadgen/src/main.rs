@@ -10,6 +10,9 @@
 //! done, 1 when one recorded errors — a MISS of a target is reported, not an exit code).
 //! `rest-compare` runs REST round trips with server-held keys and signed SOAP round trips back
 //! to back (exit 2 when a run could not be done, 1 when one recorded errors).
+//! `push-compare` measures push delivery to a loopback receiver against polling, the same
+//! messages on a fresh in-process server each (exit 2 when a mode could not be measured, 1 when
+//! one recorded errors or duplicates).
 //! `hostile` holds one attack against a running server while a normal client does round trips
 //! (exit 1 when a target is missed: peak RSS, slowest round trip, a failed round trip).
 
@@ -219,6 +222,12 @@ enum Command {
     /// server. Reports round trips/s, latency per operation, server and load-tool CPU per round
     /// trip and the crypto each side does.
     RestCompare(RestCompareArgs),
+    /// Push delivery against polling, in this process, on a fresh in-process server each: MFC01
+    /// sends N requests to PFR01 over the REST API (C in flight) while PFR01 takes them — K
+    /// pollers taking and acknowledging over the API, or push to a loopback receiver on K
+    /// channels (REST JSON, then SOAP). Reports messages/s until the last is acknowledged in the
+    /// store and the latency from a send's answer to the message's arrival (p50, p99).
+    PushCompare(PushCompareArgs),
     /// Holds one attack (loopback only, bounded in time) against a running server while a
     /// normal client does signed round trips one after another, sampling the server's RSS every
     /// 50 ms. Prints one row of a Markdown table (columns: attack, RSS before, peak RSS, max
@@ -360,6 +369,60 @@ struct RestCompareArgs {
     /// No progress lines on stderr.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct PushCompareArgs {
+    /// Requests sent in each mode (N).
+    #[arg(long, default_value_t = opensmev_loadgen::push_compare::DEFAULT_MESSAGES)]
+    messages: usize,
+    /// Sends in flight (C).
+    #[arg(long, default_value_t = opensmev_loadgen::push_compare::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+    /// Push channels, and pollers in the poll mode (K, 1–64).
+    #[arg(long, default_value_t = opensmev_loadgen::push_compare::DEFAULT_CHANNELS)]
+    channels: usize,
+    /// Leave out the SOAP push format (two modes: poll, push REST).
+    #[arg(long)]
+    no_soap: bool,
+    /// Padding of the business content in bytes.
+    #[arg(long, default_value_t = 0)]
+    payload_bytes: usize,
+    /// The longest one mode's sending and delivery may take, in seconds.
+    #[arg(long, default_value_t = 300.0)]
+    timeout: f64,
+    /// Timeout of each HTTP call, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    http_timeout: f64,
+    /// Worker threads of the in-process server (default: number of CPUs).
+    #[arg(long)]
+    server_threads: Option<usize>,
+    /// Worker threads of the load generator (default: number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn push_compare_config(
+    a: &PushCompareArgs,
+) -> Result<opensmev_loadgen::push_compare::PushCompareConfig, String> {
+    let mut c = opensmev_loadgen::push_compare::PushCompareConfig::new();
+    c.messages = a.messages;
+    c.concurrency = a.concurrency;
+    c.channels = a.channels;
+    c.soap = !a.no_soap;
+    c.payload_bytes = a.payload_bytes;
+    c.timeout = seconds(a.timeout, "--timeout")?;
+    c.http_timeout = seconds(a.http_timeout, "--http-timeout")?;
+    c.server_threads = a.server_threads.unwrap_or_else(cpus);
+    c.progress = !a.quiet;
+    c.command_line = opensmev_loadgen::baseline::command_line();
+    Ok(c)
 }
 
 #[derive(Debug, clap::Args)]
@@ -864,6 +927,28 @@ fn run_command(command: &Command) -> ExitCode {
                 ExitCode::SUCCESS
             }
         }
+        Command::PushCompare(a) => {
+            let config = match push_compare_config(a) {
+                Ok(c) => c,
+                Err(e) => return fail(e),
+            };
+            let runtime = match runtime(a.threads) {
+                Ok(r) => r,
+                Err(e) => return fail(e),
+            };
+            let report = runtime.block_on(opensmev_loadgen::push_compare::run(config));
+            let written = write_json(a.json.as_ref(), &report.to_json());
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(report.to_markdown().as_bytes());
+            if !written || !report.complete() {
+                ExitCode::from(2)
+            } else if report.had_errors() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
         Command::Compare(a) => {
             let duration = match seconds(a.duration, "--duration") {
                 Ok(d) => d,
@@ -1309,6 +1394,42 @@ mod tests {
             Args::try_parse_from(["opensmev-load"]).is_err(),
             "a target is still required"
         );
+    }
+
+    #[test]
+    fn the_push_compare_subcommand_parses() {
+        let args = Args::try_parse_from(["opensmev-load", "push-compare"]).unwrap();
+        let Some(Command::PushCompare(a)) = args.command else {
+            panic!("not push-compare");
+        };
+        let c = push_compare_config(&a).unwrap();
+        assert_eq!(
+            (c.messages, c.concurrency, c.channels, c.soap),
+            (2000, 8, 4, true)
+        );
+        let args = Args::try_parse_from([
+            "opensmev-load",
+            "push-compare",
+            "--messages",
+            "50",
+            "--concurrency",
+            "2",
+            "--channels",
+            "3",
+            "--no-soap",
+            "--json",
+            "p.json",
+        ])
+        .unwrap();
+        let Some(Command::PushCompare(a)) = args.command else {
+            panic!("not push-compare");
+        };
+        let c = push_compare_config(&a).unwrap();
+        assert_eq!(
+            (c.messages, c.concurrency, c.channels, c.soap),
+            (50, 2, 3, false)
+        );
+        assert_eq!(a.json, Some(PathBuf::from("p.json")));
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! fake server that answers every call with the same well-formed, schema-valid but unsigned
 //! `SendRequestResponse` scores nothing but errors; the large-attachment run
 //! (`opensmev-load attachment`) carries a few MiB through and back intact; the REST mode
-//! (`--rest`, server-held keys) completes its round trips too.
+//! (`--rest`, server-held keys) completes its round trips too; `push-compare` delivers every
+//! message exactly once by polling, by REST push and by SOAP push.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -251,4 +252,36 @@ async fn a_large_mtom_attachment_round_trip_succeeds() {
     assert_eq!(files, 1);
     let _ = stop.send(());
     server.await.unwrap().unwrap();
+}
+
+/// `opensmev-load push-compare` with a few messages: every mode (poll, push REST, push SOAP)
+/// delivers each message exactly once, acknowledged in the store, and reports its figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_compare_delivers_every_message_once_in_every_mode() {
+    use opensmev_loadgen::push_compare::{Mode, PushCompareConfig};
+    let mut config = PushCompareConfig::new();
+    config.messages = 12;
+    config.concurrency = 3;
+    config.channels = 2;
+    config.server_threads = 2;
+    config.timeout = Duration::from_secs(60);
+    config.command_line = "smoke: push-compare".into();
+    let report = opensmev_loadgen::push_compare::run(config).await;
+    let markdown = report.to_markdown();
+    assert!(report.complete(), "{markdown}");
+    assert!(!report.had_errors(), "{markdown}");
+    for mode in [Mode::Poll, Mode::PushRest, Mode::PushSoap] {
+        let f = report.figures(mode).unwrap();
+        assert_eq!(f.messages, 12, "{markdown}");
+        assert_eq!(f.latency.count, 12, "{markdown}");
+        assert_eq!(f.acked_in_store, 13, "{markdown}");
+        assert!(f.rate() > 0.0 && f.elapsed_s >= f.sending_s, "{markdown}");
+        assert!(
+            markdown.contains(&format!("| {} | 12 | 2 |", mode.label())),
+            "{markdown}"
+        );
+    }
+    let json = report.to_json();
+    assert_eq!(json["runs"][2]["mode"], "push_soap");
+    assert!(json["push_rest_over_poll"].as_f64().unwrap() > 0.0);
 }

@@ -190,5 +190,45 @@ async fn two_consumers_share_one_provider_by_their_weights() {
         "FNS01 got {fns} of 120; its weight is 1 of 4"
     );
     eprintln!("fair share: MFC01 {mfc}, FNS01 {fns} of 120 (weights 3 : 1)");
+    // A grant's priority is the ceiling of what its consumer may ask for.
+    let grants = bus
+        .ok(
+            reqwest::Method::GET,
+            "/api/v1/registry/grants",
+            bus.token("admin"),
+            None,
+        )
+        .await;
+    let grant = grants
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["consumer"] == "FNS01" && g["kind"] == pfr_kind.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    bus.ok(
+        reqwest::Method::DELETE,
+        &format!("/api/v1/registry/grants/{grant}"),
+        bus.token("admin"),
+        None,
+    )
+    .await;
+    bus.ok(
+        reqwest::Method::POST,
+        "/api/v1/registry/grants",
+        bus.token("admin"),
+        Some(json!({"consumer": "FNS01", "kind": pfr_kind, "basis": "Тест", "priority": 2})),
+    )
+    .await;
+    let asked = send(&bus, "FNS01", 999, Some(9)).await;
+    let stored = bus
+        .store
+        .message(&MessageId::parse(&asked).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.message.priority, Priority(2));
     bus.stop().await;
 }

@@ -60,14 +60,17 @@
 //!
 //! Migration 5 (fair order among the senders of a queue, see
 //! [`Store::lease_next`](opensmev_store::Store::lease_next)) adds `messages.share` (the sender's
-//! weight, default 1) and `deliveries.vtime` (the delivery's start tag; existing deliveries get
-//! `message_seq * FAIR_UNIT`, so they keep their arrival order), the table `fair_tags`
+//! weight, default 1) and `deliveries.vtime` (the delivery's start tag; existing deliveries get 0:
+//! with no sender's tag recorded yet, they stay ahead of what comes after, in arrival order),
+//! the table `fair_tags`
 //! (recipient, kind, sender → `finish`, the sender's finish tag in that queue, written by
 //! enqueues under the queue's advisory lock), and orders the queue indexes by the tag within a
 //! priority: `deliveries_queue` (recipient, kind, priority DESC, vtime, message_seq) and
 //! `deliveries_typed` (recipient, kind, type_ns, type_local, priority DESC, vtime, message_seq),
 //! still partial over queued rows, plus `deliveries_fair` (recipient, kind, vtime, message_seq)
-//! over queued rows, for fair-first leases and an enqueue's smallest queued start tag.
+//! over queued rows, for fair-first leases and an enqueue's smallest queued start tag, and
+//! `deliveries_push` (recipient, kind, priority DESC, vtime, message_seq) over queued push
+//! deliveries, so that push leases do not walk a polled backlog.
 //!
 //! Times are `timestamptz` (microseconds; see `codec`). Texts compared or sorted by the store are
 //! compared in code-point order (`COLLATE "C"`), as the embedded store does.
@@ -349,16 +352,14 @@ ALTER TABLE deliveries
 CREATE INDEX deliveries_dead ON deliveries (message_seq) WHERE state = 'dead';
 "#,
     // Migration 5: fair order among the senders of a queue: each message's share, each
-    // delivery's start tag (`vtime`; deliveries already there keep their arrival order), the
-    // senders' finish tags; the queue indexes order by the tag within a priority. The old queue
-    // indexes go first, so that the update does not maintain them.
+    // delivery's start tag (`vtime`; 0 for deliveries already there, which keep their arrival
+    // order), the senders' finish tags; the queue indexes order by the tag within a priority.
     r#"
 ALTER TABLE messages ADD COLUMN share integer NOT NULL DEFAULT 1;
 
 DROP INDEX deliveries_queue;
 DROP INDEX deliveries_typed;
 ALTER TABLE deliveries ADD COLUMN vtime bigint NOT NULL DEFAULT 0;
-UPDATE deliveries SET vtime = message_seq * 1000000;
 
 CREATE TABLE fair_tags (
     recipient text NOT NULL,
@@ -375,6 +376,8 @@ CREATE INDEX deliveries_typed
     WHERE state = 'queued';
 CREATE INDEX deliveries_fair ON deliveries (recipient, kind, vtime, message_seq)
     WHERE state = 'queued';
+CREATE INDEX deliveries_push ON deliveries (recipient, kind, priority DESC, vtime, message_seq)
+    WHERE state = 'queued' AND push;
 "#,
 ];
 

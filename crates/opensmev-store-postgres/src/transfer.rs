@@ -6,8 +6,8 @@
 //! actor and attempt; notices and audit entries with their `seq`s; registry versions with their
 //! numbers; a message's share; a delivery's push mode from its message's delivery mode, and a
 //! dead letter's time and reason from its journal ([`opensmev_store::dead_letter_mark`]). A
-//! delivery's start tag in fair order is `seq * FAIR_UNIT` (imported queues keep their arrival
-//! order; the senders' finish tags start afresh). Pending counters grow by the
+//! delivery's start tag in fair order is 0 (no sender's tag is copied: an imported queue stays
+//! ahead of what comes after, in arrival order). Pending counters grow by the
 //! queued and leased deliveries imported. A key that exists already (any unique index: a seq, a
 //! `MessageID`, a sender's client id, a token id or secret hash, a login, a version) is
 //! [`StoreError::Exists`] and nothing is written. Attachments given as files are read (copied),
@@ -194,7 +194,8 @@ async fn message<C: GenericClient>(c: &C, record: &MessageRecord) -> Res<()> {
     let (dead_at, dead_reason) = opensmev_store::dead_letter_mark(record).unzip();
     let dead_at = opt_stamp(dead_at)?;
     // Copied queues keep their order (arrival order; shares start afresh).
-    let vtime = seq.saturating_mul(opensmev_store::FAIR_UNIT);
+    // No sender's tag is copied: 0 keeps a copied queue ahead of what comes after, in order.
+    let vtime = 0_i64;
     execute(
         c,
         "import: delivery",

@@ -315,8 +315,9 @@ fn import_message(conn: &Connection, record: &MessageRecord) -> Result<(), Store
             m.delivery_mode == opensmev_types::DeliveryMode::Push,
             dead_at,
             dead_reason,
-            // Copied queues keep their order (arrival order; shares start afresh).
-            stored.seq.saturating_mul(opensmev_store::FAIR_UNIT),
+            // No sender's tag is copied: 0 keeps a copied queue ahead of what comes after, in
+            // arrival order.
+            0_i64,
         ])
     })
     .ctx("import: delivery")?;

@@ -322,12 +322,13 @@ ALTER TABLE deliveries ADD COLUMN dead_at TEXT;
 ALTER TABLE deliveries ADD COLUMN dead_reason TEXT;
 CREATE INDEX deliveries_dead ON deliveries (message_seq) WHERE state = 'dead';
 "#,
-    // 9: fair order among the senders of a queue (issue 20): each delivery's start tag, the
-    // senders' finish tags and shares; the queue indexes order by the tag.
+    // 9: fair order among the senders of a queue (issue 20): each delivery's start tag (0 for
+    // those already there: with no sender's tag recorded yet they stay ahead, in arrival
+    // order), the senders' finish tags and shares; the queue indexes order by the tag; queued
+    // push deliveries have an index of their own.
     r#"
 ALTER TABLE messages ADD COLUMN share INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE deliveries ADD COLUMN vtime INTEGER NOT NULL DEFAULT 0;
-UPDATE deliveries SET vtime = message_seq * 1000000;
 CREATE TABLE fair_tags (
     recipient TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -341,6 +342,8 @@ CREATE INDEX deliveries_queue ON deliveries (recipient, kind, state, priority DE
 CREATE INDEX deliveries_typed
     ON deliveries (recipient, kind, type_ns, type_local, state, priority DESC, vtime, message_seq);
 CREATE INDEX deliveries_fair ON deliveries (recipient, kind, state, vtime, message_seq);
+CREATE INDEX deliveries_push ON deliveries (recipient, kind, priority DESC, vtime, message_seq)
+    WHERE state = 'queued' AND push = 1;
 "#,
 ];
 

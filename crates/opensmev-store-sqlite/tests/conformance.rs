@@ -570,7 +570,8 @@ async fn attachment_files_are_moved_in_and_orphans_removed_at_open() {
 /// Turns a file of the current schema version back into one of version 3 (what migrations 4 to
 /// 9 added, taken away again).
 const UNDO_MIGRATIONS_4_TO_9: &str = "
-    DROP INDEX deliveries_fair; DROP INDEX deliveries_queue; DROP INDEX deliveries_typed;
+    DROP INDEX deliveries_push; DROP INDEX deliveries_fair; DROP INDEX deliveries_queue;
+    DROP INDEX deliveries_typed;
     CREATE INDEX deliveries_queue ON deliveries (recipient, kind, state, priority DESC, message_seq);
     CREATE INDEX deliveries_typed
         ON deliveries (recipient, kind, type_ns, type_local, state, priority DESC, message_seq);
