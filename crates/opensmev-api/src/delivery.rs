@@ -327,7 +327,10 @@ pub(crate) async fn get_settings(
     auth: Authenticated,
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
-    let system = mnemonic("id", Some(id))?.unwrap_or_else(|| unreachable!("given"));
+    // A path that names no possible system names no system (404, as an unknown one).
+    let Ok(system) = Mnemonic::parse(&id) else {
+        return Err(Problem::not_found(format!("no system «{id}»")));
+    };
     match auth.0.own_system() {
         Some(own) if *own == system => auth.may(&state, Action::WorkAsOwn)?,
         Some(_) => return Err(Problem::not_found(format!("no system {system}"))),
