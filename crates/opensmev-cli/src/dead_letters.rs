@@ -6,10 +6,10 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::i18n::Lang;
-use crate::remote::{Api, Remote, done, out, query, s, table};
+use crate::remote::{Api, Remote, done, out, page, query, s};
 
 /// `opensmev dead-letters`.
 #[derive(Debug, Subcommand)]
@@ -78,7 +78,6 @@ pub(crate) fn run(command: DeadLettersCommand, lang: Lang) -> anyhow::Result<Exi
 }
 
 fn list(args: ListArgs, lang: Lang) -> anyhow::Result<ExitCode> {
-    let api = Api::new(&args.remote, lang);
     let f = &args.filter;
     let path = format!(
         "/dead-letters{}",
@@ -92,44 +91,31 @@ fn list(args: ListArgs, lang: Lang) -> anyhow::Result<ExitCode> {
             ("cursor", args.cursor.clone()),
         ])
     );
-    let outcome = api.call(reqwest::Method::GET, &path, None, &[])?;
-    done(&args.remote, outcome, lang, |r| {
-        let v = r.json()?;
-        let items = v
-            .get("items")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        table(
-            &[
-                "MessageID",
-                lang.pick("отправитель", "sender"),
-                lang.pick("получатель", "recipient"),
-                lang.pick("ВС", "kind"),
-                lang.pick("отказ", "dead at"),
-                lang.pick("попыток", "attempts"),
-                lang.pick("причина", "reason"),
-            ],
-            items
-                .iter()
-                .map(|d| {
-                    vec![
-                        s(d, "message_id"),
-                        s(d, "sender"),
-                        s(d, "recipient"),
-                        s(d, "vs_id"),
-                        s(d, "dead_at"),
-                        s(d, "attempts"),
-                        s(d, "reason"),
-                    ]
-                })
-                .collect(),
-        )?;
-        if let Some(next) = v.get("next_cursor").and_then(Value::as_str) {
-            out!("{} --cursor {next}", lang.pick("Дальше:", "More:"));
-        }
-        Ok(())
-    })
+    page(
+        &args.remote,
+        lang,
+        &path,
+        &[
+            "MessageID",
+            lang.pick("отправитель", "sender"),
+            lang.pick("получатель", "recipient"),
+            lang.pick("ВС", "kind"),
+            lang.pick("отказ", "dead at"),
+            lang.pick("попыток", "attempts"),
+            lang.pick("причина", "reason"),
+        ],
+        |d| {
+            vec![
+                s(d, "message_id"),
+                s(d, "sender"),
+                s(d, "recipient"),
+                s(d, "vs_id"),
+                s(d, "dead_at"),
+                s(d, "attempts"),
+                s(d, "reason"),
+            ]
+        },
+    )
 }
 
 fn replay(args: ReplayArgs, lang: Lang) -> anyhow::Result<ExitCode> {

@@ -641,6 +641,28 @@ pub(crate) fn list(
     })
 }
 
+/// A paged list (`{"items": […], "next_cursor": …}`) as a table, then how to ask for the
+/// next page.
+pub(crate) fn page(
+    remote: &Remote,
+    lang: Lang,
+    path: &str,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let api = Api::new(remote, lang);
+    let outcome = api.call(reqwest::Method::GET, path, None, &[])?;
+    done(remote, outcome, lang, |r| {
+        let v = r.json()?;
+        let items = v.get("items").and_then(Value::as_array);
+        table(header, items.into_iter().flatten().map(&row).collect())?;
+        if let Some(cursor) = v.get("next_cursor").and_then(Value::as_str) {
+            out!("{} --cursor {cursor}", lang.pick("Дальше:", "Next page:"));
+        }
+        Ok(())
+    })
+}
+
 /// `opensmev send`.
 pub(crate) fn send(args: SendArgs, lang: Lang) -> anyhow::Result<ExitCode> {
     let api = Api::new(&args.remote, lang);
@@ -888,7 +910,6 @@ pub(crate) fn status(args: StatusArgs, lang: Lang) -> anyhow::Result<ExitCode> {
 pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<ExitCode> {
     match command {
         MessagesCommand::Search(args) => {
-            let api = Api::new(&args.remote, lang);
             let path = format!(
                 "/messages{}",
                 query(&[
@@ -907,46 +928,33 @@ pub(crate) fn messages(command: MessagesCommand, lang: Lang) -> anyhow::Result<E
                     ("cursor", args.cursor.clone()),
                 ])
             );
-            let outcome = api.call(reqwest::Method::GET, &path, None, &[])?;
-            done(&args.remote, outcome, lang, |r| {
-                let v = r.json()?;
-                let items = v
-                    .get("items")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                table(
-                    &[
-                        "MessageID",
-                        lang.pick("вид", "kind"),
-                        lang.pick("от", "from"),
-                        lang.pick("кому", "to"),
-                        lang.pick("ВС", "vs"),
-                        lang.pick("принято", "accepted"),
-                        lang.pick("доставка", "delivery"),
-                        lang.pick("статус", "status"),
-                    ],
-                    items
-                        .iter()
-                        .map(|m| {
-                            vec![
-                                s(m, "message_id"),
-                                s(m, "kind"),
-                                s(m, "sender"),
-                                s(m, "recipient"),
-                                s(m, "vs_id"),
-                                s(m, "sent_at"),
-                                s(m, "state"),
-                                s(m, "status"),
-                            ]
-                        })
-                        .collect(),
-                )?;
-                if let Some(cursor) = v.get("next_cursor").and_then(Value::as_str) {
-                    out!("{} --cursor {cursor}", lang.pick("Дальше:", "Next page:"));
-                }
-                Ok(())
-            })
+            page(
+                &args.remote,
+                lang,
+                &path,
+                &[
+                    "MessageID",
+                    lang.pick("вид", "kind"),
+                    lang.pick("от", "from"),
+                    lang.pick("кому", "to"),
+                    lang.pick("ВС", "vs"),
+                    lang.pick("принято", "accepted"),
+                    lang.pick("доставка", "delivery"),
+                    lang.pick("статус", "status"),
+                ],
+                |m| {
+                    vec![
+                        s(m, "message_id"),
+                        s(m, "kind"),
+                        s(m, "sender"),
+                        s(m, "recipient"),
+                        s(m, "vs_id"),
+                        s(m, "sent_at"),
+                        s(m, "state"),
+                        s(m, "status"),
+                    ]
+                },
+            )
         }
         MessagesCommand::Show(args) => {
             let api = Api::new(&args.remote, lang);

@@ -10,7 +10,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -62,30 +61,7 @@ fn start(data_dir: &Path, store: Option<&str>) -> Server {
         None => command.env_remove("OPENSMEV_STORE"),
     };
     let mut child = command.spawn().expect("spawn opensmev serve");
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let address = common::address_of(common::banner_url(&first));
-    let mut tokens = HashMap::new();
-    let mut line = String::new();
-    while !(tokens.contains_key("admin") && tokens.contains_key("MFC01")) {
-        line.clear();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the banner ended before the demo tokens"
-        );
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if let [holder, secret] = words.as_slice()
-            && secret.starts_with("osmv_")
-        {
-            tokens.insert((*holder).to_owned(), (*secret).to_owned());
-        }
-    }
-    std::thread::spawn(move || {
-        let mut rest = Vec::new();
-        let _ = reader.read_to_end(&mut rest);
-    });
-    common::wait_ready(&address);
+    let (address, tokens) = common::read_demo_banner(&mut child);
     Server {
         child,
         origin: format!("http://{address}"),

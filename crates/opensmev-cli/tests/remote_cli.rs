@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
@@ -34,30 +33,7 @@ fn start(data_dir: &Path) -> Server {
     let mut command = common::serve_command(Command::new(bin()), true, true, data_dir);
     command.stderr(Stdio::null());
     let mut child = command.spawn().unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    reader.read_line(&mut first).unwrap();
-    let address = common::address_of(common::banner_url(&first));
-    let mut tokens = HashMap::new();
-    let mut line = String::new();
-    while tokens.len() < 6 {
-        line.clear();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "the banner ended before the demo tokens"
-        );
-        let words: Vec<&str> = line.split_whitespace().collect();
-        if let [holder, secret] = words.as_slice()
-            && secret.starts_with("osmv_")
-        {
-            tokens.insert((*holder).to_owned(), (*secret).to_owned());
-        }
-    }
-    std::thread::spawn(move || {
-        let mut rest = Vec::new();
-        let _ = reader.read_to_end(&mut rest);
-    });
-    common::wait_ready(&address);
+    let (address, tokens) = common::read_demo_banner(&mut child);
     Server {
         child,
         url: format!("http://{address}"),

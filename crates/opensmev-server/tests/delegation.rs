@@ -10,52 +10,24 @@ fn request(family: &str) -> Value {
         "<PersonalAccountRequest xmlns=\"urn://opensmev/demo/pfr-account/1.0.0\"><Snils>112-233-445 95</Snils><FamilyName>{family}</FamilyName><FirstName>Иван</FirstName><BirthDate>1980-05-17</BirthDate></PersonalAccountRequest>")})
 }
 
-async fn next(bus: &TestBus, system: &str, queue: &str) -> Option<Value> {
-    let (status, got) = bus
-        .call(
-            reqwest::Method::POST,
-            &format!("/api/v1/inbox/{queue}/next"),
-            bus.token(system),
-            None,
-        )
-        .await;
-    match status {
-        204 => None,
-        200 => {
-            let id = got["message_id"].as_str().unwrap();
-            bus.ok(
-                reqwest::Method::POST,
-                &format!("/api/v1/messages/{id}/ack"),
-                bus.token(system),
-                Some(json!({"accepted": true})),
-            )
-            .await;
-            Some(got)
-        }
-        other => panic!("{system} {queue}: {other} {got}"),
-    }
+/// MFC01 asks for the personal account of `family`: the request's MessageID.
+async fn send(bus: &TestBus, family: &str) -> String {
+    bus.ok(
+        reqwest::Method::POST,
+        "/api/v1/requests",
+        bus.token("MFC01"),
+        Some(request(family)),
+    )
+    .await["message_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
     let bus = TestBus::start().await;
-    let kinds = bus
-        .ok(
-            reqwest::Method::GET,
-            "/api/v1/registry/kinds",
-            bus.token("admin"),
-            None,
-        )
-        .await;
-    let pfr_kind = kinds
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["provider"] == "PFR01")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pfr_kind = bus.kind_of("PFR01").await;
     let path = format!("/api/v1/registry/kinds/{pfr_kind}");
 
     // Bad rules are refused, naming what is wrong.
@@ -104,35 +76,17 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
         .unwrap();
     assert_eq!(kind["delegate"][0]["to"], "FNS01", "{kind}");
 
-    let delegated = bus
-        .ok(
-            reqwest::Method::POST,
-            "/api/v1/requests",
-            bus.token("MFC01"),
-            Some(request("Делегатов")),
-        )
-        .await["message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let ordinary = bus
-        .ok(
-            reqwest::Method::POST,
-            "/api/v1/requests",
-            bus.token("MFC01"),
-            Some(request("Иванов")),
-        )
-        .await["message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let delegated = send(&bus, "Делегатов").await;
+    let ordinary = send(&bus, "Иванов").await;
     // The provider gets the ordinary one only; the delegate the delegated one.
-    let at_pfr = next(&bus, "PFR01", "requests")
+    let at_pfr = bus
+        .receive("PFR01", "requests")
         .await
         .expect("the ordinary request");
     assert_eq!(at_pfr["message_id"], ordinary.as_str());
-    assert!(next(&bus, "PFR01", "requests").await.is_none());
-    let at_fns = next(&bus, "FNS01", "requests")
+    assert!(bus.receive("PFR01", "requests").await.is_none());
+    let at_fns = bus
+        .receive("FNS01", "requests")
         .await
         .expect("the delegated request");
     assert_eq!(at_fns["message_id"], delegated.as_str());
@@ -146,7 +100,7 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
         Some(json!({"business_xml": "<PersonalAccountResponse xmlns=\"urn://opensmev/demo/pfr-account/1.0.0\"><Snils>112-233-445 95</Snils><PensionPoints>1.5</PensionPoints><FormedAt>2026-12-07T10:00:00+03:00</FormedAt></PersonalAccountResponse>"})),
     )
     .await;
-    let got = next(&bus, "MFC01", "responses").await.expect("the answer");
+    let got = bus.receive("MFC01", "responses").await.expect("the answer");
     assert_eq!(got["message_id"], answer["message_id"]);
     assert_eq!(got["original_message_id"], delegated.as_str());
     assert_eq!(got["sender"], "FNS01");
@@ -167,19 +121,9 @@ async fn delegated_requests_go_to_the_delegate_and_its_answers_back() {
         Some(json!({"delegate": []})),
     )
     .await;
-    let again = bus
-        .ok(
-            reqwest::Method::POST,
-            "/api/v1/requests",
-            bus.token("MFC01"),
-            Some(request("Делегатов")),
-        )
-        .await["message_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let again = send(&bus, "Делегатов").await;
     assert_eq!(
-        next(&bus, "PFR01", "requests").await.unwrap()["message_id"],
+        bus.receive("PFR01", "requests").await.unwrap()["message_id"],
         again.as_str()
     );
     bus.stop().await;

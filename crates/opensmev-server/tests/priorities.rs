@@ -33,24 +33,11 @@ async fn send(bus: &TestBus, consumer: &str, n: usize, priority: Option<u8>) -> 
 
 /// PFR01 takes the next request and acknowledges it: its (MessageID, sender).
 async fn take(bus: &TestBus) -> (String, String) {
-    let (status, got) = bus
-        .call(
-            reqwest::Method::POST,
-            "/api/v1/inbox/requests/next",
-            bus.token("PFR01"),
-            None,
-        )
-        .await;
-    assert_eq!(status, 200, "{got}");
-    let id = got["message_id"].as_str().unwrap().to_owned();
-    bus.ok(
-        reqwest::Method::POST,
-        &format!("/api/v1/messages/{id}/ack"),
-        bus.token("PFR01"),
-        Some(json!({"accepted": true})),
+    let got = bus.receive("PFR01", "requests").await.expect("a request");
+    (
+        got["message_id"].as_str().unwrap().to_owned(),
+        got["sender"].as_str().unwrap().to_owned(),
     )
-    .await;
-    (id, got["sender"].as_str().unwrap().to_owned())
 }
 
 async fn set_quota(bus: &TestBus) {
@@ -132,23 +119,7 @@ async fn two_consumers_share_one_provider_by_their_weights() {
     let bus = TestBus::start().await;
     set_quota(&bus).await;
     // FNS01 is granted the PFR kind too; PFR01 weighs MFC01 3 : FNS01 1.
-    let kinds = bus
-        .ok(
-            reqwest::Method::GET,
-            "/api/v1/registry/kinds",
-            bus.token("admin"),
-            None,
-        )
-        .await;
-    let pfr_kind = kinds
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["provider"] == "PFR01")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let pfr_kind = bus.kind_of("PFR01").await;
     bus.ok(
         reqwest::Method::POST,
         "/api/v1/registry/grants",

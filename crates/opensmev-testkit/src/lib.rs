@@ -170,6 +170,52 @@ impl TestBus {
         value
     }
 
+    /// `system` receives the next message of its `queue` (`requests` or `responses`) through the
+    /// integration API and acknowledges it: the delivery's JSON, or `None` when none waits.
+    pub async fn receive(&self, system: &str, queue: &str) -> Option<serde_json::Value> {
+        let (status, got) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/api/v1/inbox/{queue}/next"),
+                self.token(system),
+                None,
+            )
+            .await;
+        match status {
+            204 => None,
+            200 => {
+                let id = got["message_id"].as_str().expect("a MessageID");
+                self.ok(
+                    reqwest::Method::POST,
+                    &format!("/api/v1/messages/{id}/ack"),
+                    self.token(system),
+                    Some(serde_json::json!({"accepted": true})),
+                )
+                .await;
+                Some(got)
+            }
+            other => panic!("{system} {queue}: {other} {got}"),
+        }
+    }
+
+    /// The id of the (first) kind of information `provider` provides, from the registry API.
+    pub async fn kind_of(&self, provider: &str) -> String {
+        let kinds = self
+            .ok(
+                reqwest::Method::GET,
+                "/api/v1/registry/kinds",
+                self.token("admin"),
+                None,
+            )
+            .await;
+        kinds
+            .as_array()
+            .and_then(|all| all.iter().find(|k| k["provider"] == provider))
+            .and_then(|k| k["id"].as_str())
+            .unwrap_or_else(|| panic!("no kind of {provider}: {kinds}"))
+            .to_owned()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.origin)
     }

@@ -48,6 +48,42 @@ pub(crate) fn read_banner(child: &mut Child) -> (String, JoinHandle<String>) {
     (first_line, rest)
 }
 
+/// How many API tokens the demo banner prints (admin, operator, auditor and the three demo
+/// systems).
+pub(crate) const DEMO_TOKENS: usize = 6;
+
+/// Reads a demo server's banner: its `host:port` and its API tokens by holder; waits until the
+/// server answers (the rest of its standard output is drained in the background).
+pub(crate) fn read_demo_banner(
+    child: &mut Child,
+) -> (String, std::collections::HashMap<String, String>) {
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    reader.read_line(&mut first).unwrap();
+    let address = address_of(banner_url(&first));
+    let mut tokens = std::collections::HashMap::new();
+    let mut line = String::new();
+    while tokens.len() < DEMO_TOKENS {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the banner ended before the demo tokens"
+        );
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if let [holder, secret] = words.as_slice()
+            && secret.starts_with("osmv_")
+        {
+            tokens.insert((*holder).to_owned(), (*secret).to_owned());
+        }
+    }
+    std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        let _ = reader.read_to_end(&mut rest);
+    });
+    wait_ready(&address);
+    (address, tokens)
+}
+
 /// The `http://…/smev/v1.1/ws` URL of the banner's first line.
 pub(crate) fn banner_url(first_line: &str) -> &str {
     first_line
